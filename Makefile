@@ -1,0 +1,56 @@
+# isobench — every target does its own setup on a fresh Debian 12 machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config \
+	linux-image-amd64 busybox-static debootstrap e2fsprogs iptables runc sysbench fio \
+	stress-ng iperf3 qperf redis-server
+PROFILE ?= quick
+
+.PHONY: setup apt venv daemons test lint bench bench-full report clean
+
+setup: apt venv daemons
+
+# apt-get only runs when a package is missing, so a second `make setup` is instant.
+apt:
+	@missing=$$(dpkg-query -W -f='$${Package} $${Status}\n' $(APT_PACKAGES) 2>/dev/null \
+		| awk '$$4 != "installed" {print $$1}'; \
+		for p in $(APT_PACKAGES); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done); \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// }" ]; then \
+		echo "apt: installing $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# There is no systemd on these machines: start libvirt's daemons by hand when absent.
+daemons:
+	@pgrep -x virtlogd >/dev/null || virtlogd -d
+	@pgrep -x libvirtd >/dev/null || libvirtd -d
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+lint: venv
+	$(VENV)/bin/ruff check runtime vm bench reports tests
+
+bench: setup
+	$(VENV)/bin/isobench bench --profile $(PROFILE)
+
+bench-full:
+	$(MAKE) bench PROFILE=full
+
+report: venv
+	$(VENV)/bin/isobench report reports/out/latest
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,257 @@
+"""Container verbs: run, ps, stop, kill, rm, logs, exec, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from runtime.api import Runtime
+from runtime.containers import Container
+from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
+from runtime.limits import Limits
+
+
+def _env(values: list[str]) -> list[str]:
+    """-e K=V as given; -e K takes the host's value, and is dropped when unset (Docker)."""
+    out = []
+    for item in values:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    flags = {"memory": "-m, --memory", "cpus": "--cpus", "cpu_shares": "-c, --cpu-shares",
+             "pids_limit": "--pids-limit", "device_read_bps": "--device-read-bps",
+             "device_write_bps": "--device-write-bps"}
+    for dest, flag in flags.items():
+        value = getattr(args, dest)
+        try:
+            Limits.from_flags(**{dest: value})
+        except ValueError as e:
+            shown = value if isinstance(value, str) else ",".join(value)
+            raise InvalidArgument(f'invalid argument "{shown}" for "{flag}" flag: {e}') from None
+    return Limits.from_flags(memory=args.memory, cpus=args.cpus, cpu_shares=args.cpu_shares,
+                             pids_limit=args.pids_limit, device_read_bps=args.device_read_bps,
+                             device_write_bps=args.device_write_bps)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    limits = _limits(args)
+    image, command = args.image, list(args.command)
+    rootfs = args.rootfs
+    if rootfs is not None:  # with --rootfs every positional is the command
+        image, command = None, ([args.image] if args.image else []) + command
+    entrypoint = [args.entrypoint] if args.entrypoint else None
+    rt = Runtime()
+    result = rt.run(
+        image, command or None, detach=args.detach, interactive=args.interactive,
+        rootfs=rootfs, name=args.name, env=_env(args.env), workdir=args.workdir,
+        user=args.user, hostname=args.hostname, entrypoint=entrypoint, limits=limits,
+        network=args.network, auto_remove=args.rm, readonly_rootfs=args.read_only,
+    )
+    if args.detach:
+        print(result.container.id)
+        return 0
+    return result.exit_code or 0
+
+
+def _ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    secs = max(0, int(time.time() - ts))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs >= size:
+            n = secs // size
+            return f"{n} {unit}{'s' if n > 1 else ''}"
+    return f"{secs} second{'s' if secs != 1 else ''}"
+
+
+def status_line(c: Container) -> str:
+    s = c.state
+    if s.status == "running":
+        return f"Up {_ago(s.started_at)}"
+    if s.status == "exited":
+        return f"Exited ({s.exit_code}) {_ago(s.finished_at)} ago"
+    return s.status.capitalize()
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    found = Runtime().list(all_=args.all)
+    if args.quiet:
+        for c in found:
+            print(c.id if args.no_trunc else c.short_id)
+        return 0
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+    for c in found:
+        command = " ".join(c.config.argv)
+        if not args.no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        rows.append((c.id if args.no_trunc else c.short_id, c.config.image, f'"{command}"',
+                     f"{_ago(c.created)} ago", status_line(c), c.name))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _each(refs: list[str], action) -> int:  # noqa: ANN001
+    """Docker applies multi-container verbs to each ref, reporting failures and going on."""
+    code = 0
+    for ref in refs:
+        try:
+            action(ref)
+            print(ref)
+        except IsobenchError as e:
+            print(f"isobench: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    return _each(args.containers, lambda ref: rt.stop(ref, timeout=args.time))
+
+
+def parse_signal(value: str) -> int:
+    name = value.upper()
+    if name.isdigit():
+        return int(name)
+    try:
+        return int(signal.Signals(name if name.startswith("SIG") else f"SIG{name}"))
+    except ValueError:
+        raise InvalidArgument(f"invalid signal: {value}") from None
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    sig = parse_signal(args.signal)
+    return _each(args.containers, lambda ref: rt.kill(ref, sig))
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    return _each(args.containers, lambda ref: rt.remove(ref, force=args.force))
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    for stream, data in rt.logs(args.container):
+        target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+        target.write(data)
+        target.flush()
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    return Runtime().exec(args.container, list(args.command), env=_env(args.env),
+                          workdir=args.workdir, user=args.user, interactive=args.interactive)
+
+
+def inspect_any(rt: Runtime, ref: str) -> dict[str, Any]:
+    try:
+        return rt.inspect(ref)
+    except NotFound:
+        pass
+    try:
+        image = rt.image(ref)
+    except NotFound:
+        raise NotFound(f"No such object: {ref}", 1) from None
+    return {"Id": image.id, "RepoTags": image.tags, "Created": image.created,
+            "Config": image.config.__dict__, "Layers": image.layers, "History": image.history}
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    out, code = [], 0
+    for ref in args.refs:
+        try:
+            out.append(inspect_any(rt, ref))
+        except IsobenchError as e:
+            print(f"isobench: {e}", file=sys.stderr)
+            code = 1
+    print(json.dumps(out, indent=4))
+    return code
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("--name")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("-h", "--hostname")
+    p.add_argument("--entrypoint")
+    p.add_argument("-m", "--memory", help="memory limit, e.g. 256m (swap off)")
+    p.add_argument("--cpus", help="CPU quota in cores, e.g. 0.5")
+    p.add_argument("-c", "--cpu-shares")
+    p.add_argument("--pids-limit")
+    p.add_argument("--device-read-bps", action="append", default=[], metavar="DEV:RATE")
+    p.add_argument("--device-write-bps", action="append", default=[], metavar="DEV:RATE")
+    p.add_argument("--network", default="none", help="none or host")
+    p.add_argument("--rootfs", help="run a directory instead of an image")
+    p.add_argument("--read-only", action="store_true")
+    p.add_argument("image", nargs="?", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a command in a new container", add_help=False)
+    p.add_argument("--help", action="help")
+    _add_run_flags(p)
+    p.set_defaults(handler=_require_image(cmd_run))
+
+    p = sub.add_parser("ps", help="list containers")
+    p.add_argument("-a", "--all", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--no-trunc", action="store_true")
+    p.set_defaults(handler=cmd_ps)
+
+    p = sub.add_parser("stop", help="stop running containers")
+    p.add_argument("-t", "--time", type=float, default=10.0)
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(handler=cmd_stop)
+
+    p = sub.add_parser("kill", help="kill running containers")
+    p.add_argument("-s", "--signal", default="KILL")
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(handler=cmd_kill)
+
+    p = sub.add_parser("rm", help="remove containers")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(handler=cmd_rm)
+
+    p = sub.add_parser("logs", help="fetch a container's output")
+    p.add_argument("container")
+    p.set_defaults(handler=cmd_logs)
+
+    p = sub.add_parser("exec", help="run a command in a running container")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("-i", "--interactive", action="store_true")
+    p.add_argument("container")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(handler=cmd_exec)
+
+    p = sub.add_parser("inspect", help="low-level information on containers or images")
+    p.add_argument("refs", nargs="+")
+    p.set_defaults(handler=cmd_inspect)
+
+
+def _require_image(handler):  # noqa: ANN001
+    def checked(args: argparse.Namespace) -> int:
+        if args.image is None and args.rootfs is None:
+            raise InvalidArgument("'isobench run' requires at least 1 argument", EXIT_RUNTIME)
+        return handler(args)
+    return checked

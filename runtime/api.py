@@ -1,0 +1,328 @@
+"""The runtime's Python API: Docker's verbs over isobench's store, cgroups and launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runtime import launcher
+from runtime import syscalls as sc_mod
+from runtime.cgroups import Cgroup, open_cgroup
+from runtime.containers import (
+    Container,
+    ContainerConfig,
+    ContainerStore,
+    is_alive,
+    now,
+    process_start_time,
+)
+from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
+from runtime.fsutil import state_root
+from runtime.image.busybox import BUSYBOX_REF, ensure_busybox
+from runtime.image.store import Image, ImageStore, normalize_ref
+from runtime.init import ExecFailure, InitSpec, ProcessSpec
+from runtime.limits import Limits
+from runtime.rootfs import RootfsPlan
+
+CGROUP_PARENT = "isobench"
+NETWORK_MODES = ("none", "host")
+STOP_TIMEOUT_S = 10.0
+
+
+class StartError(IsobenchError):
+    """The container's command could not be started (125, 126 or 127)."""
+
+
+@dataclass
+class RunResult:
+    container: Container
+    exit_code: int | None  # None while a detached container runs
+
+
+def _merge_env(base: list[str], extra: list[str]) -> list[str]:
+    """Later entries win, order kept (Docker's rule for image ENV and -e)."""
+    merged: dict[str, str] = {}
+    for item in [*base, *extra]:
+        key = item.partition("=")[0]
+        merged[key] = item
+    return list(merged.values())
+
+
+class Runtime:
+    def __init__(self, root: Path | None = None, syscalls: sc_mod.Syscalls = sc_mod.REAL) -> None:
+        self.root = Path(root) if root else state_root()
+        self.sc = syscalls
+        self.images = ImageStore(self.root)
+        self.containers = ContainerStore(self.root)
+
+    # ---- images ----
+    def image(self, ref: str) -> Image:
+        if normalize_ref(ref) == BUSYBOX_REF:
+            return ensure_busybox(self.images)
+        return self.images.get(ref)
+
+    # ---- create / start / run ----
+    def create(
+        self,
+        image: str | None = None,
+        command: list[str] | None = None,
+        *,
+        rootfs: str | None = None,
+        name: str | None = None,
+        env: list[str] | None = None,
+        workdir: str | None = None,
+        user: str | None = None,
+        hostname: str | None = None,
+        entrypoint: list[str] | None = None,
+        limits: Limits | None = None,
+        network: str = "none",
+        auto_remove: bool = False,
+        readonly_rootfs: bool = False,
+    ) -> Container:
+        """Validate everything, then record the container; no resource exists yet."""
+        if network not in NETWORK_MODES:
+            raise NotFound(f"network {network} not found", 125)
+        if rootfs is not None:
+            if not os.path.isdir(rootfs):
+                raise InvalidArgument(f"invalid rootfs {rootfs!r}: not a directory")
+            img, lower, image_ref = None, [os.path.abspath(rootfs)], f"rootfs:{os.path.abspath(rootfs)}"
+        elif image:
+            img = self.image(image)
+            lower, image_ref = self.images.lower_dirs(img), image
+        else:
+            raise InvalidArgument("an image or --rootfs is required")
+        config = img.config if img else None
+        entry = entrypoint if entrypoint is not None else (config.Entrypoint if config else None)
+        # Docker: --entrypoint drops the image's CMD; a command given replaces it.
+        cmd = command or (config.Cmd if config and entrypoint is None else None) or []
+        argv = [*(entry or []), *cmd]
+        if not argv:
+            raise InvalidArgument("No command specified")
+        cid = self.containers.new_id()
+        name = self.containers.reserve_name(name, cid)
+        c = Container(
+            id=cid, name=name, created=now(),
+            config=ContainerConfig(
+                image=image_ref, image_id=img.id if img else None, argv=argv,
+                env=_merge_env(config.Env if config else [], env or []),
+                workdir=workdir or (config.WorkingDir if config else "") or "/",
+                user=user if user is not None else (config.User if config else ""),
+                hostname=hostname or cid[:12], network=network,
+                limits=(limits or Limits()).to_dict(), auto_remove=auto_remove,
+                readonly_rootfs=readonly_rootfs, lower_dirs=lower,
+            ),
+            cgroup=f"{CGROUP_PARENT}/{cid}",
+        )
+        base = self.containers.path(cid)
+        try:
+            for d in ("upper", "work", "rootfs"):
+                (base / d).mkdir(parents=True)
+            c.mounts = self._plan(c).mounts()
+            self.containers.save(c, create=True)
+        except BaseException:
+            self.containers.remove(c)
+            raise
+        return c
+
+    def _plan(self, c: Container) -> RootfsPlan:
+        base = self.containers.path(c.id)
+        return RootfsPlan(target=str(base / "rootfs"), lower=c.config.lower_dirs,
+                          upper=str(base / "upper"), work=str(base / "work"),
+                          readonly=c.config.readonly_rootfs)
+
+    def _cgroup(self, c: Container) -> Cgroup:
+        return open_cgroup(c.cgroup)
+
+    def start(self, c: Container, *, attach: bool = True, interactive: bool = False) -> int | None:
+        """Start a created container. Attached: returns its exit code when it ends.
+        Detached: returns None once the command runs. A failed start removes everything."""
+        cg = self._cgroup(c)
+        try:
+            cg.create()
+            cg.set_limits(Limits.from_dict(c.config.limits))
+        except BaseException:
+            cg.destroy()
+            self.containers.remove(c)
+            raise
+        spec = InitSpec(
+            process=ProcessSpec(argv=c.config.argv, env=c.config.env, workdir=c.config.workdir,
+                                user=c.config.user),
+            rootfs=self._plan(c), hostname=c.config.hostname, cgroup_procs=cg.procs_paths(),
+            network=c.config.network,
+        )
+        started = launcher.start(self.sc, spec, self._hooks(c, cg),
+                                 str(self.containers.path(c.id) / "log.json"),
+                                 attach=attach, interactive=interactive)
+        if started.error_code:
+            if attach:
+                launcher.wait_attached(started)
+            raise StartError(started.error, started.error_code)
+        c.state.pid = started.pid
+        if not attach:
+            return None
+        return launcher.wait_attached(started)
+
+    def _hooks(self, c: Container, cg: Cgroup) -> launcher.MonitorHooks:
+        """Run in the monitor process: they record state and tear down."""
+        store = self.containers
+
+        def on_started(pid: int, namespaces: dict[str, int]) -> None:
+            c.state.status, c.state.pid = "running", pid
+            c.state.pid_start = process_start_time(pid)
+            c.state.monitor_pid = os.getpid()
+            c.state.monitor_start = process_start_time(os.getpid())
+            c.state.started_at, c.state.namespaces = now(), namespaces
+            store.save(c)
+
+        def on_exited(code: int, _failed: bool) -> None:
+            stats = cg.stats()
+            c.state.stats = stats.to_dict()
+            c.state.oom_killed = bool(stats.oom_kills)
+            cg.destroy()
+            c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
+            if c.config.auto_remove:
+                store.remove(c)
+            else:
+                store.save(c)
+
+        def on_failed_start(_code: int, _message: str) -> None:
+            cg.destroy()
+            store.remove(c)
+
+        return launcher.MonitorHooks(on_started, on_exited, on_failed_start)
+
+    def run(self, image: str | None, command: list[str] | None = None, *, detach: bool = False,
+            interactive: bool = False, **create_args: Any) -> RunResult:
+        c = self.create(image, command, **create_args)
+        code = self.start(c, attach=not detach, interactive=interactive)
+        return RunResult(c, code)
+
+    # ---- lifecycle ----
+    def get(self, ref: str) -> Container:
+        c = self.containers.resolve(ref)
+        return self._refresh(c)
+
+    def _refresh(self, c: Container) -> Container:
+        """A running record whose process and monitor are both gone died with a crash."""
+        if (c.state.status == "running" and not is_alive(c.state.pid, c.state.pid_start)
+                and not is_alive(c.state.monitor_pid, c.state.monitor_start)):
+            c.state.status = "dead"
+        return c
+
+    def list(self, all_: bool = False) -> list[Container]:
+        found = [self._refresh(c) for c in self.containers.list()]
+        return found if all_ else [c for c in found if c.state.status == "running"]
+
+    def _wait_finished(self, c: Container, timeout: float) -> bool:
+        """Until the monitor has recorded the exit and gone (so nothing writes after us)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not is_alive(c.state.monitor_pid, c.state.monitor_start):
+                return True
+            time.sleep(0.005)
+        return False
+
+    def kill(self, ref: str, sig: int = signal.SIGKILL) -> Container:
+        c = self.get(ref)
+        if c.state.status != "running":
+            raise Conflict(f"Cannot kill container: {ref}: container {c.short_id} is not running",
+                           1)
+        os.kill(c.state.pid, sig)
+        if sig == signal.SIGKILL:
+            self._wait_finished(c, STOP_TIMEOUT_S)
+        return c
+
+    def stop(self, ref: str, timeout: float = STOP_TIMEOUT_S) -> Container:
+        """SIGTERM, then SIGKILL to every process of the container after `timeout`."""
+        c = self.get(ref)
+        if c.state.status != "running":
+            return c
+        try:
+            os.kill(c.state.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while is_alive(c.state.pid, c.state.pid_start) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if is_alive(c.state.pid, c.state.pid_start):
+            self._cgroup(c).kill()
+        self._wait_finished(c, STOP_TIMEOUT_S)
+        return c
+
+    def remove(self, ref: str, force: bool = False) -> Container:
+        c = self.get(ref)
+        if c.state.status == "running":
+            if not force:
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container "
+                               "before attempting removal or force remove", 1)
+            self._cgroup(c).kill()
+            self._wait_finished(c, STOP_TIMEOUT_S)
+        self._cgroup(c).destroy()  # in case a crash left it
+        self.containers.remove(c)
+        return c
+
+    def exec(self, ref: str, argv: list[str], *, env: list[str] | None = None,
+             workdir: str | None = None, user: str | None = None,
+             interactive: bool = False) -> int:
+        c = self.get(ref)
+        if c.state.status != "running":
+            raise Conflict(f"container {c.short_id} is not running", 1)
+        if not argv:
+            raise InvalidArgument("exec requires a command")
+        spec = ProcessSpec(argv=argv, env=_merge_env(c.config.env, env or []),
+                           workdir=workdir or c.config.workdir,
+                           user=user if user is not None else c.config.user)
+        try:
+            return launcher.exec_in(self.sc, c.state.pid, spec, c.config.hostname,
+                                    self._cgroup(c).procs_paths(), interactive)
+        except ExecFailure as e:
+            raise StartError(str(e), e.code) from None
+
+    def logs(self, ref: str) -> Iterator[tuple[str, bytes]]:
+        c = self.get(ref)
+        path = self.containers.path(c.id) / "log.json"
+        try:
+            with open(path, "rb") as f:
+                for line in f:
+                    entry = json.loads(line)
+                    yield entry["stream"], entry["log"].encode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            return
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        c = self.get(ref)
+        cg = self._cgroup(c)
+        running = c.state.status == "running"
+        return {
+            "Id": c.id, "Name": c.name, "Created": c.created,
+            "Image": c.config.image, "ImageId": c.config.image_id,
+            "State": {
+                "Status": c.state.status, "Running": running,
+                "Pid": c.state.pid if running else 0, "ExitCode": c.state.exit_code,
+                "OOMKilled": c.state.oom_killed, "Error": c.state.error,
+                "StartedAt": c.state.started_at, "FinishedAt": c.state.finished_at,
+            },
+            "Config": {"Cmd": c.config.argv, "Env": c.config.env, "WorkingDir": c.config.workdir,
+                       "User": c.config.user, "Hostname": c.config.hostname},
+            "HostConfig": {"Limits": c.config.limits, "NetworkMode": c.config.network,
+                           "AutoRemove": c.config.auto_remove,
+                           "ReadonlyRootfs": c.config.readonly_rootfs},
+            "Cgroup": {"Name": c.cgroup, "Paths": cg.paths()},
+            "Namespaces": c.state.namespaces if running else {},
+            "Mounts": c.mounts,
+            "Stats": c.state.stats,
+        }
+
+
+def print_logs(rt: Runtime, ref: str) -> None:
+    for stream, data in rt.logs(ref):
+        target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+        target.write(data)
+        target.flush()

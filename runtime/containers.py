@@ -1,0 +1,181 @@
+"""Container records on disk: containers/<id>/config.json, names/<name> -> id.
+
+A record is written before any resource of the container exists, so whatever a
+crash leaves behind can be found from it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import Conflict, NotFound
+from runtime.fsutil import read_json, write_json
+
+# Docker-like generated names.
+_ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift",
+               "tender", "vivid", "witty", "zen", "bold", "cool", "sharp")
+_NOUNS = ("turing", "hopper", "lovelace", "ritchie", "thompson", "torvalds", "knuth",
+          "dijkstra", "liskov", "hamilton", "kay", "lamport", "shannon", "wirth")
+
+
+@dataclass
+class ContainerConfig:
+    """What to run and how: everything `run`'s flags decide."""
+
+    image: str                          # the reference as given, or "rootfs:DIR"
+    image_id: str | None
+    argv: list[str]                     # entrypoint + cmd, resolved
+    env: list[str]
+    workdir: str = "/"
+    user: str = ""
+    hostname: str = ""
+    network: str = "none"
+    limits: dict[str, Any] = field(default_factory=dict)
+    auto_remove: bool = False
+    readonly_rootfs: bool = False
+    lower_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContainerState:
+    status: str = "created"             # created | running | exited
+    pid: int = 0                        # the container's PID 1, as the host sees it
+    pid_start: int = 0                  # its start time in ticks, to detect pid reuse
+    monitor_pid: int = 0
+    monitor_start: int = 0
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+    stats: dict[str, Any] | None = None  # the cgroup's counters when the container exited
+    namespaces: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    created: float
+    config: ContainerConfig
+    state: ContainerState = field(default_factory=ContainerState)
+    cgroup: str = ""
+    mounts: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Container:
+        return cls(id=d["id"], name=d["name"], created=d["created"],
+                   config=ContainerConfig(**d["config"]), state=ContainerState(**d["state"]),
+                   cgroup=d.get("cgroup", ""), mounts=d.get("mounts", []))
+
+
+def process_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat; 0 when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return 0
+    return int(data.rsplit(b")", 1)[1].split()[19])
+
+
+def is_alive(pid: int, start: int) -> bool:
+    return pid > 0 and start > 0 and process_start_time(pid) == start
+
+
+class ContainerStore:
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "containers"
+        self.names_dir = root / "containers" / ".names"
+
+    def path(self, cid: str) -> Path:
+        return self.dir / cid
+
+    def new_id(self) -> str:
+        return secrets.token_hex(32)
+
+    def reserve_name(self, name: str | None, cid: str) -> str:
+        """Claim a name atomically (a symlink either is created or already exists)."""
+        self.names_dir.mkdir(parents=True, exist_ok=True)
+        explicit = name is not None
+        for _ in range(100):
+            candidate = name if explicit else f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}"
+            try:
+                os.symlink(cid, self.names_dir / candidate)
+                return candidate
+            except FileExistsError:
+                if explicit:
+                    other = os.readlink(self.names_dir / candidate)[:12]
+                    raise Conflict(f'Conflict. The container name "/{candidate}" is already in '
+                                   f'use by container "{other}". You have to remove (or rename) '
+                                   "that container to be able to reuse that name.") from None
+        raise Conflict("could not generate a free container name")
+
+    def release_name(self, name: str, cid: str) -> None:
+        link = self.names_dir / name
+        try:
+            if os.readlink(link) == cid:
+                link.unlink()
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+
+    def save(self, c: Container, create: bool = False) -> None:
+        """Write the record; never resurrect one that `rm` has removed meanwhile."""
+        if not create and not self.path(c.id).is_dir():
+            return
+        write_json(self.path(c.id) / "config.json", c.to_dict())
+
+    def load(self, cid: str) -> Container:
+        return Container.from_dict(read_json(self.path(cid) / "config.json"))
+
+    def resolve(self, ref: str) -> Container:
+        """By name, full id or unique id prefix, as Docker."""
+        try:
+            return self.load(os.readlink(self.names_dir / ref))
+        except OSError:
+            pass
+        if ref and all(c in "0123456789abcdef" for c in ref) and self.dir.exists():
+            hits = [p.name for p in self.dir.iterdir() if p.name.startswith(ref)]
+            if len(hits) == 1:
+                try:
+                    return self.load(hits[0])
+                except FileNotFoundError:
+                    pass
+        raise NotFound(f"No such container: {ref}", 1)
+
+    def list(self) -> list[Container]:
+        found = []
+        if not self.dir.exists():
+            return found
+        for entry in self.dir.iterdir():
+            if entry.name.startswith("."):
+                continue
+            try:
+                found.append(self.load(entry.name))
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
+                continue  # being created or removed right now, or corrupt: not listable
+        return sorted(found, key=lambda c: c.created, reverse=True)
+
+    def remove(self, c: Container) -> None:
+        self.release_name(c.name, c.id)
+        shutil.rmtree(self.path(c.id), ignore_errors=True)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,57 @@
+"""Content addressing of layer directories."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from pathlib import Path
+
+
+class _HashWriter:
+    """A file-like sink that only hashes: tarfile streams the layer into it."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def _normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Same content, mode and ownership => same digest, whenever and by whoever it was made.
+    info.mtime = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def tree_digest(root: Path) -> tuple[str, int]:
+    """sha256 of a deterministic tar of `root` (Docker's diff ID, minus timestamps), and its size."""
+    sink = _HashWriter()
+    with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(dirnames + filenames):
+                full = os.path.join(dirpath, name)
+                arc = os.path.relpath(full, root)
+                info = _normalize(tar.gettarinfo(full, arcname=arc))
+                if info.isreg():
+                    with open(full, "rb") as f:
+                        tar.addfile(info, f)
+                else:
+                    tar.addfile(info)
+    return "sha256:" + sink.sha.hexdigest(), sink.size
+
+
+def tree_size(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total

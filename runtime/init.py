@@ -1,0 +1,181 @@
+"""What runs inside the container between fork and exec.
+
+These functions run in a freshly forked child: they never return; they exec the
+command or write one line "CODE<TAB>MESSAGE" to the error pipe and _exit(CODE).
+The error pipe is close-on-exec, so the parent reads EOF when the exec succeeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from runtime import rootfs, security
+from runtime.errors import EXIT_CANNOT_EXEC, EXIT_NOT_FOUND, EXIT_RUNTIME
+from runtime.image.store import DEFAULT_PATH
+from runtime.syscalls import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUTS,
+    Syscalls,
+)
+from runtime.users import UserError, resolve
+
+
+class ExecFailure(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ProcessSpec:
+    """The process to start: the same for a container's PID 1 and for `exec`."""
+
+    argv: list[str]
+    env: list[str]
+    workdir: str = "/"
+    user: str = ""
+    capabilities: int = security.capability_mask(security.DEFAULT_CAPABILITIES)
+    no_new_privs: bool = True
+
+
+@dataclass
+class InitSpec:
+    """Everything the container's first process needs to build its world."""
+
+    process: ProcessSpec
+    rootfs: rootfs.RootfsPlan
+    hostname: str
+    cgroup_procs: list[str] = field(default_factory=list)
+    network: str = "none"
+
+    def unshare_flags(self) -> int:
+        flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+        return flags if self.network == "host" else flags | CLONE_NEWNET
+
+
+def reset_signals() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; an exec'd program must not inherit that."""
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key] = value
+    return out
+
+
+def exec_command(argv: list[str], env: dict[str, str]) -> NoReturn:
+    """execve with the container's own PATH, mapping failures to Docker's codes."""
+    cmd = argv[0]
+    if "/" in cmd:
+        candidates = [cmd]
+    else:
+        candidates = [os.path.join(d or ".", cmd) for d in env.get("PATH", DEFAULT_PATH).split(":")]
+    denied = False
+    for candidate in candidates:
+        try:
+            os.execve(candidate, argv, env)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                continue
+            if e.errno in (errno.EACCES, errno.EISDIR):
+                denied = True
+                continue
+            raise ExecFailure(EXIT_CANNOT_EXEC, f'exec: "{cmd}": {e.strerror.lower()}') from e
+    if denied:
+        raise ExecFailure(EXIT_CANNOT_EXEC, f'exec: "{cmd}": permission denied')
+    if "/" in cmd:
+        raise ExecFailure(EXIT_NOT_FOUND, f'exec: "{cmd}": stat {cmd}: no such file or directory')
+    raise ExecFailure(EXIT_NOT_FOUND, f'exec: "{cmd}": executable file not found in $PATH')
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def become(sc: Syscalls, spec: ProcessSpec, hostname: str) -> NoReturn:
+    """Inside the container's root: take the user, workdir, capabilities; exec."""
+    try:
+        identity = resolve(spec.user, _read("/etc/passwd"), _read("/etc/group"))
+    except UserError as e:
+        raise ExecFailure(EXIT_RUNTIME, str(e)) from e
+    env = _env_dict(spec.env)
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOSTNAME", hostname)
+    env.setdefault("HOME", identity.home)
+    workdir = spec.workdir or "/"
+    os.makedirs(workdir, exist_ok=True)  # Docker creates a missing working directory
+    security.drop_bounding_set(sc, spec.capabilities, security.last_capability())
+    sc.set_identity(identity.uid, identity.gid, list(identity.groups))
+    if identity.uid == 0:
+        security.set_capabilities(sc, spec.capabilities)
+    if spec.no_new_privs:
+        security.set_no_new_privs(sc)
+    try:
+        sc.chdir(workdir)
+    except OSError as e:
+        raise ExecFailure(EXIT_RUNTIME, f"chdir to cwd ({workdir!r}): {e.strerror}") from e
+    exec_command(spec.argv, env)
+
+
+def fail(err_fd: int, code: int, message: str) -> NoReturn:
+    try:
+        os.write(err_fd, f"{code}\t{message}".encode(errors="replace"))
+    finally:
+        os._exit(code)
+
+
+def guarded(err_fd: int, body) -> NoReturn:  # noqa: ANN001
+    """Run `body` (which execs); any failure becomes one line on the error pipe."""
+    try:
+        body()
+        fail(err_fd, EXIT_RUNTIME, "container init returned without exec")
+    except ExecFailure as e:
+        fail(err_fd, e.code, str(e))
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        fail(err_fd, EXIT_RUNTIME, f"container init:{where}: {e.strerror}")
+    except BaseException as e:  # noqa: BLE001 - a forked child must never unwind into the parent's code
+        fail(err_fd, EXIT_RUNTIME, f"container init: {type(e).__name__}: {e}")
+
+
+def container_init(sc: Syscalls, spec: InitSpec) -> None:
+    """PID 1 of the new PID namespace: cgroup, namespaces, rootfs, then `become`."""
+    reset_signals()
+    for path in spec.cgroup_procs:  # in the cgroup before anything else runs
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    sc.unshare(spec.unshare_flags())
+    rootfs.build_rootfs(spec.rootfs, sc)
+    sc.sethostname(spec.hostname)
+    if spec.network != "host":
+        sc.link_up("lo")
+    become(sc, spec.process, spec.hostname)
+
+
+def exec_init(sc: Syscalls, spec: ProcessSpec, hostname: str, cgroup_fds: list[int]) -> None:
+    """A process joining a running container (already in its namespaces)."""
+    reset_signals()
+    for fd in cgroup_fds:
+        os.write(fd, b"0")
+        os.close(fd)
+    become(sc, spec, hostname)

@@ -1,0 +1,250 @@
+"""Process plumbing: the caller, the monitor, and the container's PID 1.
+
+    caller ──fork──▶ monitor ──unshare(PID), fork──▶ PID 1 ──▶ exec(command)
+
+The monitor plays the part of Docker's containerd-shim: it stays in the host's
+namespaces and outside the container's cgroup (so it is not charged for, nor
+counted against --pids-limit), relays the container's stdout/stderr to the log
+(and to the terminal when attached), reaps PID 1, records the exit code, OOM
+kill and final cgroup counters, and tears the container down. It survives the
+caller, so a killed CLI still leaves a recorded, cleaned-up container.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+from runtime import init
+from runtime.errors import EXIT_RUNTIME
+from runtime.syscalls import CLONE_NEWPID, NAMESPACE_FILES, Syscalls
+
+
+def exit_code_of(status: int) -> int:
+    """Docker's convention: a signal N becomes 128 + N."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def namespace_inodes(pid: int) -> dict[str, int]:
+    out = {}
+    for name in [*NAMESPACE_FILES.values(), "user"]:
+        try:
+            out[name] = os.stat(f"/proc/{pid}/ns/{name}").st_ino
+        except OSError:
+            pass
+    return out
+
+
+class LogWriter:
+    """Docker's json-file log driver: one JSON object per chunk, stream-tagged."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+
+    def write(self, stream: str, data: bytes) -> None:
+        line = json.dumps({"log": data.decode("utf-8", "surrogateescape"), "stream": stream,
+                           "time": time.time()})
+        os.write(self.fd, line.encode("utf-8", "surrogateescape") + b"\n")
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter) -> None:
+    """Copy each pipe to the log and, when attached, to our own stdout/stderr, until EOF."""
+    open_fds = dict(streams)
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [])
+        for fd in ready:
+            data = os.read(fd, 65536)
+            name, echo = open_fds[fd]
+            if not data:
+                os.close(fd)
+                del open_fds[fd]
+                continue
+            log.write(name, data)
+            if echo is not None:
+                try:
+                    os.write(echo, data)
+                except OSError:
+                    open_fds[fd] = (name, None)  # the terminal went away; keep logging
+
+
+@dataclass
+class Started:
+    """What the caller learns once the command has been exec'd (or has failed to be)."""
+
+    monitor_pid: int
+    pid: int = 0
+    error_code: int = 0
+    error: str = ""
+
+
+@dataclass
+class MonitorHooks:
+    """What the monitor does at the container's milestones (records state, cleans up)."""
+
+    on_started: Callable[[int, dict[str, int]], None]
+    on_exited: Callable[[int, bool], None]  # exit code, whether the start failed
+    on_failed_start: Callable[[int, str], None]
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _to_devnull(*targets: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for t in targets:
+        os.dup2(null, t)
+    os.close(null)
+
+
+def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
+             attach: bool, interactive: bool, info_w: int) -> NoReturn:
+    code = EXIT_RUNTIME
+    try:
+        # Hold nothing of the caller's but our end of the info pipe (and stdio when attached).
+        os.closerange(3, info_w)
+        os.closerange(info_w + 1, 65536)
+        os.setsid()  # terminal signals go to the caller, which forwards them
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        if not attach:
+            _to_devnull(0, 1, 2)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        fail_r, fail_w = os.pipe()
+        sc.unshare(CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            if not interactive:
+                _to_devnull(0)
+            os.closerange(3, fail_w)
+            os.closerange(fail_w + 1, 65536)
+            init.guarded(fail_w, lambda: init.container_init(sc, spec))
+        _close(out_w, err_w, fail_w)
+        failure = read_all(fail_r)
+        log = LogWriter(log_path)
+        if failure:
+            failed_code, _, message = failure.decode(errors="replace").partition("\t")
+            relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
+            os.waitpid(pid, 0)
+            code = int(failed_code)
+            hooks.on_failed_start(code, message)
+            os.write(info_w, f"E\t{code}\t{message}".encode())
+            os._exit(code)
+        hooks.on_started(pid, namespace_inodes(pid))
+        os.write(info_w, f"S\t{pid}".encode())
+        os.close(info_w)
+        echo_out, echo_err = (1, 2) if attach else (None, None)
+        relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log)
+        _, status = os.waitpid(pid, 0)
+        code = exit_code_of(status)
+        log.close()
+        hooks.on_exited(code, False)
+    except BaseException:  # noqa: BLE001 - report, never unwind into the caller's copy of the stack
+        try:
+            os.write(2, traceback.format_exc().encode())
+        finally:
+            os._exit(EXIT_RUNTIME)
+    os._exit(code)
+
+
+def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
+          attach: bool, interactive: bool = False) -> Started:
+    """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
+    the command has been exec'd or has failed."""
+    info_r, info_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(info_r)
+        if not attach and os.fork() != 0:
+            os._exit(0)  # the intermediate child; the monitor is re-parented to init
+        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w)
+    os.close(info_w)
+    if not attach:
+        os.waitpid(pid, 0)
+    message = read_all(info_r).decode(errors="replace")
+    kind, _, rest = message.partition("\t")
+    if kind == "S":
+        return Started(monitor_pid=pid if attach else 0, pid=int(rest))
+    if kind == "E":
+        code, _, error = rest.partition("\t")
+        return Started(monitor_pid=pid if attach else 0, error_code=int(code), error=error)
+    return Started(monitor_pid=pid if attach else 0, error_code=EXIT_RUNTIME,
+                   error="container monitor died before the container started")
+
+
+def wait_attached(started: Started) -> int:
+    """Wait for an attached container, forwarding SIGINT/SIGTERM/SIGHUP to its PID 1."""
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(started.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        _, status = os.waitpid(started.monitor_pid, 0)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return exit_code_of(status)
+
+
+def exec_in(sc: Syscalls, pid: int, spec: init.ProcessSpec, hostname: str,
+            cgroup_procs: list[str], interactive: bool) -> int:
+    """Run a process inside a running container: join its cgroup and namespaces, then exec.
+
+    The joining child forks once more because setns(PID) applies only to children."""
+    fail_r, fail_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        def body() -> None:
+            ns_fds = [os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY)
+                      for name in ("ipc", "uts", "net", "pid", "cgroup", "mnt")]
+            procs = [os.open(p, os.O_WRONLY) for p in cgroup_procs]  # host paths: open first
+            for fd in ns_fds:
+                sc.setns(fd)
+                os.close(fd)
+            if not interactive:
+                _to_devnull(0)
+            grandchild = os.fork()
+            if grandchild == 0:
+                init.exec_init(sc, spec, hostname, procs)
+            _close(fail_w, *procs)
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(s, lambda n, _f: os.kill(grandchild, n))
+            _, status = os.waitpid(grandchild, 0)
+            os._exit(exit_code_of(status))
+        init.guarded(fail_w, body)
+    os.close(fail_w)
+    failure = read_all(fail_r)
+    _, status = os.waitpid(child, 0)
+    if failure:
+        code, _, message = failure.decode(errors="replace").partition("\t")
+        raise init.ExecFailure(int(code), message)
+    return exit_code_of(status)

@@ -1,0 +1,258 @@
+"""The one place that makes privileged system calls.
+
+Everything the runtime does to the kernel (namespaces, mounts, identity,
+capabilities, device nodes) goes through a `Syscalls` object. `LinuxSyscalls`
+makes the real calls through ctypes (Python 3.11 has no os.unshare);
+`RecordingSyscalls` records them so rootfs and namespace logic is unit tested
+without root, in the style of youki's syscall crate. Every failure raises
+OSError(errno, strerror, path).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import socket
+import stat
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+# <linux/sched.h>
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# <linux/mount.h>
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MNT_DETACH = 2
+
+# <linux/prctl.h>
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_SYS_PIVOT_ROOT = 155  # x86_64
+_SYS_CAPSET = 126
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+# <linux/sockios.h>, <net/if.h>
+_SIOCGIFFLAGS = 0x8913
+_SIOCSIFFLAGS = 0x8914
+_IFF_UP = 0x1
+
+# Namespace flag -> name of its file under /proc/PID/ns.
+NAMESPACE_FILES = {
+    CLONE_NEWIPC: "ipc",
+    CLONE_NEWUTS: "uts",
+    CLONE_NEWNET: "net",
+    CLONE_NEWPID: "pid",
+    CLONE_NEWCGROUP: "cgroup",
+    CLONE_NEWNS: "mnt",
+}
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+
+
+def _check(result: int, path: str | None = None) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    return result
+
+
+def _b(value: str | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+class Syscalls:
+    """The interface: one method per privileged operation."""
+
+    def unshare(self, flags: int) -> None:
+        raise NotImplementedError
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        raise NotImplementedError
+
+    def mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+        data: str | None = None,
+    ) -> None:
+        raise NotImplementedError
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        raise NotImplementedError
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        raise NotImplementedError
+
+    def sethostname(self, name: str) -> None:
+        raise NotImplementedError
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        raise NotImplementedError
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        raise NotImplementedError
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        raise NotImplementedError
+
+    def chroot(self, path: str) -> None:
+        raise NotImplementedError
+
+    def set_identity(self, uid: int, gid: int, groups: list[int]) -> None:
+        raise NotImplementedError
+
+    def link_up(self, ifname: str) -> None:
+        raise NotImplementedError
+
+    def chdir(self, path: str | int) -> None:
+        raise NotImplementedError
+
+
+class LinuxSyscalls(Syscalls):
+    """The real calls."""
+
+    def unshare(self, flags: int) -> None:
+        _check(_libc.unshare(ctypes.c_int(flags)))
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)))
+
+    def mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int = 0,
+        data: str | None = None,
+    ) -> None:
+        _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        _check(_libc.umount2(_b(target), ctypes.c_int(flags)), target)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        _check(_libc.syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old)), new_root)
+
+    def sethostname(self, name: str) -> None:
+        raw = name.encode()
+        _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))))
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        args = [ctypes.c_ulong(a) for a in (arg2, arg3, arg4, arg5)]
+        return _check(_libc.prctl(ctypes.c_int(option), *args))
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+        data = struct.pack(
+            "6I",
+            effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
+            effective >> 32, permitted >> 32, inheritable >> 32,
+        )
+        _check(_libc.syscall(_SYS_CAPSET, header, data))
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        os.mknod(path, mode, device)
+        os.chmod(path, stat.S_IMODE(mode))  # mknod honours the umask; we mean the mode given
+
+    def chroot(self, path: str) -> None:
+        os.chroot(path)
+
+    def set_identity(self, uid: int, gid: int, groups: list[int]) -> None:
+        os.setgroups(groups)
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+    def link_up(self, ifname: str) -> None:
+        # An ioctl on any socket is the cheapest way to raise an interface:
+        # pyroute2 costs tens of milliseconds to import in a freshly forked child.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            ifreq = struct.pack("16sH14x", ifname.encode(), 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, ifreq))[1]
+            fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", ifname.encode(),
+                                                         flags | _IFF_UP))
+
+    def chdir(self, path: str | int) -> None:
+        os.chdir(path)
+
+
+@dataclass
+class RecordingSyscalls(Syscalls):
+    """A fake that records each call as (name, args...) and can be told to fail.
+
+    `fail` maps a call name (optionally "name:first-arg") to an errno to raise.
+    """
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    fail: dict[str, int] = field(default_factory=dict)
+
+    def _record(self, name: str, *args: Any) -> None:
+        for key in (f"{name}:{args[0]}" if args else name, name):
+            if key in self.fail:
+                err = self.fail[key]
+                raise OSError(err, os.strerror(err), str(args[0]) if args else None)
+        self.calls.append((name, *args))
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+    def unshare(self, flags: int) -> None:
+        self._record("unshare", flags)
+
+    def setns(self, fd: int, nstype: int = 0) -> None:
+        self._record("setns", fd, nstype)
+
+    def mount(self, source, target, fstype, flags=0, data=None) -> None:  # noqa: ANN001
+        self._record("mount", source, target, fstype, flags, data)
+
+    def umount2(self, target: str, flags: int = 0) -> None:
+        self._record("umount2", target, flags)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        self._record("pivot_root", new_root, put_old)
+
+    def sethostname(self, name: str) -> None:
+        self._record("sethostname", name)
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0,
+              arg5: int = 0) -> int:
+        self._record("prctl", option, arg2)
+        return 0
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+        self._record("capset", effective, permitted, inheritable)
+
+    def mknod(self, path: str, mode: int, device: int) -> None:
+        self._record("mknod", path, mode, device)
+
+    def chroot(self, path: str) -> None:
+        self._record("chroot", path)
+
+    def set_identity(self, uid: int, gid: int, groups: list[int]) -> None:
+        self._record("set_identity", uid, gid, groups)
+
+    def link_up(self, ifname: str) -> None:
+        self._record("link_up", ifname)
+
+    def chdir(self, path: str | int) -> None:
+        self._record("chdir", path)
+
+
+REAL: Syscalls = LinuxSyscalls()
