@@ -31,7 +31,7 @@ from runtime.init import ExecFailure, InitSpec, ProcessSpec
 from runtime.limits import Limits
 from runtime.rootfs import RootfsPlan
 
-CGROUP_PARENT = "isobench"
+DEFAULT_CGROUP_PARENT = "isobench"  # like Docker's /docker/<id> in every hierarchy
 NETWORK_MODES = ("none", "host")
 STOP_TIMEOUT_S = 10.0
 
@@ -61,6 +61,7 @@ class Runtime:
         self.sc = syscalls
         self.images = ImageStore(self.root)
         self.containers = ContainerStore(self.root)
+        self.cgroup_parent = os.environ.get("ISOBENCH_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
 
     # ---- images ----
     def image(self, ref: str) -> Image:
@@ -118,7 +119,7 @@ class Runtime:
                 limits=(limits or Limits()).to_dict(), auto_remove=auto_remove,
                 readonly_rootfs=readonly_rootfs, lower_dirs=lower,
             ),
-            cgroup=f"{CGROUP_PARENT}/{cid}",
+            cgroup=f"{self.cgroup_parent}/{cid}",
         )
         base = self.containers.path(cid)
         try:

@@ -61,9 +61,14 @@ class InitSpec:
 
 
 def reset_signals() -> None:
-    """Python ignores SIGPIPE and SIGXFSZ; an exec'd program must not inherit that."""
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_DFL)
+    """Ignored signals survive exec: Python ignores SIGPIPE and SIGXFSZ, the monitor ignores
+    SIGINT/SIGTERM/SIGHUP. The command must start with every disposition at its default."""
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # real-time signals the C library reserves for itself
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 

@@ -11,7 +11,6 @@ OSError(errno, strerror, path).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import fcntl
 import os
 import socket
@@ -66,7 +65,8 @@ NAMESPACE_FILES = {
     CLONE_NEWNS: "mnt",
 }
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# glibc's soname is stable; ctypes.util.find_library would fork `ldconfig -p` on every start.
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
 

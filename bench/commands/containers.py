@@ -125,8 +125,8 @@ def parse_signal(value: str) -> int:
     if name.isdigit():
         return int(name)
     try:
-        return int(signal.Signals(name if name.startswith("SIG") else f"SIG{name}"))
-    except ValueError:
+        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
+    except KeyError:
         raise InvalidArgument(f"invalid signal: {value}") from None
 
 

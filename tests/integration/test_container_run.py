@@ -1,0 +1,228 @@
+"""`isobench run` against the real kernel: isolation, limits, exit codes, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Cli, Leftovers
+
+pytestmark = pytest.mark.root
+
+
+def inspect(cli: Cli, ref: str) -> dict:
+    return json.loads(cli("inspect", ref, check=True).stdout)[0]
+
+
+def test_pid_1_is_the_command_and_host_processes_are_invisible(cli: Cli) -> None:
+    out = cli("run", "--rm", "busybox", "sh", "-c",
+              "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'",
+              check=True).stdout.splitlines()
+    assert out[0] == "1"
+    assert out[1].startswith("sh -c")
+    # sh, ls and grep at most: nothing of the host's hundreds of processes
+    assert int(out[2]) <= 4
+
+
+def test_own_hostname_and_only_loopback(cli: Cli) -> None:
+    out = cli("run", "--rm", "busybox", "sh", "-c", "hostname; ls /sys/class/net; ip -o link",
+              check=True).stdout.splitlines()
+    assert out[0] != socket.gethostname()
+    assert len(out[0]) == 12
+    assert out[1] == "lo"
+    assert "UP" in out[2] and len(out) == 3
+    named = cli("run", "--rm", "--hostname", "box1", "busybox", "hostname", check=True)
+    assert named.stdout.strip() == "box1"
+
+
+def test_namespaces_differ_from_the_host_and_mounts_stay_inside(cli: Cli) -> None:
+    cid = cli("run", "-d", "busybox", "sleep", "30", check=True).stdout.strip()
+    info = inspect(cli, cid)
+    for name in ("pid", "mnt", "uts", "ipc", "net", "cgroup"):
+        assert info["Namespaces"][name] != os.stat(f"/proc/self/ns/{name}").st_ino, name
+    inside = cli("exec", cid, "cat", "/proc/self/mountinfo", check=True).stdout
+    assert " / / " in inside and "overlay" in inside
+    with open("/proc/self/mountinfo") as f:
+        host = f.read()
+    # The container's overlay, /proc, /dev... exist only in its own mount namespace.
+    assert cid not in host and str(cli.root) not in host
+
+
+def test_memory_limit_ooms_with_137_and_inspect_says_so(cli: Cli) -> None:
+    proc = cli("run", "--name", "oom", "--memory", "32m", "busybox",
+               "dd", "if=/dev/zero", "of=/dev/shm/fill", "bs=1M", "count=64")
+    assert proc.returncode == 137, proc.stderr
+    state = inspect(cli, "oom")["State"]
+    assert state["OOMKilled"] is True and state["ExitCode"] == 137
+
+
+def test_cpus_half_gives_half_a_core(cli: Cli) -> None:
+    cli("run", "--name", "busy", "--cpus", "0.5", "busybox", "sh", "-c",
+        'timeout 3 sh -c "while :; do :; done"; true', check=True)
+    stats = inspect(cli, "busy")["Stats"]
+    assert 1.2e9 <= stats["cpu_total_ns"] <= 1.8e9, stats
+
+
+def test_pids_limit_makes_the_eleventh_process_fail(cli: Cli) -> None:
+    script = "i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); echo forked $i; done"
+    proc = cli("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", script)
+    # PID 1 and nine children are the ten processes allowed; the next fork fails (and ash
+    # gives up with exit 2).
+    assert "can't fork" in proc.stderr
+    assert proc.stdout.split("\n")[-2] == "forked 9"
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("command, code", [
+    (["true"], 0), (["sh", "-c", "exit 3"], 3), (["no-such-binary"], 127),
+    (["sh", "-c", "sleep 10 & kill -9 $!; wait $!"], 137),
+])
+def test_exit_codes_propagate(cli: Cli, command: list[str], code: int) -> None:
+    assert cli("run", "--rm", "busybox", *command).returncode == code
+
+
+def test_sigkill_from_outside_gives_137(cli: Cli) -> None:
+    proc = cli.popen("run", "--name", "victim", "busybox", "sleep", "30")
+    _wait_running(cli, "victim")
+    assert cli("kill", "victim").returncode == 0
+    assert proc.wait(timeout=10) == 137
+    assert inspect(cli, "victim")["State"]["ExitCode"] == 137
+
+
+def test_sigterm_is_forwarded_to_pid_1(cli: Cli) -> None:
+    proc = cli.popen("run", "--name", "trap", "busybox", "sh", "-c",
+                     'trap "echo got-term; exit 42" TERM; while :; do sleep 0.1; done')
+    _wait_running(cli, "trap")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 42
+    assert "got-term" in out
+
+
+def test_env_workdir_user(cli: Cli) -> None:
+    out = cli("run", "--rm", "-e", "A=1", "-e", "B=two words", "-w", "/srv/app", "-u", "nobody",
+              "busybox", "sh", "-c", 'echo "$A|$B|$(pwd)|$(id -u)|$HOME"', check=True).stdout
+    assert out.strip() == "1|two words|/srv/app|65534|/home"
+
+
+def test_output_is_relayed_and_kept_for_logs(cli: Cli) -> None:
+    proc = cli("run", "--name", "talk", "busybox", "sh", "-c", "echo out; echo err >&2")
+    assert proc.stdout == "out\n" and proc.stderr == "err\n"
+    logs = cli("logs", "talk", check=True)
+    assert logs.stdout == "out\n" and logs.stderr == "err\n"
+
+
+MASKED = ("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sysrq-trigger")
+
+
+def test_hardening_caps_no_new_privs_masked_proc_readonly_sys(cli: Cli) -> None:
+    script = ("grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; "
+              "for p in " + " ".join(MASKED) + "; do "
+              "  if [ -e $p ]; then echo $p=$(stat -c %t:%T $p)=$(wc -c < $p); "
+              "  else echo $p=absent; fi; done; "
+              "touch /sys/x 2>/dev/null || echo sys-ro; "
+              "echo 1 > /proc/sys/kernel/panic 2>/dev/null || echo procsys-ro")
+    out = cli("run", "--rm", "busybox", "sh", "-c", script).stdout.split()
+    status = dict(zip(out[0:6:2], out[1:6:2], strict=True))
+    assert status == {"CapEff:": "00000000a80425fb", "CapBnd:": "00000000a80425fb",
+                      "NoNewPrivs:": "1"}
+    masked = dict(line.split("=", 1) for line in out[6:10])
+    for path in MASKED:
+        # Where the host kernel has the file, the container sees /dev/null (char 1:3) there.
+        expected = "1:3=0" if os.path.exists(path) else "absent"
+        assert masked[path] == expected, path
+    assert any(os.path.exists(p) for p in MASKED), "host has none of the masked files"
+    assert out[10:] == ["sys-ro", "procsys-ro"]
+
+
+def test_rootfs_directory(cli: Cli, tmp_path: Path) -> None:
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", rootfs / "bin/busybox")
+    (rootfs / "bin/sh").symlink_to("busybox")
+    (rootfs / "bin/cat").symlink_to("busybox")
+    out = cli("run", "--rm", "--rootfs", str(rootfs), "/bin/sh", "-c",
+              "echo $$; echo hi > /f; cat /f", check=True).stdout
+    assert out.split() == ["1", "hi"]
+    assert not (rootfs / "f").exists()  # writes land in the container's layer, not the dir
+
+
+def test_lifecycle_detach_ps_exec_stop_rm(cli: Cli) -> None:
+    before = cli.census()
+    cid = cli("run", "-d", "--name", "web", "--memory", "64m", "--pids-limit", "20",
+              "busybox", "sleep", "300", check=True).stdout.strip()
+    assert len(cid) == 64
+    ps = cli("ps", check=True).stdout
+    assert cid[:12] in ps and "web" in ps and "Up " in ps
+    info = inspect(cli, "web")
+    assert info["State"]["Running"] and info["State"]["Pid"] > 0
+    assert info["HostConfig"]["Limits"]["memory_bytes"] == 64 << 20
+    mem_dir = info["Cgroup"]["Paths"]["memory"]
+    with open(os.path.join(mem_dir, "memory.limit_in_bytes")) as f:
+        assert int(f.read()) == 64 << 20
+    with open(os.path.join(mem_dir, "cgroup.procs")) as f:
+        assert int(f.read().split()[0]) == info["State"]["Pid"]
+    # exec joins the container's namespaces and cgroup
+    out = cli("exec", "web", "sh", "-c", "hostname; readlink /proc/self/ns/net; cat /proc/1/cmdline",
+              check=True).stdout.splitlines()
+    assert out[0] == cid[:12]
+    assert out[1] == f"net:[{info['Namespaces']['net']}]"
+    assert out[2].startswith("sleep")
+    exec_proc = cli.popen("exec", "web", "sleep", "3")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(os.path.join(mem_dir, "cgroup.procs")) as f:
+            if len(f.read().split()) == 2:
+                break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the exec'd process never joined the container's cgroup")
+    exec_proc.kill()
+    exec_proc.wait()
+    assert cli("exec", "web", "sh", "-c", "exit 5").returncode == 5
+    # rm of a running container is refused without -f
+    refused = cli("rm", "web")
+    assert refused.returncode == 1 and "cannot remove a running container" in refused.stderr
+    t0 = time.monotonic()
+    assert cli("stop", "-t", "1", "web").returncode == 0
+    assert time.monotonic() - t0 >= 1.0  # sleep as PID 1 ignores SIGTERM: killed after -t
+    state = inspect(cli, "web")["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] == 137
+    assert "Exited (137)" in cli("ps", "-a", check=True).stdout
+    assert cid[:12] not in cli("ps", check=True).stdout
+    assert cli("rm", "web", check=True).stdout.strip() == "web"
+    left = cli.census() - before
+    assert left == Leftovers(0, 0, 0, 0), left
+
+
+def test_rm_force_kills_and_removes(cli: Cli) -> None:
+    before = cli.census()
+    cli("run", "-d", "--name", "doomed", "busybox", "sleep", "300", check=True)
+    assert cli("rm", "-f", "doomed").returncode == 0
+    assert cli("inspect", "doomed").returncode == 1
+    assert cli.census() - before == Leftovers(0, 0, 0, 0)
+
+
+def test_run_rm_leaves_nothing(cli: Cli) -> None:
+    cli("run", "--rm", "busybox", "true", check=True)  # the image is made once, outside the count
+    before = cli.census()
+    for command in (["true"], ["sh", "-c", "exit 9"], ["nope"]):
+        cli("run", "--rm", "--memory", "64m", "--cpus", "1", "busybox", *command)
+    assert cli.census() - before == Leftovers(0, 0, 0, 0)
+
+
+def _wait_running(cli: Cli, name: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc = cli("inspect", name)
+        if proc.returncode == 0 and json.loads(proc.stdout)[0]["State"]["Running"]:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{name} never started")
