@@ -226,3 +226,35 @@ def _wait_running(cli: Cli, name: str, timeout: float = 10) -> None:
             return
         time.sleep(0.05)
     pytest.fail(f"{name} never started")
+
+
+def test_command_starts_inside_its_cgroup(cli: Cli) -> None:
+    # The cgroup namespace is unshared after joining the cgroup, so every hierarchy's root
+    # inside is the container's own cgroup: "/" everywhere means it joined before exec.
+    out = cli("run", "--rm", "busybox", "cat", "/proc/self/cgroup", check=True).stdout
+    controllers = [line.split(":")[1] for line in out.splitlines()]
+    assert {"memory", "cpu", "pids", "blkio"} <= set(controllers)
+    assert all(line.endswith(":/") for line in out.splitlines())
+
+
+def _root_block_device() -> str:
+    dev = os.major(os.stat("/").st_dev), os.minor(os.stat("/").st_dev)
+    for name in os.listdir("/sys/block"):
+        with open(f"/sys/block/{name}/dev") as f:
+            if tuple(map(int, f.read().split(":"))) == dev:
+                return f"/dev/{name}"
+    pytest.skip("the root filesystem is not on a whole block device")
+
+
+def test_device_write_bps_throttles_direct_io(cli: Cli) -> None:
+    device = _root_block_device()
+    write = "dd if=/dev/zero of=/data bs=1M count=2 oflag=direct"
+    t0 = time.monotonic()
+    cli("run", "--rm", "busybox", "sh", "-c", write, check=True)
+    free = time.monotonic() - t0
+    t0 = time.monotonic()
+    cli("run", "--rm", "--device-write-bps", f"{device}:1mb", "busybox", "sh", "-c", write,
+        check=True)
+    throttled = time.monotonic() - t0
+    # 2 MiB at 1 MiB/s: at least a second more than unthrottled (the first MiB may burst).
+    assert throttled >= free + 0.9, (free, throttled)
