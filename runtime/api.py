@@ -93,7 +93,8 @@ class Runtime:
         if rootfs is not None:
             if not os.path.isdir(rootfs):
                 raise InvalidArgument(f"invalid rootfs {rootfs!r}: not a directory")
-            img, lower, image_ref = None, [os.path.abspath(rootfs)], f"rootfs:{os.path.abspath(rootfs)}"
+            path = os.path.abspath(rootfs)
+            img, lower, image_ref = None, [path], f"rootfs:{path}"
         elif image:
             img = self.image(image)
             lower, image_ref = self.images.lower_dirs(img), image

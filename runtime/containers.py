@@ -114,7 +114,8 @@ class ContainerStore:
         self.names_dir.mkdir(parents=True, exist_ok=True)
         explicit = name is not None
         for _ in range(100):
-            candidate = name if explicit else f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}"
+            candidate = name if explicit else (
+                f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}")
             try:
                 os.symlink(cid, self.names_dir / candidate)
                 return candidate
@@ -139,7 +140,7 @@ class ContainerStore:
         """Write the record; never resurrect one that `rm` has removed meanwhile."""
         if not create and not self.path(c.id).is_dir():
             return
-        write_json(self.path(c.id) / "config.json", c.to_dict())
+        write_json(self.path(c.id) / "config.json", c.to_dict(), durable=False)
 
     def load(self, cid: str) -> Container:
         return Container.from_dict(read_json(self.path(cid) / "config.json"))

@@ -16,15 +16,19 @@ def state_root() -> Path:
     return Path(os.environ.get("ISOBENCH_ROOT") or DEFAULT_ROOT)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write to a temp file beside `path`, fsync, rename: readers see old or new, never half."""
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Write to a temp file beside `path`, rename: readers see old or new, never half.
+
+    `durable` also fsyncs before the rename, so a power cut cannot leave an empty file;
+    records of live processes skip it (they are stale after a reboot anyway)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -35,8 +39,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    atomic_write(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(),
+                 durable=durable)
 
 
 def read_json(path: Path) -> Any:

@@ -206,7 +206,8 @@ def wait_attached(started: Started) -> int:
         except ProcessLookupError:
             pass
 
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
         _, status = os.waitpid(started.monitor_pid, 0)
     finally:

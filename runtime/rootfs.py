@@ -68,8 +68,10 @@ class RootfsPlan:
         table = [
             {"Type": "overlay", "Source": "overlay", "Destination": "/",
              "Options": self.overlay_options()},
-            {"Type": "proc", "Source": "proc", "Destination": "/proc", "Options": "nosuid,nodev,noexec"},
-            {"Type": "tmpfs", "Source": "tmpfs", "Destination": "/dev", "Options": "nosuid,mode=755"},
+            {"Type": "proc", "Source": "proc", "Destination": "/proc",
+             "Options": "nosuid,nodev,noexec"},
+            {"Type": "tmpfs", "Source": "tmpfs", "Destination": "/dev",
+             "Options": "nosuid,mode=755"},
             {"Type": "devpts", "Source": "devpts", "Destination": "/dev/pts",
              "Options": "newinstance,ptmxmode=0666"},
             {"Type": "tmpfs", "Source": "shm", "Destination": "/dev/shm",

@@ -52,7 +52,7 @@ def drop_bounding_set(sc: Syscalls, keep_mask: int, last_cap: int) -> None:
 
 
 def set_capabilities(sc: Syscalls, keep_mask: int) -> None:
-    """Effective and permitted = the kept set; inheritable empty (as Docker since CVE-2022-24769)."""
+    """Effective and permitted = the kept set; inheritable empty (Docker since CVE-2022-24769)."""
     sc.capset(keep_mask, keep_mask, 0)
 
 

@@ -29,7 +29,7 @@ def _normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def tree_digest(root: Path) -> tuple[str, int]:
-    """sha256 of a deterministic tar of `root` (Docker's diff ID, minus timestamps), and its size."""
+    """sha256 of a deterministic tar of `root` (Docker's diff ID minus timestamps), and size."""
     sink = _HashWriter()
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for dirpath, dirnames, filenames in os.walk(root):

@@ -44,7 +44,8 @@ def census(root: Path, cgroup_parent: str) -> Leftovers:
         if parent.is_dir():
             cgroups += sum(1 for p in parent.iterdir() if p.is_dir())
     cdir = root / "containers"
-    containers = sum(1 for p in cdir.iterdir() if not p.name.startswith(".")) if cdir.exists() else 0
+    containers = (sum(1 for p in cdir.iterdir() if not p.name.startswith("."))
+                  if cdir.exists() else 0)
     ndir = cdir / ".names"
     names = sum(1 for _ in ndir.iterdir()) if ndir.exists() else 0
     return Leftovers(mounts, cgroups, containers, names)

@@ -170,7 +170,8 @@ def test_lifecycle_detach_ps_exec_stop_rm(cli: Cli) -> None:
     with open(os.path.join(mem_dir, "cgroup.procs")) as f:
         assert int(f.read().split()[0]) == info["State"]["Pid"]
     # exec joins the container's namespaces and cgroup
-    out = cli("exec", "web", "sh", "-c", "hostname; readlink /proc/self/ns/net; cat /proc/1/cmdline",
+    out = cli("exec", "web", "sh", "-c",
+              "hostname; readlink /proc/self/ns/net; cat /proc/1/cmdline",
               check=True).stdout.splitlines()
     assert out[0] == cid[:12]
     assert out[1] == f"net:[{info['Namespaces']['net']}]"
