@@ -72,10 +72,11 @@ class Runtime:
     # ---- create / start / run ----
     def create(
         self,
-        image: str | None = None,
+        image: str | Image | None = None,
         command: list[str] | None = None,
         *,
         rootfs: str | None = None,
+        binds: list[tuple[str, str, bool]] | None = None,
         name: str | None = None,
         env: list[str] | None = None,
         workdir: str | None = None,
@@ -95,6 +96,8 @@ class Runtime:
                 raise InvalidArgument(f"invalid rootfs {rootfs!r}: not a directory")
             path = os.path.abspath(rootfs)
             img, lower, image_ref = None, [path], f"rootfs:{path}"
+        elif isinstance(image, Image):  # an image being built: not (yet) in the store
+            img, lower, image_ref = image, self.images.lower_dirs(image), image.id
         elif image:
             img = self.image(image)
             lower, image_ref = self.images.lower_dirs(img), image
@@ -119,6 +122,7 @@ class Runtime:
                 hostname=hostname or cid[:12], network=network,
                 limits=(limits or Limits()).to_dict(), auto_remove=auto_remove,
                 readonly_rootfs=readonly_rootfs, lower_dirs=lower,
+                binds=[list(b) for b in binds or []],
             ),
             cgroup=f"{self.cgroup_parent}/{cid}",
         )
@@ -137,7 +141,8 @@ class Runtime:
         base = self.containers.path(c.id)
         return RootfsPlan(target=str(base / "rootfs"), lower=c.config.lower_dirs,
                           upper=str(base / "upper"), work=str(base / "work"),
-                          readonly=c.config.readonly_rootfs)
+                          readonly=c.config.readonly_rootfs,
+                          binds=[(host, inside, bool(ro)) for host, inside, ro in c.config.binds])
 
     def _cgroup(self, c: Container) -> Cgroup:
         return open_cgroup(c.cgroup)

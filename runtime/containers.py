@@ -42,6 +42,7 @@ class ContainerConfig:
     auto_remove: bool = False
     readonly_rootfs: bool = False
     lower_dirs: list[str] = field(default_factory=list)
+    binds: list[list[Any]] = field(default_factory=list)  # [host path, container path, ro]
 
 
 @dataclass
@@ -165,11 +166,11 @@ class ContainerStore:
         if not self.dir.exists():
             return found
         for entry in self.dir.iterdir():
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or not entry.is_dir():
                 continue
             try:
                 found.append(self.load(entry.name))
-            except (FileNotFoundError, ValueError, KeyError, TypeError):
+            except (OSError, ValueError, KeyError, TypeError):
                 continue  # being created or removed right now, or corrupt: not listable
         return sorted(found, key=lambda c: c.created, reverse=True)
 

@@ -154,8 +154,8 @@ def guarded(err_fd: int, body) -> NoReturn:  # noqa: ANN001
     except ExecFailure as e:
         fail(err_fd, e.code, str(e))
     except OSError as e:
-        where = f" {e.filename}" if e.filename else ""
-        fail(err_fd, EXIT_RUNTIME, f"container init:{where}: {e.strerror}")
+        where = f" {e.filename}:" if e.filename else ""
+        fail(err_fd, EXIT_RUNTIME, f"container init:{where} {e.strerror}")
     except BaseException as e:  # noqa: BLE001 - a forked child must never unwind into the parent's code
         fail(err_fd, EXIT_RUNTIME, f"container init: {type(e).__name__}: {e}")
 

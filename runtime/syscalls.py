@@ -46,8 +46,9 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-_SYS_PIVOT_ROOT = 155  # x86_64
-_SYS_CAPSET = 126
+# Syscalls glibc has no wrapper for, by architecture: (pivot_root, capset).
+_SYSCALL_NUMBERS = {"x86_64": (155, 126), "aarch64": (41, 91)}
+_SYS_PIVOT_ROOT, _SYS_CAPSET = _SYSCALL_NUMBERS.get(os.uname().machine, (-1, -1))
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 # <linux/sockios.h>, <net/if.h>
@@ -207,7 +208,9 @@ class RecordingSyscalls(Syscalls):
         for key in (f"{name}:{args[0]}" if args else name, name):
             if key in self.fail:
                 err = self.fail[key]
-                raise OSError(err, os.strerror(err), str(args[0]) if args else None)
+                # Name the path as the real call does: mount's is its target.
+                path = args[1] if name == "mount" else (args[0] if args else None)
+                raise OSError(err, os.strerror(err), None if path is None else str(path))
         self.calls.append((name, *args))
 
     def names(self) -> list[str]:

@@ -42,6 +42,7 @@ def resolve(user: str, passwd: str, group: str) -> Identity:
         else:
             raise UserError(f"unable to find group {grp}: no matching entries in group file")
     user_name = entry[0] if entry else None
-    extra = tuple(sorted({int(g[2]) for g in groups if len(g) >= 4 and user_name
-                          and user_name in g[3].split(",")} - {gid}))
+    # As runc: supplementary groups only in the implicit form (`--user 1000:1000` drops them).
+    extra = () if grp else tuple(sorted({int(g[2]) for g in groups if len(g) >= 4 and user_name
+                                         and user_name in g[3].split(",")} - {gid}))
     return Identity(uid, gid, (gid, *extra), home or "/")

@@ -109,19 +109,22 @@ class ImageStore:
         self.layers_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=".staging-", dir=self.layers_dir))
 
-    def commit_layer(self, staged: Path) -> str:
-        """Move a staged layer tree into the store under its digest; returns the digest."""
-        digest, size = tree_digest(staged)
+    def commit_layer(self, staged: Path, known: tuple[str, int] | None = None) -> str:
+        """Move a staged layer tree into the store under its digest; returns the digest.
+
+        `known` (digest, size) skips hashing a tree whose digest was computed before."""
+        digest, size = known or tree_digest(staged)  # outside the lock: can take seconds
         final = self.layers_dir / _hex(digest)
-        if self.has_layer(digest):
-            shutil.rmtree(staged)
-            return digest
-        final.mkdir(parents=True, exist_ok=True)
-        if (final / "diff").exists():  # a half-committed layer from a crash: never trusted
-            shutil.rmtree(final / "diff")
-        os.rename(staged, final / "diff")
-        # layer.json last: its presence is what makes the layer trusted.
-        write_json(final / "layer.json", {"digest": digest, "size": size})
+        with self.lock():
+            if self.has_layer(digest):
+                shutil.rmtree(staged)
+                return digest
+            final.mkdir(parents=True, exist_ok=True)
+            if (final / "diff").exists():  # a half-committed layer from a crash: never trusted
+                shutil.rmtree(final / "diff")
+            os.rename(staged, final / "diff")
+            # layer.json last: its presence is what makes the layer trusted.
+            write_json(final / "layer.json", {"digest": digest, "size": size})
         return digest
 
     # --- images ---
@@ -141,6 +144,7 @@ class ImageStore:
                 repos = self._repos()
                 repos[normalize_ref(tag)] = image.id
                 write_json(self.repos_file, repos)
+            image.tags = sorted(t for t, i in self._repos().items() if i == image.id)
         return image
 
     def get(self, ref: str) -> Image:
@@ -169,5 +173,10 @@ class ImageStore:
         return images
 
     def lower_dirs(self, image: Image) -> list[str]:
-        """Overlay lowerdir order: topmost layer first."""
+        """Overlay lowerdir order: topmost layer first (an empty dir for a layerless image:
+        overlayfs needs at least one lower)."""
+        if not image.layers:
+            empty = self.layers_dir / ".empty"
+            empty.mkdir(parents=True, exist_ok=True)
+            return [str(empty)]
         return [str(self.layer_path(d)) for d in reversed(image.layers)]
