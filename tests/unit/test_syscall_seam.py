@@ -75,7 +75,7 @@ def test_recording_fail_by_name_and_first_argument_only_hits_that_call() -> None
     with pytest.raises(OSError) as info:
         sc.mount("overlay", "/r", "overlay", 0, "lowerdir=/a")
     assert info.value.errno == errno.ENOENT
-    assert info.value.filename == "overlay"
+    assert info.value.filename == "/r"  # like the real call: the mount target
     sc.mount("tmpfs", "/r/dev", "tmpfs")
     assert [c[1] for c in sc.calls] == ["proc", "tmpfs"]
 
