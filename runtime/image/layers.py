@@ -7,6 +7,8 @@ import os
 import tarfile
 from pathlib import Path
 
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
 
 class _HashWriter:
     """A file-like sink that only hashes: tarfile streams the layer into it."""
@@ -38,6 +40,12 @@ def tree_digest(root: Path) -> tuple[str, int]:
                 full = os.path.join(dirpath, name)
                 arc = os.path.relpath(full, root)
                 info = _normalize(tar.gettarinfo(full, arcname=arc))
+                if info.isdir():  # an opaque dir hides the layers below: part of the content
+                    try:
+                        opaque = os.getxattr(full, OPAQUE_XATTR, follow_symlinks=False)
+                        info.pax_headers[f"SCHILY.xattr.{OPAQUE_XATTR}"] = opaque.decode()
+                    except OSError:
+                        pass
                 if info.isreg():
                     with open(full, "rb") as f:
                         tar.addfile(info, f)
