@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench.commands import containers
+from bench.commands import containers, images
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -24,6 +24,7 @@ def build_parser() -> Parser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     containers.register(sub)
+    images.register(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ from runtime.containers import (
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
 from runtime.fsutil import state_root
 from runtime.image.busybox import BUSYBOX_REF, ensure_busybox
+from runtime.image.debian import ensure_debian
 from runtime.image.store import Image, ImageStore, normalize_ref
 from runtime.init import ExecFailure, InitSpec, ProcessSpec
 from runtime.limits import Limits
@@ -65,9 +66,39 @@ class Runtime:
 
     # ---- images ----
     def image(self, ref: str) -> Image:
-        if normalize_ref(ref) == BUSYBOX_REF:
+        """From the store; the built-in bases (busybox, debian:bookworm) are made on first use."""
+        name = normalize_ref(ref)
+        if name == BUSYBOX_REF:
             return ensure_busybox(self.images)
-        return self.images.get(ref)
+        try:
+            return self.images.get(ref)
+        except NotFound:
+            if name.startswith("debian:"):
+                return ensure_debian(self.images, name.partition(":")[2])
+            raise
+
+    def remove_image(self, ref: str, force: bool = False) -> list[str]:
+        """Docker's rmi: untag, and delete the image once no tag is left. Refused while a
+        container uses it, unless forced (its layers then stay while containers need them)."""
+        image = self.images.get(ref)
+        users = [c for c in self.containers.list() if c.config.image_id == image.id]
+        if users and not force:
+            raise Conflict(f'conflict: unable to remove repository reference "{ref}" (must '
+                           f"force) - container {users[0].short_id} is using its referenced "
+                           f"image {image.id.split(':')[1][:12]}", 1)
+        tag = normalize_ref(ref)
+        lines = []
+        if tag in image.tags:
+            self.images.untag(tag)
+            lines.append(f"Untagged: {tag}")
+            if len(image.tags) > 1 and not force:
+                return lines
+        in_use = {d for c in self.containers.list() for d in c.config.lower_dirs}
+        keep = {d for d in image.layers if str(self.images.layer_path(d)) in in_use}
+        self.images.delete(image, keep)
+        lines += [f"Untagged: {t}" for t in image.tags if t != tag]
+        lines.append(f"Deleted: {image.id}")
+        return lines
 
     # ---- create / start / run ----
     def create(

@@ -172,6 +172,41 @@ class ImageStore:
                 images.append(self.get(f"sha256:{path.stem}"))
         return images
 
+    def untag(self, ref: str) -> None:
+        with self.lock():
+            repos = self._repos()
+            repos.pop(normalize_ref(ref), None)
+            write_json(self.repos_file, repos)
+
+    def delete(self, image: Image, keep_layers: set[str]) -> list[str]:
+        """Drop the image and its tags, then every layer no image (nor `keep_layers`) uses.
+        Returns the removed layer digests."""
+        with self.lock():
+            repos = {t: i for t, i in self._repos().items() if i != image.id}
+            write_json(self.repos_file, repos)
+            (self.images_dir / f"{_hex(image.id)}.json").unlink(missing_ok=True)
+            used = set(keep_layers)
+            for path in self.images_dir.glob("*.json"):
+                if path.name != "repositories.json":
+                    used.update(read_json(path).get("layers", []))
+            removed = []
+            for digest in image.layers:
+                if digest not in used and self.has_layer(digest):
+                    # layer.json first: a half-removed layer is never trusted
+                    (self.layers_dir / _hex(digest) / "layer.json").unlink()
+                    shutil.rmtree(self.layers_dir / _hex(digest), ignore_errors=True)
+                    removed.append(digest)
+        return removed
+
+    def size(self, image: Image) -> int:
+        total = 0
+        for digest in image.layers:
+            try:
+                total += read_json(self.layers_dir / _hex(digest) / "layer.json")["size"]
+            except (OSError, KeyError, ValueError):
+                pass
+        return total
+
     def lower_dirs(self, image: Image) -> list[str]:
         """Overlay lowerdir order: topmost layer first (an empty dir for a layerless image:
         overlayfs needs at least one lower)."""

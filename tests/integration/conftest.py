@@ -81,7 +81,11 @@ def iso_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("ISOBENCH_ROOT", str(root))
     monkeypatch.setenv("ISOBENCH_CGROUP_PARENT", f"isobench-test-{root.name}")
     yield root
-    cli = Cli(root)
+    teardown(Cli(root))
+
+
+def teardown(cli: Cli) -> None:
+    """Remove every container of this root, its cgroup parents and the root itself."""
     ids = cli("ps", "-aq", "--no-trunc").stdout.split()
     if ids:
         cli("rm", "-f", *ids)
@@ -90,7 +94,7 @@ def iso_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
             parent.rmdir()
         except OSError:
             pass  # still holds a cgroup: the test that leaked it fails on its census
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(cli.root, ignore_errors=True)
 
 
 @pytest.fixture

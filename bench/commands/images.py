@@ -1,0 +1,122 @@
+"""Image verbs: build, images, rmi, import, history."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from runtime.api import Runtime
+from runtime.errors import InvalidArgument
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.3g}{unit}"
+        size /= 1000
+    return f"{size}"
+
+
+def _ago(ts: float) -> str:
+    secs = max(0, int(time.time() - ts))
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if secs >= size:
+            return f"{secs // size} {unit} ago"
+    return f"{secs} seconds ago"
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from runtime.image.builder import Builder
+
+    build_args = {}
+    for item in args.build_arg:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidArgument(f"invalid --build-arg {item!r}: expected KEY=VALUE")
+        build_args[key] = value
+    result = Builder(Runtime()).build(Path(args.context), Path(args.file) if args.file else None,
+                                      args.tag, no_cache=args.no_cache, build_args=build_args)
+    if args.quiet:
+        print(result.image.id)
+    return 0
+
+
+def cmd_images(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    rows = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
+    for image in rt.images.list():
+        short = image.id.split(":")[1][:12]
+        for tag in image.tags or ["<none>:<none>"]:
+            repo, _, name = tag.rpartition(":")
+            rows.append((repo, name, short, _ago(image.created), _human(rt.images.size(image))))
+    if args.quiet:
+        for image in rt.images.list():
+            print(image.id.split(":")[1][:12])
+        return 0
+    _table(rows)
+    return 0
+
+
+def cmd_rmi(args: argparse.Namespace) -> int:
+    rt = Runtime()
+    for ref in args.images:
+        for line in rt.remove_image(ref, force=args.force):
+            print(line)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from runtime.image.importer import import_archive
+
+    image = import_archive(Runtime().images, Path(args.archive), args.name)
+    print(image.id)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    image = Runtime().image(args.image)
+    rows = [("IMAGE", "CREATED BY", "LAYER")]
+    for entry in reversed(image.history):
+        created_by = entry.get("created_by", "")
+        if not args.no_trunc and len(created_by) > 60:
+            created_by = created_by[:59] + "…"
+        rows.append(("<missing>", created_by, "0B" if entry.get("empty_layer") else "layer"))
+    _table(rows)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="build an image from a Dockerfile")
+    p.add_argument("-t", "--tag")
+    p.add_argument("-f", "--file")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("context")
+    p.set_defaults(handler=cmd_build)
+
+    p = sub.add_parser("images", help="list images")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(handler=cmd_images)
+
+    p = sub.add_parser("rmi", help="remove images")
+    p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(handler=cmd_rmi)
+
+    p = sub.add_parser("import", help="import a docker-save or OCI image-layout archive")
+    p.add_argument("archive")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("history", help="show an image's history")
+    p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("image")
+    p.set_defaults(handler=cmd_history)
