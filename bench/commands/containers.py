@@ -165,7 +165,9 @@ def inspect_any(rt: Runtime, ref: str) -> dict[str, Any]:
     except NotFound:
         raise NotFound(f"No such object: {ref}", 1) from None
     return {"Id": image.id, "RepoTags": image.tags, "Created": image.created,
-            "Config": image.config.__dict__, "Layers": image.layers, "History": image.history}
+            "Config": image.config.__dict__, "Layers": image.layers,
+            "LayerSizes": {d: rt.images.size_of_layer(d) for d in image.layers},
+            "Size": rt.images.size(image), "History": image.history}
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -198,14 +198,15 @@ class ImageStore:
                     removed.append(digest)
         return removed
 
+    def size_of_layer(self, digest: str) -> int:
+        """The layer's size as a tar stream (its files plus headers); 0 if unknown."""
+        try:
+            return int(read_json(self.layers_dir / _hex(digest) / "layer.json")["size"])
+        except (OSError, KeyError, ValueError):
+            return 0
+
     def size(self, image: Image) -> int:
-        total = 0
-        for digest in image.layers:
-            try:
-                total += read_json(self.layers_dir / _hex(digest) / "layer.json")["size"]
-            except (OSError, KeyError, ValueError):
-                pass
-        return total
+        return sum(self.size_of_layer(d) for d in image.layers)
 
     def lower_dirs(self, image: Image) -> list[str]:
         """Overlay lowerdir order: topmost layer first (an empty dir for a layerless image:

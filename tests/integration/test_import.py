@@ -314,3 +314,25 @@ def test_opaque_only_difference_gives_different_layers(iso_root: Path, tmp_path:
     opaque = import_archive(store, tmp_path / "opaque.tar", "opaque")
     assert os.getxattr(store.layer_path(opaque.layers[1]) / "data/old", OPAQUE_XATTR) == b"y"
     assert plain.layers[1] != opaque.layers[1]
+
+
+def test_cli_import_then_run(cli: Cli, tmp_path: Path, layers: list[bytes]) -> None:
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(oci_layout(layers))
+    proc = cli("import", str(archive), "imported:v1", check=True)
+    assert proc.stdout.startswith("sha256:")
+    assert cli("run", "--rm", "imported:v1", check=True).stdout == "bar\n"
+    assert "imported" in cli("images", check=True).stdout
+
+
+@pytest.mark.parametrize("case", ["truncated", "dotdot-member", "not-a-tar"])
+def test_cli_import_of_a_bad_archive(cli: Cli, tmp_path: Path, layers: list[bytes],
+                                     case: str) -> None:
+    data, expected = _bad_archives(layers)[case]
+    archive = tmp_path / "bad.tar"
+    archive.write_bytes(data)
+    proc = cli("import", str(archive), "bad:v1")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and expected in proc.stderr
+    assert cli("inspect", "bad:v1").returncode == 1
+    assert leftovers(cli.root) == ([], [])
