@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from bench.commands import containers, images
+from bench.commands import containers, images, storage
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -25,12 +26,15 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     containers.register(sub)
     images.register(sub)
+    storage.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if debug:
+        os.environ["ISOBENCH_DEBUG"] = "1"  # the container monitor reads it too
     try:
         args = build_parser().parse_args(argv)
         if not getattr(args, "handler", None):

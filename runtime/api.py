@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import launcher
+from runtime import launcher, ports
 from runtime import syscalls as sc_mod
+from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, open_cgroup
 from runtime.containers import (
     Container,
@@ -30,10 +31,12 @@ from runtime.image.debian import ensure_debian
 from runtime.image.store import Image, ImageStore, normalize_ref
 from runtime.init import ExecFailure, InitSpec, ProcessSpec
 from runtime.limits import Limits
+from runtime.network import DEFAULT_NETWORK, SPECIAL_MODES, NetworkStore
+from runtime.ports import PortMapping, parse_publish
 from runtime.rootfs import RootfsPlan
+from runtime.volumes import MountSpec, VolumeStore, parse_volume_spec
 
 DEFAULT_CGROUP_PARENT = "isobench"  # like Docker's /docker/<id> in every hierarchy
-NETWORK_MODES = ("none", "host")
 STOP_TIMEOUT_S = 10.0
 
 
@@ -63,6 +66,9 @@ class Runtime:
         self.images = ImageStore(self.root)
         self.containers = ContainerStore(self.root)
         self.cgroup_parent = os.environ.get("ISOBENCH_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
+        self.volumes = VolumeStore(self.root)
+        self.networks = NetworkStore(self.root)
+        self.attachments = Attachments(self.containers, self.volumes, self.networks)
 
     # ---- images ----
     def image(self, ref: str) -> Image:
@@ -115,13 +121,23 @@ class Runtime:
         hostname: str | None = None,
         entrypoint: list[str] | None = None,
         limits: Limits | None = None,
-        network: str = "none",
+        network: str = DEFAULT_NETWORK,
+        volumes: list[str] | None = None,
+        publish: list[str] | None = None,
+        labels: dict[str, str] | None = None,
+        aliases: list[str] | None = None,
         auto_remove: bool = False,
         readonly_rootfs: bool = False,
     ) -> Container:
         """Validate everything, then record the container; no resource exists yet."""
-        if network not in NETWORK_MODES:
-            raise NotFound(f"network {network} not found", 125)
+        if network not in SPECIAL_MODES:
+            try:
+                self.networks.get(network)
+            except NotFound as e:
+                raise NotFound(str(e), 125) from None
+        mounts = [parse_volume_spec(v) for v in volumes or []]
+        mappings = [parse_publish(p) for p in publish or []] if network not in SPECIAL_MODES \
+            else []
         if rootfs is not None:
             if not os.path.isdir(rootfs):
                 raise InvalidArgument(f"invalid rootfs {rootfs!r}: not a directory")
@@ -141,6 +157,10 @@ class Runtime:
         argv = [*(entry or []), *cmd]
         if not argv:
             raise InvalidArgument("No command specified")
+        # Anonymous volumes for the image's VOLUMEs that no -v covers, as Docker.
+        covered = {m.target for m in mounts}
+        mounts += [MountSpec("volume", "", os.path.normpath(path))
+                   for path in (config.Volumes if config else {}) if path not in covered]
         cid = self.containers.new_id()
         name = self.containers.reserve_name(name, cid)
         c = Container(
@@ -154,6 +174,8 @@ class Runtime:
                 limits=(limits or Limits()).to_dict(), auto_remove=auto_remove,
                 readonly_rootfs=readonly_rootfs, lower_dirs=lower,
                 binds=[list(b) for b in binds or []],
+                mounts=[m.to_dict() for m in mounts], publish=[m.to_dict() for m in mappings],
+                labels=dict(labels or {}), aliases=list(aliases or []),
             ),
             cgroup=f"{self.cgroup_parent}/{cid}",
         )
@@ -185,19 +207,26 @@ class Runtime:
         try:
             cg.create()
             cg.set_limits(Limits.from_dict(c.config.limits))
+            plugged = self.attachments.plug(c)
         except BaseException:
             cg.destroy()
             self.containers.remove(c)
             raise
+        plan = self._plan(c)
+        plan.binds, plan.fill = plugged.binds, plugged.fill
         spec = InitSpec(
             process=ProcessSpec(argv=c.config.argv, env=c.config.env, workdir=c.config.workdir,
                                 user=c.config.user),
-            rootfs=self._plan(c), hostname=c.config.hostname, cgroup_procs=cg.procs_paths(),
-            network=c.config.network,
+            rootfs=plan, hostname=c.config.hostname, cgroup_procs=cg.procs_paths(),
+            network=c.config.network, netns=plugged.netns,
         )
-        started = launcher.start(self.sc, spec, self._hooks(c, cg),
-                                 str(self.containers.path(c.id) / "log.json"),
-                                 attach=attach, interactive=interactive)
+        try:
+            started = launcher.start(self.sc, spec, self._hooks(c, cg, plugged),
+                                     str(self.containers.path(c.id) / "log.json"),
+                                     attach=attach, interactive=interactive,
+                                     keep_fds={s.fileno() for s, _ in plugged.listeners})
+        finally:
+            plugged.close_listeners()  # the monitor holds its own copies
         if started.error_code:
             if attach:
                 launcher.wait_attached(started)
@@ -207,11 +236,12 @@ class Runtime:
             return None
         return launcher.wait_attached(started)
 
-    def _hooks(self, c: Container, cg: Cgroup) -> launcher.MonitorHooks:
+    def _hooks(self, c: Container, cg: Cgroup, plugged: Plugged) -> launcher.MonitorHooks:
         """Run in the monitor process: they record state and tear down."""
         store = self.containers
 
         def on_started(pid: int, namespaces: dict[str, int]) -> None:
+            ports.serve(plugged.listeners, c.state.ip)
             c.state.status, c.state.pid = "running", pid
             c.state.pid_start = process_start_time(pid)
             c.state.monitor_pid = os.getpid()
@@ -224,6 +254,7 @@ class Runtime:
             c.state.stats = stats.to_dict()
             c.state.oom_killed = bool(stats.oom_kills)
             cg.destroy()
+            self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
             c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
             if c.config.auto_remove:
                 store.remove(c)
@@ -232,6 +263,7 @@ class Runtime:
 
         def on_failed_start(_code: int, _message: str) -> None:
             cg.destroy()
+            self.attachments.unplug(c, remove_anonymous=True)
             store.remove(c)
 
         return launcher.MonitorHooks(on_started, on_exited, on_failed_start)
@@ -294,7 +326,7 @@ class Runtime:
         self._wait_finished(c, STOP_TIMEOUT_S)
         return c
 
-    def remove(self, ref: str, force: bool = False) -> Container:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container:
         c = self.get(ref)
         if c.state.status == "running":
             if not force:
@@ -303,8 +335,15 @@ class Runtime:
             self._cgroup(c).kill()
             self._wait_finished(c, STOP_TIMEOUT_S)
         self._cgroup(c).destroy()  # in case a crash left it
+        self.attachments.unplug(c, remove_anonymous=volumes)
         self.containers.remove(c)
         return c
+
+    def remove_volume(self, name: str) -> None:
+        self.volumes.remove(name, users=self.attachments.volume_users(name))
+
+    def remove_network(self, name: str) -> None:
+        self.networks.remove(name)
 
     def exec(self, ref: str, argv: list[str], *, env: list[str] | None = None,
              workdir: str | None = None, user: str | None = None,
@@ -354,7 +393,12 @@ class Runtime:
                            "ReadonlyRootfs": c.config.readonly_rootfs},
             "Cgroup": {"Name": c.cgroup, "Paths": cg.paths()},
             "Namespaces": c.state.namespaces if running else {},
-            "Mounts": c.mounts,
+            "NetworkSettings": {"Network": c.config.network, "IPAddress": c.state.ip,
+                                "Ports": [str(PortMapping(**p)) for p in c.state.ports]},
+            "Mounts": c.mounts + [{"Type": m["kind"], "Source": m["source"],
+                                   "Destination": m["target"], "RW": not m["readonly"]}
+                                  for m in c.config.mounts],
+            "Labels": c.config.labels,
             "Stats": c.state.stats,
         }
 

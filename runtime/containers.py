@@ -43,6 +43,11 @@ class ContainerConfig:
     readonly_rootfs: bool = False
     lower_dirs: list[str] = field(default_factory=list)
     binds: list[list[Any]] = field(default_factory=list)  # [host path, container path, ro]
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # volumes.MountSpec dicts
+    anonymous_volumes: list[str] = field(default_factory=list)
+    publish: list[dict[str, Any]] = field(default_factory=list)  # ports.PortMapping dicts
+    labels: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +64,8 @@ class ContainerState:
     finished_at: float | None = None
     stats: dict[str, Any] | None = None  # the cgroup's counters when the container exited
     namespaces: dict[str, int] = field(default_factory=dict)
+    ip: str = ""
+    ports: list[dict[str, Any]] = field(default_factory=list)  # as bound on the host
 
 
 @dataclass

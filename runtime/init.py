@@ -54,10 +54,11 @@ class InitSpec:
     hostname: str
     cgroup_procs: list[str] = field(default_factory=list)
     network: str = "none"
+    netns: str | None = None  # a prepared network namespace to join instead of a new one
 
     def unshare_flags(self) -> int:
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
-        return flags if self.network == "host" else flags | CLONE_NEWNET
+        return flags if self.network == "host" or self.netns else flags | CLONE_NEWNET
 
 
 def reset_signals() -> None:
@@ -169,6 +170,10 @@ def container_init(sc: Syscalls, spec: InitSpec) -> None:
             os.write(fd, b"0")
         finally:
             os.close(fd)
+    if spec.netns:
+        fd = os.open(spec.netns, os.O_RDONLY)
+        sc.setns(fd, CLONE_NEWNET)
+        os.close(fd)
     sc.unshare(spec.unshare_flags())
     rootfs.build_rootfs(spec.rootfs, sc)
     sc.sethostname(spec.hostname)

@@ -120,13 +120,22 @@ def _to_devnull(*targets: int) -> None:
     os.close(null)
 
 
+def _close_all_but(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 65536)
+
+
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
-             attach: bool, interactive: bool, info_w: int) -> NoReturn:
+             attach: bool, interactive: bool, info_w: int, keep_fds: set[int]) -> NoReturn:
     code = EXIT_RUNTIME
     try:
-        # Hold nothing of the caller's but our end of the info pipe (and stdio when attached).
-        os.closerange(3, info_w)
-        os.closerange(info_w + 1, 65536)
+        # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
+        # stdio when attached).
+        _close_all_but({info_w, *keep_fds})
         os.setsid()  # terminal signals go to the caller, which forwards them
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
@@ -135,6 +144,7 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         fail_r, fail_w = os.pipe()
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
         sc.unshare(CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
@@ -145,7 +155,10 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             os.closerange(3, fail_w)
             os.closerange(fail_w + 1, 65536)
             init.guarded(fail_w, lambda: init.container_init(sc, spec))
-        _close(out_w, err_w, fail_w)
+        # Our own later children (iproute2 for the teardown) must not land in the container's
+        # PID namespace: once its PID 1 is gone, forking there fails with ENOMEM.
+        sc.setns(own_pid_ns, CLONE_NEWPID)
+        _close(out_w, err_w, fail_w, own_pid_ns)
         failure = read_all(fail_r)
         log = LogWriter(log_path)
         if failure:
@@ -165,16 +178,18 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         code = exit_code_of(status)
         log.close()
         hooks.on_exited(code, False)
-    except BaseException:  # noqa: BLE001 - report, never unwind into the caller's copy of the stack
+    except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
         try:
-            os.write(2, traceback.format_exc().encode())
+            detail = traceback.format_exc() if os.environ.get("ISOBENCH_DEBUG") else (
+                f"isobench: container monitor: {type(e).__name__}: {e}\n")
+            os.write(2, detail.encode())
         finally:
             os._exit(EXIT_RUNTIME)
     os._exit(code)
 
 
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
-          attach: bool, interactive: bool = False) -> Started:
+          attach: bool, interactive: bool = False, keep_fds: set[int] | None = None) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
     the command has been exec'd or has failed."""
     info_r, info_w = os.pipe()
@@ -183,7 +198,7 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
         os.close(info_r)
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
-        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w)
+        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set())
     os.close(info_w)
     if not attach:
         os.waitpid(pid, 0)

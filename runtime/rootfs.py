@@ -25,6 +25,7 @@ from runtime.syscalls import (
     MS_SLAVE,
     Syscalls,
 )
+from runtime.volumes import fill_from_image
 
 # As runc/Docker by default: paths hidden from the container, and paths it may only read.
 MASKED_PATHS = (
@@ -59,6 +60,7 @@ class RootfsPlan:
     masked: tuple[str, ...] = MASKED_PATHS
     readonly_paths: tuple[str, ...] = READONLY_PATHS
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # host, inside, ro
+    fill: list[str] = field(default_factory=list)  # volume targets to seed from the image
 
     def overlay_options(self) -> str:
         return f"lowerdir={':'.join(self.lower)},upperdir={self.upper},workdir={self.work}"
@@ -121,9 +123,12 @@ def mount_pseudo_filesystems(sc: Syscalls, root: str) -> None:
     sc.mount("sysfs", _inside(root, "sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def mount_binds(sc: Syscalls, root: str, binds: list[tuple[str, str, bool]]) -> None:
+def mount_binds(sc: Syscalls, root: str, binds: list[tuple[str, str, bool]],
+                fill: tuple[str, ...] | list[str] = ()) -> None:
     for host, inside, readonly in binds:
         target = _inside(root, inside)
+        if inside in fill:  # an empty volume gets the image's content at its mount point
+            fill_from_image(target, host)
         if os.path.isdir(host):
             _mkdir(target)
         elif not os.path.exists(target):
@@ -172,6 +177,6 @@ def build_rootfs(plan: RootfsPlan, sc: Syscalls = sc_mod.REAL) -> None:
     """The whole sequence, in the order the kernel needs it."""
     mount_root(sc, plan)
     mount_pseudo_filesystems(sc, plan.target)
-    mount_binds(sc, plan.target, plan.binds)
+    mount_binds(sc, plan.target, plan.binds, plan.fill)
     harden_paths(sc, plan.target, plan.masked, plan.readonly_paths)
     enter_root(sc, plan.target, plan.readonly)

@@ -14,6 +14,7 @@ from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
 from runtime.limits import Limits
+from runtime.ports import PortMapping
 
 
 def _env(values: list[str]) -> list[str]:
@@ -56,6 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         rootfs=rootfs, name=args.name, env=_env(args.env), workdir=args.workdir,
         user=args.user, hostname=args.hostname, entrypoint=entrypoint, limits=limits,
         network=args.network, auto_remove=args.rm, readonly_rootfs=args.read_only,
+        volumes=args.volume, publish=args.publish, aliases=args.network_alias,
+        labels=dict(item.partition("=")[::2] for item in args.label),
     )
     if args.detach:
         print(result.container.id)
@@ -89,13 +92,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
         for c in found:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES")]
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
     for c in found:
         command = " ".join(c.config.argv)
         if not args.no_trunc and len(command) > 20:
             command = command[:19] + "…"
         rows.append((c.id if args.no_trunc else c.short_id, c.config.image, f'"{command}"',
-                     f"{_ago(c.created)} ago", status_line(c), c.name))
+                     f"{_ago(c.created)} ago", status_line(c),
+                     ", ".join(str(PortMapping(**p)) for p in c.state.ports)
+                     if c.state.status == "running" else "", c.name))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
@@ -138,7 +143,8 @@ def cmd_kill(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return _each(args.containers, lambda ref: rt.remove(ref, force=args.force))
+    return _each(args.containers,
+                 lambda ref: rt.remove(ref, force=args.force, volumes=args.volumes))
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -199,7 +205,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pids-limit")
     p.add_argument("--device-read-bps", action="append", default=[], metavar="DEV:RATE")
     p.add_argument("--device-write-bps", action="append", default=[], metavar="DEV:RATE")
-    p.add_argument("--network", default="none", help="none or host")
+    p.add_argument("--network", "--net", default="bridge", help="bridge, none, host or NAME")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[IP:]HOSTPORT:PORT")
+    p.add_argument("--label", "-l", action="append", default=[], metavar="K=V")
+    p.add_argument("--network-alias", action="append", default=[])
     p.add_argument("--rootfs", help="run a directory instead of an image")
     p.add_argument("--read-only", action="store_true")
     p.add_argument("image", nargs="?", metavar="IMAGE")
@@ -230,6 +241,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("rm", help="remove containers")
     p.add_argument("-f", "--force", action="store_true")
+    p.add_argument("-v", "--volumes", action="store_true", help="also its anonymous volumes")
     p.add_argument("containers", nargs="+")
     p.set_defaults(handler=cmd_rm)
 

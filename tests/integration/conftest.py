@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pytest
@@ -29,10 +29,19 @@ class Leftovers:
     cgroups: int
     containers: int
     names: int
+    veths: int = 0
+    bridges: int = 0
+    netns: int = 0
+    rules: int = 0
+    volumes: int = 0
 
     def __sub__(self, other: Leftovers) -> Leftovers:
-        return Leftovers(self.mounts - other.mounts, self.cgroups - other.cgroups,
-                         self.containers - other.containers, self.names - other.names)
+        return Leftovers(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
+
+def _count_lines(argv: list[str], pattern: str = "") -> int:
+    out = subprocess.run(argv, capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if pattern in line)
 
 
 def census(root: Path, cgroup_parent: str) -> Leftovers:
@@ -48,7 +57,14 @@ def census(root: Path, cgroup_parent: str) -> Leftovers:
                   if cdir.exists() else 0)
     ndir = cdir / ".names"
     names = sum(1 for _ in ndir.iterdir()) if ndir.exists() else 0
-    return Leftovers(mounts, cgroups, containers, names)
+    netns = sum(1 for _ in Path("/run/netns").iterdir()) if Path("/run/netns").exists() else 0
+    vdir = root / "volumes"
+    volumes = sum(1 for _ in vdir.iterdir()) if vdir.exists() else 0
+    return Leftovers(mounts, cgroups, containers, names,
+                     veths=_count_lines(["ip", "-o", "link", "show", "type", "veth"]),
+                     bridges=_count_lines(["ip", "-o", "link", "show", "type", "bridge"]),
+                     netns=netns, rules=_count_lines(["iptables-save"], "-A "),
+                     volumes=volumes)
 
 
 class Cli:

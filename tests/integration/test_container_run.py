@@ -32,8 +32,8 @@ def test_pid_1_is_the_command_and_host_processes_are_invisible(cli: Cli) -> None
 
 
 def test_own_hostname_and_only_loopback(cli: Cli) -> None:
-    out = cli("run", "--rm", "busybox", "sh", "-c", "hostname; ls /sys/class/net; ip -o link",
-              check=True).stdout.splitlines()
+    out = cli("run", "--rm", "--network", "none", "busybox", "sh", "-c",
+              "hostname; ls /sys/class/net; ip -o link", check=True).stdout.splitlines()
     assert out[0] != socket.gethostname()
     assert len(out[0]) == 12
     assert out[1] == "lo"
