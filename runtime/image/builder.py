@@ -75,8 +75,9 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def apply_config(step: df.Step, config: ImageConfig) -> ImageConfig:
-    """The effect of a metadata instruction on the image config (pure)."""
+def apply_config(step: df.Step, config: ImageConfig, cmd_set: bool = False) -> ImageConfig:
+    """The effect of a metadata instruction on the image config (pure). `cmd_set`: a CMD
+    came earlier in this Dockerfile (BuildKit keeps it when ENTRYPOINT follows)."""
     match step:
         case df.EnvStep(pairs=pairs):
             env = {e.partition("=")[0]: e for e in config.Env}
@@ -90,7 +91,7 @@ def apply_config(step: df.Step, config: ImageConfig) -> ImageConfig:
             return replace(config, Cmd=list(argv))
         case df.EntrypointStep(argv=argv):
             # Docker: setting ENTRYPOINT resets a CMD inherited from the base image.
-            return replace(config, Entrypoint=list(argv), Cmd=None)
+            return replace(config, Entrypoint=list(argv), Cmd=config.Cmd if cmd_set else None)
         case df.ExposeStep(ports=ports):
             return replace(config, ExposedPorts={**config.ExposedPorts, **{p: {} for p in ports}})
         case df.LabelStep(pairs=pairs):
@@ -178,8 +179,9 @@ class Builder:
             else:
                 self.out(header)
                 layer = self._execute(step, state, context, sources, shown)
+                cmd_set = any(isinstance(s, df.CmdStep) for s in steps[:index - 1])
                 state = _State(key, state.layers + ([layer] if layer else []),
-                               apply_config(step, state.config),
+                               apply_config(step, state.config, cmd_set),
                                self._args_after(step, state.args), state.history)
                 self._cache_put(key, state)
             state.history = [*state.history,
