@@ -299,6 +299,18 @@ class Runtime:
             time.sleep(0.005)
         return False
 
+    def wait(self, ref: str, timeout: float | None = None) -> int | None:
+        """Docker's `wait`: block until the container has exited; its exit code (None on
+        timeout)."""
+        c = self.get(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while c.state.status == "running" and is_alive(c.state.monitor_pid,
+                                                        c.state.monitor_start):
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            time.sleep(0.01)
+        return self.get(ref).state.exit_code
+
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> Container:
         c = self.get(ref)
         if c.state.status != "running":

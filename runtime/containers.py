@@ -92,18 +92,28 @@ class Container:
                    cgroup=d.get("cgroup", ""), mounts=d.get("mounts", []))
 
 
-def process_start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat; 0 when the process is gone."""
+def _stat_fields(pid: int) -> list[bytes]:
+    """/proc/PID/stat after the command name: [state, ppid, ...]; [] when gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+            return f.read().rsplit(b")", 1)[1].split()
     except OSError:
-        return 0
-    return int(data.rsplit(b")", 1)[1].split()[19])
+        return []
+
+
+def process_start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat; 0 when the process is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else 0
 
 
 def is_alive(pid: int, start: int) -> bool:
-    return pid > 0 and start > 0 and process_start_time(pid) == start
+    """The same process (not a reused pid) and not a zombie waiting for its reaper (a
+    detached monitor's reaper is init, which may take its time)."""
+    if pid <= 0 or start <= 0:
+        return False
+    fields = _stat_fields(pid)
+    return bool(fields) and int(fields[19]) == start and fields[0] not in (b"Z", b"X")
 
 
 class ContainerStore:

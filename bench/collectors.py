@@ -1,0 +1,107 @@
+"""Collectors: an instance's cgroup read at start and end and sampled in between.
+
+Every target puts what it runs into a cgroup (native: a fresh one of ours; container: the
+runtime's; runc: a parent cgroup of ours around runc's; VM: the QEMU process's), so the
+same normalized counters (runtime.cgroups.CgroupStats) describe all four. The sampler
+measures its own CPU time, so its cost can be reported next to what it measured.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from runtime.cgroups import Cgroup, CgroupStats
+
+SAMPLED = ("cpu_total_ns", "memory_current", "io_read_bytes", "io_write_bytes", "pids_current")
+
+
+@dataclass
+class Accounting:
+    start: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    samples: list[list[float]] = field(default_factory=list)  # [t_s, *SAMPLED]
+    sampler_cpu_s: float = 0.0
+    sampler_wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        delta = {}
+        if self.start and self.end:
+            for key in ("cpu_total_ns", "cpu_user_ns", "cpu_system_ns", "io_read_bytes",
+                        "io_write_bytes", "io_read_ops", "io_write_ops"):
+                a, b = self.start.get(key), self.end.get(key)
+                delta[key] = None if a is None or b is None else b - a
+        return {"start": self.start, "end": self.end, "delta": delta,
+                "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,
+                "sampler_cpu_fraction": (self.sampler_cpu_s / self.sampler_wall_s
+                                         if self.sampler_wall_s else None)}
+
+
+class Sampler:
+    """Reads a cgroup at `hz` on a thread until stopped."""
+
+    def __init__(self, read: Callable[[], CgroupStats | None], hz: float = 10.0) -> None:
+        self.read = read
+        self.period = 1.0 / hz if hz > 0 else None
+        self.accounting = Accounting()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+
+    def __enter__(self) -> Sampler:
+        stats = self._safe_read()
+        self.accounting.start = stats.to_dict() if stats else None
+        self._t0 = time.monotonic()
+        if self.period:
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def _safe_read(self) -> CgroupStats | None:
+        try:
+            return self.read()
+        except OSError:
+            return None  # the instance is gone between two samples
+
+    def _loop(self) -> None:
+        cpu0, wall0 = time.thread_time(), time.monotonic()
+        while not self._stop.wait(self.period):
+            stats = self._safe_read()
+            if stats is not None:
+                self.accounting.samples.append(
+                    [round(time.monotonic() - self._t0, 4),
+                     *(getattr(stats, name) for name in SAMPLED)])
+        self.accounting.sampler_cpu_s = time.thread_time() - cpu0
+        self.accounting.sampler_wall_s = time.monotonic() - wall0
+
+    def finish(self, final: CgroupStats | dict[str, Any] | None = None) -> Accounting:
+        """Stop sampling; `final` is the end reading when the instance's cgroup is gone by
+        now (a container's monitor records it at exit)."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        if final is None:
+            final = self._safe_read()
+        self.accounting.end = final.to_dict() if isinstance(final, CgroupStats) else final
+        return self.accounting
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._stop.is_set():
+            self.finish()
+
+
+def cgroup_reader(cg: Cgroup) -> Callable[[], CgroupStats | None]:
+    return lambda: cg.stats() if cg.exists() else None
+
+
+def driver_usage() -> dict[str, float]:
+    """The driving process's own CPU and memory (psutil), to show the harness's cost."""
+    proc = psutil.Process()
+    times = proc.cpu_times()
+    return {"cpu_user_s": times.user, "cpu_system_s": times.system,
+            "rss_bytes": float(proc.memory_info().rss)}

@@ -1,0 +1,262 @@
+"""Targets: where a workload's command runs, each accounted by a cgroup the same way.
+
+    native     a host process in a fresh cgroup of its own (the baseline); the host's tools
+    container  isobench's own runtime, the workload's image, --network none
+    runc       the same image flattened into an OCI bundle, run by `runc run`
+    vm         the same image booted by libvirt/QEMU (KVM when proven to work, else TCG)
+
+A command that mentions {scratch} gets a scratch area there: a host directory natively, a
+volume on the host disk in a container and under runc, a virtio disk in the VM.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.collectors import Sampler, cgroup_reader
+from runtime.api import Runtime
+from runtime.cgroups import open_cgroup
+from runtime.limits import Limits
+
+SCRATCH = "/scratch"
+CGROUP_PARENT = "isobench-bench"
+TIMEOUT_EXIT = 124
+
+
+@dataclass
+class Job:
+    image: str
+    argv: list[str]                 # may contain "{scratch}"
+    limits: Limits | None = None
+    timeout: float = 900.0
+    sample_hz: float = 10.0
+    memory_bytes: int | None = None  # for a VM: the guest's RAM (defaults to the driver's)
+    vcpus: int | None = None
+
+    @property
+    def wants_scratch(self) -> bool:
+        return any("{scratch}" in a for a in self.argv)
+
+    def command(self, scratch: str) -> list[str]:
+        return [a.replace("{scratch}", scratch) for a in self.argv]
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    accounting: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Target(ABC):
+    name = ""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def unavailable(self) -> str | None:
+        """None when this host can run the target, else why not."""
+        return None
+
+    @abstractmethod
+    def run(self, job: Job) -> Outcome: ...
+
+    def _cgroup_name(self, kind: str) -> str:
+        return f"{CGROUP_PARENT}/{kind}-{secrets.token_hex(6)}"
+
+
+# The host process joins its cgroup itself, before exec, so it is accounted from its first
+# instruction; a shell is the smallest thing that can do that without a preexec_fn (unsafe
+# with the sampler's thread running).
+_JOIN_AND_EXEC = 'for p in $ISOBENCH_PROCS; do echo $$ > "$p"; done; exec "$@"'
+
+
+class NativeTarget(Target):
+    name = "native"
+
+    def run(self, job: Job) -> Outcome:
+        cg = open_cgroup(self._cgroup_name("native"))
+        scratch = Path(self.rt.root / "scratch" / secrets.token_hex(6))
+        cg.create()
+        try:
+            if job.limits:
+                cg.set_limits(job.limits)
+            if job.wants_scratch:
+                scratch.mkdir(parents=True)
+            env = {**os.environ, "ISOBENCH_PROCS": " ".join(cg.procs_paths())}
+            argv = ["sh", "-c", _JOIN_AND_EXEC, "sh", *job.command(str(scratch))]
+            t0 = time.perf_counter()
+            with Sampler(cgroup_reader(cg), job.sample_hz) as sampler:
+                proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                try:
+                    out, err = proc.communicate(timeout=job.timeout)
+                    code = proc.returncode
+                except subprocess.TimeoutExpired:
+                    cg.kill()
+                    out, err = proc.communicate()
+                    code = TIMEOUT_EXIT
+                wall = time.perf_counter() - t0
+                accounting = sampler.finish()
+            return Outcome(code if code >= 0 else 128 - code, out, err, wall,
+                           accounting.to_dict())
+        finally:
+            cg.destroy()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+class ContainerTarget(Target):
+    name = "container"
+
+    def run(self, job: Job) -> Outcome:
+        volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
+        c = self.rt.create(job.image, job.command(SCRATCH), network="none", limits=job.limits,
+                           volumes=[f"{volume}:{SCRATCH}"] if volume else None)
+        try:
+            t0 = time.perf_counter()
+            with Sampler(cgroup_reader(open_cgroup(c.cgroup)), job.sample_hz) as sampler:
+                self.rt.start(c, attach=False)
+                code = self.rt.wait(c.id, timeout=job.timeout)
+                if code is None:
+                    self.rt.kill(c.id)
+                    code = TIMEOUT_EXIT
+                wall = time.perf_counter() - t0
+                record = self.rt.get(c.id)
+                accounting = sampler.finish(record.state.stats)
+            out = b"".join(d for s, d in self.rt.logs(c.id) if s == "stdout")
+            err = b"".join(d for s, d in self.rt.logs(c.id) if s == "stderr")
+            extra = {"oom_killed": record.state.oom_killed}
+            return Outcome(code, out.decode(errors="replace"), err.decode(errors="replace"),
+                           wall, accounting.to_dict(), extra)
+        finally:
+            try:
+                self.rt.remove(c.id, force=True, volumes=True)
+            finally:
+                if volume:
+                    self.rt.volumes.remove(volume, users=[])
+
+
+class RuncTarget(Target):
+    """The image as an OCI bundle: layers flattened once per image, a config per run."""
+
+    name = "runc"
+
+    def unavailable(self) -> str | None:
+        if shutil.which("runc") is None:
+            return "runc is not installed (apt-get install runc)"
+        return None
+
+    def _rootfs(self, image_ref: str) -> Path:
+        from vm.flatten import flatten  # the VM driver's layer flattening, reused
+
+        image = self.rt.image(image_ref)
+        base = self.rt.root / "runc" / image.id.split(":")[1][:16]
+        rootfs = base / "rootfs"
+        if not (base / "complete").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            rootfs.mkdir(parents=True)
+            flatten([self.rt.images.layer_path(d) for d in image.layers], rootfs)
+            (base / "complete").touch()
+        return rootfs
+
+    def _config(self, job: Job, rootfs: Path, cgroup: str, scratch: Path | None) -> dict:
+        image = self.rt.image(job.image)
+        spec = copy.deepcopy(_runc_spec())
+        proc = spec["process"]
+        proc["terminal"] = False
+        proc["args"] = job.command(SCRATCH)
+        proc["env"] = image.config.Env or proc["env"]
+        proc["cwd"] = image.config.WorkingDir or "/"
+        spec["root"] = {"path": str(rootfs), "readonly": True}
+        spec["hostname"] = "runc"
+        linux = spec["linux"]
+        linux["namespaces"].append({"type": "cgroup"})
+        linux["cgroupsPath"] = f"/{cgroup}/ctr"
+        spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev", "mode=1777"]})
+        if scratch is not None:
+            spec["mounts"].append({"destination": SCRATCH, "type": "bind",
+                                   "source": str(scratch), "options": ["rbind", "rw"]})
+        if job.limits:
+            linux["resources"] = _oci_resources(job.limits)
+        return spec
+
+    def run(self, job: Job) -> Outcome:
+        rootfs = self._rootfs(job.image)
+        run_dir = self.rt.root / "runc" / "runs" / secrets.token_hex(6)
+        cg_name = self._cgroup_name("runc")
+        cg = open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
+        scratch = run_dir / "scratch" if job.wants_scratch else None
+        run_dir.mkdir(parents=True)
+        cg.create()
+        cid = run_dir.name
+        state = run_dir / "state"
+        try:
+            if scratch:
+                scratch.mkdir()
+            (run_dir / "config.json").write_text(json.dumps(self._config(job, rootfs, cg_name,
+                                                                         scratch)))
+            argv = ["runc", "--root", str(state), "run", "--bundle", str(run_dir), cid]
+            t0 = time.perf_counter()
+            with Sampler(cgroup_reader(cg), job.sample_hz) as sampler:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+                try:
+                    out, err = proc.communicate(timeout=job.timeout)
+                    code = proc.returncode
+                except subprocess.TimeoutExpired:
+                    subprocess.run(["runc", "--root", str(state), "kill", cid, "KILL"],
+                                   capture_output=True)
+                    out, err = proc.communicate()
+                    code = TIMEOUT_EXIT
+                wall = time.perf_counter() - t0
+                accounting = sampler.finish()
+            return Outcome(code, out, err, wall, accounting.to_dict())
+        finally:
+            subprocess.run(["runc", "--root", str(state), "delete", "--force", cid],
+                           capture_output=True)
+            cg.destroy()
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@functools.cache
+def _runc_spec() -> dict[str, Any]:
+    """`runc spec`'s default config (written to a temp dir: it refuses to overwrite)."""
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["runc", "spec"], cwd=d, check=True, capture_output=True)
+        return json.loads((Path(d) / "config.json").read_text())
+
+
+def _oci_resources(limits: Limits) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    if limits.memory_bytes is not None:
+        res["memory"] = {"limit": limits.memory_bytes, "swap": limits.memory_bytes}
+    if limits.cpu_quota_us is not None or limits.cpu_shares is not None:
+        res["cpu"] = {k: v for k, v in (("quota", limits.cpu_quota_us),
+                                        ("period", limits.cpu_period_us),
+                                        ("shares", limits.cpu_shares)) if v is not None}
+    if limits.pids_max is not None:
+        res["pids"] = {"limit": limits.pids_max}
+    return res
+
+
+def all_targets(rt: Runtime) -> dict[str, Target]:
+    from bench.vmtarget import VmTarget
+
+    targets: list[Target] = [NativeTarget(rt), ContainerTarget(rt), RuncTarget(rt), VmTarget(rt)]
+    return {t.name: t for t in targets}
