@@ -36,8 +36,8 @@ SERVERS = {"iperf3": ["iperf3", "-s"], "qperf": ["qperf"]}
 class Placement:
     """Start/stop the servers in one placement; give the address a client uses."""
 
-    def __init__(self, kind: str, env: dict[str, str]) -> None:
-        self.kind, self.env = kind, env
+    def __init__(self, kind: str, env: dict[str, str], image: str = IMAGE) -> None:
+        self.kind, self.env, self.image = kind, env, image
         self.procs: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
         self.addresses = dict.fromkeys(SERVERS, "127.0.0.1")
@@ -51,7 +51,8 @@ class Placement:
             name = f"netperf-{tool}-{os.getpid()}"
             network = "host" if self.kind == "container-host" else "bridge"
             subprocess.run([ISOBENCH, "run", "-d", "--name", name, "--network", network,
-                            IMAGE, *argv], env=self.env, check=True, capture_output=True)
+                            self.image, *argv], env=self.env, check=True,
+                           capture_output=True)
             self.names.append(name)
             if network == "bridge":
                 info = json.loads(subprocess.run([ISOBENCH, "inspect", name], env=self.env,

@@ -1,0 +1,245 @@
+"""Orchestration workloads: they drive the targets rather than parse one command's output.
+
+    startup    launch-to-exit of /bin/true (container: Python API and CLI; runc; VM)
+    footprint  host memory charged for one idle instance, sampled, against its allocation
+    density    idle instances started one by one: start time and memory of each
+    limits     --cpus 0.5 and --memory 64m: the CPU share measured, and what an overrun does
+    net        iperf3 and qperf between the host and the instance
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.model import RunRecord
+from bench.targets import Job
+from runtime.limits import Limits
+
+if TYPE_CHECKING:
+    from bench.harness import Harness
+
+ISOBENCH = str(Path(sys.executable).with_name("isobench"))
+BUSYBOX = "busybox"
+BUSY_LOOP = 'timeout {s} sh -c "while :; do :; done"; true'
+VM_SMALLEST_BYTES = 128 << 20   # the Debian kernel does not boot in 64 MiB
+
+
+def run(name: str, h: Harness, done: set[tuple[str, str, str, int]]) -> None:
+    handler = {"startup": startup, "footprint": footprint, "density": density,
+               "limits": limits, "net": net}.get(name)
+    if handler is None:
+        raise ValueError(f"no scenario for workload {name}")
+    handler(h, done)
+
+
+def _plan(h: Harness, variants: list[str], reps: int,
+          targets: list[str] | None = None) -> list[tuple[str, str, int]]:
+    from bench import stats
+
+    return stats.interleave(targets or list(h.targets), variants, reps, h.seed)
+
+
+def _timed(h: Harness, workload: str, variant: str, target: str, rep: int,
+           metric: str, job: Job) -> RunRecord:
+    rec = h.run_job(workload, variant, target, rep, job, None)
+    if rec.ok:
+        rec.metrics = {metric: rec.wall_s * 1000}
+    return rec
+
+
+# ---- startup ----
+def startup(h: Harness, done: set) -> None:
+    reps = h.profile.startup_runs
+    for variant, target, rep in _plan(h, ["startup.true"], reps):
+        if ("startup", variant, target, rep) in done:
+            continue
+        h.progress(f"startup on {target} rep {rep + 1}/{reps}")
+        if target == "container":
+            rec = _container_api_start(h, rep)
+        else:
+            rec = _timed(h, "startup", variant, target, rep, "launch_to_exit_ms",
+                         Job(BUSYBOX, ["true"], sample_hz=0))
+            if target == "vm" and rec.ok:
+                first = (rec.extra.get("timings") or {}).get("boot_to_first_output_s")
+                if first is not None:
+                    rec.metrics["boot_to_first_output_ms"] = first * 1000
+        h.record(rec)
+    if "container" in h.targets:
+        for rep in range(reps):
+            if ("startup", "startup.cli", "container", rep) not in done:
+                h.record(_container_cli_start(h, rep))
+
+
+def _container_api_start(h: Harness, rep: int) -> RunRecord:
+    rec = RunRecord("startup", "startup.true", "container", rep, ok=False, started_at=time.time())
+    t0 = time.perf_counter()
+    try:
+        result = h.rt.run(BUSYBOX, ["true"], network="none", auto_remove=True)
+    except Exception as e:  # noqa: BLE001
+        rec.error = str(e)
+        return rec
+    rec.wall_s = time.perf_counter() - t0
+    rec.exit_code, rec.ok = result.exit_code, result.exit_code == 0
+    rec.metrics = {"launch_to_exit_ms": rec.wall_s * 1000}
+    rec.extra = {"path": "python API, fully isolated, --network none"}
+    return rec
+
+
+def _container_cli_start(h: Harness, rep: int) -> RunRecord:
+    rec = RunRecord("startup", "startup.cli", "container", rep, ok=False, started_at=time.time())
+    env = {**os.environ, "ISOBENCH_ROOT": str(h.rt.root)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([ISOBENCH, "run", "--rm", "--network", "none", BUSYBOX, "true"],
+                          env=env, capture_output=True, text=True)
+    rec.wall_s = time.perf_counter() - t0
+    rec.exit_code, rec.ok = proc.returncode, proc.returncode == 0
+    rec.metrics = {"launch_to_exit_ms": rec.wall_s * 1000} if rec.ok else {}
+    rec.error = proc.stderr.strip()[-500:] if not rec.ok else ""
+    return rec
+
+
+# ---- footprint ----
+def footprint(h: Harness, done: set) -> None:
+    seconds = h.profile.footprint_seconds
+    for target in h.targets:
+        if ("footprint", "footprint.idle", target, 0) in done:
+            continue
+        h.progress(f"footprint of an idle instance on {target} ({seconds}s)")
+        job = Job("isobench-bench", ["sleep", str(seconds)], sample_hz=4,
+                  memory_bytes=512 << 20 if target == "vm" else None)
+        rec = h.run_job("footprint", "footprint.idle", target, 0, job, None)
+        if rec.ok:
+            rec.metrics = _memory_metrics(rec)
+        h.record(rec)
+
+
+def _memory_metrics(rec: RunRecord) -> dict[str, float]:
+    acc = rec.accounting
+    fields = acc.get("sample_fields") or []
+    samples = acc.get("samples") or []
+    values: list[float] = []
+    if fields and "memory_current" in fields:
+        i = fields.index("memory_current")
+        values = [s[i] for s in samples if s[i] is not None]
+    elif samples and isinstance(samples[0], dict):  # the VM driver's samples
+        values = [s.get("cgroup", {}).get("memory_current") or 0 for s in samples]
+    out: dict[str, float] = {}
+    if values:
+        out["memory_mean_mib"] = sum(values) / len(values) / 2**20
+        out["memory_max_mib"] = max(values) / 2**20
+    qemu = rec.extra.get("qemu_memory") or {}
+    if qemu.get("rss"):
+        out["qemu_rss_mib"] = qemu["rss"] / 2**20
+    if qemu.get("pss"):
+        out["qemu_pss_mib"] = qemu["pss"] / 2**20
+    if rec.extra.get("memory_bytes"):
+        out["allocated_mib"] = rec.extra["memory_bytes"] / 2**20
+    return out
+
+
+# ---- density ----
+def density(h: Harness, done: set) -> None:
+    if "container" in h.targets and ("density", "density.idle", "container", 0) not in done:
+        h.progress(f"density: {h.profile.density_containers} idle containers")
+        h.record(_container_density(h, h.profile.density_containers))
+
+
+def _container_density(h: Harness, count: int) -> RunRecord:
+    from runtime.cgroups import open_cgroup
+
+    rec = RunRecord("density", "density.idle", "container", 0, ok=False, started_at=time.time())
+    started: list[str] = []
+    per_instance: list[dict[str, Any]] = []
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            result = h.rt.run(BUSYBOX, ["sleep", "600"], detach=True, network="none")
+            start_ms = (time.perf_counter() - t0) * 1000
+            started.append(result.container.id)
+            time.sleep(0.2)
+            mem = open_cgroup(result.container.cgroup).stats().memory_current or 0
+            per_instance.append({"start_ms": start_ms, "memory_bytes": mem})
+        rec.ok = True
+        rec.metrics = {"instances": float(len(started)),
+                       "start_ms_mean": sum(p["start_ms"] for p in per_instance) / count,
+                       "memory_per_instance_mib":
+                           sum(p["memory_bytes"] for p in per_instance) / count / 2**20}
+        rec.extra = {"per_instance": per_instance}
+    except Exception as e:  # noqa: BLE001
+        rec.error = str(e)
+    finally:
+        for cid in started:
+            h.rt.remove(cid, force=True)
+    return rec
+
+
+# ---- limits ----
+def limits(h: Harness, done: set) -> None:
+    seconds = 3
+    cpu = Limits(cpu_quota_us=50_000)
+    for target in h.targets:
+        if target == "vm":
+            continue  # a guest's vCPU is not capped by a quota of ours: see limits.memory
+        if ("limits", "limits.cpu_half", target, 0) not in done:
+            h.progress(f"limits: --cpus 0.5 on {target}")
+            job = Job(BUSYBOX, ["sh", "-c", BUSY_LOOP.format(s=seconds)], limits=cpu)
+            rec = h.run_job("limits", "limits.cpu_half", target, 0, job, None)
+            used = (rec.accounting.get("delta") or {}).get("cpu_total_ns")
+            if rec.ok and used:
+                rec.metrics = {"cpu_share": used / (seconds * 1e9)}
+            h.record(rec)
+    for target in h.targets:
+        if ("limits", "limits.memory_64m", target, 0) in done:
+            continue
+        h.progress(f"limits: 64 MiB of memory, 128 MiB written to tmpfs, on {target}")
+        size = VM_SMALLEST_BYTES if target == "vm" else 64 << 20
+        fill = f"dd if=/dev/zero of=/dev/shm/fill bs=1M count={2 * size >> 20}"
+        job = Job(BUSYBOX, ["sh", "-c", fill], limits=Limits(memory_bytes=size),
+                  memory_bytes=size if target == "vm" else None)
+        rec = h.run_job("limits", "limits.memory_64m", target, 0, job, None)
+        # An overrun is the point: record what happened rather than failing the run.
+        if rec.exit_code is not None:
+            rec.ok = True
+            rec.error = ""
+            rec.metrics = {"exit_code": float(rec.exit_code),
+                           "killed": float(rec.exit_code == 137),
+                           "given_mib": size / 2**20}
+        h.record(rec)
+
+
+# ---- net ----
+def net(h: Harness, done: set) -> None:
+    from bench import netperf
+
+    env = {**os.environ, "ISOBENCH_ROOT": str(h.rt.root)}
+    placements = {"native": "native", "container": "container-bridge"}
+    extra_variants = {"container": "container-host"}
+    for rep in range(h.profile.repeat):
+        for target, kind in [*placements.items(), *extra_variants.items()]:
+            if target not in h.targets:
+                continue
+            variant = "net.host" if kind == "container-host" else "net.bridge" \
+                if target == "container" else "net.loopback"
+            if ("net", variant, target, rep) in done:
+                continue
+            h.progress(f"net: {kind} rep {rep + 1}")
+            rec = RunRecord("net", variant, target, rep, ok=False, started_at=time.time())
+            placement = netperf.Placement(kind, env, image="isobench-bench")
+            try:
+                placement.start()
+                rec.metrics = {
+                    "iperf3_gbit_s": netperf.iperf3_gbits(placement.addresses["iperf3"],
+                                                          h.profile.seconds),
+                    "tcp_lat_us": netperf.qperf_latency_us(placement.addresses["qperf"],
+                                                           h.profile.seconds)}
+                rec.ok = True
+            except (SystemExit, Exception) as e:  # noqa: BLE001
+                rec.error = str(e)
+            finally:
+                placement.stop()
+            h.record(rec)
