@@ -7,7 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bench.commands import containers, images, storage
+from bench import compare
+from bench.commands import bench, containers, images, storage
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -27,6 +28,8 @@ def build_parser() -> Parser:
     containers.register(sub)
     images.register(sub)
     storage.register(sub)
+    compare.register(sub)
+    bench.register(sub)
     return parser
 
 
@@ -40,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             build_parser().print_help(sys.stderr)
             return 1
+        if getattr(args, "verb", None) == "bench":
+            args.argv = ["isobench", *argv]
         return int(args.handler(args) or 0)
     except IsobenchError as e:
         if debug:

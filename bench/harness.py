@@ -123,19 +123,20 @@ class Harness:
             for w in self.workloads:
                 if not w.variants:
                     scenarios.run(w.name, self, done)
-        finally:
-            self.doc["session"]["finished_at"] = time.time()
+        except BaseException:
+            results.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
             self._save()
-        self.doc["session"]["complete"] = True
+            raise
+        results.finish(self.doc, complete=True)
+        results.recompute_summary(self.doc)
         self._save()
         return self.doc
 
     def _save(self) -> None:
-        results.recompute_summary(self.doc)
         results.write_atomic(self.path, self.doc)
 
     def record(self, rec: RunRecord) -> None:
-        results.add_run(self.doc, rec)
+        results.add_run(self.doc, rec)  # also refreshes that variant's summary
         self._save()
 
     def _command_workloads(self, done: set[tuple[str, str, str, int]]) -> None:

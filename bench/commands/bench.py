@@ -1,0 +1,70 @@
+"""`isobench bench`: run the suite and write reports/out/<UTC timestamp>/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+OUT_ROOT = Path("reports/out")
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    if args.resume:
+        return Path(args.resume)
+    if args.out:
+        return Path(args.out)
+    return OUT_ROOT / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def _point_latest(out: Path) -> None:
+    """reports/out/latest -> the newest session (a relative link, replaced atomically)."""
+    if out.parent.resolve() != OUT_ROOT.resolve():
+        return
+    tmp = OUT_ROOT / ".latest.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(out.name)
+    os.replace(tmp, OUT_ROOT / "latest")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from bench import results, workloads
+    from bench.harness import PROFILES, Harness, select
+    from bench.targets import all_targets
+    from runtime.api import Runtime
+
+    console = Console(stderr=True, highlight=False)
+    profile = PROFILES[args.profile]
+    if args.repeat is not None:
+        profile = dataclasses.replace(profile, repeat=args.repeat)
+    rt = Runtime()
+    targets = all_targets(rt)
+    chosen_targets = select(args.targets, targets, "target")
+    chosen_workloads = select(args.workloads, workloads.WORKLOADS, "workload")
+    out = _out_dir(args)
+    doc = results.load(out / results.RESULTS_FILE) if args.resume else None
+    harness = Harness(rt, {n: targets[n] for n in chosen_targets},
+                      [workloads.WORKLOADS[n] for n in chosen_workloads], profile, out,
+                      doc=doc, seed=args.seed, argv=list(args.argv),
+                      progress=lambda line: console.print(f"[dim]{time.strftime('%H:%M:%S')}"
+                                                          f"[/dim] {line}"))
+    _point_latest(out)
+    harness.run()
+    console.print(f"results: {out / results.RESULTS_FILE}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run the benchmark suite")
+    p.add_argument("--profile", choices=["quick", "full", "tiny"], default="quick")
+    p.add_argument("--targets", help="comma-separated: native,container,runc,vm")
+    p.add_argument("--workloads", help="comma-separated: cpu,memory,disk,net,startup,...")
+    p.add_argument("--repeat", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="results directory (default reports/out/<UTC timestamp>)")
+    p.add_argument("--resume", metavar="DIR", help="continue an interrupted session")
+    p.set_defaults(handler=cmd_bench, argv=[])
