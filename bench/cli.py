@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import compare
-from bench.commands import bench, containers, images, storage
+from bench.commands import bench, compose, containers, images, storage
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -28,6 +28,7 @@ def build_parser() -> Parser:
     containers.register(sub)
     images.register(sub)
     storage.register(sub)
+    compose.register(sub)
     compare.register(sub)
     bench.register(sub)
     return parser
