@@ -1,0 +1,59 @@
+"""Every workload, declared once: the registry the harness and the command line use.
+
+    from bench import workloads
+    workloads.get("cpu").variants        # cpu.single, cpu.all
+    workloads.variant("disk.randread")   # its command, parser and metrics
+
+Command workloads (cpu, memory, disk) are variants of one command each, run unchanged on
+every target from the one image bench/images/bench/ (isobench-bench), with "{threads}",
+"{seconds}" and "{scratch}" filled in by the harness. Orchestration workloads (net,
+startup, footprint, density, limits) have no variants: bench/scenarios.py drives them.
+"""
+
+from __future__ import annotations
+
+from bench.model import Variant, Workload
+from bench.workloads import cpu, disk, memory, orchestration
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w for w in (cpu.WORKLOAD, memory.WORKLOAD, disk.WORKLOAD, *orchestration.WORKLOADS)
+}
+
+
+def names() -> list[str]:
+    """Workload names in the order they run and are reported."""
+    return list(WORKLOADS)
+
+
+def get(name: str) -> Workload:
+    try:
+        return WORKLOADS[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r} (valid: {', '.join(WORKLOADS)})") from None
+
+
+def command_workloads() -> list[Workload]:
+    """The workloads that are a command and a parser (cpu, memory, disk)."""
+    return [w for w in WORKLOADS.values() if w.variants]
+
+
+def orchestration_workloads() -> list[Workload]:
+    """The workloads the harness drives itself (net, startup, footprint, density, limits)."""
+    return [w for w in WORKLOADS.values() if not w.variants]
+
+
+def all_variants() -> list[Variant]:
+    """Every command variant, workload by workload, in declaration order."""
+    return [v for w in WORKLOADS.values() for v in w.variants]
+
+
+def variant(name: str) -> Variant:
+    for v in all_variants():
+        if v.name == name:
+            return v
+    valid = ", ".join(v.name for v in all_variants())
+    raise ValueError(f"unknown variant {name!r} (valid: {valid})")
+
+
+__all__ = ["WORKLOADS", "all_variants", "command_workloads", "get", "names",
+           "orchestration_workloads", "variant"]
