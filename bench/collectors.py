@@ -31,10 +31,12 @@ class Accounting:
 
     def to_dict(self) -> dict[str, Any]:
         delta = {}
-        if self.start and self.end:
+        if self.end:
+            # No start reading means the cgroup did not exist yet: it began at zero.
+            start = self.start or {}
             for key in ("cpu_total_ns", "cpu_user_ns", "cpu_system_ns", "io_read_bytes",
                         "io_write_bytes", "io_read_ops", "io_write_ops"):
-                a, b = self.start.get(key), self.end.get(key)
+                a, b = start.get(key, 0), self.end.get(key)
                 delta[key] = None if a is None or b is None else b - a
         return {"start": self.start, "end": self.end, "delta": delta,
                 "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,

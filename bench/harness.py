@@ -174,7 +174,9 @@ class Harness:
                 "scratch": "{scratch}"}
 
     def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
-                parse: Callable[[str], dict[str, float]] | None) -> RunRecord:
+                parse: Callable[[str], dict[str, float]] | None,
+                quiet: bool = False) -> RunRecord:
+        """One run; `quiet` when a non-zero exit is the expected outcome (limits)."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
         try:
             outcome = self.targets[target].run(job)
@@ -196,7 +198,8 @@ class Harness:
             rec.ok = True
         if not rec.ok:
             rec.output = (outcome.stdout + outcome.stderr)[-OUTPUT_KEPT:]
-            self.progress(f"  failed: {rec.error}")
+            if not quiet:
+                self.progress(f"  failed: {rec.error}")
         return rec
 
 

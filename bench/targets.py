@@ -29,6 +29,7 @@ from bench.collectors import Sampler, cgroup_reader
 from runtime.api import Runtime
 from runtime.cgroups import open_cgroup
 from runtime.limits import Limits
+from runtime.syscalls import MNT_DETACH, REAL
 
 SCRATCH = "/scratch"
 CGROUP_PARENT = "isobench-bench"
@@ -152,7 +153,8 @@ class ContainerTarget(Target):
 
 
 class RuncTarget(Target):
-    """The image as an OCI bundle: layers flattened once per image, a config per run."""
+    """The image as an OCI bundle: its layers under a per-run overlay (as containerd's
+    snapshotter gives runc), a config.json per run."""
 
     name = "runc"
 
@@ -161,17 +163,14 @@ class RuncTarget(Target):
             return "runc is not installed (apt-get install runc)"
         return None
 
-    def _rootfs(self, image_ref: str) -> Path:
-        from vm.flatten import flatten  # the VM driver's layer flattening, reused
-
+    def _mount_rootfs(self, image_ref: str, run_dir: Path) -> Path:
         image = self.rt.image(image_ref)
-        base = self.rt.root / "runc" / image.id.split(":")[1][:16]
-        rootfs = base / "rootfs"
-        if not (base / "complete").exists():
-            shutil.rmtree(base, ignore_errors=True)
-            rootfs.mkdir(parents=True)
-            flatten([self.rt.images.layer_path(d) for d in image.layers], rootfs)
-            (base / "complete").touch()
+        rootfs, upper, work = run_dir / "rootfs", run_dir / "upper", run_dir / "work"
+        for d in (rootfs, upper, work):
+            d.mkdir()
+        options = (f"lowerdir={':'.join(self.rt.images.lower_dirs(image))},"
+                   f"upperdir={upper},workdir={work}")
+        REAL.mount("overlay", str(rootfs), "overlay", 0, options)
         return rootfs
 
     def _config(self, job: Job, rootfs: Path, cgroup: str, scratch: Path | None) -> dict:
@@ -182,7 +181,7 @@ class RuncTarget(Target):
         proc["args"] = job.command(SCRATCH)
         proc["env"] = image.config.Env or proc["env"]
         proc["cwd"] = image.config.WorkingDir or "/"
-        spec["root"] = {"path": str(rootfs), "readonly": True}
+        spec["root"] = {"path": str(rootfs), "readonly": False}
         spec["hostname"] = "runc"
         linux = spec["linux"]
         linux["namespaces"].append({"type": "cgroup"})
@@ -197,16 +196,17 @@ class RuncTarget(Target):
         return spec
 
     def run(self, job: Job) -> Outcome:
-        rootfs = self._rootfs(job.image)
         run_dir = self.rt.root / "runc" / "runs" / secrets.token_hex(6)
         cg_name = self._cgroup_name("runc")
         cg = open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
         scratch = run_dir / "scratch" if job.wants_scratch else None
         run_dir.mkdir(parents=True)
-        cg.create()
         cid = run_dir.name
         state = run_dir / "state"
+        rootfs: Path | None = None
         try:
+            rootfs = self._mount_rootfs(job.image, run_dir)
+            cg.create()
             if scratch:
                 scratch.mkdir()
             (run_dir / "config.json").write_text(json.dumps(self._config(job, rootfs, cg_name,
@@ -231,6 +231,8 @@ class RuncTarget(Target):
             subprocess.run(["runc", "--root", str(state), "delete", "--force", cid],
                            capture_output=True)
             cg.destroy()
+            if rootfs is not None:
+                REAL.umount2(str(rootfs), MNT_DETACH)
             shutil.rmtree(run_dir, ignore_errors=True)
 
 

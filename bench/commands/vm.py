@@ -1,0 +1,179 @@
+"""VM verbs: `isobench vm run` (the same image and command, in a libvirt/QEMU guest) and
+`isobench doctor` (what this host can do, and why not)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from runtime.errors import EXIT_RUNTIME, InvalidArgument
+from runtime.fsutil import write_json
+from runtime.limits import parse_bytes
+
+PUBLISH_RE = re.compile(r"^(?:(127\.0\.0\.1):)?(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?$")
+
+
+def _env(values: list[str]) -> list[str]:
+    """-e K=V as given; -e K takes the host's value, and is dropped when unset (Docker)."""
+    out = []
+    for item in values:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
+
+
+def parse_memory(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError as e:
+        raise InvalidArgument(f'invalid argument "{text}" for "-m, --memory" flag: {e}') from None
+
+
+def parse_vcpus(text: str) -> int:
+    """A VM has whole vCPUs (Docker's fractional --cpus is a cgroup quota, not a CPU count)."""
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidArgument(f'invalid argument "{text}" for "--cpus" flag: a VM takes a whole '
+                              "number of vCPUs (1 or more)")
+    return int(text)
+
+
+def parse_publish(values: list[str]) -> list:
+    from vm.domain import Forward
+
+    forwards = []
+    for value in values:
+        match = PUBLISH_RE.match(value)
+        ports = [int(p) for p in match.groups()[1:3]] if match else []
+        if not match or not all(1 <= p <= 65535 for p in ports):
+            raise InvalidArgument(f'invalid argument "{value}" for "-p, --publish" flag: '
+                                  "expected [127.0.0.1:]HOSTPORT:GUESTPORT[/tcp|udp] "
+                                  "(the host side is always loopback)")
+        forwards.append(Forward(ports[0], ports[1], match.group(4) or "tcp"))
+    return forwards
+
+
+def parse_timeout(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise InvalidArgument(f'invalid argument "{text}" for "--timeout" flag: seconds > 0')
+    return value
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM tears the VM down the same way Ctrl-C does
+
+
+def cmd_vm_run(args: argparse.Namespace) -> int:
+    from vm.driver import VmDriver, VmRequest
+
+    if args.image is None:
+        raise InvalidArgument("'isobench vm run' requires at least 1 argument", EXIT_RUNTIME)
+    forwards = parse_publish(args.publish)
+    if args.network not in ("none", "user"):
+        raise InvalidArgument(f"network {args.network} not found: a VM has none or user", 125)
+    req = VmRequest(
+        image=args.image, command=list(args.command) or None, env=_env(args.env),
+        workdir=args.workdir, user=args.user,
+        entrypoint=[args.entrypoint] if args.entrypoint else None, hostname=args.hostname,
+        memory_bytes=parse_memory(args.memory), vcpus=parse_vcpus(args.cpus),
+        accel=args.accel, timeout=parse_timeout(args.timeout),
+        scratch_bytes=parse_bytes(args.scratch) if args.scratch else None,
+        forwards=forwards if forwards or args.network == "user" else None,
+        sample_interval=args.sample_interval,
+    )
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = VmDriver().run(req, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+                                capture=bool(args.stats))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if args.stats:
+        write_json(Path(args.stats), result.to_dict())
+    if args.verbose:
+        boot = result.timings.get("ready_s")
+        print(f"isobench: vm {result.domain}: {result.accel.upper()}, exit {result.exit_code}, "
+              f"init ready after {boot:.2f} s, total {result.timings['end_s']:.2f} s. "
+              f"{result.accel_note}", file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from vm.doctor import host_checks, vm_checks
+
+    checks = host_checks() + vm_checks(refresh=args.refresh)
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=1))
+    else:
+        width = max(len(c.name) for c in checks)
+        for c in checks:
+            mark = "ok  " if c.ok else ("FAIL" if c.needed_by else "no  ")
+            needs = f"  [needed by: {c.needed_by}]" if not c.ok and c.needed_by else ""
+            print(f"{mark} {c.name.ljust(width)}  {c.detail}{needs}")
+    return 0 if all(c.ok or not c.needed_by for c in checks) else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    vm = sub.add_parser("vm", help="run images in libvirt/QEMU virtual machines")
+    vm_sub = vm.add_subparsers(dest="vm_verb", metavar="COMMAND", parser_class=type(vm))
+    p = vm_sub.add_parser("run", help="run a command in a new VM")
+    p.add_argument("-m", "--memory", default="512m", help="guest memory, e.g. 512m, 2g")
+    p.add_argument("--cpus", default="1", help="number of vCPUs")
+    p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"),
+                   help="auto: KVM only when a probe ran a vCPU; else TCG (emulation)")
+    p.add_argument("--timeout", help="seconds for the whole run, boot included")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
+    p.add_argument("-w", "--workdir")
+    p.add_argument("-u", "--user")
+    p.add_argument("--entrypoint")
+    p.add_argument("--hostname")
+    p.add_argument("--scratch", metavar="SIZE", help="an empty raw disk at /dev/vdb")
+    p.add_argument("--network", default="none", help="none, or user (isolated, host-only)")
+    p.add_argument("-p", "--publish", action="append", default=[],
+                   metavar="[127.0.0.1:]HOST:GUEST", help="forward a loopback port to the guest")
+    p.add_argument("--stats", metavar="FILE", help="write the run's accounting as JSON")
+    p.add_argument("--sample-interval", type=float, metavar="S",
+                   help="also sample memory and cpu every S seconds into --stats")
+    p.add_argument("-v", "--verbose", action="store_true", help="a summary line on stderr")
+    p.add_argument("image", nargs="?", metavar="IMAGE")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
+    p.set_defaults(handler=cmd_vm_run)
+
+    p = sub.add_parser("doctor", help="what this host can do, and why not")
+    p.add_argument("--refresh", action="store_true", help="probe KVM again")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_doctor)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.commands.vm ...`: the CLI with these verbs, until bench/cli.py
+    registers them itself."""
+    from bench import cli
+
+    original = cli.build_parser
+
+    def build_parser() -> cli.Parser:
+        parser = original()
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if "vm" not in subs.choices:
+            register(subs)
+        return parser
+
+    cli.build_parser = build_parser
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
