@@ -49,9 +49,9 @@ test: setup
 lint: venv
 	$(VENV)/bin/ruff check runtime vm bench reports tests
 
-# Until the harness lands (issue 6), the suite is the start-up benchmark.
+# The quick profile on every target this host can run; results under reports/out/<UTC time>/.
 bench: setup
-	$(PY) -m bench.startup --runs $(if $(filter full,$(PROFILE)),100,30)
+	$(VENV)/bin/isobench bench --profile $(PROFILE)
 
 bench-full:
 	$(MAKE) bench PROFILE=full
