@@ -35,7 +35,7 @@ VM_SMALLEST_BYTES = 128 << 20   # the Debian kernel does not boot in 64 MiB
 
 def run(name: str, h: Harness, done: set[tuple[str, str, str, int]]) -> None:
     handler = {"startup": startup, "footprint": footprint, "density": density,
-               "limits": limits, "net": net}.get(name)
+               "limits": limits, "net": net, "evidence": evidence}.get(name)
     if handler is None:
         raise ValueError(f"no scenario for workload {name}")
     handler(h, done)
@@ -268,3 +268,142 @@ def net(h: Harness, done: set) -> None:
                     copy = RunRecord(**{**rec.__dict__, "variant": variant})
                     if ("net", variant, copy.target, rep) not in done:
                         h.record(copy)
+
+
+# ---- evidence for the lecture's claims ----
+def evidence(h: Harness, done: set) -> None:
+    steps = [("evidence.kernel", _kernel), ("evidence.namespaces", _namespaces),
+             ("evidence.build", _build_trace), ("evidence.volume", _volume_round_trip)]
+    for variant, collect in steps:
+        targets = list(h.targets) if variant == "evidence.kernel" else ["container"]
+        for target in targets:
+            if target not in h.targets or ("evidence", variant, target, 0) in done:
+                continue
+            h.progress(f"evidence: {variant} on {target}")
+            rec = RunRecord("evidence", variant, target, 0, ok=False, started_at=time.time())
+            try:
+                collect(h, target, rec)
+                rec.ok = True
+            except Exception as e:  # noqa: BLE001 - evidence missing is reported, not fatal
+                rec.error = f"{type(e).__name__}: {e}"
+            h.record(rec)
+
+
+def _kernel(h: Harness, target: str, rec: RunRecord) -> None:
+    out = h.targets[target].run(Job(BUSYBOX, ["uname", "-r"], sample_hz=0))
+    release = out.stdout.strip()
+    rec.extra = {"release": release, "host_release": os.uname().release,
+                 "accel": out.extra.get("accel")}
+    rec.metrics = {"same_as_host": float(release == os.uname().release)}
+
+
+def _namespaces(h: Harness, target: str, rec: RunRecord) -> None:
+    rt = h.rt
+    c = rt.run(BUSYBOX, ["sleep", "60"], detach=True).container
+    try:
+        inside = _exec_output(h, c.id, "cat /proc/1/comm; hostname; ls /sys/class/net")
+        info = rt.inspect(c.id)
+        # The host's view of the same process: its pid here, and in its own namespace.
+        with open(f"/proc/{info['State']['Pid']}/status") as f:
+            nspid = next(line.split()[1:] for line in f if line.startswith("NSpid:"))
+    finally:
+        rt.remove(c.id, force=True)
+    lines = inside.split()
+    host_ns = {n: os.stat(f"/proc/self/ns/{n}").st_ino for n in info["Namespaces"]}
+    rec.extra = {"pid_in_container": int(nspid[-1]), "pid1_command": lines[0] if lines else "",
+                 "hostname_differs": len(lines) > 1 and lines[1] != os.uname().nodename,
+                 "host_pids": [int(p) for p in nspid],
+                 "net_interfaces": lines[2:], "ns_inodes_container": info["Namespaces"],
+                 "ns_inodes_host": host_ns, "pid_on_host": info["State"]["Pid"],
+                 "cgroup": info["Cgroup"]["Name"], "chroot": _chroot_view(h)}
+    rec.metrics = {"namespaces_differing": float(sum(
+        info["Namespaces"][n] != host_ns[n] for n in info["Namespaces"]))}
+
+
+def _exec_output(h: Harness, cid: str, script: str) -> str:
+    env = {**os.environ, "ISOBENCH_ROOT": str(h.rt.root)}
+    proc = subprocess.run([ISOBENCH, "exec", cid, "sh", "-c", script], env=env,
+                          capture_output=True, text=True, timeout=60)
+    return proc.stdout
+
+
+def _chroot_view(h: Harness) -> dict[str, Any]:
+    """chroot alone (1979): the same root change, no namespace. The host's processes and
+    interfaces stay visible, and nothing limits it."""
+    layer = h.rt.images.lower_dirs(h.rt.image(BUSYBOX))[-1]  # read-only use only
+    script = f"kill -0 {os.getpid()} && echo sees-host-pid; ip -o link | wc -l"
+    proc = subprocess.run(["chroot", layer, "/bin/sh", "-c", script], capture_output=True,
+                          text=True, timeout=30)
+    host_links = len(subprocess.run(["ip", "-o", "link"], capture_output=True,
+                                    text=True).stdout.splitlines())
+    words = proc.stdout.split()
+    return {"sees_host_pids": "sees-host-pid" in words,
+            "sees_host_net": bool(words) and words[-1].isdigit() and int(words[-1]) == host_links,
+            "host_interfaces": host_links}
+
+
+def _build_trace(h: Harness, target: str, rec: RunRecord) -> None:
+    import secrets
+    import shutil
+    import tempfile
+
+    from runtime.image.builder import Builder
+
+    ctx = Path(tempfile.mkdtemp(prefix="isobench-evidence-"))
+    tag = f"isobench-evidence-{secrets.token_hex(4)}"
+    try:
+        (ctx / "app.txt").write_text(f"built for the trace {secrets.token_hex(8)}\n")
+        (ctx / "Dockerfile").write_text(
+            "FROM busybox\nENV GREETING=hello\nWORKDIR /app\nCOPY app.txt ./\n"
+            'RUN echo "$GREETING" > built.txt\nCMD ["cat", "app.txt", "built.txt"]\n')
+        builder = Builder(h.rt, out=lambda _line: None)
+        t0 = time.perf_counter()
+        cold = builder.build(ctx, tag=tag)
+        cold_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cached = builder.build(ctx, tag=tag)
+        cached_s = time.perf_counter() - t0
+        c = h.rt.run(tag, ["sleep", "30"], detach=True, network="none").container
+        try:
+            info = h.rt.inspect(c.id)
+        finally:
+            h.rt.remove(c.id, force=True)
+        h.rt.remove_image(tag, force=True)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+
+    def steps(result: Any) -> list[dict[str, Any]]:
+        return [{"text": s.text, "cached": s.cached, "seconds": s.seconds, "layer": s.layer}
+                for s in result.steps]
+
+    rec.metrics = {"cold_s": cold_s, "cached_s": cached_s,
+                   "cached_steps": float(sum(s.cached for s in cached.steps))}
+    rec.extra = {"dockerfile": (ctx / "Dockerfile").name, "cold_steps": steps(cold),
+                 "cached_steps": steps(cached),
+                 "image": {"id": cold.image.id, "layers": cold.image.layers,
+                           "same_id_when_cached": cached.image.id == cold.image.id},
+                 "container": {"id": info["Id"], "pid": info["State"]["Pid"],
+                               "namespaces": info["Namespaces"],
+                               "cgroup": info["Cgroup"]["Name"]}}
+
+
+def _volume_round_trip(h: Harness, target: str, rec: RunRecord) -> None:
+    import secrets
+
+    rt = h.rt
+    volume = f"isobench-evidence-{secrets.token_hex(4)}"
+    token = secrets.token_hex(8)
+    try:
+        rt.run(BUSYBOX, ["sh", "-c", f"echo {token} > /data/kept; echo {token} > /lost"],
+               network="none", volumes=[f"{volume}:/data"], auto_remove=True)
+        reader = rt.run(BUSYBOX, ["sleep", "30"], detach=True, network="none",
+                        volumes=[f"{volume}:/data"]).container
+        try:
+            seen = _exec_output(h, reader.id, "cat /data/kept; cat /lost 2>/dev/null || true")
+        finally:
+            rt.remove(reader.id, force=True)
+    finally:
+        rt.remove_volume(volume)
+    rec.metrics = {"survived": float(token in seen.splitlines()[:1]),
+                   "container_layer_survived": float(seen.count(token) > 1)}
+    rec.extra = {"volume": volume, "read_back": seen.strip()}

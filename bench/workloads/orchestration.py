@@ -47,4 +47,14 @@ LIMITS = Workload(
                 "in a VM given the same size).",
 )
 
-WORKLOADS = (NET, STARTUP, FOOTPRINT, DENSITY, LIMITS)
+EVIDENCE = Workload(
+    name="evidence",
+    image="bench",
+    description="the lecture's claims checked directly: the kernel release inside each target "
+                "against the host's; namespaces seen from inside and outside a container and "
+                "what chroot alone leaves visible; a Dockerfile traced to an image (layers, "
+                "digests, cache hits, cold and cached build times) and to a container (pid, "
+                "namespaces, cgroup); data in a volume outliving its container.",
+)
+
+WORKLOADS = (NET, STARTUP, FOOTPRINT, DENSITY, LIMITS, EVIDENCE)

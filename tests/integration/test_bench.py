@@ -16,7 +16,7 @@ from tests.integration.conftest import Cli
 pytestmark = pytest.mark.root
 
 TARGETS = "native,container,runc"
-ALL_WORKLOADS = "cpu,memory,disk,net,startup,footprint,density,limits"
+ALL_WORKLOADS = "cpu,memory,disk,net,startup,footprint,density,limits,evidence"
 
 
 def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
