@@ -50,9 +50,11 @@ class Placement:
                 continue
             name = f"netperf-{tool}-{os.getpid()}"
             network = "host" if self.kind == "container-host" else "bridge"
-            subprocess.run([ISOBENCH, "run", "-d", "--name", name, "--network", network,
-                            self.image, *argv], env=self.env, check=True,
-                           capture_output=True)
+            started = subprocess.run([ISOBENCH, "run", "-d", "--name", name, "--network",
+                                      network, self.image, *argv], env=self.env,
+                                     capture_output=True, text=True)
+            if started.returncode != 0:
+                raise RuntimeError(f"{tool} server in a container: {started.stderr.strip()}")
             self.names.append(name)
             if network == "bridge":
                 info = json.loads(subprocess.run([ISOBENCH, "inspect", name], env=self.env,

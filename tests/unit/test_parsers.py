@@ -320,14 +320,14 @@ VARIANT_FIXTURES = {
 }
 
 
-def test_the_registry_holds_the_eight_workloads_in_order() -> None:
+def test_the_registry_holds_the_workloads_in_order() -> None:
     assert workloads.names() == ["cpu", "memory", "disk", "net", "startup", "footprint",
-                                 "density", "limits"]
+                                 "density", "limits", "evidence"]
     assert all(isinstance(w, Workload) and w.name == name and w.description
                for name, w in workloads.WORKLOADS.items())
     assert [w.name for w in workloads.command_workloads()] == ["cpu", "memory", "disk"]
     assert [w.name for w in workloads.orchestration_workloads()] == [
-        "net", "startup", "footprint", "density", "limits"]
+        "net", "startup", "footprint", "density", "limits", "evidence"]
 
 
 def test_every_workload_runs_from_the_one_bench_image() -> None:
@@ -345,7 +345,7 @@ def test_lookups_and_their_errors() -> None:
     assert [v.name for v in workloads.all_variants()] == list(VARIANT_FIXTURES)
     assert workloads.variant("disk.seqwrite").needs_scratch
     with pytest.raises(ValueError, match=r"unknown workload 'gpu' \(valid: cpu, memory, disk, "
-                                         r"net, startup, footprint, density, limits\)"):
+                                         r"net, startup, footprint, density, limits, evidence\)"):
         workloads.get("gpu")
     with pytest.raises(ValueError, match=r"unknown variant 'cpu' \(valid: cpu.single, cpu.all"):
         workloads.variant("cpu")
