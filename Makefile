@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config \
 	linux-image-amd64 busybox-static debootstrap e2fsprogs iptables runc sysbench fio \
-	stress-ng iperf3 qperf redis-server
+	stress-ng iperf3 qperf redis-server libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+	chromium poppler-utils libc6-dev gcc
 PROFILE ?= quick
 
 .PHONY: setup apt venv bytecode daemons test lint bench bench-full report clean
@@ -52,6 +53,7 @@ lint: venv
 # The quick profile on every target this host can run; results under reports/out/<UTC time>/.
 bench: setup
 	$(VENV)/bin/isobench bench --profile $(PROFILE)
+	$(VENV)/bin/isobench report reports/out/latest --history reports/out
 
 bench-full:
 	$(MAKE) bench PROFILE=full

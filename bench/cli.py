@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import compare
-from bench.commands import bench, compose, containers, images, storage
+from bench.commands import bench, compose, containers, images, report, storage
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -31,6 +31,7 @@ def build_parser() -> Parser:
     compose.register(sub)
     compare.register(sub)
     bench.register(sub)
+    report.register(sub)
     return parser
 
 

@@ -101,7 +101,7 @@ class Harness:
         try:
             from vm import accel
 
-            decision = accel.decide("auto")
+            decision = accel.choose("auto")
             return {"mode": decision.mode, "reason": decision.reason}
         except Exception as e:  # noqa: BLE001 - a host without libvirt still benchmarks
             return {"mode": None, "reason": f"not probed: {e}"}

@@ -1,0 +1,57 @@
+"""`isobench report RESULTS`: report.html and report.pdf from one results file.
+
+    isobench report reports/out/latest [--format html,pdf] [--lang en|ru]
+                    [--history reports/out] [--out DIR]
+
+RESULTS is a results.json or a session directory holding one. The report is written next
+to it unless --out says otherwise, and each written path is printed. A results file that
+cannot be used is one line naming it, exit 1. Targets missing from the session are a
+warning line (the report still renders and lists them). Without --format, a PDF that cannot
+be written here (no WeasyPrint, no Chromium) is a warning; with --format pdf it is an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runtime.errors import IsobenchError
+
+
+class ReportFailed(IsobenchError):
+    """A reports.errors.ReportError as the CLI's error type (exit 1)."""
+
+    exit_code = 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.errors import ReportError
+    from reports.render import FORMATS, generate
+
+    try:
+        out = generate(args.results, formats=args.format or FORMATS, lang=args.lang,
+                       history_dir=args.history, out=args.out,
+                       strict_pdf=args.format is not None)
+    except ReportError as e:
+        raise ReportFailed(str(e), e.exit_code) from None
+    for line in out.warnings:
+        print(f"isobench: warning: {line}", file=sys.stderr)
+    for path in (out.html, out.pdf):
+        if path is not None:
+            print(path)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write report.html and report.pdf from a results file")
+    p.add_argument("results", metavar="RESULTS",
+                   help="results.json, or a session directory holding one")
+    p.add_argument("--format", metavar="html,pdf",
+                   help="comma-separated formats to write (default: html,pdf)")
+    p.add_argument("--lang", choices=["en", "ru"], default="en",
+                   help="language of headings, verdicts and the exam section (default en)")
+    p.add_argument("--history", metavar="DIR",
+                   help="directory of earlier session directories: trends and regressions")
+    p.add_argument("--out", metavar="DIR",
+                   help="where to write the report (default: next to the results file)")
+    p.set_defaults(handler=cmd_report)

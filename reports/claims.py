@@ -1,0 +1,476 @@
+"""The lecture's claims, each given a verdict by a documented rule over the measurements.
+
+One function per claim; each takes a results document and returns a `Verdict`:
+
+    verdict     "supported", "refuted" or "inconclusive"
+    numbers     the figures the rule used (plain numbers, strings, small dicts)
+    figure      the id of the figure or table the report shows with it
+    basis       (code, params): which branch of the rule decided, rendered as a sentence
+    conditions  [(code, params)]: what qualifies the verdict, e.g. ("tcg", {}) when a VM
+                figure comes from emulation, ("few_runs", {"n": 1}) for one repetition
+
+No evidence at all is never a verdict either way: it is "inconclusive" with basis
+"no_evidence". The rules, with their thresholds as module constants:
+
+ 1. isolated_process (lecture: a container is an isolated and limited process; namespaces
+    give it its own PID tree, network and mounts). Run evidence.namespaces on the
+    container. Refuted if the container shares the host's pid, net or mnt namespace (same
+    inode) or its PID inside equals its PID on the host. Supported if those three differ
+    and its PID inside is at most PID_INSIDE_MAX (1: it is PID 1; 2: the runtime's init is
+    PID 1 and the command is its first child) and it has a host PID and a cgroup of its
+    own. Otherwise inconclusive.
+ 2. chroot_no_isolation (chroot only changes the root directory). evidence.namespaces'
+    `chroot` block. Supported if a chroot'ed process sees both the host's PIDs and its
+    network; refuted if it sees neither; inconclusive if one, or not measured.
+ 3. cgroups_limit (cgroups control how much CPU and memory processes get). limits runs on
+    the targets in a host cgroup (native, container, runc). CPU: the measured share of a
+    busy loop under --cpus 0.5 must be within CPU_TOLERANCE of 0.5; memory: a hog asking
+    twice the 64 MiB limit must meet the OOM killer or stay under the limit (see
+    data.memory_limit_outcome). Refuted if any target's share exceeds 0.5 + CPU_TOLERANCE
+    or its memory limit demonstrably did not hold. Supported if the container (else runc)
+    has both checks passing and nothing refutes. Otherwise inconclusive.
+ 4. shared_kernel (containers run on the host's kernel; a VM has its own). evidence.kernel
+    on every target. Refuted if a container target's `uname -r` differs from the host's.
+    Supported if every container target's equals it (a VM whose release differs completes
+    the contrast; without a VM, or with an equal release, that is a condition).
+ 5. vm_holds_memory (a VM consumes all the memory given to it). footprint.idle on the VM:
+    the host memory its cgroup (QEMU) holds while the guest is up and idle (samples after
+    the guest reported ready; QEMU's RSS where the cgroup was not sampled) against
+    `extra.memory_bytes`. Supported if the median sample is at least HOLD_FRACTION of the
+    allocation; refuted if even the largest stays under LAZY_FRACTION (QEMU allocates
+    guest RAM lazily: an idle guest holds what it touched); inconclusive in between or
+    without samples.
+ 6. start_faster (containers start faster than VMs). startup.true medians of container
+    (API path) and VM with bootstrap 95 % CIs. Supported if the container's CI lies wholly
+    below the VM's; refuted if wholly above; inconclusive if they overlap or one is missing.
+ 7. weigh_less (containers are lighter: an idle container holds less host memory than an
+    idle VM). footprint.idle medians of host memory (measured as in rule 5): supported if
+    the VM holds at least WEIGHT_MARGIN times the container's; refuted if the container
+    holds at least as much as the VM; inconclusive in between or when one is missing.
+ 8. build_trace (Dockerfile -> image -> container). evidence.build. Supported if the trace
+    is complete: an image id, at least one layer digest, a container with a host PID,
+    namespaces and a cgroup; refuted if that container shares the host's pid and mnt
+    namespaces (not an isolated instance); inconclusive if incomplete.
+ 9. layer_cache (each Dockerfile line is a cached layer; caching speeds rebuilds).
+    evidence.build. Supported if every step after FROM was a cache hit on the rebuild and
+    the rebuild took at most CACHE_SPEEDUP_MAX of the cold build; refuted if no step hit
+    the cache or the rebuild was no faster; otherwise inconclusive.
+10. volumes_outlive (a container's data goes with it; a volume keeps it). evidence.volume.
+    Supported if the volume's data survived the container and data written to the
+    container's own layer did not; refuted if the volume's data was lost, or the
+    container layer's data survived; inconclusive if not measured.
+
+Measurements from a VM that ran under TCG carry the condition "tcg": they measure
+emulation, not hardware virtualization.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports import data
+from reports.data import CONTAINER_TARGETS, CPU_LIMIT, HOST_CGROUP_TARGETS, MIB
+
+SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
+VERDICTS = (SUPPORTED, REFUTED, INCONCLUSIVE)
+
+PID_INSIDE_MAX = 2
+CPU_TOLERANCE = 0.10          # absolute: 0.4 .. 0.6 of a CPU passes for --cpus 0.5
+HOLD_FRACTION = 0.90
+LAZY_FRACTION = 0.50
+WEIGHT_MARGIN = 1.5
+CACHE_SPEEDUP_MAX = 0.50      # cached rebuild time / cold build time
+FEW_RUNS = 5
+
+Doc = Mapping[str, Any]
+Note = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class Verdict:
+    claim: str
+    verdict: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    figure: str | None = None
+    basis: Note = ("no_evidence", {})
+    conditions: list[Note] = field(default_factory=list)
+    lecture: tuple[int, ...] = ()
+
+    @property
+    def condition_codes(self) -> list[str]:
+        return [code for code, _ in self.conditions]
+
+
+def _one(doc: Doc, workload: str, variant: str, target: str) -> dict[str, Any] | None:
+    found = data.runs(doc, workload, variant, target)
+    return found[-1] if found else None
+
+
+def _accel_conditions(doc: Doc) -> list[Note]:
+    mode = data.accel_mode(doc)
+    return [(mode, {})] if mode in ("tcg", "kvm") else []
+
+
+def _no_evidence(claim: str, figure: str | None, lecture: tuple[int, ...],
+                 what: str) -> Verdict:
+    return Verdict(claim, INCONCLUSIVE, {}, figure, ("no_evidence", {"what": what}), [],
+                   lecture)
+
+
+# -- 1 ------------------------------------------------------------------------------------------
+
+def isolated_process(doc: Doc) -> Verdict:
+    """Rule 1 (module docstring): namespaces make a container an isolated process."""
+    claim, figure, lecture = "isolated_process", "namespaces", (2, 4)
+    run = _one(doc, "evidence", "evidence.namespaces", "container")
+    if run is None:
+        return _no_evidence(claim, figure, lecture, "evidence.namespaces")
+    extra = run.get("extra") or {}
+    inside = extra.get("ns_inodes_container") or {}
+    host = extra.get("ns_inodes_host") or {}
+    compared = sorted(set(inside) & set(host))
+    differing = [n for n in compared if inside[n] != host[n]]
+    shared = [n for n in ("pid", "net", "mnt") if n in compared and inside[n] == host[n]]
+    pid_in, pid_host = extra.get("pid_in_container"), extra.get("pid_on_host")
+    numbers = {"pid_in_container": pid_in, "pid_on_host": pid_host,
+               "pid1_command": extra.get("pid1_command"),
+               "hostname_differs": extra.get("hostname_differs"),
+               "net_interfaces": extra.get("net_interfaces"),
+               "namespaces_differing": differing, "namespaces_compared": compared,
+               "cgroup": extra.get("cgroup")}
+    conditions: list[Note] = []
+    if pid_in == 2:
+        conditions.append(("pid1_init", {"command": extra.get("pid1_command") or "?"}))
+    if extra.get("hostname_differs") is False:
+        conditions.append(("same_hostname", {}))
+    if shared:
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("shares_namespaces", {"names": ", ".join(shared)}), conditions, lecture)
+    if pid_in is not None and pid_in == pid_host:
+        return Verdict(claim, REFUTED, numbers, figure, ("same_pid", {"pid": pid_in}),
+                       conditions, lecture)
+    missing = [n for n in ("pid", "net", "mnt") if n not in compared]
+    if missing or not isinstance(pid_in, int):
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": ", ".join(missing) or "pid_in_container"}),
+                       conditions, lecture)
+    if pid_in > PID_INSIDE_MAX:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("pid_not_small", {"pid": pid_in}), conditions, lecture)
+    if not pid_host or not extra.get("cgroup"):
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": "pid_on_host, cgroup"}), conditions, lecture)
+    return Verdict(claim, SUPPORTED, numbers, figure,
+                   ("isolated", {"pid": pid_in, "pid_host": pid_host,
+                                 "n": len(differing), "of": len(compared)}),
+                   conditions, lecture)
+
+
+# -- 2 ------------------------------------------------------------------------------------------
+
+def chroot_no_isolation(doc: Doc) -> Verdict:
+    """Rule 2: a chroot'ed process still sees the host's processes and network."""
+    claim, figure, lecture = "chroot_no_isolation", "chroot", (3,)
+    run = _one(doc, "evidence", "evidence.namespaces", "container")
+    view = ((run or {}).get("extra") or {}).get("chroot")
+    if not isinstance(view, dict):
+        return _no_evidence(claim, figure, lecture, "evidence.namespaces (chroot)")
+    pids, net = view.get("sees_host_pids"), view.get("sees_host_net")
+    numbers = {"sees_host_pids": pids, "sees_host_net": net,
+               "host_interfaces": view.get("host_interfaces")}
+    if pids is True and net is True:
+        return Verdict(claim, SUPPORTED, numbers, figure, ("chroot_sees_host", {}), [], lecture)
+    if pids is False and net is False:
+        return Verdict(claim, REFUTED, numbers, figure, ("chroot_isolated", {}), [], lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("chroot_mixed", {}), [], lecture)
+
+
+# -- 3 ------------------------------------------------------------------------------------------
+
+def cgroups_limit(doc: Doc) -> Verdict:
+    """Rule 3: cgroups hold a busy loop to its CPU quota and a hog to its memory limit."""
+    claim, figure, lecture = "cgroups_limit", "limits", (5,)
+    cpu: dict[str, Any] = {}
+    memory: dict[str, Any] = {}
+    conditions: list[Note] = []
+    for target in data.present_targets(doc):
+        run = _one(doc, "limits", "limits.cpu_half", target)
+        if run is not None:
+            share, derived = data.cpu_share(run)
+            if share is not None:
+                cpu[target] = share
+                if derived:
+                    conditions.append(("derived_cpu_share", {"target": target}))
+        run = _one(doc, "limits", "limits.memory_64m", target)
+        if run is not None:
+            memory[target] = data.memory_limit_outcome(run)
+    numbers = {"cpu_limit": CPU_LIMIT, "cpu_share": cpu, "memory": memory}
+    if "vm" in memory:
+        conditions.append(("vm_guest_kernel", {}))
+        conditions += _accel_conditions(doc)
+    host = [t for t in HOST_CGROUP_TARGETS if t in cpu or t in memory]
+    if not host:
+        return _no_evidence(claim, figure, lecture, "limits")
+    over = [t for t in host if t in cpu and cpu[t] > CPU_LIMIT + CPU_TOLERANCE]
+    leaked = [t for t in host if t in memory and memory[t]["enforced"] is False]
+    if over or leaked:
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("limit_exceeded", {"targets": ", ".join(sorted(set(over + leaked),
+                                                                       key=data.target_order))}),
+                       conditions, lecture)
+    for target in ("container", "runc"):
+        if target in cpu and target in memory:
+            cpu_ok = abs(cpu[target] - CPU_LIMIT) <= CPU_TOLERANCE
+            if cpu_ok and memory[target]["enforced"] is True:
+                return Verdict(claim, SUPPORTED, numbers, figure,
+                               ("limits_held", {"target": target, "share": cpu[target],
+                                                "given": memory[target]["given_mib"]}),
+                               conditions, lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("limits_unclear", {}), conditions,
+                   lecture)
+
+
+# -- 4 ------------------------------------------------------------------------------------------
+
+def shared_kernel(doc: Doc) -> Verdict:
+    """Rule 4: containers report the host's kernel release; a VM its own."""
+    claim, figure, lecture = "shared_kernel", "kernel", (6,)
+    found = {r["target"]: r for r in data.runs(doc, "evidence", "evidence.kernel")}
+    releases = {t: (r.get("extra") or {}).get("release") for t, r in found.items()}
+    host = next((r.get("extra", {}).get("host_release") for r in found.values()
+                 if (r.get("extra") or {}).get("host_release")), None) \
+        or doc.get("machine", {}).get("kernel")
+    numbers = {"host_release": host, "releases": releases}
+    containers = [t for t in CONTAINER_TARGETS if t in found]
+    if not containers:
+        return _no_evidence(claim, figure, lecture, "evidence.kernel")
+
+    def same(target: str) -> bool:
+        metric = (found[target].get("metrics") or {}).get("same_as_host")
+        return bool(metric) if metric is not None else releases[target] == host
+
+    conditions: list[Note] = []
+    differ = [t for t in containers if not same(t)]
+    if differ:
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("container_kernel_differs", {"targets": ", ".join(differ),
+                                                     "release": releases[differ[0]],
+                                                     "host": host}), conditions, lecture)
+    if "vm" not in found:
+        conditions.append(("no_vm", {}))
+    elif same("vm"):
+        conditions.append(("vm_same_release", {"release": releases["vm"]}))
+    else:
+        conditions += _accel_conditions(doc)
+    return Verdict(claim, SUPPORTED, numbers, figure,
+                   ("same_kernel", {"targets": ", ".join(containers), "host": host,
+                                    "vm": releases.get("vm") or "-"}), conditions, lecture)
+
+
+# -- 5 ------------------------------------------------------------------------------------------
+
+def vm_holds_memory(doc: Doc) -> Verdict:
+    """Rule 5: an idle VM's host memory against the memory it was given."""
+    claim, figure, lecture = "vm_holds_memory", "vm_memory", (6,)
+    run = _one(doc, "footprint", "footprint.idle", "vm")
+    if run is None:
+        return _no_evidence(claim, figure, lecture, "footprint.idle on vm")
+    allocation = data.allocation_bytes(run)
+    held, series = data.host_memory_bytes(run, idle_only=True)
+    conditions = _accel_conditions(doc)
+    if not allocation or not held:
+        return Verdict(claim, INCONCLUSIVE, {"allocated_mib": (allocation or 0) / MIB}, figure,
+                       ("incomplete", {"what": "memory_bytes" if not allocation else "samples"}),
+                       conditions, lecture)
+    median, peak = statistics.median(held), max(held)
+    numbers = {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
+               "max_mib": peak / MIB, "median_fraction": median / allocation,
+               "max_fraction": peak / allocation, "samples": len(held), "series": series,
+               "idle_since_s": data.idle_since(run)}
+    if series == "rss_at_exit":
+        conditions.append(("single_sample", {}))
+    if data.idle_since(run) is not None:
+        conditions.append(("idle_phase", {"since": data.idle_since(run)}))
+    if "tcg" in dict(conditions):
+        conditions.append(("tcg_cache", {}))
+    if median >= HOLD_FRACTION * allocation:
+        basis: Note = ("vm_holds", {"fraction": median / allocation})
+        verdict = SUPPORTED
+    elif peak < LAZY_FRACTION * allocation:
+        basis, verdict = ("vm_lazy", {"fraction": peak / allocation}), REFUTED
+    else:
+        basis, verdict = ("vm_partial", {"fraction": median / allocation}), INCONCLUSIVE
+    return Verdict(claim, verdict, numbers, figure, basis, conditions, lecture)
+
+
+# -- 6 ------------------------------------------------------------------------------------------
+
+def start_faster(doc: Doc) -> Verdict:
+    """Rule 6: container start-up (API path) against the VM's, by their medians' CIs."""
+    claim, figure, lecture = "start_faster", "startup", (6, 1)
+    values = data.startup_values(doc)
+    stats = {f"{t}:{v}": data.median_ci(vals) for (t, v), vals in values.items()}
+    numbers: dict[str, Any] = {"startup_ms": stats}
+    container = data.median_ci(values.get(("container", "startup.true"), []))
+    vm = data.median_ci(values.get(("vm", "startup.true"), []))
+    conditions = _accel_conditions(doc)
+    if container is None and vm is None:
+        return _no_evidence(claim, figure, lecture, "startup")
+    if container is None or vm is None:
+        conditions.append(("no_vm", {}) if vm is None else ("no_container", {}))
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("one_side", {"missing": "vm" if vm is None else "container"}),
+                       conditions, lecture)
+    n = min(container["n"], vm["n"])
+    if n < FEW_RUNS:
+        conditions.append(("few_runs", {"n": n}))
+    numbers["vm_over_container"] = vm["median"] / container["median"] \
+        if container["median"] else None
+    params = {"container": container["median"], "vm": vm["median"],
+              "ratio": numbers["vm_over_container"] or 0.0}
+    if container["high"] < vm["low"]:
+        return Verdict(claim, SUPPORTED, numbers, figure, ("faster", params), conditions,
+                       lecture)
+    if container["low"] > vm["high"]:
+        return Verdict(claim, REFUTED, numbers, figure, ("slower", params), conditions, lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("overlap", params), conditions,
+                   lecture)
+
+
+# -- 7 ------------------------------------------------------------------------------------------
+
+def _idle_memory(doc: Doc, target: str) -> tuple[float | None, str | None]:
+    run = _one(doc, "footprint", "footprint.idle", target)
+    if run is None:
+        return None, None
+    held, series = data.host_memory_bytes(run, idle_only=True)
+    return (statistics.median(held) / MIB, series) if held else (None, None)
+
+
+def weigh_less(doc: Doc) -> Verdict:
+    """Rule 7: an idle container's host memory against an idle VM's."""
+    claim, figure, lecture = "weigh_less", "weight", (1, 6)
+    container, _ = _idle_memory(doc, "container")
+    vm, series = _idle_memory(doc, "vm")
+    density = data.runs(doc, "density", "density.idle", "container")
+    per_instance = (density[-1].get("metrics") or {}).get("memory_per_instance_mib") \
+        if density else None
+    numbers = {"container_mib": container, "vm_mib": vm, "vm_series": series,
+               "density_per_instance_mib": per_instance}
+    conditions = _accel_conditions(doc)
+    if container is None and vm is None:
+        return _no_evidence(claim, figure, lecture, "footprint.idle")
+    if container is None or vm is None:
+        conditions.append(("no_vm", {}) if vm is None else ("no_container", {}))
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("one_side", {"missing": "vm" if vm is None else "container"}),
+                       conditions, lecture)
+    ratio = vm / container if container > 0 else float("inf")
+    numbers["vm_over_container"] = ratio
+    params = {"container": container, "vm": vm, "ratio": ratio}
+    if ratio >= WEIGHT_MARGIN:
+        return Verdict(claim, SUPPORTED, numbers, figure, ("lighter", params), conditions,
+                       lecture)
+    if container >= vm:
+        return Verdict(claim, REFUTED, numbers, figure, ("heavier", params), conditions,
+                       lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("close", params), conditions, lecture)
+
+
+# -- 8 ------------------------------------------------------------------------------------------
+
+def build_trace(doc: Doc) -> Verdict:
+    """Rule 8: one Dockerfile traced to an image (layers, digests) and a container."""
+    claim, figure, lecture = "build_trace", "trace", (8,)
+    run = _one(doc, "evidence", "evidence.build", "container")
+    if run is None:
+        return _no_evidence(claim, figure, lecture, "evidence.build")
+    extra = run.get("extra") or {}
+    image = extra.get("image") or {}
+    container = extra.get("container") or {}
+    layers = [d for d in image.get("layers") or [] if isinstance(d, str) and ":" in d]
+    namespaces = container.get("namespaces") or {}
+    numbers = {"image_id": image.get("id"), "layers": len(layers),
+               "steps": len(extra.get("cold_steps") or []),
+               "container_pid": container.get("pid"), "namespaces": len(namespaces),
+               "cgroup": container.get("cgroup"),
+               "same_id_when_cached": image.get("same_id_when_cached")}
+    ns_run = _one(doc, "evidence", "evidence.namespaces", "container")
+    host = ((ns_run or {}).get("extra") or {}).get("ns_inodes_host") or {}
+    if host and all(n in namespaces and n in host and namespaces[n] == host[n]
+                    for n in ("pid", "mnt")):
+        return Verdict(claim, REFUTED, numbers, figure, ("not_isolated", {}), [], lecture)
+    complete = image.get("id") and layers and container.get("pid") and namespaces and \
+        container.get("cgroup")
+    if not complete:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": "image/container"}), [], lecture)
+    conditions: list[Note] = []
+    if image.get("same_id_when_cached") is False:
+        conditions.append(("rebuild_new_id", {}))
+    return Verdict(claim, SUPPORTED, numbers, figure,
+                   ("traced", {"layers": len(layers), "pid": container.get("pid")}),
+                   conditions, lecture)
+
+
+# -- 9 ------------------------------------------------------------------------------------------
+
+def layer_cache(doc: Doc) -> Verdict:
+    """Rule 9: the rebuild of an unchanged Dockerfile hits the cache and is faster."""
+    claim, figure, lecture = "layer_cache", "build", (9,)
+    run = _one(doc, "evidence", "evidence.build", "container")
+    if run is None:
+        return _no_evidence(claim, figure, lecture, "evidence.build")
+    metrics, extra = run.get("metrics") or {}, run.get("extra") or {}
+    cold, cached = metrics.get("cold_s"), metrics.get("cached_s")
+    steps = [s for s in extra.get("cached_steps") or []
+             if not str(s.get("text", "")).strip().upper().startswith("FROM")]
+    hits = sum(bool(s.get("cached")) for s in steps)
+    numbers = {"cold_s": cold, "cached_s": cached, "steps": len(steps), "cache_hits": hits,
+               "cached_over_cold": cached / cold if cold and cached is not None else None}
+    if not cold or cached is None or not steps:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": "cold_s, cached_s, cached_steps"}), [], lecture)
+    params = {"hits": hits, "steps": len(steps), "cold": cold, "cached": cached,
+              "speedup": cold / cached if cached else float("inf")}
+    if hits == 0 or cached >= cold:
+        return Verdict(claim, REFUTED, numbers, figure, ("no_cache_gain", params), [], lecture)
+    if hits == len(steps) and cached <= CACHE_SPEEDUP_MAX * cold:
+        return Verdict(claim, SUPPORTED, numbers, figure, ("cache_fast", params), [], lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("cache_partial", params), [], lecture)
+
+
+# -- 10 -----------------------------------------------------------------------------------------
+
+def volumes_outlive(doc: Doc) -> Verdict:
+    """Rule 10: a volume's data outlives its container; the container layer's does not."""
+    claim, figure, lecture = "volumes_outlive", "volume", (10,)
+    run = _one(doc, "evidence", "evidence.volume", "container")
+    if run is None:
+        return _no_evidence(claim, figure, lecture, "evidence.volume")
+    metrics = run.get("metrics") or {}
+    survived, layer = metrics.get("survived"), metrics.get("container_layer_survived")
+    numbers = {"survived": survived, "container_layer_survived": layer,
+               "volume": (run.get("extra") or {}).get("volume")}
+    if survived is None:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure, ("incomplete", {"what": "survived"}),
+                       [], lecture)
+    if not survived:
+        return Verdict(claim, REFUTED, numbers, figure, ("volume_lost", {}), [], lecture)
+    if layer:
+        return Verdict(claim, REFUTED, numbers, figure, ("layer_kept", {}), [], lecture)
+    conditions: list[Note] = [] if layer is not None else [("layer_not_measured", {})]
+    return Verdict(claim, SUPPORTED, numbers, figure, ("volume_kept", {}), conditions, lecture)
+
+
+CLAIMS: tuple[Callable[[Doc], Verdict], ...] = (
+    isolated_process, chroot_no_isolation, cgroups_limit, shared_kernel, vm_holds_memory,
+    start_faster, weigh_less, build_trace, layer_cache, volumes_outlive)
+
+
+def evaluate(doc: Doc) -> list[Verdict]:
+    """Every claim's verdict, in the report's order."""
+    return [claim(doc) for claim in CLAIMS]

@@ -1,0 +1,163 @@
+"""Earlier sessions: trends per metric and the regressions `isobench compare` would flag.
+
+`--history DIR` names a directory of session directories, each holding a results.json
+(reports/out/ is one: symlinks such as `latest` are skipped, and so is the session being
+reported). Sessions are ordered by `session.started_at`. A session that cannot be read is
+listed as skipped with its reason; it does not stop the report.
+
+Regressions compare the current session with the most recent earlier session run on a
+comparable machine (same cpu_model, cores, kernel and VM acceleration, as compare
+requires) by the rule in reports/stats.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports import data, stats
+from reports.errors import ReportError
+from reports.load import RESULTS_FILE, load_results
+
+MACHINE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cpu_model", ("cpu_model",)),
+    ("cores", ("cores",)),
+    ("kernel", ("kernel",)),
+    ("acceleration", ("acceleration", "mode")),
+)
+
+Document = Mapping[str, Any]
+
+
+@dataclass
+class Session:
+    label: str
+    path: Path
+    doc: Document
+
+
+@dataclass
+class History:
+    directory: Path
+    sessions: list[Session] = field(default_factory=list)     # earlier ones, oldest first
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _started(doc: Document) -> str:
+    return str(doc.get("session", {}).get("started_at") or "")
+
+
+def load_history(directory: str | os.PathLike[str], current: Document | None = None) -> History:
+    root = Path(directory)
+    if not root.is_dir():
+        raise ReportError(f"{root}: --history must be a directory of session directories")
+    history = History(root)
+    current_id = (current or {}).get("session", {}).get("id")
+    candidates = []
+    for entry in sorted(root.iterdir()):
+        if entry.is_symlink() or entry.name.startswith("."):
+            continue
+        if entry.is_dir() and (entry / RESULTS_FILE).is_file():
+            candidates.append(entry / RESULTS_FILE)
+        elif entry.is_file() and entry.suffix == ".json":
+            candidates.append(entry)
+    for path in candidates:
+        try:
+            doc, _ = load_results(path)
+        except ReportError as e:
+            history.skipped.append((str(path), str(e).removeprefix(f"{path}: ")))
+            continue
+        if current_id is not None and doc.get("session", {}).get("id") == current_id:
+            continue
+        history.sessions.append(Session(str(doc["session"].get("id") or path.parent.name),
+                                        path, doc))
+    history.sessions.sort(key=lambda s: _started(s.doc))
+    if current is not None:
+        now = _started(current)
+        history.sessions = [s for s in history.sessions if not now or _started(s.doc) <= now]
+    return history
+
+
+def _dig(block: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        block = block.get(key) if isinstance(block, Mapping) else None
+    return block
+
+
+def machine_differences(base: Document, new: Document) -> list[str]:
+    out = []
+    if base.get("schema_version") != new.get("schema_version"):
+        out.append(f"schema_version {base.get('schema_version')!r} vs "
+                   f"{new.get('schema_version')!r}")
+    for label, path in MACHINE_KEYS:
+        b, n = _dig(base.get("machine"), path), _dig(new.get("machine"), path)
+        if b != n:
+            out.append(f"{label} {b!r} vs {n!r}")
+    return out
+
+
+def baseline(history: History, current: Document) -> tuple[Session | None, list[str]]:
+    """The most recent comparable earlier session, or None and why the latest is not."""
+    why: list[str] = []
+    for session in reversed(history.sessions):
+        diffs = machine_differences(session.doc, current)
+        if not diffs:
+            return session, []
+        why = why or diffs
+    return None, why
+
+
+def _values(doc: Document) -> dict[tuple[str, str, str, str], list[float]]:
+    out: dict[tuple[str, str, str, str], list[float]] = {}
+    frame = data.runs_frame(doc)
+    for key, group in frame.groupby(["workload", "variant", "metric", "target"], sort=False):
+        out[tuple(key)] = group["value"].tolist()  # type: ignore[index]
+    return out
+
+
+@dataclass(frozen=True)
+class Regression:
+    workload: str
+    variant: str
+    metric: str
+    target: str
+    unit: str
+    better: str | None
+    change: stats.Change
+
+
+def regressions(base: Document, new: Document, threshold: float = stats.THRESHOLD,
+                *, resamples: int = stats.RESAMPLES) -> list[Regression]:
+    """Every (workload, variant, metric, target) measured in both, with its verdict."""
+    bv, nv = _values(base), _values(new)
+    out = []
+    for key in sorted(bv.keys() & nv.keys(),
+                      key=lambda k: (data.workload_order(k[0]), k[1], k[2],
+                                     data.target_order(k[3]))):
+        unit, better = data.metric_meta(new, *key[:3])
+        if better is None:
+            unit, better = data.metric_meta(base, *key[:3])
+        change = stats.compare_values(better, bv[key], nv[key], threshold,
+                                      resamples=resamples)
+        out.append(Regression(*key, unit, better, change))
+    return out
+
+
+def trend_frame(sessions: Sequence[tuple[str, Document]]) -> pd.DataFrame:
+    """One row per (session, workload, variant, metric, target): median and 95 % CI."""
+    rows = []
+    for index, (label, doc) in enumerate(sessions):
+        for (workload, variant, metric, target), values in _values(doc).items():
+            if workload in data.NOT_IN_SUMMARY:
+                continue
+            median, low, high = stats.bootstrap_median_ci(values, resamples=500)
+            rows.append({"session": index, "label": label, "workload": workload,
+                         "variant": variant, "metric": metric, "target": target,
+                         "median": median, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["session", "label", "workload", "variant", "metric",
+                                       "target", "median", "low", "high"])
