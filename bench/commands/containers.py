@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any
 
+from bench.commands.common import each, print_table
 from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
@@ -101,28 +102,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
                      f"{_ago(c.created)} ago", status_line(c),
                      ", ".join(str(PortMapping(**p)) for p in c.state.ports)
                      if c.state.status == "running" else "", c.name))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    print_table(rows)
     return 0
 
 
-def _each(refs: list[str], action) -> int:  # noqa: ANN001
-    """Docker applies multi-container verbs to each ref, reporting failures and going on."""
-    code = 0
-    for ref in refs:
-        try:
-            action(ref)
-            print(ref)
-        except IsobenchError as e:
-            print(f"isobench: {e}", file=sys.stderr)
-            code = 1
-    return code
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return _each(args.containers, lambda ref: rt.stop(ref, timeout=args.time))
+    return each(args.containers, lambda ref: rt.stop(ref, timeout=args.time))
 
 
 def parse_signal(value: str) -> int:
@@ -138,12 +126,12 @@ def parse_signal(value: str) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     rt = Runtime()
     sig = parse_signal(args.signal)
-    return _each(args.containers, lambda ref: rt.kill(ref, sig))
+    return each(args.containers, lambda ref: rt.kill(ref, sig))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return _each(args.containers,
+    return each(args.containers,
                  lambda ref: rt.remove(ref, force=args.force, volumes=args.volumes))
 
 

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from bench.commands.common import print_table
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument
 
@@ -26,10 +27,6 @@ def _ago(ts: float) -> str:
     return f"{secs} seconds ago"
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -60,7 +57,7 @@ def cmd_images(args: argparse.Namespace) -> int:
         for image in rt.images.list():
             print(image.id.split(":")[1][:12])
         return 0
-    _table(rows)
+    print_table(rows)
     return 0
 
 
@@ -88,7 +85,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if not args.no_trunc and len(created_by) > 60:
             created_by = created_by[:59] + "…"
         rows.append(("<missing>", created_by, "0B" if entry.get("empty_layer") else "layer"))
-    _table(rows)
+    print_table(rows)
     return 0
 
 

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
+from bench.commands.common import each
 from runtime.api import Runtime
-from runtime.errors import IsobenchError
-
-
-def _each(names: list[str], action) -> int:  # noqa: ANN001
-    code = 0
-    for name in names:
-        try:
-            action(name)
-            print(name)
-        except IsobenchError as e:
-            print(f"isobench: {e}", file=sys.stderr)
-            code = e.exit_code
-    return code
 
 
 def cmd_volume_create(args: argparse.Namespace) -> int:
@@ -41,7 +28,7 @@ def cmd_volume_ls(args: argparse.Namespace) -> int:
 
 def cmd_volume_rm(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return _each(args.names, rt.remove_volume)
+    return each(args.names, rt.remove_volume)
 
 
 def cmd_volume_inspect(args: argparse.Namespace) -> int:
@@ -65,7 +52,7 @@ def cmd_network_ls(args: argparse.Namespace) -> int:
 
 def cmd_network_rm(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return _each(args.names, rt.remove_network)
+    return each(args.names, rt.remove_network)
 
 
 def cmd_network_inspect(args: argparse.Namespace) -> int:

@@ -127,6 +127,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     vm = sub.add_parser("vm", help="run images in libvirt/QEMU virtual machines")
+    vm.set_defaults(handler=lambda _args: vm.print_help(sys.stderr) or 1)
     vm_sub = vm.add_subparsers(dest="vm_verb", metavar="COMMAND", parser_class=type(vm))
     p = vm_sub.add_parser("run", help="run a command in a new VM")
     p.add_argument("-m", "--memory", default="512m", help="guest memory, e.g. 512m, 2g")
@@ -147,6 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sample-interval", type=float, metavar="S",
                    help="also sample memory and cpu every S seconds into --stats")
     p.add_argument("-v", "--verbose", action="store_true", help="a summary line on stderr")
+    p.add_argument("--rm", action="store_true", help="accepted for Docker's sake: a VM is "
+                   "always removed when its command ends")
     p.add_argument("image", nargs="?", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
     p.set_defaults(handler=cmd_vm_run)

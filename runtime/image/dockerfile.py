@@ -55,6 +55,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from runtime.image.ignore import clean_path  # Go's path.Clean, shared
+
 __all__ = [
     "ArgStep", "CmdStep", "CopyStep", "Dockerfile", "DockerfileError", "EntrypointStep",
     "EnvStep", "ExposeStep", "FromStep", "Instruction", "LabelStep", "NoopStep",
@@ -160,26 +162,6 @@ _SAFE_WORD = re.compile(r"[^\s\"'\\$`=]+")
 def _q(s: str) -> str:
     """A value as written into a step's text: bare when unambiguous, else JSON-quoted."""
     return s if _SAFE_WORD.fullmatch(s) else _goquote(s)
-
-
-def _clean_path(path: str) -> str:
-    """Go's path.Clean."""
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for seg in path.split("/"):
-        if seg in ("", "."):
-            continue
-        if seg == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(seg)
-    joined = "/".join(parts)
-    if rooted:
-        return "/" + joined
-    return joined or "."
 
 
 # ---------------------------------------------------------------- substitution
@@ -1511,7 +1493,7 @@ class _Evaluator:
         if not path:
             raise _Fail("cannot normalize nothing")
         if not path.startswith("/"):
-            path = _clean_path("/" + self.cwd + "/" + path)
+            path = clean_path("/" + self.cwd + "/" + path)
         self.cwd = path
         self.r.workdir = path
         return WorkdirStep(path, line=ins.line, text=f"WORKDIR {_q(path)}")
