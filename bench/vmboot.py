@@ -1,0 +1,222 @@
+"""What the VM driver costs (issue 5's "Measure"), as a script:
+
+1. boot-to-first-output: the same guest (image, kernel, initrd, devices, command) started
+   through libvirt and as a plain qemu-system-x86_64 command, runs interleaved; medians and
+   their ratio (the goal: libvirt / raw <= 1.2);
+2. the host memory an idle guest holds (QEMU's RSS and PSS, the cgroup's memory) for each
+   --memory size, sampled every second while the guest sleeps: the lecture claims a VM holds
+   everything it was given.
+
+    python -m bench.vmboot [--runs 10] [--idle 30] [--sizes 512m,2g] [--out FILE]
+
+Every result records the acceleration; under TCG the numbers are emulation's, and say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from runtime.fsutil import write_json
+from runtime.limits import parse_bytes
+from vm import guest
+from vm.driver import DOMAIN_PREFIX, VmDriver, VmRequest, socket_dir
+from vm.rawqemu import qemu_argv
+from vm.session import GuestSession
+
+BOOT_COMMAND = ["echo", "first-output"]
+RUN_TIMEOUT_S = 600.0
+
+
+def libvirt_boot(drv: VmDriver, req: VmRequest) -> dict[str, Any]:
+    """Seconds from launching (the disk cache ready) to the command's first byte on the host."""
+    result = drv.run(req)
+    t = result.timings
+    if result.exit_code != 0 or t["first_output_s"] is None or t["disk_ready_s"] is None:
+        raise RuntimeError(f"libvirt run failed: exit {result.exit_code}")
+    return {"first_output_s": t["first_output_s"] - t["disk_ready_s"],
+            "ready_s": (t["ready_s"] or 0) - t["disk_ready_s"], "accel": result.accel}
+
+
+def raw_boot(drv: VmDriver, req: VmRequest) -> dict[str, Any]:
+    """The same guest under qemu-system-x86_64 alone: same overlay, channel, init and spec."""
+    run_id = uuid.uuid4().hex[:16]
+    name = f"{DOMAIN_PREFIX}raw-{run_id}"
+    plan = drv.prepare(req, name)
+    assert plan.disk is not None
+    run_dir = drv.vm_root / "runs" / run_id
+    sock_path = socket_dir() / f"{run_id}.sock"
+    run_dir.mkdir(parents=True)
+    sock_path.parent.mkdir(parents=True, exist_ok=True)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        start = time.monotonic()
+        overlay = run_dir / "root.qcow2"
+        guest.create_overlay(plan.disk.path, overlay)
+        dom = drv.domain(name, req, plan, run_dir, sock_path, overlay, None)
+        proc = subprocess.Popen(qemu_argv(dom), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        chan = _connect(sock_path, proc)  # QEMU waits (wait=on) until we are there
+        with chan:
+            session = GuestSession(chan, plan.spec)
+            deadline = start + RUN_TIMEOUT_S
+            while not session.finished and time.monotonic() < deadline:
+                session.step(1.0)
+            if session.exit_code != 0 or session.first_output_at is None:
+                raise RuntimeError(f"raw QEMU run failed: {session.failure or session.exit_code}")
+            session.ack()
+            session.wait_eof(10.0)
+        assert session.ready_at is not None
+        return {"first_output_s": session.first_output_at - start,
+                "ready_s": session.ready_at - start}
+    finally:
+        if proc is not None:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        sock_path.unlink(missing_ok=True)
+
+
+def _connect(path: Path, proc: subprocess.Popen[bytes]) -> socket.socket:
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            raise RuntimeError(f"qemu-system-x86_64 exited {proc.returncode}: {err.strip()}")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(path))
+            return sock
+        except OSError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return {"n": len(values), "median": statistics.median(values), "q1": q[0], "q3": q[2],
+            "min": min(values), "max": max(values)}
+
+
+def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
+                    memory: int) -> dict[str, Any]:
+    req = VmRequest(image=image, command=BOOT_COMMAND, accel=accel, memory_bytes=memory,
+                    timeout=RUN_TIMEOUT_S)
+    drv.prepare(req, f"{DOMAIN_PREFIX}warmup")  # disk built and init compiled outside timing
+    raw: list[dict[str, Any]] = []
+    lv: list[dict[str, Any]] = []
+    for i in range(runs):
+        # Alternate which goes first, so neither always runs on a just-warmed host.
+        order = (("libvirt", libvirt_boot), ("raw", raw_boot))
+        for label, fn in order if i % 2 == 0 else order[::-1]:
+            sample = fn(drv, req)
+            (lv if label == "libvirt" else raw).append(sample)
+            print(f"  run {i + 1}/{runs} {label:7s} first output after "
+                  f"{sample['first_output_s']:.2f} s", file=sys.stderr, flush=True)
+    lv_s = summarize([s["first_output_s"] for s in lv])
+    raw_s = summarize([s["first_output_s"] for s in raw])
+    return {"libvirt": lv_s, "raw_qemu": raw_s, "ratio": lv_s["median"] / raw_s["median"],
+            "raw": {"libvirt": lv, "raw_qemu": raw}, "accel": lv[0]["accel"]}
+
+
+def idle_memory(drv: VmDriver, image: str, accel: str, memory: int,
+                seconds: float) -> dict[str, Any]:
+    req = VmRequest(image=image, command=["sleep", str(int(seconds))], accel=accel,
+                    memory_bytes=memory, sample_interval=1.0, timeout=RUN_TIMEOUT_S)
+    result = drv.run(req)
+    ready = (result.timings["ready_s"] or 0) - (result.timings["resumed_s"] or 0)
+    idle = [s for s in result.samples if s["t"] >= ready + 1.0]  # the guest is up and asleep
+
+    def series(key: str) -> list[int]:
+        return [v for v in (_get(s, key) for s in idle) if v]
+
+    out: dict[str, Any] = {"memory_bytes": memory, "accel": result.accel,
+                           "samples": len(idle), "raw": idle}
+    for key in ("qemu.rss", "qemu.pss", "cgroup_memory"):
+        values = series(key)
+        if values:
+            out[key] = {"median": statistics.median(values), "max": max(values),
+                        "fraction_of_given": statistics.median(values) / memory}
+    return out
+
+
+def _get(sample: dict[str, Any], key: str) -> int | None:
+    value: Any = sample
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.vmboot", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image", default="busybox")
+    p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--memory", default="512m", help="guest memory for the boot comparison")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds each idle guest sleeps")
+    p.add_argument("--sizes", default="512m,2g", help="guest memory sizes for the idle test")
+    p.add_argument("--skip-boot", action="store_true")
+    p.add_argument("--skip-memory", action="store_true")
+    p.add_argument("--out", type=Path, help="write every raw value as JSON here")
+    args = p.parse_args(argv)
+    drv = VmDriver()
+    report: dict[str, Any] = {"schema": "isobench.vmboot/1", "image": args.image,
+                              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if not args.skip_boot:
+        print(f"boot to first output, {args.runs} runs each, interleaved:", file=sys.stderr)
+        boot = boot_comparison(drv, args.image, args.accel, args.runs, parse_bytes(args.memory))
+        report["boot"] = boot
+    if not args.skip_memory:
+        report["idle_memory"] = []
+        for size in args.sizes.split(","):
+            print(f"idle guest with {size} for {args.idle:g} s:", file=sys.stderr)
+            report["idle_memory"].append(idle_memory(drv, args.image, args.accel,
+                                                     parse_bytes(size), args.idle))
+    print_report(report)
+    if args.out:
+        write_json(args.out, report)
+    return 0
+
+
+def print_report(report: dict[str, Any]) -> None:
+    mib = 1 << 20
+    accel = report.get("boot", {}).get("accel") or (report.get("idle_memory") or [{}])[0].get(
+        "accel", "?")
+    print(f"acceleration: {accel.upper()}"
+          + (" (emulation: every guest instruction is translated in software; these are not "
+             "KVM figures)" if accel == "tcg" else ""))
+    if "boot" in report:
+        b = report["boot"]
+        for label in ("libvirt", "raw_qemu"):
+            s = b[label]
+            print(f"boot to first output via {label:8s}: median {s['median']:.2f} s "
+                  f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min {s['min']:.2f}, max {s['max']:.2f}, "
+                  f"n={s['n']})")
+        print(f"ratio libvirt / raw QEMU (medians): {b['ratio']:.3f}")
+    for m in report.get("idle_memory", []):
+        parts = [f"{key} median {m[key]['median'] / mib:.0f} MiB "
+                 f"({100 * m[key]['fraction_of_given']:.0f}% of given), max "
+                 f"{m[key]['max'] / mib:.0f} MiB" for key in ("qemu.rss", "qemu.pss",
+                                                            "cgroup_memory") if key in m]
+        print(f"idle guest given {m['memory_bytes'] / mib:.0f} MiB ({m['samples']} samples): "
+              + "; ".join(parts))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

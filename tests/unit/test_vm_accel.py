@@ -1,0 +1,129 @@
+"""Acceleration decisions and the probe's plumbing, without running QEMU."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vm import accel
+from vm.accel import AccelError, ProbeResult, decide
+
+KVM_OK = ProbeResult("kvm", True, 0.3, "a vCPU ran the probe in 0.30 s")
+KVM_SPINS = ProbeResult("kvm", False, 3.0, "the vCPU did not finish a 512-byte boot sector "
+                        "within 3 s (QEMU spins: the vCPU never runs)")
+
+
+@pytest.mark.parametrize("requested, device, kvm, expected", [
+    ("auto", None, KVM_OK, "kvm"),
+    ("auto", None, KVM_SPINS, "tcg"),           # these machines: /dev/kvm opens, vCPU spins
+    ("auto", "/dev/kvm does not exist", None, "tcg"),
+    ("auto", None, None, "tcg"),                # never assume KVM without a probe
+    ("tcg", None, KVM_OK, "tcg"),
+    ("kvm", None, KVM_OK, "kvm"),
+])
+def test_decisions(requested: str, device: str | None, kvm: ProbeResult | None,
+                   expected: str) -> None:
+    decision = decide(requested, device, kvm)
+    assert decision.accel == expected
+    assert decision.note == (accel.KVM_NOTE if expected == "kvm" else accel.TCG_NOTE)
+
+
+def test_fallback_says_why() -> None:
+    decision = decide("auto", None, KVM_SPINS)
+    assert "vCPU never runs" in decision.reason and "TCG" in decision.reason
+    assert "emulation" in decision.note
+
+
+@pytest.mark.parametrize("device, kvm, why", [
+    (None, KVM_SPINS, "vCPU never runs"),
+    ("/dev/kvm does not open: Permission denied", None, "Permission denied"),
+])
+def test_kvm_requested_but_unusable_is_an_error(device: str | None, kvm: ProbeResult | None,
+                                                why: str) -> None:
+    with pytest.raises(AccelError, match=why) as info:
+        decide("kvm", device, kvm)
+    assert info.value.exit_code == 125
+
+
+def test_unknown_mode() -> None:
+    with pytest.raises(AccelError, match="auto, kvm or tcg"):
+        decide("hvf", None, None)
+
+
+def test_boot_sector_writes_the_exit_port_and_is_bootable() -> None:
+    sector = accel.boot_sector()
+    assert len(sector) == 512 and sector[-2:] == b"\x55\xaa"
+    assert sector[:4] == bytes([0xB0, accel.EXIT_VALUE, 0xE6, accel.EXIT_PORT])
+    assert accel.EXPECTED_STATUS == (accel.EXIT_VALUE << 1) | 1
+
+
+def test_probe_command_uses_the_requested_accelerator() -> None:
+    cmd = accel.probe_command("kvm", "/tmp/p.img")
+    assert cmd[cmd.index("-accel") + 1] == "kvm"
+    assert any(a.startswith("isa-debug-exit") for a in cmd)
+
+
+class FakeProc:
+    def __init__(self, returncode: int | None, hang: bool = False) -> None:
+        self.returncode, self.hang, self.killed = returncode, hang, False
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        if self.hang and not self.killed:
+            raise subprocess.TimeoutExpired("qemu", timeout or 0)
+        return "", "qemu-system-x86_64: failed to initialize kvm: No such file\n"
+
+    def kill(self) -> None:
+        self.killed = True
+
+
+@pytest.mark.parametrize("proc, ok, detail", [
+    (FakeProc(accel.EXPECTED_STATUS), True, "ran the probe"),
+    (FakeProc(None, hang=True), False, "never runs"),
+    (FakeProc(1), False, "failed to initialize kvm"),
+])
+def test_run_probe_verdicts(monkeypatch: pytest.MonkeyPatch, proc: FakeProc, ok: bool,
+                            detail: str) -> None:
+    monkeypatch.setattr(accel.subprocess, "Popen", lambda *a, **k: proc)
+    result = accel.run_probe("kvm", timeout=0.01)
+    assert result.ok is ok and detail in result.detail
+
+
+def test_verdict_is_cached_per_boot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
+    calls: list[str] = []
+
+    def fake_probe(mode: str, timeout: float) -> ProbeResult:
+        calls.append(mode)
+        return KVM_SPINS
+
+    monkeypatch.setattr(accel, "run_probe", fake_probe)
+    monkeypatch.setattr(accel, "_boot_id", lambda: "boot-1")
+    assert accel.probe_kvm() == KVM_SPINS
+    assert accel.probe_kvm() == KVM_SPINS
+    assert calls == ["kvm"]
+    assert json.loads((tmp_path / accel.CACHE_FILE).read_text())["key"]["boot_id"] == "boot-1"
+    monkeypatch.setattr(accel, "_boot_id", lambda: "boot-2")  # the host rebooted
+    accel.probe_kvm()
+    accel.probe_kvm(refresh=True)
+    assert calls == ["kvm", "kvm", "kvm"]
+
+
+def test_tcg_needs_no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "probe_kvm", lambda **k: pytest.fail("probed"))
+    assert accel.choose("tcg").accel == "tcg"
+
+
+def test_missing_device_skips_the_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "kvm_device_status", lambda: "/dev/kvm does not exist")
+    monkeypatch.setattr(accel, "probe_kvm", lambda **k: pytest.fail("probed"))
+    assert accel.choose("auto").accel == "tcg"
+
+
+def test_device_status(tmp_path: Path) -> None:
+    assert "does not exist" in (accel.kvm_device_status(str(tmp_path / "kvm")) or "")
+    node = tmp_path / "kvm"
+    node.write_text("")
+    assert accel.kvm_device_status(str(node)) is None

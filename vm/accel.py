@@ -1,0 +1,179 @@
+"""KVM or TCG, decided by measurement: KVM counts only after a vCPU ran a tiny guest to its
+end within a time limit. (/dev/kvm opening proves nothing: on some hosts a vCPU never runs.)
+
+The probe boots a 512-byte boot sector under SeaBIOS that writes to QEMU's isa-debug-exit
+port; QEMU then exits with (value << 1) | 1. Verdicts are cached per host boot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from runtime.errors import IsobenchError
+
+QEMU = "qemu-system-x86_64"
+KVM_DEVICE = "/dev/kvm"
+PROBE_TIMEOUT_S = 3.0
+EXIT_PORT = 0xF4
+EXIT_VALUE = 0x2A
+EXPECTED_STATUS = (EXIT_VALUE << 1) | 1
+CACHE_FILE = "vm-accel.json"
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+TCG_NOTE = ("TCG is emulation: QEMU translates every guest instruction in software, so guest "
+            "CPU work runs several times slower than under KVM; overheads measured under TCG "
+            "are not those of hardware virtualization")
+KVM_NOTE = "KVM: hardware virtualization, the guest's instructions run on the CPU directly"
+
+
+class AccelError(IsobenchError):
+    """The requested acceleration is not available here."""
+
+
+# mov al, 0x2a ; out 0xf4, al ; hlt ; jmp $-1   (then the 0x55AA boot signature)
+BOOT_CODE = bytes([0xB0, EXIT_VALUE, 0xE6, EXIT_PORT, 0xF4, 0xEB, 0xFD])
+
+
+def boot_sector() -> bytes:
+    return BOOT_CODE + bytes(510 - len(BOOT_CODE)) + b"\x55\xaa"
+
+
+@dataclass
+class ProbeResult:
+    accel: str            # kvm or tcg
+    ok: bool
+    seconds: float
+    detail: str           # why not, or what ran
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def probe_command(accel: str, disk: str) -> list[str]:
+    return [QEMU, "-accel", accel, "-machine", "pc", "-m", "16", "-nodefaults",
+            "-no-user-config", "-display", "none", "-serial", "none", "-monitor", "none",
+            "-drive", f"file={disk},format=raw,if=ide",
+            "-device", f"isa-debug-exit,iobase={EXIT_PORT:#x},iosize=1"]
+
+
+def kvm_device_status(path: str = KVM_DEVICE) -> str | None:
+    """None when the device opens read-write, else why not."""
+    if not os.path.exists(path):
+        return f"{path} does not exist (no KVM module loaded, or no virtualization in this CPU)"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as e:
+        return f"{path} does not open: {e.strerror}"
+    os.close(fd)
+    return None
+
+
+def run_probe(accel: str, timeout: float = PROBE_TIMEOUT_S) -> ProbeResult:
+    """Boot the probe sector under `accel`; ok only if the vCPU reached the exit port in time."""
+    with tempfile.TemporaryDirectory(prefix="isobench-probe-") as tmp:
+        disk = os.path.join(tmp, "probe.img")
+        with open(disk, "wb") as f:
+            f.write(boot_sector())
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(probe_command(accel, disk), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
+        except OSError as e:
+            return ProbeResult(accel, False, 0.0, f"{QEMU}: {e.strerror}")
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return ProbeResult(accel, False, time.monotonic() - started,
+                               f"the vCPU did not finish a 512-byte boot sector within "
+                               f"{timeout:g} s (QEMU spins: the vCPU never runs)")
+        seconds = time.monotonic() - started
+    if proc.returncode == EXPECTED_STATUS:
+        return ProbeResult(accel, True, seconds, f"a vCPU ran the probe in {seconds:.2f} s")
+    first = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
+    return ProbeResult(accel, False, seconds, f"QEMU failed: {first}")
+
+
+@dataclass
+class Decision:
+    accel: str            # kvm or tcg: what the domain will use
+    reason: str
+    note: str             # TCG_NOTE or KVM_NOTE: goes into every result
+
+    @property
+    def mode(self) -> str:
+        """The same as `accel` (the harness's name for it)."""
+        return self.accel
+
+
+def decide(requested: str, device_problem: str | None, kvm: ProbeResult | None) -> Decision:
+    """The mode for `--accel requested`. `kvm` is the probe's verdict (None: not probed)."""
+    if requested not in ("auto", "kvm", "tcg"):
+        raise AccelError(f"invalid --accel {requested!r}: choose auto, kvm or tcg")
+    if requested == "tcg":
+        return Decision("tcg", "TCG requested", TCG_NOTE)
+    why_not = device_problem or (None if kvm and kvm.ok else
+                                 (kvm.detail if kvm else "KVM was not probed"))
+    if why_not is None:
+        return Decision("kvm", kvm.detail if kvm else "", KVM_NOTE)
+    if requested == "kvm":
+        raise AccelError(f"KVM requested but unusable: {why_not} (use --accel tcg or auto)")
+    return Decision("tcg", f"KVM unusable: {why_not}; falling back to TCG", TCG_NOTE)
+
+
+def _boot_id() -> str:
+    try:
+        with open(BOOT_ID) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _qemu_identity() -> str:
+    """Path and mtime of the QEMU binary: an upgraded QEMU is probed again."""
+    for d in os.environ.get("PATH", "").split(":"):
+        path = os.path.join(d or ".", QEMU)
+        if os.access(path, os.X_OK):
+            return f"{path}@{int(os.stat(path).st_mtime)}"
+    return ""
+
+
+def cache_path() -> Path:
+    return Path(os.environ.get("ISOBENCH_RUN_DIR", "/run/isobench")) / CACHE_FILE
+
+
+def probe_kvm(refresh: bool = False, timeout: float = PROBE_TIMEOUT_S) -> ProbeResult:
+    """The KVM verdict for this boot of the host: probed once, then read from /run."""
+    key = {"boot_id": _boot_id(), "qemu": _qemu_identity()}
+    path = cache_path()
+    if not refresh:
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return ProbeResult(**cached["kvm"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    result = run_probe("kvm", timeout)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "kvm": result.to_dict()}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # an uncached verdict is still a verdict
+    return result
+
+
+def choose(requested: str) -> Decision:
+    """What `--accel requested` means on this host now; probes KVM only when it may be used."""
+    if requested == "tcg":
+        return decide(requested, None, None)
+    problem = kvm_device_status()
+    return decide(requested, problem, None if problem else probe_kvm())

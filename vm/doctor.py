@@ -1,0 +1,101 @@
+"""What this host can do for isobench, and why not: each check one line, measured where it can
+be (the KVM verdict comes from running a vCPU, not from /dev/kvm existing)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import libvirt
+
+from runtime.cgroups import CgroupError, detect_mode
+from runtime.cgroups.detect import v1_mounts
+from vm import accel, guest, host
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    needed_by: str = ""  # what cannot run when this fails (empty: informational)
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if out.returncode == 0 and text else None
+
+
+def host_checks() -> list[Check]:
+    checks = [Check("root", os.geteuid() == 0,
+                    "running as root" if os.geteuid() == 0 else
+                    "not root: namespaces, mounts, cgroups and libvirt's system instance need it",
+                    "containers, vm")]
+    try:
+        mode = detect_mode()
+        controllers = ", ".join(sorted(v1_mounts())) if mode != "v2" else "unified"
+        checks.append(Check("cgroups", True, f"{mode} ({controllers})"))
+    except CgroupError as e:
+        checks.append(Check("cgroups", False, str(e), "containers, vm accounting"))
+    with open("/proc/filesystems") as f:
+        overlay = "overlay" in f.read()
+    checks.append(Check("overlayfs", overlay, "available" if overlay else
+                        "not in /proc/filesystems (modprobe overlay)", "containers"))
+    for tool in ("runc", "crun"):
+        found = _version([tool, "--version"])
+        checks.append(Check(tool, found is not None, found or "not installed"))
+    return checks
+
+
+def vm_checks(refresh: bool = False) -> list[Check]:
+    checks: list[Check] = []
+    try:
+        kernel = guest.find_kernel()
+        checks.append(Check("guest kernel", True, f"{kernel.release} ({kernel.kernel}, "
+                            f"{kernel.initrd})", "vm"))
+        missing = guest.initrd_modules(kernel.initrd)
+        checks.append(Check("initrd modules", not missing,
+                            "virtio_blk and ext4 present" if not missing else
+                            f"missing {', '.join(missing)}: root=/dev/vda cannot be mounted "
+                            "(set MODULES=most in /etc/initramfs-tools/initramfs.conf)", "vm"))
+    except guest.GuestError as e:
+        checks.append(Check("guest kernel", False, str(e), "vm"))
+    for tool, hint in (("mkfs.ext4", "e2fsprogs"), ("qemu-img", "qemu-utils"),
+                       (accel.QEMU, "qemu-system-x86"), (os.environ.get("CC", "cc"), "gcc")):
+        path = shutil.which(tool)
+        checks.append(Check(tool, path is not None, path or f"missing (apt-get install {hint})",
+                            "vm"))
+    try:
+        conn = host.connect()
+        try:
+            lv, qv = conn.getLibVersion(), conn.getVersion()
+            checks.append(Check("libvirt", True, f"{host.uri()}: libvirt {_dotted(lv)}, "
+                                f"QEMU {_dotted(qv)}", "vm"))
+        finally:
+            conn.close()
+    except (host.LibvirtError, libvirt.libvirtError) as e:
+        checks.append(Check("libvirt", False, str(e), "vm"))
+    problem = accel.kvm_device_status()
+    checks.append(Check("/dev/kvm", problem is None, problem or "exists and opens (proves nothing "
+                        "yet: see the KVM probe)"))
+    kvm = None if problem else accel.probe_kvm(refresh=refresh)
+    if kvm is not None:
+        checks.append(Check("KVM probe", kvm.ok, ("a vCPU ran: " if kvm.ok else "failed: ")
+                            + kvm.detail))
+    tcg = accel.run_probe("tcg")
+    checks.append(Check("TCG probe", tcg.ok, tcg.detail, "vm (without KVM)"))
+    decision = accel.decide("auto", problem, kvm)
+    usable = decision.accel == "kvm" or tcg.ok
+    checks.append(Check("acceleration", usable, f"{decision.accel} ({decision.reason}). "
+                        f"{decision.note}", "vm"))
+    return checks
+
+
+def _dotted(version: int) -> str:
+    return f"{version // 1_000_000}.{version // 1000 % 1000}.{version % 1000}"
