@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import compare
-from bench.commands import bench, compose, containers, images, report, storage
+from bench.commands import bench, compose, containers, images, report, storage, vm
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -32,6 +32,7 @@ def build_parser() -> Parser:
     compare.register(sub)
     bench.register(sub)
     report.register(sub)
+    vm.register(sub)
     return parser
 
 
