@@ -34,8 +34,8 @@ from vm.session import GuestSession
 
 DOMAIN_PREFIX = "isobench-"
 DEFAULT_MEMORY_BYTES = 512 << 20
-# Below this the Debian kernel cannot unpack its initramfs (31 MB zstd -> 129 MB) and boot;
-# measured on these machines (see the closing note of issue 5).
+# The Debian kernel must unpack its initramfs (31 MB zstd -> 129 MB): with 192 MiB it panics
+# ("System is deadlocked on memory"), 256 MiB boots (measured on these machines).
 MIN_MEMORY_BYTES = 256 << 20
 MAX_VCPUS = 64
 GUEST_ADDRESS = "10.0.2.15/24"
