@@ -52,6 +52,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       doc=doc, seed=args.seed, argv=list(args.argv),
                       progress=lambda line: console.print(f"[dim]{time.strftime('%H:%M:%S')}"
                                                           f"[/dim] {line}"))
+    out.mkdir(parents=True, exist_ok=True)
     _point_latest(out)
     harness.run()
     console.print(f"results: {out / results.RESULTS_FILE}")
