@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.collectors import Sampler, cgroup_reader
+from bench.collectors import Sampler, cgroup_reader, sample_reader
 from runtime.api import Runtime
 from runtime.cgroups import open_cgroup
 from runtime.limits import Limits
@@ -102,7 +102,7 @@ class NativeTarget(Target):
             env = {**os.environ, "ISOBENCH_PROCS": " ".join(cg.procs_paths())}
             argv = ["sh", "-c", _JOIN_AND_EXEC, "sh", *job.command(str(scratch))]
             t0 = time.perf_counter()
-            with Sampler(cgroup_reader(cg), job.sample_hz) as sampler:
+            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
                 proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
                 try:
@@ -130,7 +130,8 @@ class ContainerTarget(Target):
                            volumes=[f"{volume}:{SCRATCH}"] if volume else None)
         try:
             t0 = time.perf_counter()
-            with Sampler(cgroup_reader(open_cgroup(c.cgroup)), job.sample_hz) as sampler:
+            cg = open_cgroup(c.cgroup)
+            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
                 self.rt.start(c, attach=False)
                 code = self.rt.wait(c.id, timeout=job.timeout)
                 if code is None:
@@ -213,7 +214,7 @@ class RuncTarget(Target):
                                                                          scratch)))
             argv = ["runc", "--root", str(state), "run", "--bundle", str(run_dir), cid]
             t0 = time.perf_counter()
-            with Sampler(cgroup_reader(cg), job.sample_hz) as sampler:
+            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
                 try:
