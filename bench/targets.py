@@ -28,11 +28,12 @@ from typing import Any
 from bench.collectors import Sampler, cgroup_reader, sample_reader
 from runtime.api import Runtime
 from runtime.cgroups import open_cgroup
+from runtime.cgroups.base import remove_tree
 from runtime.limits import Limits
 from runtime.syscalls import MNT_DETACH, REAL
 
 SCRATCH = "/scratch"
-CGROUP_PARENT = "isobench-bench"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 TIMEOUT_EXIT = 124
 
 
@@ -78,7 +79,8 @@ class Target(ABC):
     def run(self, job: Job) -> Outcome: ...
 
     def _cgroup_name(self, kind: str) -> str:
-        return f"{CGROUP_PARENT}/{kind}-{secrets.token_hex(6)}"
+        # Under the runtime's parent (ISOBENCH_CGROUP_PARENT): one place to find them all.
+        return f"{self.rt.cgroup_parent}/{kind}-{secrets.token_hex(6)}"
 
 
 # The host process joins its cgroup itself, before exec, so it is accounted from its first
@@ -140,8 +142,10 @@ class ContainerTarget(Target):
                 wall = time.perf_counter() - t0
                 record = self.rt.get(c.id)
                 accounting = sampler.finish(record.state.stats)
-            out = b"".join(d for s, d in self.rt.logs(c.id) if s == "stdout")
-            err = b"".join(d for s, d in self.rt.logs(c.id) if s == "stderr")
+            streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+            for stream, data in self.rt.logs(c.id):
+                streams[stream].append(data)
+            out, err = b"".join(streams["stdout"]), b"".join(streams["stderr"])
             extra = {"oom_killed": record.state.oom_killed}
             return Outcome(code, out.decode(errors="replace"), err.decode(errors="replace"),
                            wall, accounting.to_dict(), extra)
@@ -232,6 +236,10 @@ class RuncTarget(Target):
             subprocess.run(["runc", "--root", str(state), "delete", "--force", cid],
                            capture_output=True)
             cg.destroy()
+            # runc also makes the path in hierarchies we do not manage (name=systemd, the
+            # unified mount of a hybrid host) and leaves our level of it there.
+            for leftover in CGROUP_ROOT.glob(f"*/{cg_name}"):
+                remove_tree(str(leftover))
             if rootfs is not None:
                 REAL.umount2(str(rootfs), MNT_DETACH)
             shutil.rmtree(run_dir, ignore_errors=True)

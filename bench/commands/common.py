@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -21,6 +22,17 @@ def each(names: list[str], action: Callable[[str], object]) -> int:
             print(f"isobench: {e}", file=sys.stderr)
             code = e.exit_code
     return code
+
+
+def env_flags(values: list[str]) -> list[str]:
+    """-e K=V as given; -e K takes the host's value, and is dropped when unset (Docker)."""
+    out = []
+    for item in values:
+        if "=" in item:
+            out.append(item)
+        elif item in os.environ:
+            out.append(f"{item}={os.environ[item]}")
+    return out
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import time
 from typing import Any
 
-from bench.commands.common import each, print_table
+from bench.commands.common import each, env_flags, print_table
 from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
 from runtime.limits import Limits
 from runtime.ports import PortMapping
-
-
-def _env(values: list[str]) -> list[str]:
-    """-e K=V as given; -e K takes the host's value, and is dropped when unset (Docker)."""
-    out = []
-    for item in values:
-        if "=" in item:
-            out.append(item)
-        elif item in os.environ:
-            out.append(f"{item}={os.environ[item]}")
-    return out
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -55,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     rt = Runtime()
     result = rt.run(
         image, command or None, detach=args.detach, interactive=args.interactive,
-        rootfs=rootfs, name=args.name, env=_env(args.env), workdir=args.workdir,
+        rootfs=rootfs, name=args.name, env=env_flags(args.env), workdir=args.workdir,
         user=args.user, hostname=args.hostname, entrypoint=entrypoint, limits=limits,
         network=args.network, auto_remove=args.rm, readonly_rootfs=args.read_only,
         volumes=args.volume, publish=args.publish, aliases=args.network_alias,
@@ -145,7 +133,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    return Runtime().exec(args.container, list(args.command), env=_env(args.env),
+    return Runtime().exec(args.container, list(args.command), env=env_flags(args.env),
                           workdir=args.workdir, user=args.user, interactive=args.interactive)
 
 

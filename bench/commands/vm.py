@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import signal
 import sys
 from pathlib import Path
 from types import FrameType
 
+from bench.commands.common import env_flags
 from runtime.errors import EXIT_RUNTIME, InvalidArgument
 from runtime.fsutil import write_json
 from runtime.limits import parse_bytes
 
 PUBLISH_RE = re.compile(r"^(?:(127\.0\.0\.1):)?(\d{1,5}):(\d{1,5})(?:/(tcp|udp))?$")
-
-
-def _env(values: list[str]) -> list[str]:
-    """-e K=V as given; -e K takes the host's value, and is dropped when unset (Docker)."""
-    out = []
-    for item in values:
-        if "=" in item:
-            out.append(item)
-        elif item in os.environ:
-            out.append(f"{item}={os.environ[item]}")
-    return out
 
 
 def parse_memory(text: str) -> int:
@@ -85,7 +74,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
     if args.network not in ("none", "user"):
         raise InvalidArgument(f"network {args.network} not found: a VM has none or user", 125)
     req = VmRequest(
-        image=args.image, command=list(args.command) or None, env=_env(args.env),
+        image=args.image, command=list(args.command) or None, env=env_flags(args.env),
         workdir=args.workdir, user=args.user,
         entrypoint=[args.entrypoint] if args.entrypoint else None, hostname=args.hostname,
         memory_bytes=parse_memory(args.memory), vcpus=parse_vcpus(args.cpus),

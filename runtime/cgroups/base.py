@@ -209,8 +209,14 @@ class Cgroup(ABC):
         return self.stats().oom_kills or 0
 
     def kill(self) -> None:
-        """SIGKILL every process, frozen first so none can fork away; wait until empty."""
-        self._signal_loop()
+        """SIGKILL every process, frozen first so none can fork away; wait until empty.
+        A cgroup removed meanwhile (its owner tore it down as its last process exited) is
+        as killed as it gets."""
+        try:
+            self._signal_loop()
+        except CgroupError:
+            if self.exists():
+                raise
 
     def destroy(self) -> None:
         """Kill what is left and remove the directories; a missing cgroup is fine."""

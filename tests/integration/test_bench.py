@@ -21,6 +21,7 @@ ALL_WORKLOADS = "cpu,memory,disk,net,startup,footprint,density,limits,evidence"
 
 def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "session"
+    before = cli.census()
     proc = cli("bench", "--profile", "tiny", "--targets", TARGETS, "--workloads",
                ALL_WORKLOADS, "--out", str(out), "--seed", "7", timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -45,6 +46,8 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     limits = {r["target"]: r["metrics"] for r in doc["runs"] if r["variant"] == "limits.cpu_half"}
     for target, metrics in limits.items():
         assert 0.35 < metrics["cpu_share"] < 0.65, (target, metrics)
+    # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
+    assert cli.census() - before == type(before)(0, 0, 0, 0)
     # compare against itself: nothing regressed
     same = cli("compare", str(out), str(out))
     assert same.returncode == 0, same.stdout + same.stderr
