@@ -3,6 +3,7 @@ a census of everything a container could leave behind."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -88,6 +89,15 @@ class Cli:
 
     def census(self) -> Leftovers:
         return census(self.root, self.cgroup_parent)
+
+
+@pytest.fixture(autouse=True)
+def one_integration_test_at_a_time() -> Iterator[None]:
+    """Censuses count host-wide veths, bridges, netns and rules: two pytest processes on one
+    machine (developers working side by side) take turns, one test at a time."""
+    with open("/tmp/isobench-integration.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture
