@@ -93,15 +93,24 @@ class Runtime:
                            f"force) - container {users[0].short_id} is using its referenced "
                            f"image {image.id.split(':')[1][:12]}", 1)
         tag = normalize_ref(ref)
+        deletes = force or tag not in image.tags or len(image.tags) == 1
+        builders = self.images.pinned_by(image.id) if deletes and not force else []
+        if builders:  # a build FROM it, or an import, is under way: nothing is touched
+            raise Conflict(f'conflict: unable to remove repository reference "{ref}" (must '
+                           f"force) - a build or import (pid {builders[0]}) is using image "
+                           f"{image.id.split(':')[1][:12]}", 1)
         lines = []
         if tag in image.tags:
             self.images.untag(tag)
             lines.append(f"Untagged: {tag}")
             if len(image.tags) > 1 and not force:
                 return lines
-        in_use = {d for c in self.containers.list() for d in c.config.lower_dirs}
-        keep = {d for d in image.layers if str(self.images.layer_path(d)) in in_use}
-        self.images.delete(image, keep)
+
+        def in_use() -> set[str]:  # asked under the store's lock: the containers of now
+            dirs = {d for c in self.containers.list() for d in c.config.lower_dirs}
+            return {d for d in image.layers if str(self.images.layer_path(d)) in dirs}
+
+        self.images.delete(image, in_use, force=force)
         lines += [f"Untagged: {t}" for t in image.tags if t != tag]
         lines.append(f"Deleted: {image.id}")
         return lines
@@ -185,6 +194,11 @@ class Runtime:
                 (base / d).mkdir(parents=True)
             c.mounts = self._plan(c).mounts()
             self.containers.save(c, create=True)
+            # From here the record keeps the layers from `rmi`; one that came between
+            # resolving the image and the record took them: fail now, not at the mount.
+            if img is not None and not self.images.has_layers(img.layers):
+                raise NotFound(f"image {image_ref} was removed while the container was "
+                               "created", 125)
         except BaseException:
             self.containers.remove(c)
             raise

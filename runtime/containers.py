@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, NotFound
-from runtime.fsutil import read_json, write_json
+from runtime.fsutil import CorruptState, read_json, warn_corrupt, write_json
 
 # Docker-like generated names.
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift",
@@ -161,22 +161,36 @@ class ContainerStore:
         write_json(self.path(c.id) / "config.json", c.to_dict(), durable=False)
 
     def load(self, cid: str) -> Container:
-        return Container.from_dict(read_json(self.path(cid) / "config.json"))
+        """FileNotFoundError while a record is being created or removed; CorruptState for
+        one that does not parse (writes are atomic, so only damage from outside does that)."""
+        path = self.path(cid) / "config.json"
+        data = read_json(path)
+        try:
+            return Container.from_dict(data)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CorruptState(path, f"container {cid[:12]}", e) from None
 
     def resolve(self, ref: str) -> Container:
         """By name, full id or unique id prefix, as Docker."""
         try:
-            return self.load(os.readlink(self.names_dir / ref))
+            return self._load_named(os.readlink(self.names_dir / ref), ref)
         except OSError:
             pass
         if ref and all(c in "0123456789abcdef" for c in ref) and self.dir.exists():
             hits = [p.name for p in self.dir.iterdir() if p.name.startswith(ref)]
             if len(hits) == 1:
                 try:
-                    return self.load(hits[0])
+                    return self._load_named(hits[0], ref)
                 except FileNotFoundError:
                     pass
         raise NotFound(f"No such container: {ref}", 1)
+
+    def _load_named(self, cid: str, ref: str) -> Container:
+        try:
+            return self.load(cid)
+        except ValueError as e:  # not JSON (a CorruptState from load passes as it is)
+            raise CorruptState(self.path(cid) / "config.json", f"container {ref}", e) from None
+
 
     def list(self) -> list[Container]:
         found = []
@@ -187,8 +201,11 @@ class ContainerStore:
                 continue
             try:
                 found.append(self.load(entry.name))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # being created or removed right now, or corrupt: not listable
+            except OSError:
+                continue  # being created or removed right now
+            except (CorruptState, ValueError) as e:
+                warn_corrupt(entry / "config.json", e)
+                continue
         return sorted(found, key=lambda c: c.created, reverse=True)
 
     def remove(self, c: Container) -> None:

@@ -1,12 +1,18 @@
-"""Small filesystem helpers: atomic writes and the state root."""
+"""Small filesystem helpers: atomic writes, locks, corrupt-file reporting, the state root."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from runtime.errors import IsobenchError
 
 DEFAULT_ROOT = "/var/lib/isobench"
 
@@ -47,3 +53,47 @@ def write_json(path: Path, obj: Any, durable: bool = True) -> None:
 def read_json(path: Path) -> Any:
     with open(path, "rb") as f:
         return json.loads(f.read())
+
+
+@contextmanager
+def locked(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold flock(2) on `path` (created if missing) for the block.
+
+    flock, not a lock directory or a pid file: the kernel drops it when the holder dies,
+    so a SIGKILLed CLI never leaves a store locked. Exclusive by default; `shared` lets
+    readers that must not see a writer's half-done work in together."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+class CorruptState(IsobenchError):
+    """A state file that exists but does not parse: named, so the user can remove it."""
+
+    def __init__(self, path: Path, what: str, err: BaseException) -> None:
+        self.path = path
+        self.reason = err.reason if isinstance(err, CorruptState) else _reason(err)
+        super().__init__(f"{what}: corrupt state file {path}: {self.reason}")
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, CorruptState):
+        return err.reason
+    text = str(err).splitlines()[0] if str(err) else ""
+    return text or type(err).__name__
+
+
+_warned: set[str] = set()
+
+
+def warn_corrupt(path: Path, err: BaseException) -> None:
+    """One line on stderr per corrupt file and process: listings go on without it."""
+    if str(path) in _warned:
+        return
+    _warned.add(str(path))
+    print(f"isobench: warning: skipping corrupt state file {path}: {_reason(err)}",
+          file=sys.stderr)

@@ -12,7 +12,6 @@ project's own namespaces. Bridges exist while a network has members.
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import os
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
-from runtime.fsutil import read_json, write_json
+from runtime.fsutil import CorruptState, locked, read_json, warn_corrupt, write_json
 
 DEFAULT_NETWORK = "bridge"
 DEFAULT_BRIDGE = "isobench0"
@@ -111,9 +110,8 @@ class NetworkStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+        """IPAM and membership: allocation, attach and detach all happen under it."""
+        with locked(self.dir / ".lock"):
             yield
 
     def _path(self, name: str) -> Path:
@@ -122,19 +120,35 @@ class NetworkStore:
     def _save(self, net: Network) -> None:
         write_json(self._path(net.name), net.to_dict())
 
-    def _load(self, name: str) -> Network | None:
+    def _load(self, name: str, strict: bool = False) -> Network | None:
+        """None when missing, or corrupt (`strict`: CorruptState, for who asked by name)."""
+        path = self._path(name)
         try:
-            return Network.from_dict(read_json(self._path(name)))
-        except (OSError, ValueError, TypeError, KeyError):
+            return Network.from_dict(read_json(path))
+        except OSError:
+            return None
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            if strict:
+                raise CorruptState(path, f"network {name}", e) from None
             return None
 
     def list(self) -> list[Network]:
+        """Every network; a corrupt one is reported on stderr and skipped."""
         if not self.dir.exists():
             return []
-        return [n for p in sorted(self.dir.glob("*.json")) if (n := self._load(p.stem))]
+        found = []
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                net = self._load(path.stem, strict=True)
+            except CorruptState as e:
+                warn_corrupt(path, e)
+                continue
+            if net is not None:
+                found.append(net)
+        return found
 
     def get(self, name: str) -> Network:
-        net = self._load(name)
+        net = self._load(name, strict=True)
         if net is None:
             if name == DEFAULT_NETWORK:
                 return self.create(DEFAULT_NETWORK)
@@ -182,7 +196,7 @@ class NetworkStore:
 
     def remove(self, name: str) -> None:
         with self.lock():
-            net = self._load(name)
+            net = self._load(name, strict=True)
             if net is None:
                 raise NotFound(f"network {name} not found", 1)
             if net.endpoints:

@@ -8,12 +8,13 @@ import re
 import secrets
 import shutil
 import time
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidArgument, NotFound
-from runtime.fsutil import read_json, write_json
+from runtime.fsutil import CorruptState, locked, read_json, warn_corrupt, write_json
 
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
@@ -86,6 +87,11 @@ class VolumeStore:
     def data_dir(self, name: str) -> Path:
         return self.dir / name / "_data"
 
+    def _lock(self) -> AbstractContextManager[None]:
+        """One creator or remover at a time: a `volume rm` racing a `run -v` that creates
+        the same name must not leave a volume.json without its _data (or the reverse)."""
+        return locked(self.dir.parent / "volumes.lock")  # beside volumes/: not a volume
+
     def create(self, name: str | None = None, labels: dict[str, str] | None = None,
                anonymous: bool = False) -> Volume:
         """Docker's `volume create`: an existing name is returned as it is."""
@@ -93,39 +99,49 @@ class VolumeStore:
             name, anonymous = secrets.token_hex(32), True
         elif not VOLUME_NAME.match(name):
             raise InvalidArgument(f'"{name}" includes invalid characters for a local volume name')
-        try:
-            return self.get(name)
-        except NotFound:
-            pass
-        data = self.data_dir(name)
-        data.mkdir(parents=True, exist_ok=True)
-        volume = Volume(name, str(data), labels=dict(labels or {}), anonymous=anonymous)
-        write_json(self._meta(name), volume.to_dict())  # last: the volume exists from here
-        return volume
+        with self._lock():
+            try:
+                return self.get(name)
+            except NotFound:
+                pass
+            data = self.data_dir(name)
+            data.mkdir(parents=True, exist_ok=True)
+            volume = Volume(name, str(data), labels=dict(labels or {}), anonymous=anonymous)
+            write_json(self._meta(name), volume.to_dict())  # last: the volume exists from here
+            return volume
 
     def get(self, name: str) -> Volume:
+        path = self._meta(name)
         try:
-            return Volume(**read_json(self._meta(name)))
-        except (OSError, ValueError, TypeError):
+            return Volume(**read_json(path))
+        except OSError:
             raise NotFound(f"get {name}: no such volume", 1) from None
+        except (ValueError, TypeError) as e:
+            raise CorruptState(path, f"volume {name}", e) from None
 
     def list(self) -> list[Volume]:
+        """Every volume; a corrupt volume.json is reported on stderr and skipped."""
         if not self.dir.exists():
             return []
         found = []
         for entry in sorted(self.dir.iterdir()):
+            if entry.name.startswith("."):
+                continue
             try:
                 found.append(self.get(entry.name))
             except NotFound:
                 continue
+            except CorruptState as e:
+                warn_corrupt(e.path, e)
         return found
 
     def remove(self, name: str, users: list[str]) -> None:
-        self.get(name)
-        if users:
-            raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]", 1)
-        self._meta(name).unlink()  # first: a half-removed volume no longer exists
-        shutil.rmtree(self.dir / name, ignore_errors=True)
+        with self._lock():
+            self.get(name)
+            if users:
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]", 1)
+            self._meta(name).unlink()  # first: a half-removed volume no longer exists
+            shutil.rmtree(self.dir / name, ignore_errors=True)
 
 
 def fill_from_image(source: str, volume_dir: str) -> None:

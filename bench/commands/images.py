@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -47,17 +48,32 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_images(args: argparse.Namespace) -> int:
     rt = Runtime()
+    if args.verify:
+        return _verify(rt)
     rows = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
-    for image in rt.images.list():
+    images = rt.images.list()
+    for image in images:
         short = image.id.split(":")[1][:12]
         for tag in image.tags or ["<none>:<none>"]:
             repo, _, name = tag.rpartition(":")
             rows.append((repo, name, short, _ago(image.created), _human(rt.images.size(image))))
     if args.quiet:
-        for image in rt.images.list():
+        for image in images:
             print(image.id.split(":")[1][:12])
         return 0
     print_table(rows)
+    return 0
+
+
+def _verify(rt: Runtime) -> int:
+    """`images --verify`: every layer re-hashed against its digest, every image id against
+    its content. Exit 1 with one line per mismatch, as `fsck` would."""
+    problems = rt.images.verify()
+    for line in problems:
+        print(f"isobench: {line}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{len(rt.images.list())} images verified")
     return 0
 
 
@@ -101,6 +117,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("images", help="list images")
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--verify", action="store_true",
+                   help="check that every layer and image matches its digest")
     p.set_defaults(handler=cmd_images)
 
     p = sub.add_parser("rmi", help="remove images")

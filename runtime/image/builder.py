@@ -26,7 +26,7 @@ from runtime.image import copy as copying
 from runtime.image import dockerfile as df
 from runtime.image.archive import ArchiveError, add_local_archive, is_archive
 from runtime.image.ignore import DockerIgnore
-from runtime.image.store import Image, ImageConfig
+from runtime.image.store import Image, ImageConfig, Pin
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
@@ -107,6 +107,7 @@ class Builder:
         self.store = rt.images
         self.cache_dir = rt.root / "cache" / "build"
         self.out = out or (lambda line: print(line, flush=True))
+        self.pin: Pin | None = None  # held for a build: its base and layers stay put
 
     # ---- cache ----
     def _cache_get(self, key: str) -> dict[str, Any] | None:
@@ -124,6 +125,17 @@ class Builder:
     # ---- the build ----
     def build(self, context: Path, dockerfile: Path | None = None, tag: str | None = None,
               no_cache: bool = False, build_args: dict[str, str] | None = None) -> BuildResult:
+        """Build under a pin: a concurrent `rmi` of the base is refused (or, forced, leaves
+        the layers), and no layer this build uses or makes is deleted before it is tagged."""
+        with self.store.pinned() as pin:
+            self.pin = pin
+            try:
+                return self._build(context, dockerfile, tag, no_cache, build_args)
+            finally:
+                self.pin = None
+
+    def _build(self, context: Path, dockerfile: Path | None, tag: str | None,
+               no_cache: bool, build_args: dict[str, str] | None) -> BuildResult:
         context = Path(context).resolve()
         if not context.is_dir():
             raise BuildError(f"unable to prepare context: path {str(context)!r} not found")
@@ -169,6 +181,8 @@ class Builder:
             args = json.dumps(state.args, sort_keys=True) if run else ""
             key = _key(state.key, step.text, args, inputs)
             entry = None if no_cache else self._cache_get(key)
+            if entry is not None and not self._pinned().hold_layers(entry["layers"]):
+                entry = None  # its layers went with an rmi a moment ago: run the step
             layer = None
             if entry is not None:
                 grew = len(entry["layers"]) > len(state.layers)
@@ -201,13 +215,22 @@ class Builder:
             return {**args, step.name: step.value}
         return args
 
+    def _pinned(self) -> Pin:
+        assert self.pin is not None, "steps run inside build()"
+        return self.pin
+
     def _base(self, step: df.FromStep, shown: str) -> Image:
         if step.image == "scratch":
             return Image(id="scratch", layers=[], config=ImageConfig(Env=[]))
-        try:
-            return self.rt.image(step.image)
-        except IsobenchError as e:
-            raise BuildError(f"{shown}:{step.line}: FROM {step.image}: {e}") from None
+        for _ in range(3):  # an rmi between resolving and pinning: resolve again
+            try:
+                base = self.rt.image(step.image)
+            except IsobenchError as e:
+                raise BuildError(f"{shown}:{step.line}: FROM {step.image}: {e}") from None
+            if self._pinned().hold(base):
+                return base
+        raise BuildError(f"{shown}:{step.line}: FROM {step.image}: the image was removed "
+                         "while the build started")
 
     def _sources(self, step: df.CopyStep, context: Path, included: list[str],
                  shown: str) -> list[copying.Source]:
@@ -247,7 +270,7 @@ class Builder:
             staged.rmdir()
             os.rename(upper, staged)
             try:
-                return self.store.commit_layer(staged)
+                return self.store.commit_layer(staged, pin=self._pinned())
             except BaseException:
                 shutil.rmtree(staged, ignore_errors=True)
                 raise
@@ -272,7 +295,7 @@ class Builder:
                 target = staged / dest.strip("/")
                 target.mkdir(parents=True, exist_ok=True)
                 add_local_archive(context / archive.rel, target)
-            return self.store.commit_layer(staged)
+            return self.store.commit_layer(staged, pin=self._pinned())
         except ArchiveError as e:
             shutil.rmtree(staged, ignore_errors=True)
             raise BuildError(f"{shown}:{step.line}: ADD failed: {e}") from None

@@ -57,14 +57,16 @@ def ensure_busybox(store: ImageStore) -> Image:
         return store.get(BUSYBOX_REF)
     except NotFound:
         pass
-    staged = store.staging_dir()
-    try:
-        populate(staged, find_busybox())
-        digest = store.commit_layer(staged)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    config = ImageConfig(Cmd=["sh"])
-    image = Image(id=Image.compute_id([digest], config), layers=[digest], config=config,
-                  history=[{"created_by": f"isobench: built-in busybox from {find_busybox()}"}])
-    return store.put(image, BUSYBOX_REF)
+    with store.pinned() as pin:  # an rmi racing us cannot take the layer before put()
+        staged = store.staging_dir()
+        try:
+            populate(staged, find_busybox())
+            digest = store.commit_layer(staged, pin=pin)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        config = ImageConfig(Cmd=["sh"])
+        image = Image(id=Image.compute_id([digest], config), layers=[digest], config=config,
+                      history=[{"created_by": f"isobench: built-in busybox from "
+                                              f"{find_busybox()}"}])
+        return store.put(image, BUSYBOX_REF)

@@ -72,20 +72,21 @@ def ensure_debian(store: ImageStore, suite: str = "bookworm") -> Image:
     if suite not in SUITES:
         raise IsobenchError(f"debian:{suite}: only {', '.join(SUITES)} is built in")
     rootfs, digest, size = cached_base(suite)
-    if not store.has_layer(digest):
-        staged = store.staging_dir()
-        try:
-            link = subprocess.run(["cp", "-al", f"{rootfs}/.", str(staged)],
-                                  capture_output=True)
-            if link.returncode != 0:  # another filesystem: copy instead
-                shutil.rmtree(staged)
-                staged.mkdir()
-                subprocess.run(["cp", "-a", f"{rootfs}/.", str(staged)], check=True)
-            store.commit_layer(staged, known=(digest, size))
-        except BaseException:
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
     config = ImageConfig(Cmd=["bash"])
     image = Image(id=Image.compute_id([digest], config), layers=[digest], config=config,
                   history=[{"created_by": f"debootstrap --variant=minbase {suite}"}])
-    return store.put(image, ref)
+    with store.pinned() as pin:  # an rmi racing us cannot take the layer before put()
+        if not pin.hold_layers([digest]):
+            staged = store.staging_dir()
+            try:
+                link = subprocess.run(["cp", "-al", f"{rootfs}/.", str(staged)],
+                                      capture_output=True)
+                if link.returncode != 0:  # another filesystem: copy instead
+                    shutil.rmtree(staged)
+                    staged.mkdir()
+                    subprocess.run(["cp", "-a", f"{rootfs}/.", str(staged)], check=True)
+                store.commit_layer(staged, known=(digest, size), pin=pin)
+            except BaseException:
+                shutil.rmtree(staged, ignore_errors=True)
+                raise
+        return store.put(image, ref)

@@ -427,22 +427,23 @@ def import_archive(store: ImageStore, archive: Path, ref: str) -> Image:
         staged: list[Path] = []
         scratch = store.staging_dir()
         try:
-            for i, layer in enumerate(layers):
-                blob = scratch / f"layer-{i}.tar"
-                _unpack_blob(src, layer, blob)
-                staged.append(store.staging_dir())
-                extract_layer(blob, staged[-1], name=f"{label}: {layer.path}")
-                blob.unlink()
-            digests = []
-            for s in staged:  # only now: every layer of the image extracted cleanly
-                digests.append(store.commit_layer(s))
+            with store.pinned() as pin:  # no rmi takes a committed layer before put() names it
+                for i, layer in enumerate(layers):
+                    blob = scratch / f"layer-{i}.tar"
+                    _unpack_blob(src, layer, blob)
+                    staged.append(store.staging_dir())
+                    extract_layer(blob, staged[-1], name=f"{label}: {layer.path}")
+                    blob.unlink()
+                digests = []
+                for s in staged:  # only now: every layer of the image extracted cleanly
+                    digests.append(store.commit_layer(s, pin=pin))
+                image = Image(id=Image.compute_id(digests, image_config), layers=digests,
+                              config=image_config, created=_created(config.get("created")),
+                              history=history)
+                return store.put(image, ref)
         except BaseException:
             for s in staged:  # the ones not committed yet (commit renames or removes them)
                 _remove(s)
             raise
         finally:
             _remove(scratch)
-    image = Image(id=Image.compute_id(digests, image_config), layers=digests,
-                  config=image_config, created=_created(config.get("created")),
-                  history=history)
-    return store.put(image, ref)
