@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import compare
-from bench.commands import bench, compose, containers, images, report, storage, vm
+from bench.commands import bench, compose, containers, gc, images, report, storage, vm
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> Parser:
     bench.register(sub)
     report.register(sub)
     vm.register(sub)
+    gc.register(sub)
     return parser
 
 

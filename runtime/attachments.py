@@ -7,6 +7,7 @@ the monitor when the container exits and in `rm` after a crash.
 
 from __future__ import annotations
 
+import secrets
 import socket
 from dataclasses import dataclass, field
 
@@ -63,11 +64,11 @@ class Attachments:
             if spec.kind == "bind":
                 plugged.binds.append((spec.source, spec.target, spec.readonly))
                 continue
-            volume = self.volumes.create(spec.source or None)
-            if not spec.source:  # anonymous: remember its name for `rm -v`
-                mount["source"] = volume.name
-                c.config.anonymous_volumes.append(volume.name)
-            self.containers.save(c)
+            if not spec.source:  # anonymous: its name recorded before it exists (`rm -v`, gc)
+                mount["source"] = secrets.token_hex(32)
+                c.config.anonymous_volumes.append(mount["source"])
+                self.containers.save(c)
+            volume = self.volumes.create(mount["source"], anonymous=not spec.source)
             data = str(self.volumes.data_dir(volume.name))
             plugged.binds.append((data, spec.target, spec.readonly))
             plugged.fill.append(spec.target)

@@ -241,15 +241,41 @@ class NetworkStore:
                 self._teardown(net, cid)
                 self._write_all_hosts(net)
 
-    def _teardown(self, net: Network, cid: str) -> None:
+    def _teardown(self, net: Network, cid: str, drop_bridge: bool = True) -> None:
         ep = net.endpoints.pop(cid)
         commands = [f"link del {ep.veth}", f"netns del {ep.netns}"]
-        if not net.endpoints:
+        if drop_bridge and not net.endpoints:
             commands.append(f"link del {net.bridge}")
         # -force: go on past what a half-made attach never created
         subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(commands) + "\n",
                        capture_output=True, text=True)
         self._save(net)
+
+    def prune(self, live: set[str], dry_run: bool = False) -> dict[str, int]:
+        """What crashes left (for `isobench gc`): the endpoints (netns, veth) of containers
+        not in `live`, then each bridge nothing uses any more. Returns counts of what
+        existed and was (or, dry, would be) removed."""
+        counts = {"netns": 0, "veths": 0, "bridges": 0}
+        with self.lock():
+            for net in self.list():
+                stale = [cid for cid in net.endpoints if cid not in live]
+                for cid in stale:
+                    ep = net.endpoints[cid]
+                    counts["netns"] += (NETNS_DIR / ep.netns).exists()
+                    counts["veths"] += os.path.exists(f"/sys/class/net/{ep.veth}")
+                    if not dry_run:
+                        self._teardown(net, cid, drop_bridge=False)
+                gone = {net.endpoints[cid].veth for cid in stale} if dry_run else set()
+                ports = bridge_ports(net.bridge)
+                members = len(net.endpoints) - len(gone)
+                if bridge_unused(members, None if ports is None else
+                                 [p for p in ports if p not in gone]):
+                    counts["bridges"] += 1
+                    if not dry_run:
+                        subprocess.run(["ip", "link", "del", net.bridge], capture_output=True)
+                if stale and not dry_run:
+                    self._write_all_hosts(net)
+        return counts
 
     @staticmethod
     def _allocate(net: Network) -> str:
@@ -267,6 +293,21 @@ class NetworkStore:
                 write_hosts(ep, peers)
             except OSError:
                 pass  # that container is being removed right now
+
+
+def bridge_ports(bridge: str) -> list[str] | None:
+    """The interfaces plugged into a host bridge; None when there is no such bridge."""
+    try:
+        return os.listdir(f"/sys/class/net/{bridge}/brif")
+    except FileNotFoundError:
+        return None
+
+
+def bridge_unused(members: int, ports: list[str] | None) -> bool:
+    """A bridge may go when it exists, no endpoint of this root is recorded on it, and
+    nothing is plugged into it on the host (another state root's containers may share the
+    default bridge's name)."""
+    return ports is not None and members == 0 and not ports
 
 
 def netns_path(ep: Endpoint) -> str:

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,8 +25,10 @@ import libvirt
 
 from runtime.api import Runtime
 from runtime.cgroups import Cgroup, CgroupError, open_cgroup
+from runtime.containers import process_start_time
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError
 from runtime.image.store import DEFAULT_PATH, Image
+from runtime.limits import Limits
 from runtime.users import UserError, resolve
 from vm import accel, bootlog, guest, host
 from vm.domain import Disk, Domain, Forward, OsBoot, Serial, UserNet
@@ -41,6 +44,9 @@ MAX_VCPUS = 64
 GUEST_ADDRESS = "10.0.2.15/24"
 POWEROFF_GRACE_S = 10.0
 CONNECT_TIMEOUT_S = 5.0
+KILLED_EXIT = 137          # a stopped run ends as `docker kill` ends a container: SIGKILL
+STOP_POLL_S = 0.1          # how soon a set `stop` is noticed
+MIN_CPU_QUOTA_US = 1000    # the kernel's floor for cfs_quota_us
 KERNEL_CMDLINE = ("console=ttyS0 root=/dev/vda rootfstype=ext4 rw panic=-1 fsck.mode=skip "
                   "noresume net.ifnames=0")
 
@@ -72,6 +78,14 @@ class VmRequest:
     cmdline_extra: str = ""
     console_copy: Path | None = None      # keep the guest console (ttyS0) here
     cgroup: str | None = None             # default: <ISOBENCH_CGROUP_PARENT>/vm-<run id>
+    # --cpus as a container gets it: a CFS quota on the cgroup QEMU runs in, so every QEMU
+    # thread (vCPUs, TCG, I/O) shares it. Not libvirt's <cputune>: that quota lives in
+    # libvirt's cgroups, which QEMU leaves when the driver moves it into ours.
+    cpu_quota_us: int | None = None
+    cpu_period_us: int = 100_000
+    # Set from another thread to end the run now: stats taken, the domain destroyed, exit
+    # code 137 (an idle guest kept for a density count, or a server no longer needed).
+    stop: threading.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,7 @@ class VmDriver:
             raise InvalidArgument(f"--cpus {req.vcpus}: a VM has 1 to {MAX_VCPUS} vCPUs")
         if req.timeout is not None and req.timeout <= 0:
             raise InvalidArgument(f"--timeout {req.timeout:g}: must be positive")
+        cpu_limits(req)  # validated before anything exists
         image = self.rt.image(req.image)
         config = image.config
         entry = req.entrypoint if req.entrypoint is not None else config.Entrypoint
@@ -252,6 +267,7 @@ class VmDriver:
         run_dir = self.vm_root / "runs" / run_id
         run_dir.mkdir(parents=True)
         stack.callback(_quietly, errors, "remove run dir", shutil.rmtree, run_dir)
+        write_owner(run_dir)  # before the disks, cgroup and domain: gc knows whose they are
         sock_path = socket_dir() / f"{run_id}.sock"
         sock_path.parent.mkdir(parents=True, exist_ok=True)
         stack.callback(_quietly, errors, "remove socket", sock_path.unlink, True)
@@ -265,6 +281,9 @@ class VmDriver:
         cg.create()
         stack.callback(_quietly, errors, "remove cgroup", cg.destroy)
         _move_charges(cg)
+        cap = cpu_limits(req)
+        if cap is not None:
+            cg.set_limits(cap)  # before QEMU joins: not one unthrottled instruction
         dom = self._define(conn, self.domain(name, req, plan, run_dir, sock_path, overlay,
                                              scratch), stack, errors)
         t["defined"] = time.monotonic()
@@ -319,13 +338,16 @@ class VmDriver:
         next_sample = time.monotonic() if req.sample_interval else None
         while not session.finished:
             now = time.monotonic()
+            if req.stop is not None and req.stop.is_set():
+                return self._stopped(conn, dom, cg, pid, session, req, plan, name, t, samples)
             if deadline is not None and now >= deadline:
                 raise _GuestLost(self._lost_summary(run_dir, session, f"timed out after "
                                                     f"{req.timeout:g} s"))
             if next_sample is not None and now >= next_sample:
                 samples.append(self._sample(conn, dom, cg, pid, now - t["resumed"]))  # type: ignore[operator]
                 next_sample += req.sample_interval  # type: ignore[operator]
-            waits = [1.0] + [x - now for x in (deadline, next_sample) if x is not None]
+            waits = [1.0 if req.stop is None else STOP_POLL_S]
+            waits += [x - now for x in (deadline, next_sample) if x is not None]
             session.step(max(0.0, min(waits)))
         t["ready"], t["first_output"] = session.ready_at, session.first_output_at
         t["exit"] = session.exit_at
@@ -341,6 +363,26 @@ class VmDriver:
         session.ack()
         return VmResult(
             exit_code=session.exit_code, accel=plan.decision.accel,
+            accel_note=plan.decision.note, accel_reason=plan.decision.reason, domain=name,
+            image_id=plan.image.id, memory_bytes=req.memory_bytes, vcpus=req.vcpus,
+            kernel_release=plan.kernel.release, cgroup_name=cg.name, timings={},
+            cgroup_live=live, cgroup={}, domain_stats=stats, qemu_memory=qemu_mem,
+            samples=samples, stdout=bytes(session.out), stderr=bytes(session.err),
+            guest_messages=session.messages)
+
+    def _stopped(self, conn: libvirt.virConnect, dom: libvirt.virDomain, cg: Cgroup, pid: int,
+                 session: GuestSession, req: VmRequest, plan: Plan, name: str,
+                 t: dict[str, float | None], samples: list[dict[str, Any]]) -> VmResult:
+        """The run was stopped from outside: the stats of the live guest, then destroy it
+        (the cleanup stack undefines it and removes the rest, as after any run)."""
+        t["ready"], t["first_output"] = session.ready_at, session.first_output_at
+        stats = host.domain_stats(conn, dom)
+        qemu_mem = host.process_memory(pid)
+        live = cg.stats().to_dict()
+        _destroy(dom)
+        t["exit"] = time.monotonic()
+        return VmResult(
+            exit_code=KILLED_EXIT, accel=plan.decision.accel,
             accel_note=plan.decision.note, accel_reason=plan.decision.reason, domain=name,
             image_id=plan.image.id, memory_bytes=req.memory_bytes, vcpus=req.vcpus,
             kernel_release=plan.kernel.release, cgroup_name=cg.name, timings={},
@@ -384,6 +426,18 @@ class _GuestLost(Exception):
         self.summary = summary
 
 
+OWNER_FILE = "owner"
+
+
+def write_owner(run_dir: Path) -> None:
+    """'PID START' of this process, so `isobench gc` can tell a run whose process died."""
+    run_dir_owner_file(run_dir).write_text(f"{os.getpid()} {process_start_time(os.getpid())}\n")
+
+
+def run_dir_owner_file(run_dir: Path) -> Path:
+    return run_dir / OWNER_FILE
+
+
 def socket_dir() -> Path:
     """Channel sockets live under /run (a short path: sun_path holds 108 bytes)."""
     return Path(os.environ.get("ISOBENCH_RUN_DIR", "/run/isobench")) / "vm"
@@ -417,6 +471,16 @@ def _move_charges(cg: Cgroup) -> None:
                 f.write("3")  # anonymous and file pages
         except OSError:
             pass  # accounting a little short, not a failed run
+
+
+def cpu_limits(req: VmRequest) -> Limits | None:
+    """The CFS cap for QEMU's cgroup, or None; a bad value is refused like --cpus."""
+    if req.cpu_quota_us is None:
+        return None
+    if req.cpu_quota_us < MIN_CPU_QUOTA_US or req.cpu_period_us < MIN_CPU_QUOTA_US:
+        raise InvalidArgument(f"cpu quota {req.cpu_quota_us} us per {req.cpu_period_us} us: "
+                              f"both must be at least {MIN_CPU_QUOTA_US} us")
+    return Limits(cpu_quota_us=req.cpu_quota_us, cpu_period_us=req.cpu_period_us)
 
 
 def _destroy(dom: libvirt.virDomain) -> None:

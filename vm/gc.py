@@ -1,5 +1,10 @@
 """What crashed VM runs left (for `isobench gc`): domains whose owner process is gone, their
-run directories, sockets and cgroups; and cached disks of images no longer in the store."""
+run directories (with the per-run disks), sockets and cgroups; and cached disks of images no
+longer in the store.
+
+A run is dead when its `isobench vm run` process is: the run directory's `owner` file
+(pid and start time, written before any disk, cgroup or domain exists) says so, or, for a
+domain without one, the owner pid in the domain's metadata is gone."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import libvirt
 
 from runtime.api import Runtime
 from runtime.cgroups import CgroupError, open_cgroup
+from runtime.containers import is_alive
 from vm import driver, guest, host
 from vm.domain import Domain, DomainXMLError
 
@@ -28,6 +34,34 @@ def _alive(pid: str) -> bool:
         return True
 
 
+def run_owner(run_dir: Path) -> tuple[int, int] | None:
+    """(pid, start time) of the `vm run` that made this run directory; None if unrecorded."""
+    try:
+        pid, start = (driver.run_dir_owner_file(run_dir)).read_text().split()
+        return int(pid), int(start)
+    except (OSError, ValueError):
+        return None
+
+
+def run_is_dead(in_live_domain: bool, owner_alive: bool | None, age_s: float) -> bool:
+    """A run directory is garbage when no live domain uses it and the process that made it
+    is dead; one without an owner file (made by an older isobench, or a run killed between
+    its mkdir and the owner write) only once it is older than any run takes to define its
+    domain."""
+    if in_live_domain:
+        return False
+    if owner_alive is None:
+        return age_s > GRACE_S
+    return not owner_alive
+
+
+def _owner_alive(root: Path, run_id: str, owner_pid: str) -> bool:
+    owner = run_owner(guest.vm_dir(root) / "runs" / run_id)
+    if owner is not None:
+        return is_alive(*owner)
+    return _alive(owner_pid)
+
+
 def orphaned_domains(conn: libvirt.virConnect, root: Path) -> list[libvirt.virDomain]:
     """Our domains for this state root whose `isobench vm run` process has died."""
     found = []
@@ -38,13 +72,16 @@ def orphaned_domains(conn: libvirt.virConnect, root: Path) -> list[libvirt.virDo
             meta = Domain.from_xml(dom.XMLDesc(0)).metadata
         except (DomainXMLError, libvirt.libvirtError):
             continue
-        if meta.get("root") == str(root) and not _alive(meta.get("owner_pid", "")):
+        run_id = dom.name().removeprefix(driver.DOMAIN_PREFIX)
+        if meta.get("root") == str(root) and not _owner_alive(root, run_id,
+                                                              meta.get("owner_pid", "")):
             found.append(dom)
     return found
 
 
-def collect(rt: Runtime | None = None) -> list[str]:
-    """Remove every leftover of dead runs; returns what was removed, one line each."""
+def collect(rt: Runtime | None = None, dry_run: bool = False) -> list[str]:
+    """Remove every leftover of dead runs; returns what was (dry: would be) removed, one line
+    each, starting with its kind: "domain", "vm run", "vm disk"."""
     rt = rt or Runtime()
     removed: list[str] = []
     live: set[str] = set()
@@ -54,36 +91,45 @@ def collect(rt: Runtime | None = None) -> list[str]:
         conn = None
     if conn is not None:
         try:
-            for dom in orphaned_domains(conn, rt.root):
+            orphans = orphaned_domains(conn, rt.root)
+            for dom in orphans:
                 name = dom.name()
-                try:
-                    if dom.isActive():
-                        dom.destroy()
-                    dom.undefine()
-                except libvirt.libvirtError:
-                    continue
-                host.remove_qemu_log(name)
+                if not dry_run:
+                    try:
+                        if dom.isActive():
+                            dom.destroy()
+                        dom.undefine()
+                    except libvirt.libvirtError:
+                        continue
+                    host.remove_qemu_log(name)
                 removed.append(f"domain {name}")
+            gone = {d.name() for d in orphans}
             live = {d.name().removeprefix(driver.DOMAIN_PREFIX)
-                    for d in conn.listAllDomains(0) if d.name().startswith(driver.DOMAIN_PREFIX)}
+                    for d in conn.listAllDomains(0)
+                    if d.name().startswith(driver.DOMAIN_PREFIX) and d.name() not in gone}
         finally:
             conn.close()
     runs = guest.vm_dir(rt.root) / "runs"
     for run in sorted(runs.iterdir()) if runs.exists() else []:
-        # A run defines its domain seconds after making its directory: spare young ones.
-        if run.name not in live and time.time() - run.stat().st_mtime > GRACE_S:
-            shutil.rmtree(run, ignore_errors=True)
-            (driver.socket_dir() / f"{run.name}.sock").unlink(missing_ok=True)
-            try:
-                open_cgroup(f"{rt.cgroup_parent}/vm-{run.name}").destroy()
-            except CgroupError:
-                pass
+        owner = run_owner(run)
+        try:
+            age = time.time() - run.stat().st_mtime
+        except FileNotFoundError:
+            continue  # its run finished meanwhile
+        if run_is_dead(run.name in live, None if owner is None else is_alive(*owner), age):
+            if not dry_run:
+                shutil.rmtree(run, ignore_errors=True)
+                (driver.socket_dir() / f"{run.name}.sock").unlink(missing_ok=True)
+                try:
+                    open_cgroup(f"{rt.cgroup_parent}/vm-{run.name}").destroy()
+                except CgroupError:
+                    pass
             removed.append(f"vm run {run.name}")
-    removed += prune_disks(rt)
+    removed += prune_disks(rt, dry_run)
     return removed
 
 
-def prune_disks(rt: Runtime) -> list[str]:
+def prune_disks(rt: Runtime, dry_run: bool = False) -> list[str]:
     """Cached guest disks whose image is gone, or built by another shim or disk format."""
     disks = guest.vm_dir(rt.root) / "disks"
     if not disks.exists():
@@ -94,8 +140,9 @@ def prune_disks(rt: Runtime) -> list[str]:
     for path in sorted(disks.glob("*.raw")):
         image_hex = path.stem.split("-", 1)[0]
         if image_hex not in images or not path.stem.endswith(suffix):
-            path.unlink(missing_ok=True)
-            path.with_suffix(".json").unlink(missing_ok=True)
-            (disks / f".{path.stem}.lock").unlink(missing_ok=True)
+            if not dry_run:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+                (disks / f".{path.stem}.lock").unlink(missing_ok=True)
             removed.append(f"vm disk {path.name}")
     return removed
