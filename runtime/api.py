@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -69,6 +70,7 @@ class Runtime:
         self.volumes = VolumeStore(self.root)
         self.networks = NetworkStore(self.root)
         self.attachments = Attachments(self.containers, self.volumes, self.networks)
+        self._held: dict[str, int] = {}  # record locks of containers this process makes
 
     # ---- images ----
     def image(self, ref: str) -> Image:
@@ -137,8 +139,10 @@ class Runtime:
         aliases: list[str] | None = None,
         auto_remove: bool = False,
         readonly_rootfs: bool = False,
+        start_pending: bool = False,
     ) -> Container:
-        """Validate everything, then record the container; no resource exists yet."""
+        """Validate everything, then record the container; no resource exists yet.
+        `start_pending`: a start follows at once (run), so a crash before it is garbage."""
         if network not in SPECIAL_MODES:
             try:
                 self.networks.get(network)
@@ -171,7 +175,13 @@ class Runtime:
         mounts += [MountSpec("volume", "", os.path.normpath(path))
                    for path in (config.Volumes if config else {}) if path not in covered]
         cid = self.containers.new_id()
-        name = self.containers.reserve_name(name, cid)
+        self._hold_new(cid)  # directory and lock before the name: gc finds a half-made one
+        try:
+            name = self.containers.reserve_name(name, cid)
+        except BaseException:
+            self._release(cid)
+            shutil.rmtree(self.containers.path(cid), ignore_errors=True)
+            raise
         c = Container(
             id=cid, name=name, created=now(),
             config=ContainerConfig(
@@ -188,6 +198,7 @@ class Runtime:
             ),
             cgroup=f"{self.cgroup_parent}/{cid}",
         )
+        c.state.start_pending = start_pending
         base = self.containers.path(cid)
         try:
             for d in ("upper", "work", "rootfs"):
@@ -201,8 +212,21 @@ class Runtime:
                                "created", 125)
         except BaseException:
             self.containers.remove(c)
+            self._release(cid)
             raise
         return c
+
+    def _hold_new(self, cid: str) -> None:
+        self.containers.path(cid).mkdir(parents=True)
+        fd = self.containers.hold(cid)
+        assert fd is not None  # a fresh random id: nobody else can hold it
+        self._held[cid] = fd
+
+    def _release(self, cid: str) -> None:
+        """Let go of a record's lock (the monitor, once forked, holds its own copy)."""
+        fd = self._held.pop(cid, None)
+        if fd is not None:
+            os.close(fd)
 
     def _plan(self, c: Container) -> RootfsPlan:
         base = self.containers.path(c.id)
@@ -216,15 +240,27 @@ class Runtime:
 
     def start(self, c: Container, *, attach: bool = True, interactive: bool = False) -> int | None:
         """Start a created container. Attached: returns its exit code when it ends.
-        Detached: returns None once the command runs. A failed start removes everything."""
+        Detached: returns None once the command runs. A failed start removes everything.
+        The record's lock is held from here and handed to the monitor, which keeps it until
+        the container is torn down: `isobench gc` tells a crashed start or monitor by it."""
+        if c.id not in self._held:
+            lock = self.containers.hold(c.id, wait=False)
+            if lock is None:
+                raise Conflict(f"container {c.short_id} is already being started, or is gone",
+                               1)
+            self._held[c.id] = lock
         cg = self._cgroup(c)
         try:
+            if not c.state.start_pending:  # recorded before the cgroup and the network exist
+                c.state.start_pending = True
+                self.containers.save(c)
             cg.create()
             cg.set_limits(Limits.from_dict(c.config.limits))
             plugged = self.attachments.plug(c)
         except BaseException:
             cg.destroy()
             self.containers.remove(c)
+            self._release(c.id)
             raise
         plan = self._plan(c)
         plan.binds, plan.fill = plugged.binds, plugged.fill
@@ -238,9 +274,11 @@ class Runtime:
             started = launcher.start(self.sc, spec, self._hooks(c, cg, plugged),
                                      str(self.containers.path(c.id) / "log.json"),
                                      attach=attach, interactive=interactive,
-                                     keep_fds={s.fileno() for s, _ in plugged.listeners})
+                                     keep_fds={self._held[c.id],
+                                               *(s.fileno() for s, _ in plugged.listeners)})
         finally:
             plugged.close_listeners()  # the monitor holds its own copies
+            self._release(c.id)
         if started.error_code:
             if attach:
                 launcher.wait_attached(started)
@@ -256,7 +294,7 @@ class Runtime:
 
         def on_started(pid: int, namespaces: dict[str, int]) -> None:
             ports.serve(plugged.listeners, c.state.ip)
-            c.state.status, c.state.pid = "running", pid
+            c.state.status, c.state.pid, c.state.start_pending = "running", pid, False
             c.state.pid_start = process_start_time(pid)
             c.state.monitor_pid = os.getpid()
             c.state.monitor_start = process_start_time(os.getpid())
@@ -284,7 +322,7 @@ class Runtime:
 
     def run(self, image: str | None, command: list[str] | None = None, *, detach: bool = False,
             interactive: bool = False, **create_args: Any) -> RunResult:
-        c = self.create(image, command, **create_args)
+        c = self.create(image, command, start_pending=True, **create_args)
         code = self.start(c, attach=not detach, interactive=interactive)
         return RunResult(c, code)
 

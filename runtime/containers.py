@@ -1,12 +1,16 @@
 """Container records on disk: containers/<id>/config.json, names/<name> -> id.
 
 A record is written before any resource of the container exists, so whatever a
-crash leaves behind can be found from it.
+crash leaves behind can be found from it. Its directory also holds `.lock`, flock'ed by
+the process that creates or starts the container and inherited by the container's
+monitor: while anyone holds it, someone is still responsible for the container
+(`isobench gc` leaves it alone); once it is free, nobody is.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import random
 import secrets
@@ -66,6 +70,7 @@ class ContainerState:
     namespaces: dict[str, int] = field(default_factory=dict)
     ip: str = ""
     ports: list[dict[str, Any]] = field(default_factory=list)  # as bound on the host
+    start_pending: bool = False         # a start is under way: set before any resource
 
 
 @dataclass
@@ -123,6 +128,23 @@ class ContainerStore:
 
     def path(self, cid: str) -> Path:
         return self.dir / cid
+
+    def lock_path(self, cid: str) -> Path:
+        return self.path(cid) / ".lock"
+
+    def hold(self, cid: str, wait: bool = True) -> int | None:
+        """flock the record's .lock; the fd (inheritable by fork, not by exec) or None when
+        another process holds it and `wait` is False, or when the record is gone."""
+        try:
+            fd = os.open(self.lock_path(cid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     def new_id(self) -> str:
         return secrets.token_hex(32)
