@@ -7,7 +7,9 @@ namespaces and outside the container's cgroup (so it is not charged for, nor
 counted against --pids-limit), relays the container's stdout/stderr to the log
 (and to the terminal when attached), reaps PID 1, records the exit code, OOM
 kill and final cgroup counters, and tears the container down. It survives the
-caller, so a killed CLI still leaves a recorded, cleaned-up container.
+caller, so a killed CLI still leaves a recorded, cleaned-up container. It also
+holds the container record's lock (one of `keep_fds`) until it exits: that is how
+`isobench gc` tells a container someone still answers for from one whose monitor died.
 """
 
 from __future__ import annotations
