@@ -1,6 +1,7 @@
 """Orchestration workloads: they drive the targets rather than parse one command's output.
 
-    startup    launch-to-exit of /bin/true (container: Python API and CLI; runc; VM)
+    startup    launch-to-exit of /bin/true (container: Python API and CLI; runc; VM), and
+               launch-to-first-output of `echo` (container API, runc; a VM's boot)
     footprint  host memory charged for one idle instance, sampled, against its allocation
     density    idle instances started one by one: start time and memory of each
     limits     --cpus 0.5 and --memory 64m: the CPU share measured, and what an overrun does
@@ -12,13 +13,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.model import ParseError, RunRecord
 from bench.parsers import parse_stress_ng_metrics
-from bench.targets import Job
+from bench.targets import Job, RuncTarget
 from runtime.limits import Limits
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ BUSY_LOOP = 'timeout {s} sh -c "while :; do :; done"; true'
 # behind on any target when the process dies (unlike a file on a tmpfs).
 MEMORY_HOG = "stress-ng --vm 1 --vm-bytes {mib}M --vm-keep --timeout 4s -v --metrics-brief 2>&1"
 VM_SMALLEST_BYTES = 256 << 20   # the VM driver's minimum: the Debian kernel needs that much
+FIRST_OUTPUT = ["echo", "isobench"]
+VM_READY_TIMEOUT_S = 300        # a TCG boot is ~20 s alone, slower beside idle guests
 
 
 def run(name: str, h: Harness, done: set[tuple[str, str, str, int]]) -> None:
@@ -78,6 +82,24 @@ def startup(h: Harness, done: set) -> None:
         for rep in range(reps):
             if ("startup", "startup.cli", "container", rep) not in done:
                 h.record(_container_cli_start(h, rep))
+    first_output_targets = [t for t in ("container", "runc") if t in h.targets]
+    for variant, target, rep in _plan(h, ["startup.first_output"], reps, first_output_targets):
+        if ("startup", variant, target, rep) in done:
+            continue
+        h.progress(f"startup to first output on {target} rep {rep + 1}/{reps}")
+        if target == "container":
+            h.record(_container_api_first_output(h, rep))
+        else:
+            rec = h.run_job("startup", variant, target, rep, Job(BUSYBOX, FIRST_OUTPUT,
+                                                                  sample_hz=0), None)
+            first = rec.extra.get("first_output_s")
+            if rec.ok and first is None:
+                rec.ok, rec.error = False, "no output seen"
+            if rec.ok:
+                rec.metrics = {"launch_to_first_output_ms": first * 1000,
+                               "launch_to_exit_ms": rec.wall_s * 1000}
+                rec.extra["path"] = "runc run, first byte on its stdout pipe"
+            h.record(rec)
 
 
 def _container_api_start(h: Harness, rep: int) -> RunRecord:
@@ -93,6 +115,64 @@ def _container_api_start(h: Harness, rep: int) -> RunRecord:
     rec.metrics = {"launch_to_exit_ms": rec.wall_s * 1000}
     rec.extra = {"path": "python API, fully isolated, --network none"}
     return rec
+
+
+def _container_api_first_output(h: Harness, rep: int) -> RunRecord:
+    rec = RunRecord("startup", "startup.first_output", "container", rep, ok=False,
+                    started_at=time.time())
+    try:
+        with StdoutTimer() as timer:
+            t0 = time.perf_counter()
+            result = h.rt.run(BUSYBOX, FIRST_OUTPUT, network="none", auto_remove=True)
+            rec.wall_s = time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001
+        rec.error = str(e)
+        return rec
+    rec.exit_code = result.exit_code
+    if result.exit_code != 0 or timer.first is None:
+        rec.error = f"exit code {result.exit_code}, output {bytes(timer.data)[:200]!r}"
+        return rec
+    rec.ok = True
+    rec.metrics = {"launch_to_first_output_ms": (timer.first - t0) * 1000,
+                   "launch_to_exit_ms": rec.wall_s * 1000}
+    rec.extra = {"path": "python API, attached, fully isolated, --network none; first byte "
+                         "of the monitor's relay on our stdout (a pipe)"}
+    return rec
+
+
+class StdoutTimer:
+    """fd 1 on a pipe for the duration: an attached container's monitor (a child that
+    inherits fd 1) relays the command's stdout there, and a thread notes when its first
+    byte arrives. The harness itself writes to stderr only."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.data = bytearray()
+
+    def __enter__(self) -> StdoutTimer:
+        sys.stdout.flush()
+        self._r, w = os.pipe()
+        self._saved = os.dup(1)
+        os.dup2(w, 1)
+        os.close(w)
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+        return self
+
+    def _drain(self) -> None:
+        try:
+            while data := os.read(self._r, 65536):
+                if self.first is None:
+                    self.first = time.perf_counter()
+                self.data += data[:4096 - len(self.data)]
+        finally:
+            os.close(self._r)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+        os.dup2(self._saved, 1)  # our last copy of the write end goes: EOF once the
+        os.close(self._saved)    # monitor (gone by now) has closed its own
+        self._thread.join(10)
 
 
 def _container_cli_start(h: Harness, rep: int) -> RunRecord:
@@ -152,6 +232,11 @@ def density(h: Harness, done: set) -> None:
     if "container" in h.targets and ("density", "density.idle", "container", 0) not in done:
         h.progress(f"density: {h.profile.density_containers} idle containers")
         h.record(_container_density(h, h.profile.density_containers))
+    if "vm" in h.targets and h.profile.density_vms and \
+            ("density", "density.idle", "vm", 0) not in done:
+        h.progress(f"density: {h.profile.density_vms} idle VMs of "
+                   f"{VM_SMALLEST_BYTES >> 20} MiB")
+        h.record(_vm_density(h, h.profile.density_vms))
 
 
 def _container_density(h: Harness, count: int) -> RunRecord:
@@ -183,20 +268,80 @@ def _container_density(h: Harness, count: int) -> RunRecord:
     return rec
 
 
+def _vm_density(h: Harness, count: int) -> RunRecord:
+    """Idle guests started one by one through the driver (each after the one before printed
+    its first line), measured while all before it still run, then all destroyed."""
+    from bench.vmtarget import BackgroundVm
+    from vm import host
+    from vm.driver import VmRequest
+
+    rec = RunRecord("density", "density.idle", "vm", 0, ok=False, started_at=time.time())
+    vms: list[BackgroundVm] = []
+    per_instance: list[dict[str, Any]] = []
+    try:
+        for _ in range(count):
+            req = VmRequest(image=BUSYBOX, command=["sh", "-c", "echo up; exec sleep 3600"],
+                            memory_bytes=VM_SMALLEST_BYTES, vcpus=1,
+                            timeout=VM_READY_TIMEOUT_S + 600)
+            vm = BackgroundVm(h.rt, req).start()
+            vms.append(vm)
+            start_s = vm.wait_output(VM_READY_TIMEOUT_S)
+            time.sleep(0.5)  # settled, as a container is given 0.2 s
+            assert vm.running is not None  # it printed: QEMU runs
+            qemu = host.process_memory(vm.running.qemu_pid)
+            per_instance.append({"start_ms": start_s * 1000,
+                                 "memory_bytes": vm.running.cgroup.stats().memory_current or 0,
+                                 "qemu_rss_bytes": qemu.get("rss"),
+                                 "qemu_pss_bytes": qemu.get("pss"),
+                                 "accel": vm.running.accel})
+        n = len(per_instance)
+        rec.metrics = {"instances": float(n),
+                       "start_ms_mean": sum(p["start_ms"] for p in per_instance) / n,
+                       "memory_per_instance_mib":
+                           sum(p["memory_bytes"] for p in per_instance) / n / 2**20,
+                       "allocated_mib": VM_SMALLEST_BYTES / 2**20}
+        for key in ("rss", "pss"):
+            got = [p[f"qemu_{key}_bytes"] for p in per_instance if p[f"qemu_{key}_bytes"]]
+            if len(got) == n:
+                rec.metrics[f"qemu_{key}_per_instance_mib"] = sum(got) / n / 2**20
+        rec.ok = True
+        rec.extra = {"per_instance": per_instance, "memory_bytes": VM_SMALLEST_BYTES,
+                     "note": "start_ms: launch to the guest command's first line (a boot); "
+                             "memory_bytes: QEMU's cgroup (misses the ~25 MB QEMU loaded "
+                             "before it joined); QEMU's RSS/PSS are the complete figure"}
+    except Exception as e:  # noqa: BLE001
+        rec.error = f"{type(e).__name__}: {e}"
+    finally:
+        for vm in vms:
+            vm.req.stop.set()  # type: ignore[union-attr] - all at once, then wait for each
+        for vm in vms:
+            vm.stop()
+        cleanup = [str(vm.error) for vm in vms if vm.error is not None]
+        if cleanup:
+            rec.ok, rec.error = False, (rec.error + "; " if rec.error else "") + \
+                "; ".join(cleanup)
+    return rec
+
+
 # ---- limits ----
 def limits(h: Harness, done: set) -> None:
     seconds = 3
     cpu = Limits(cpu_quota_us=50_000)
     for target in h.targets:
-        if target == "vm":
-            continue  # a guest's vCPU is not capped by a quota of ours: see limits.memory
         if ("limits", "limits.cpu_half", target, 0) not in done:
             h.progress(f"limits: --cpus 0.5 on {target}")
             job = Job(BUSYBOX, ["sh", "-c", BUSY_LOOP.format(s=seconds)], limits=cpu)
             rec = h.run_job("limits", "limits.cpu_half", target, 0, job, None)
-            used = (rec.accounting.get("delta") or {}).get("cpu_total_ns")
-            if rec.ok and used:
-                rec.metrics = {"cpu_share": used / (seconds * 1e9)}
+            if target == "vm":
+                share = vm_busy_share(rec.accounting.get("samples") or [],
+                                      rec.extra.get("timings") or {})
+            else:
+                used = (rec.accounting.get("delta") or {}).get("cpu_total_ns")
+                share = used / (seconds * 1e9) if used else None
+            if rec.ok and share is not None:
+                rec.metrics = {"cpu_share": share}
+            elif rec.ok:
+                rec.ok, rec.error = False, "no CPU accounting to derive the share from"
             h.record(rec)
     for target in h.targets:
         if ("limits", "limits.memory_64m", target, 0) in done:
@@ -220,6 +365,23 @@ def limits(h: Harness, done: set) -> None:
         h.record(rec)
 
 
+def vm_busy_share(samples: list[dict[str, Any]], timings: dict[str, float | None]
+                  ) -> float | None:
+    """The CPU share QEMU's cgroup was charged while the guest's command ran: between the
+    first sample after the command was sent (the guest said ready) and the last one before
+    it exited, so the boot is left out. Sample times count from the resume; the timings
+    from the request."""
+    resumed, ready, exited = (timings.get(k) for k in ("resumed_s", "ready_s", "exit_s"))
+    if resumed is None or ready is None or exited is None:
+        return None
+    window = [s for s in samples if s.get("cgroup_cpu_ns") is not None
+              and ready <= resumed + s["t"] <= exited]
+    if len(window) < 2 or window[-1]["t"] <= window[0]["t"]:
+        return None
+    first, last = window[0], window[-1]
+    return (last["cgroup_cpu_ns"] - first["cgroup_cpu_ns"]) / ((last["t"] - first["t"]) * 1e9)
+
+
 def _oom_restarts(output: str) -> dict[str, float]:
     """What stress-ng saw of the OOM killer (inside a VM, the guest's own)."""
     try:
@@ -230,45 +392,71 @@ def _oom_restarts(output: str) -> dict[str, float]:
 
 # ---- net ----
 # (variant, target, placement): the container both on the bridge and on the host's network
-# stack, each compared with the same native loopback figures (recorded under both).
+# stack, runc on the same bridge, the VM behind QEMU's user-mode networking; each compared
+# with the same native loopback figures (recorded under every variant).
 NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
-                  ("net.hostnet", "container", "container-host"))
+                  ("net.hostnet", "container", "container-host"),
+                  ("net.bridge", "runc", "runc-bridge"),
+                  ("net.usernet", "vm", "vm-usernet"))
+SERVER_START_S = 60.0  # a client retries this long while a server is still starting
 
 
 def net(h: Harness, done: set) -> None:
-    from bench import netperf
+    from bench.harness import repetitions
 
-    env = {**os.environ, "ISOBENCH_ROOT": str(h.rt.root)}
+    variants = list(dict.fromkeys(v for v, t, _ in NET_PLACEMENTS if t in h.targets)) \
+        or ["net.bridge", "net.hostnet"]
     for rep in range(h.profile.repeat):
-        runs = [("native", "native")] + [(t, p) for _, t, p in NET_PLACEMENTS]
-        measured: dict[str, RunRecord] = {}
-        for target, kind in runs:
-            if target not in h.targets:
+        runs = [("native", "native", variants)] + [
+            (t, p, [v]) for v, t, p in NET_PLACEMENTS
+            if t in h.targets and rep < repetitions(h.profile, t, h.profile.repeat)]
+        for target, kind, wanted in runs:
+            todo = [v for v in wanted if ("net", v, target, rep) not in done]
+            if target not in h.targets or not todo:
                 continue
             h.progress(f"net: {kind} rep {rep + 1}")
-            variant = next((v for v, _, p in NET_PLACEMENTS if p == kind), "net.bridge")
-            rec = RunRecord("net", variant, target, rep, ok=False, started_at=time.time())
-            placement = netperf.Placement(kind, env, image="isobench-bench")
-            try:
-                placement.start()
-                rec.metrics = {
-                    "iperf3_gbit_s": netperf.iperf3_gbits(placement.addresses["iperf3"],
-                                                          h.profile.seconds),
-                    "tcp_lat_us": netperf.qperf_latency_us(placement.addresses["qperf"],
-                                                           h.profile.seconds)}
-                rec.ok = True
-            except (SystemExit, Exception) as e:  # noqa: BLE001
-                rec.error = str(e)
-            finally:
-                placement.stop()
-            measured[kind] = rec
-        for variant, _, _ in NET_PLACEMENTS:
-            for kind, rec in measured.items():
-                if kind == "native" or next(v for v, _, p in NET_PLACEMENTS if p == kind) \
-                        == variant:
-                    copy = RunRecord(**{**rec.__dict__, "variant": variant})
-                    if ("net", variant, copy.target, rep) not in done:
-                        h.record(copy)
+            rec = _net_run(h, target, kind, rep)
+            for variant in todo:
+                h.record(RunRecord(**{**rec.__dict__, "variant": variant}))
+
+
+def _net_run(h: Harness, target: str, kind: str, rep: int) -> RunRecord:
+    from bench import netperf
+
+    rec = RunRecord("net", "", target, rep, ok=False, started_at=time.time())
+    placement: Any
+    if kind == "runc-bridge":
+        runc = h.targets[target]
+        assert isinstance(runc, RuncTarget)
+        placement = netperf.RuncPlacement(runc, image="isobench-bench")
+    elif kind == "vm-usernet":
+        placement = netperf.VmPlacement(h.rt, image="isobench-bench")
+    else:
+        env = {**os.environ, "ISOBENCH_ROOT": str(h.rt.root)}
+        placement = netperf.Placement(kind, env, image="isobench-bench")
+    t0 = time.perf_counter()
+    try:
+        placement.start()
+        ports, seconds = placement.ports, h.profile.seconds
+        rec.metrics = {
+            "iperf3_gbit_s": netperf.retry(lambda: netperf.iperf3_gbits(
+                placement.addresses["iperf3"], seconds, ports["iperf3"]), SERVER_START_S),
+            "tcp_lat_us": netperf.retry(lambda: netperf.qperf_latency_us(
+                placement.addresses["qperf"], seconds, ports["qperf"], ports["qperf_data"]),
+                SERVER_START_S)}
+        rec.ok = True
+    except (SystemExit, Exception) as e:  # noqa: BLE001
+        rec.error = str(e)
+    finally:
+        try:
+            placement.stop()
+        except Exception as e:  # noqa: BLE001 - a failed teardown fails the run, loudly
+            rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
+    rec.wall_s = time.perf_counter() - t0
+    rec.extra = {"placement": kind, **placement.extra}
+    if rec.error:
+        h.progress(f"  failed: {rec.error}")
+    return rec
 
 
 # ---- evidence for the lecture's claims ----

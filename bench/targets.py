@@ -3,6 +3,7 @@
     native     a host process in a fresh cgroup of its own (the baseline); the host's tools
     container  isobench's own runtime, the workload's image, --network none
     runc       the same image flattened into an OCI bundle, run by `runc run`
+    crun       the same bundle run by `crun run`, where crun can run (listed either way)
     vm         the same image booted by libvirt/QEMU (KVM when proven to work, else TCG)
 
 A command that mentions {scratch} gets a scratch area there: a host directory natively, a
@@ -16,14 +17,17 @@ import functools
 import json
 import os
 import secrets
+import selectors
 import shutil
 import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench.collectors import Sampler, cgroup_reader, sample_reader
 from runtime.api import Runtime
@@ -162,10 +166,11 @@ class RuncTarget(Target):
     snapshotter gives runc), a config.json per run."""
 
     name = "runc"
+    binary = "runc"
 
     def unavailable(self) -> str | None:
-        if shutil.which("runc") is None:
-            return "runc is not installed (apt-get install runc)"
+        if shutil.which(self.binary) is None:
+            return f"{self.binary} is not installed (apt-get install {self.binary})"
         return None
 
     def _mount_rootfs(self, image_ref: str, run_dir: Path) -> Path:
@@ -178,7 +183,8 @@ class RuncTarget(Target):
         REAL.mount("overlay", str(rootfs), "overlay", 0, options)
         return rootfs
 
-    def _config(self, job: Job, rootfs: Path, cgroup: str, scratch: Path | None) -> dict:
+    def _config(self, job: Job, rootfs: Path, cgroup: str, scratch: Path | None,
+                netns: str | None = None) -> dict:
         image = self.rt.image(job.image)
         spec = copy.deepcopy(_runc_spec())
         proc = spec["process"]
@@ -190,6 +196,12 @@ class RuncTarget(Target):
         spec["hostname"] = "runc"
         linux = spec["linux"]
         linux["namespaces"].append({"type": "cgroup"})
+        if netns is not None:
+            # Join a network namespace made beforehand (a veth on isobench's bridge in it)
+            # instead of a fresh, empty one.
+            for ns in linux["namespaces"]:
+                if ns["type"] == "network":
+                    ns["path"] = netns
         linux["cgroupsPath"] = f"/{cgroup}/ctr"
         spec["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
                                "options": ["nosuid", "nodev", "mode=1777"]})
@@ -200,9 +212,12 @@ class RuncTarget(Target):
             linux["resources"] = _oci_resources(job.limits)
         return spec
 
-    def run(self, job: Job) -> Outcome:
-        run_dir = self.rt.root / "runc" / "runs" / secrets.token_hex(6)
-        cg_name = self._cgroup_name("runc")
+    @contextmanager
+    def _instance(self, job: Job, netns: str | None = None) -> Iterator[RuncRun]:
+        """The bundle, overlay and cgroup of one run; everything is removed on the way out,
+        whatever happened inside."""
+        run_dir = self.rt.root / self.binary / "runs" / secrets.token_hex(6)
+        cg_name = self._cgroup_name(self.binary)
         cg = open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
         scratch = run_dir / "scratch" if job.wants_scratch else None
         run_dir.mkdir(parents=True)
@@ -215,25 +230,10 @@ class RuncTarget(Target):
             if scratch:
                 scratch.mkdir()
             (run_dir / "config.json").write_text(json.dumps(self._config(job, rootfs, cg_name,
-                                                                         scratch)))
-            argv = ["runc", "--root", str(state), "run", "--bundle", str(run_dir), cid]
-            t0 = time.perf_counter()
-            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
-                try:
-                    out, err = proc.communicate(timeout=job.timeout)
-                    code = proc.returncode
-                except subprocess.TimeoutExpired:
-                    subprocess.run(["runc", "--root", str(state), "kill", cid, "KILL"],
-                                   capture_output=True)
-                    out, err = proc.communicate()
-                    code = TIMEOUT_EXIT
-                wall = time.perf_counter() - t0
-                accounting = sampler.finish()
-            return Outcome(code, out, err, wall, accounting.to_dict())
+                                                                         scratch, netns)))
+            yield RuncRun(self.binary, cid, state, run_dir, cg)
         finally:
-            subprocess.run(["runc", "--root", str(state), "delete", "--force", cid],
+            subprocess.run([self.binary, "--root", str(state), "delete", "--force", cid],
                            capture_output=True)
             cg.destroy()
             # runc also makes the path in hierarchies we do not manage (name=systemd, the
@@ -243,6 +243,110 @@ class RuncTarget(Target):
             if rootfs is not None:
                 REAL.umount2(str(rootfs), MNT_DETACH)
             shutil.rmtree(run_dir, ignore_errors=True)
+
+    def run(self, job: Job) -> Outcome:
+        with self._instance(job) as inst:
+            t0 = time.perf_counter()
+            with Sampler(cgroup_reader(inst.cgroup), job.sample_hz,
+                         sample_reader(inst.cgroup)) as sampler:
+                proc = subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                out, err, first, timed_out = communicate_timed(proc, job.timeout, inst.kill)
+                code = TIMEOUT_EXIT if timed_out else proc.returncode
+                wall = time.perf_counter() - t0
+                accounting = sampler.finish()
+            extra = {} if first is None else {"first_output_s": first - t0}
+            return Outcome(code, out, err, wall, accounting.to_dict(), extra)
+
+    @contextmanager
+    def serve(self, job: Job, netns: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+        """A server left running while the caller measures it; killed on the way out."""
+        with self._instance(job, netns) as inst:
+            proc = subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                yield proc
+            finally:
+                inst.kill()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+class CrunTarget(RuncTarget):
+    """The same bundle under crun. Listed everywhere, so a session says why it did not run:
+    crun refuses a hybrid cgroup layout (v1 controllers beside the unified tree)."""
+
+    name = "crun"
+    binary = "crun"
+
+    def unavailable(self) -> str | None:
+        if shutil.which(self.binary) is None:
+            return "crun not installed"
+        from runtime.cgroups import CgroupError, detect_mode
+
+        try:
+            mode = detect_mode()
+        except (CgroupError, OSError) as e:
+            return f"cgroup layout unknown: {e}"
+        if mode == "hybrid":
+            return "crun refuses hybrid cgroups (v1 controllers beside the unified tree)"
+        return None
+
+
+@dataclass
+class RuncRun:
+    """One prepared bundle: the command that runs it and the way to kill it."""
+
+    binary: str
+    cid: str
+    state: Path
+    bundle: Path
+    cgroup: Any
+
+    def argv(self) -> list[str]:
+        return [self.binary, "--root", str(self.state), "run", "--bundle", str(self.bundle),
+                self.cid]
+
+    def kill(self) -> None:
+        subprocess.run([self.binary, "--root", str(self.state), "kill", self.cid, "KILL"],
+                       capture_output=True)
+
+
+def communicate_timed(proc: subprocess.Popen[bytes], timeout: float,
+                      kill: Callable[[], None]) -> tuple[str, str, float | None, bool]:
+    """communicate() that also notes when stdout's first byte arrived (perf_counter):
+    (stdout, stderr, first byte or None, timed out)."""
+    streams: dict[IO[bytes], bytearray] = {}
+    sel = selectors.DefaultSelector()
+    for f in (proc.stdout, proc.stderr):
+        if f is not None:
+            streams[f] = bytearray()
+            sel.register(f, selectors.EVENT_READ)
+    first: float | None = None
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with sel:
+        while sel.get_map():
+            left = None if timed_out else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                kill()  # the pipes close when it is gone
+                timed_out, left = True, None
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                if first is None and key.fileobj is proc.stdout:
+                    first = time.perf_counter()
+                streams[key.fileobj] += data  # type: ignore[index]
+    proc.wait()
+    out = streams.get(proc.stdout, b"") if proc.stdout else b""  # type: ignore[call-overload]
+    err = streams.get(proc.stderr, b"") if proc.stderr else b""  # type: ignore[call-overload]
+    return (bytes(out).decode(errors="replace"), bytes(err).decode(errors="replace"), first,
+            timed_out)
 
 
 @functools.cache
@@ -269,5 +373,6 @@ def _oci_resources(limits: Limits) -> dict[str, Any]:
 def all_targets(rt: Runtime) -> dict[str, Target]:
     from bench.vmtarget import VmTarget
 
-    targets: list[Target] = [NativeTarget(rt), ContainerTarget(rt), RuncTarget(rt), VmTarget(rt)]
+    targets: list[Target] = [NativeTarget(rt), ContainerTarget(rt), RuncTarget(rt), CrunTarget(rt),
+                             VmTarget(rt)]
     return {t.name: t for t in targets}

@@ -2,17 +2,25 @@
 
 The guest is accounted like the others: the driver puts QEMU in an isobench cgroup and
 samples it, and adds libvirt's domain stats. Every outcome records whether KVM or TCG ran:
-a TCG figure measures emulation, not hardware virtualization.
+a TCG figure measures emulation, not hardware virtualization. A job's --cpus becomes the
+same CFS quota on QEMU's cgroup.
+
+BackgroundVm keeps a guest up while the host measures it (net servers, density).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.targets import SCRATCH, Job, Outcome, Target
 from runtime.errors import IsobenchError
+from runtime.limits import Limits
+
+if TYPE_CHECKING:
+    from vm.driver import RunningVm, VmRequest, VmResult
 
 GUEST_MEMORY_BYTES = 1 << 30
 SCRATCH_BYTES = 512 << 20
@@ -44,10 +52,12 @@ class VmTarget(Target):
             argv = ["sh", "-c", _MOUNT_SCRATCH, "sh", *argv]
         memory = job.memory_bytes or (job.limits.memory_bytes if job.limits and
                                       job.limits.memory_bytes else GUEST_MEMORY_BYTES)
+        quota, period = _cpu_cap(job.limits)
         req = VmRequest(image=job.image, command=argv, memory_bytes=memory,
                         vcpus=job.vcpus or os.cpu_count() or 1, timeout=job.timeout,
                         scratch_bytes=SCRATCH_BYTES if job.wants_scratch else None,
-                        sample_interval=1.0 / job.sample_hz if job.sample_hz else None)
+                        sample_interval=1.0 / job.sample_hz if job.sample_hz else None,
+                        cpu_quota_us=quota, cpu_period_us=period)
         t0 = time.perf_counter()
         result = VmDriver(self.rt).run(req, capture=True)
         wall = time.perf_counter() - t0
@@ -58,5 +68,85 @@ class VmTarget(Target):
                  "domain_stats": result.domain_stats, "qemu_memory": result.qemu_memory,
                  "timings": result.timings, "memory_bytes": result.memory_bytes,
                  "vcpus": result.vcpus}
+        if quota is not None:
+            extra["cpu_cap"] = {"quota_us": quota, "period_us": period,
+                                "where": "CFS quota on the cgroup QEMU runs in"}
         return Outcome(result.exit_code, result.stdout.decode("utf-8", "replace"),
                        result.stderr.decode("utf-8", "replace"), wall, accounting, extra)
+
+
+def _cpu_cap(limits: Limits | None) -> tuple[int | None, int]:
+    if limits is None or limits.cpu_quota_us is None:
+        return None, Limits().cpu_period_us
+    return limits.cpu_quota_us, limits.cpu_period_us
+
+
+class _FirstOutput:
+    """The driver's stdout sink: notes when the guest's command first wrote."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.event = threading.Event()
+
+    def write(self, data: bytes) -> int:
+        if self.at is None and data:
+            self.at = time.perf_counter()
+            self.event.set()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+class BackgroundVm:
+    """One VM run on a thread of its own while the caller measures it; stop() destroys it
+    and waits for the driver's cleanup (domain, cgroup, files), also after a failure."""
+
+    def __init__(self, driver_root: Any, req: VmRequest) -> None:
+        self.rt = driver_root
+        self.req = req
+        req.stop = threading.Event()
+        self.output = _FirstOutput()
+        self.running: RunningVm | None = None
+        self.result: VmResult | None = None
+        self.error: BaseException | None = None
+        self.launched_at = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> BackgroundVm:
+        self.launched_at = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from vm.driver import VmDriver
+
+        try:
+            self.result = VmDriver(self.rt).run(self.req, stdout=self.output,  # type: ignore[arg-type]
+                                                capture=False, on_started=self._started)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            self.error = e
+        finally:
+            self._done.set()
+            self.output.event.set()  # nobody waits for output that will never come
+
+    def _started(self, running: RunningVm) -> None:
+        self.running = running
+
+    def wait_output(self, timeout: float) -> float:
+        """Seconds from launch to the command's first output; raises why there was none."""
+        if not self.output.event.wait(timeout):
+            raise TimeoutError(f"no output from the guest within {timeout:g} s")
+        if self.output.at is None:
+            if self.error is not None:
+                raise self.error
+            code = self.result.exit_code if self.result else None
+            raise RuntimeError(f"the guest's command ended (exit code {code}) without output")
+        return self.output.at - self.launched_at
+
+    def stop(self, timeout: float = 120.0) -> None:
+        assert self.req.stop is not None
+        self.req.stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
