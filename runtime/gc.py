@@ -91,7 +91,7 @@ class _Dead:
     cid: str
     record: Container | None
     verdict: Verdict
-    lock: int
+    lock: int | None
 
 
 def _load(rt: Runtime, cid: str) -> tuple[Container | None, bool]:
@@ -119,12 +119,13 @@ class Collector:
                 self._cgroup(f"{self.rt.cgroup_parent}/{d.cid}")
             for kind, n in self.rt.networks.prune(live, self.dry_run).items():
                 self.add(kind, n)
+            self._names({d.cid for d in dead if d.verdict is Verdict.REMOVE})
             for d in dead:
                 self._record(d)
         finally:
             for d in dead:
-                os.close(d.lock)
-        self._names()
+                if d.lock is not None:
+                    os.close(d.lock)
         if parents:
             self.cgroup_parents()
         return self.removed
@@ -137,8 +138,8 @@ class Collector:
         for entry in sorted(cdir.iterdir()) if cdir.is_dir() else []:
             if entry.name.startswith(".") or not entry.is_dir():
                 continue
-            lock = self.rt.containers.hold(entry.name, wait=False)
-            if lock is None:  # somebody is responsible for it (or it was just removed)
+            held, lock = self._probe(entry.name)
+            if held:  # somebody is responsible for it (or it was just removed)
                 live.add(entry.name)
                 continue
             # Read under the lock: a monitor that finished meanwhile has removed or updated it.
@@ -151,9 +152,18 @@ class Collector:
                 v = Verdict.KEEP
             if v is Verdict.KEEP or not entry.is_dir():
                 live.add(entry.name)
-                os.close(lock)
+                if lock is not None:
+                    os.close(lock)
                 continue
             dead.append(_Dead(entry.name, record, v, lock))
+
+    def _probe(self, cid: str) -> tuple[bool, int | None]:
+        """(held by someone else, our fd holding it now). A dry run creates no lock file
+        where a record has none (one written before locks existed)."""
+        if self.dry_run and not self.rt.containers.lock_path(cid).exists():
+            return False, None
+        lock = self.rt.containers.hold(cid, wait=False)
+        return lock is None, lock
 
     def _cgroup(self, name: str) -> None:
         """SIGKILL what runs in it, then remove it in every hierarchy."""
@@ -195,16 +205,16 @@ class Collector:
             else:
                 shutil.rmtree(path, ignore_errors=True)
 
-    def _names(self) -> None:
-        """Names whose record directory is gone: a create makes the directory before the
-        name, and a removal drops the name before the directory."""
+    def _names(self, removing: set[str]) -> None:
+        """Names of the records being removed, and names whose record directory is gone (a
+        create makes the directory before the name, a removal drops the name first)."""
         ndir = self.rt.containers.names_dir
         for link in sorted(ndir.iterdir()) if ndir.is_dir() else []:
             try:
                 target = os.readlink(link)
             except OSError:
                 continue
-            if not self.rt.containers.path(target).is_dir():
+            if target in removing or not self.rt.containers.path(target).is_dir():
                 self.add("names")
                 if not self.dry_run:
                     self.rt.containers.release_name(link.name, target)

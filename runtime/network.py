@@ -256,6 +256,8 @@ class NetworkStore:
         not in `live`, then each bridge nothing uses any more. Returns counts of what
         existed and was (or, dry, would be) removed."""
         counts = {"netns": 0, "veths": 0, "bridges": 0}
+        if not self.dir.is_dir():
+            return counts  # no network was ever made here (and a dry run makes nothing)
         with self.lock():
             for net in self.list():
                 stale = [cid for cid in net.endpoints if cid not in live]
