@@ -177,9 +177,9 @@ class VmPlacement:
 
         iperf3, qperf, data = free_ports(3)
         self.ports = {"iperf3": iperf3, "qperf": qperf, "qperf_data": data}
-        # "up" once both servers had a second to bind: the readiness signal (a probe of a
-        # forwarded port proves nothing, slirp accepts it whether or not the guest listens).
-        script = f"qperf -lp {qperf} & iperf3 -s -p {iperf3} & sleep 1; echo up; wait"
+        # "up" says the guest booted; a probe of a forwarded port proves nothing (slirp
+        # accepts it whether or not the guest listens), so the clients retry until served.
+        script = f"echo up; qperf -lp {qperf} & exec iperf3 -s -p {iperf3}"
         req = VmRequest(image=self.image, command=["sh", "-c", script],
                         memory_bytes=VM_NET_MEMORY_BYTES, vcpus=self.vcpus,
                         timeout=VM_BOOT_TIMEOUT_S * 2,

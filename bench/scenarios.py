@@ -63,7 +63,9 @@ def _timed(h: Harness, workload: str, variant: str, target: str, rep: int,
 # ---- startup ----
 def startup(h: Harness, done: set) -> None:
     reps = h.profile.startup_runs
-    vm_reps = min(reps, 3)  # each is a ~20 s TCG boot here
+    # Each is a ~20 s TCG boot here: two in the quick profile (its 15 minutes also hold the
+    # VM's net, density and CPU-cap boots), the profile's VM repetitions where more.
+    vm_reps = min(reps, max(2, h.profile.vm_repeat))
     for variant, target, rep in _plan(h, ["startup.true"], reps):
         if ("startup", variant, target, rep) in done or (target == "vm" and rep >= vm_reps):
             continue
@@ -368,14 +370,15 @@ def limits(h: Harness, done: set) -> None:
 def vm_busy_share(samples: list[dict[str, Any]], timings: dict[str, float | None]
                   ) -> float | None:
     """The CPU share QEMU's cgroup was charged while the guest's command ran: between the
-    first sample after the command was sent (the guest said ready) and the last one before
-    it exited, so the boot is left out. Sample times count from the resume; the timings
-    from the request."""
+    first sample after the command was sent (the guest said ready) and capped (when the
+    driver capped it then), and the last one before it exited, so the boot is left out.
+    Sample times count from the resume; the timings from the request."""
     resumed, ready, exited = (timings.get(k) for k in ("resumed_s", "ready_s", "exit_s"))
     if resumed is None or ready is None or exited is None:
         return None
+    start = max(ready, timings.get("capped_s") or ready)
     window = [s for s in samples if s.get("cgroup_cpu_ns") is not None
-              and ready <= resumed + s["t"] <= exited]
+              and start <= resumed + s["t"] <= exited]
     if len(window) < 2 or window[-1]["t"] <= window[0]["t"]:
         return None
     first, last = window[0], window[-1]

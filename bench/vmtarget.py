@@ -57,7 +57,7 @@ class VmTarget(Target):
                         vcpus=job.vcpus or os.cpu_count() or 1, timeout=job.timeout,
                         scratch_bytes=SCRATCH_BYTES if job.wants_scratch else None,
                         sample_interval=1.0 / job.sample_hz if job.sample_hz else None,
-                        cpu_quota_us=quota, cpu_period_us=period)
+                        cpu_quota_us=quota, cpu_period_us=period, cpu_cap_after_boot=True)
         t0 = time.perf_counter()
         result = VmDriver(self.rt).run(req, capture=True)
         wall = time.perf_counter() - t0
@@ -70,7 +70,8 @@ class VmTarget(Target):
                  "vcpus": result.vcpus}
         if quota is not None:
             extra["cpu_cap"] = {"quota_us": quota, "period_us": period,
-                                "where": "CFS quota on the cgroup QEMU runs in"}
+                                "where": "CFS quota on the cgroup QEMU runs in, set when the "
+                                         "guest said ready (the boot runs uncapped)"}
         return Outcome(result.exit_code, result.stdout.decode("utf-8", "replace"),
                        result.stderr.decode("utf-8", "replace"), wall, accounting, extra)
 

@@ -1,9 +1,11 @@
 """`isobench bench` end to end on a tiny profile: every workload, the non-VM targets, the
-results document validated against its schema, Ctrl-C and --resume, and `compare`."""
+results document validated against its schema, Ctrl-C and --resume, and `compare`; then the
+orchestration workloads on every target, the VM and crun included."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench import results
+from bench.harness import PROFILES
 from tests.integration.conftest import Cli
 
 pytestmark = pytest.mark.root
@@ -46,6 +49,9 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     limits = {r["target"]: r["metrics"] for r in doc["runs"] if r["variant"] == "limits.cpu_half"}
     for target, metrics in limits.items():
         assert 0.35 < metrics["cpu_share"] < 0.65, (target, metrics)
+    check_first_output(doc, ("container", "runc"))
+    runc_net = one(doc, "net.bridge", "runc")
+    assert runc_net["metrics"]["iperf3_gbit_s"] > 0 and runc_net["metrics"]["tcp_lat_us"] > 0
     # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
     assert cli.census() - before == type(before)(0, 0, 0, 0)
     # compare against itself: nothing regressed
@@ -87,3 +93,86 @@ def test_bad_bench_input(cli: Cli) -> None:
     assert "valid: cpu" in proc.stderr
     proc = cli("bench", "--targets", "native,xen")
     assert proc.returncode == 2 and "unknown target: xen" in proc.stderr
+
+
+ORCHESTRATION = "net,startup,density,limits"
+ALL_TARGETS = "native,container,runc,crun,vm"
+
+
+def one(doc: dict, variant: str, target: str) -> dict:
+    found = [r for r in doc["runs"] if r["variant"] == variant and r["target"] == target]
+    assert len(found) == 1, (variant, target, len(found))
+    return found[0]
+
+
+def check_first_output(doc: dict, targets: tuple[str, ...]) -> None:
+    """The first byte of `echo` arrives after the launch and no later than the exit."""
+    for target in targets:
+        m = one(doc, "startup.first_output", target)["metrics"]
+        assert 0 < m["launch_to_first_output_ms"] <= m["launch_to_exit_ms"] < 10_000, (target, m)
+
+
+def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: Path) -> None:
+    from bench.vmtarget import VmTarget
+
+    reason = VmTarget(None).unavailable()  # type: ignore[arg-type]
+    if reason and shutil.which("libvirtd") is None:
+        pytest.skip(f"no VM on this host: {reason}")
+    from tests.integration.test_vm_run import vm_census
+
+    out = tmp_path / "session"
+    before, vm_before = cli.census(), vm_census(cli)
+    proc = cli("bench", "--profile", "tiny", "--targets", ALL_TARGETS, "--workloads",
+               ORCHESTRATION, "--out", str(out), "--seed", "5", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = results.load(out / "results.json")
+    results.validate(doc)
+    assert doc["session"]["complete"] is True
+    # crun: listed, skipped with its reason (absent here, or refusing a hybrid layout)
+    crun = doc["targets"]["crun"]
+    assert crun["available"] is False and crun["reason"], crun
+    assert "crun" in proc.stderr and not any(r["target"] == "crun" for r in doc["runs"])
+    assert all(doc["targets"][t]["available"] for t in ("native", "container", "runc", "vm"))
+    failed = [(r["variant"], r["target"], r["error"]) for r in doc["runs"] if not r["ok"]]
+    assert failed == []
+
+    # net: runc on isobench's bridge, the VM behind slirp, each against native
+    runc = one(doc, "net.bridge", "runc")
+    assert runc["extra"]["placement"] == "runc-bridge" and "netns" in runc["extra"]["network"]
+    vm = one(doc, "net.usernet", "vm")
+    assert vm["extra"]["network"].startswith("user-mode networking (slirp)")
+    if vm["extra"]["accel"] == "tcg":
+        assert vm["extra"]["network"].endswith("TCG emulation")
+    for rec in (runc, vm, one(doc, "net.usernet", "native")):
+        assert rec["metrics"]["iperf3_gbit_s"] > 0 and rec["metrics"]["tcp_lat_us"] > 0, rec
+    # through slirp under emulation it cannot beat loopback
+    assert vm["metrics"]["iperf3_gbit_s"] < one(doc, "net.usernet", "native")["metrics"][
+        "iperf3_gbit_s"]
+
+    # startup: first output no later than exit, for the API path and runc
+    check_first_output(doc, ("container", "runc"))
+
+    # density: as many idle VMs as the profile says, each measured while the others ran
+    dens = one(doc, "density.idle", "vm")
+    per_instance = dens["extra"]["per_instance"]
+    assert dens["metrics"]["instances"] == len(per_instance) == PROFILES["tiny"].density_vms
+    for p in per_instance:
+        assert p["start_ms"] > 100 and p["memory_bytes"] > 16 << 20, p
+        assert p["qemu_rss_bytes"] >= p["qemu_pss_bytes"] > 16 << 20, p
+    assert dens["metrics"]["memory_per_instance_mib"] > 16
+    assert dens["metrics"]["allocated_mib"] == 256
+
+    # limits: the VM given --cpus 0.5 as the containers are; the host charges QEMU about half
+    # a CPU while the guest spins (TCG's own threads share the same quota)
+    cpu = one(doc, "limits.cpu_half", "vm")
+    assert cpu["extra"]["cpu_cap"]["quota_us"] == 50_000
+    assert 0.3 < cpu["metrics"]["cpu_share"] < 0.6, cpu["metrics"]
+    for target in ("native", "container", "runc"):
+        share = one(doc, "limits.cpu_half", target)["metrics"]["cpu_share"]
+        assert 0.35 < share < 0.65, (target, share)
+
+    # nothing left: no netns, veth, bridge, cgroup, mount; no domain, VM run dir or socket
+    assert cli.census() - before == type(before)(0, 0, 0, 0)
+    after = vm_census(cli)
+    assert after.domains == [] and after.runs == 0 and after.sockets == vm_before.sockets
+    assert after.libvirt_logs == vm_before.libvirt_logs
