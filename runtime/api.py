@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import launcher, ports
+from runtime import launcher, ports, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, open_cgroup
+from runtime.cgroups.devices import ALLOW_ALL, DEFAULT_DEVICE_RULES
 from runtime.containers import (
     Container,
     ContainerConfig,
@@ -140,6 +141,10 @@ class Runtime:
         auto_remove: bool = False,
         readonly_rootfs: bool = False,
         start_pending: bool = False,
+        privileged: bool = False,
+        cap_add: list[str] | None = None,
+        cap_drop: list[str] | None = None,
+        security_opt: list[str] | None = None,
     ) -> Container:
         """Validate everything, then record the container; no resource exists yet.
         `start_pending`: a start follows at once (run), so a crash before it is garbage."""
@@ -148,6 +153,10 @@ class Runtime:
                 self.networks.get(network)
             except NotFound as e:
                 raise NotFound(str(e), 125) from None
+        try:
+            security.hardening(privileged, cap_add or [], cap_drop or [], security_opt or [])
+        except ValueError as e:
+            raise InvalidArgument(str(e)) from None
         mounts = [parse_volume_spec(v) for v in volumes or []]
         mappings = [parse_publish(p) for p in publish or []] if network not in SPECIAL_MODES \
             else []
@@ -195,6 +204,8 @@ class Runtime:
                 binds=[list(b) for b in binds or []],
                 mounts=[m.to_dict() for m in mounts], publish=[m.to_dict() for m in mappings],
                 labels=dict(labels or {}), aliases=list(aliases or []),
+                privileged=privileged, cap_add=list(cap_add or []),
+                cap_drop=list(cap_drop or []), security_opt=list(security_opt or []),
             ),
             cgroup=f"{self.cgroup_parent}/{cid}",
         )
@@ -233,7 +244,14 @@ class Runtime:
         return RootfsPlan(target=str(base / "rootfs"), lower=c.config.lower_dirs,
                           upper=str(base / "upper"), work=str(base / "work"),
                           readonly=c.config.readonly_rootfs,
-                          binds=[(host, inside, bool(ro)) for host, inside, ro in c.config.binds])
+                          binds=[(host, inside, bool(ro)) for host, inside, ro in c.config.binds],
+                          **({"privileged": True, "masked": (), "readonly_paths": ()}
+                             if c.config.privileged else {}))
+
+    @staticmethod
+    def _hardening(c: Container) -> security.Hardening:
+        return security.hardening(c.config.privileged, c.config.cap_add, c.config.cap_drop,
+                                  c.config.security_opt)
 
     def _cgroup(self, c: Container) -> Cgroup:
         return open_cgroup(c.cgroup)
@@ -254,8 +272,11 @@ class Runtime:
             if not c.state.start_pending:  # recorded before the cgroup and the network exist
                 c.state.start_pending = True
                 self.containers.save(c)
+            hardened = self._hardening(c)
+            program = hardened.program(self.root / "seccomp")  # before fork: cached BPF
             cg.create()
             cg.set_limits(Limits.from_dict(c.config.limits))
+            cg.set_devices(ALLOW_ALL if hardened.privileged else DEFAULT_DEVICE_RULES)
             plugged = self.attachments.plug(c)
         except BaseException:
             cg.destroy()
@@ -266,7 +287,8 @@ class Runtime:
         plan.binds, plan.fill = plugged.binds, plugged.fill
         spec = InitSpec(
             process=ProcessSpec(argv=c.config.argv, env=c.config.env, workdir=c.config.workdir,
-                                user=c.config.user),
+                                user=c.config.user, capabilities=hardened.mask,
+                                seccomp=program),
             rootfs=plan, hostname=c.config.hostname, cgroup_procs=cg.procs_paths(),
             network=c.config.network, netns=plugged.netns,
         )
@@ -420,6 +442,8 @@ class Runtime:
         spec = ProcessSpec(argv=argv, env=_merge_env(c.config.env, env or []),
                            workdir=workdir or c.config.workdir,
                            user=user if user is not None else c.config.user)
+        hardened = self._hardening(c)  # the container's capabilities and profile, as Docker
+        spec.capabilities, spec.seccomp = hardened.mask, hardened.program(self.root / "seccomp")
         try:
             return launcher.exec_in(self.sc, c.state.pid, spec, c.config.hostname,
                                     self._cgroup(c).procs_paths(), interactive)
@@ -454,7 +478,11 @@ class Runtime:
                        "User": c.config.user, "Hostname": c.config.hostname},
             "HostConfig": {"Limits": c.config.limits, "NetworkMode": c.config.network,
                            "AutoRemove": c.config.auto_remove,
-                           "ReadonlyRootfs": c.config.readonly_rootfs},
+                           "ReadonlyRootfs": c.config.readonly_rootfs,
+                           "Privileged": c.config.privileged,
+                           "CapAdd": c.config.cap_add or None,
+                           "CapDrop": c.config.cap_drop or None,
+                           "SecurityOpt": c.config.security_opt or None},
             "Cgroup": {"Name": c.cgroup, "Paths": cg.paths()},
             "Namespaces": c.state.namespaces if running else {},
             "NetworkSettings": {"Network": c.config.network, "IPAddress": c.state.ip,

@@ -52,6 +52,10 @@ class ContainerConfig:
     publish: list[dict[str, Any]] = field(default_factory=list)  # ports.PortMapping dicts
     labels: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)   # as given (Docker's inspect shows so)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
 
 
 @dataclass

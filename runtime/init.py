@@ -43,6 +43,7 @@ class ProcessSpec:
     user: str = ""
     capabilities: int = security.capability_mask(security.DEFAULT_CAPABILITIES)
     no_new_privs: bool = True
+    seccomp: bytes | None = None  # a compiled BPF program, loaded last; None: unconfined
 
 
 @dataclass
@@ -137,6 +138,9 @@ def become(sc: Syscalls, spec: ProcessSpec, hostname: str) -> NoReturn:
         sc.chdir(workdir)
     except OSError as e:
         raise ExecFailure(EXIT_RUNTIME, f"chdir to cwd ({workdir!r}): {e.strerror}") from e
+    if spec.seccomp:
+        # After capset and no_new_privs, as runc: everything left (execve) is allowed by it.
+        security.load_seccomp(sc, spec.seccomp)
     exec_command(spec.argv, env)
 
 

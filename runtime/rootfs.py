@@ -46,6 +46,9 @@ DEV_SYMLINKS = (
     ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"),
 )
 SHM_SIZE = "65536k"  # Docker's default --shm-size
+# --privileged copies the host's device nodes, as Docker does; not these (own mounts, or the
+# host's console).
+HOST_DEV_SKIPPED = ("pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev", "console")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class RootfsPlan:
     readonly_paths: tuple[str, ...] = READONLY_PATHS
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # host, inside, ro
     fill: list[str] = field(default_factory=list)  # volume targets to seed from the image
+    privileged: bool = False  # host devices, /sys writable (masks are emptied by the caller)
 
     def overlay_options(self) -> str:
         return f"lowerdir={':'.join(self.lower)},upperdir={self.upper},workdir={self.work}"
@@ -79,7 +83,8 @@ class RootfsPlan:
             {"Type": "tmpfs", "Source": "shm", "Destination": "/dev/shm",
              "Options": f"nosuid,nodev,noexec,size={SHM_SIZE}"},
             {"Type": "mqueue", "Source": "mqueue", "Destination": "/dev/mqueue", "Options": ""},
-            {"Type": "sysfs", "Source": "sysfs", "Destination": "/sys", "Options": "ro"},
+            {"Type": "sysfs", "Source": "sysfs", "Destination": "/sys",
+             "Options": "rw" if self.privileged else "ro"},
         ]
         table += [{"Type": "bind", "Source": h, "Destination": c, "Options": "ro" if ro else "rw"}
                   for h, c, ro in self.binds]
@@ -101,8 +106,39 @@ def mount_root(sc: Syscalls, plan: RootfsPlan) -> None:
     sc.mount("overlay", plan.target, "overlay", 0, plan.overlay_options())
 
 
-def mount_pseudo_filesystems(sc: Syscalls, root: str) -> None:
-    """/proc for the new PID namespace, a private /dev, and a read-only /sys."""
+def host_devices(dev: str = "/dev") -> list[tuple[str, int, int]]:
+    """(path relative to /dev, mode, rdev) of every device node under the host's /dev."""
+    found = []
+    for top, dirs, files in os.walk(dev):
+        rel_top = os.path.relpath(top, dev)
+        if rel_top == ".":
+            dirs[:] = [d for d in dirs if d not in HOST_DEV_SKIPPED]
+        for name in files:
+            rel = os.path.normpath(os.path.join(rel_top, name))
+            if rel in HOST_DEV_SKIPPED:
+                continue
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue  # gone meanwhile
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                found.append((rel, st.st_mode, st.st_rdev))
+    return found
+
+
+def copy_host_devices(sc: Syscalls, dev: str, nodes: list[tuple[str, int, int]]) -> None:
+    """--privileged: the host's nodes in the container's /dev; the standard ones stay."""
+    for rel, mode, rdev in nodes:
+        path = os.path.join(dev, rel)
+        if os.path.lexists(path):
+            continue
+        _mkdir(os.path.dirname(path))
+        sc.mknod(path, mode, rdev)
+
+
+def mount_pseudo_filesystems(sc: Syscalls, root: str, privileged: bool = False) -> None:
+    """/proc for the new PID namespace, a private /dev, and a read-only /sys (writable and
+    with the host's devices when privileged)."""
     for d in ("proc", "dev", "sys"):
         _mkdir(_inside(root, d))
     sc.mount("proc", _inside(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -120,7 +156,10 @@ def mount_pseudo_filesystems(sc: Syscalls, root: str) -> None:
     sc.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
              f"mode=1777,size={SHM_SIZE}")
     sc.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    sc.mount("sysfs", _inside(root, "sys"), "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if privileged:
+        copy_host_devices(sc, dev, host_devices())
+    sys_flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if privileged else MS_RDONLY)
+    sc.mount("sysfs", _inside(root, "sys"), "sysfs", sys_flags)
 
 
 def mount_binds(sc: Syscalls, root: str, binds: list[tuple[str, str, bool]],
@@ -176,7 +215,7 @@ def enter_root(sc: Syscalls, root: str, readonly: bool = False) -> None:
 def build_rootfs(plan: RootfsPlan, sc: Syscalls = sc_mod.REAL) -> None:
     """The whole sequence, in the order the kernel needs it."""
     mount_root(sc, plan)
-    mount_pseudo_filesystems(sc, plan.target)
+    mount_pseudo_filesystems(sc, plan.target, plan.privileged)
     mount_binds(sc, plan.target, plan.binds, plan.fill)
     harden_paths(sc, plan.target, plan.masked, plan.readonly_paths)
     enter_root(sc, plan.target, plan.readonly)

@@ -45,6 +45,8 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
 
 # Syscalls glibc has no wrapper for, by architecture: (pivot_root, capset).
 _SYSCALL_NUMBERS = {"x86_64": (155, 126), "aarch64": (41, 91)}
@@ -70,6 +72,10 @@ NAMESPACE_FILES = {
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _check(result: int, path: str | None = None) -> int:
@@ -127,6 +133,10 @@ class Syscalls:
         raise NotImplementedError
 
     def chdir(self, path: str | int) -> None:
+        raise NotImplementedError
+
+    def seccomp_load(self, program: bytes) -> None:
+        """Install a classic-BPF seccomp filter (8-byte sock_filter instructions)."""
         raise NotImplementedError
 
 
@@ -193,6 +203,14 @@ class LinuxSyscalls(Syscalls):
     def chdir(self, path: str | int) -> None:
         os.chdir(path)
 
+    def seccomp_load(self, program: bytes) -> None:
+        if not program or len(program) % 8:
+            raise OSError(22, "seccomp: not a BPF program")
+        buf = ctypes.create_string_buffer(program, len(program))
+        fprog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+        _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                           ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
 
 @dataclass
 class RecordingSyscalls(Syscalls):
@@ -256,6 +274,9 @@ class RecordingSyscalls(Syscalls):
 
     def chdir(self, path: str | int) -> None:
         self._record("chdir", path)
+
+    def seccomp_load(self, program: bytes) -> None:
+        self._record("seccomp_load", program)
 
 
 REAL: Syscalls = LinuxSyscalls()

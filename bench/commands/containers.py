@@ -48,6 +48,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         network=args.network, auto_remove=args.rm, readonly_rootfs=args.read_only,
         volumes=args.volume, publish=args.publish, aliases=args.network_alias,
         labels=dict(item.partition("=")[::2] for item in args.label),
+        privileged=args.privileged, cap_add=args.cap_add, cap_drop=args.cap_drop,
+        security_opt=args.security_opt,
     )
     if args.detach:
         print(result.container.id)
@@ -189,6 +191,14 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--network-alias", action="append", default=[])
     p.add_argument("--rootfs", help="run a directory instead of an image")
     p.add_argument("--read-only", action="store_true")
+    p.add_argument("--privileged", action="store_true",
+                   help="all capabilities and host devices, no seccomp, /proc and /sys unmasked")
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                   help="add a Linux capability (ALL for every one)")
+    p.add_argument("--cap-drop", action="append", default=[], metavar="CAP",
+                   help="drop a Linux capability (ALL for every one)")
+    p.add_argument("--security-opt", action="append", default=[], metavar="OPT",
+                   help="seccomp=unconfined turns Docker's default seccomp profile off")
     p.add_argument("image", nargs="?", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
 

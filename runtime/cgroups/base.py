@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from runtime.cgroups.devices import DeviceRule
 from runtime.limits import Limits
 
 DESTROY_RETRY_S = 1.0
@@ -174,6 +175,10 @@ class Cgroup(ABC):
 
     @abstractmethod
     def stats(self) -> CgroupStats: ...
+
+    @abstractmethod
+    def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:
+        """Allow only `rules` (devices.ALLOW_ALL for --privileged); True when enforced."""
 
     @abstractmethod
     def freeze(self) -> None: ...

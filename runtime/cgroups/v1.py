@@ -16,6 +16,7 @@ from runtime.cgroups.base import (
     wait_for,
     write_text,
 )
+from runtime.cgroups.devices import DeviceRule
 from runtime.limits import DeviceRate, Limits
 
 NS_PER_S = 1_000_000_000
@@ -136,6 +137,19 @@ class V1Cgroup(Cgroup):
         path = self._file("blkio", filename, f"--device-{direction}-bps")
         for rate in rates:
             write_text(path, f"{rate.major}:{rate.minor} {rate.bytes_per_sec}\n", append=True)
+
+    def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:
+        """Deny everything, then allow each rule (as runc); a new cgroup starts with its
+        parent's list, so allowing "a" is enough for --privileged."""
+        deny = self._file("devices", "devices.deny", "device access control")
+        allow = self._file("devices", "devices.allow", "device access control")
+        if any(r.kind == "a" for r in rules):
+            write_text(allow, "a")
+            return True
+        write_text(deny, "a")
+        for rule in rules:
+            write_text(allow, rule.v1_line())
+        return True
 
     def _read(self, controller: str, filename: str) -> str:
         # An unmounted controller yields "", which reads as an absent file.

@@ -17,6 +17,7 @@ from runtime.cgroups.base import (
     wait_for,
     write_text,
 )
+from runtime.cgroups.devices import DeviceRule
 from runtime.limits import DeviceRate, Limits
 
 NS_PER_US = 1000
@@ -126,6 +127,12 @@ class V2Cgroup(Cgroup):
             write_text(self._file("pids", "pids.max"), str(limits.pids_max))
         for line in io_max_lines(limits.device_read_bps, limits.device_write_bps):
             write_text(self._file("io", "io.max"), line + "\n", append=True)
+
+    def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:
+        """v2 has no devices files: runc attaches a BPF_PROG_TYPE_CGROUP_DEVICE program.
+        Not done here: on v2 the only limit is that the container's /dev holds the standard
+        nodes, and CAP_MKNOD (kept by default) could make others usable."""
+        return any(r.kind == "a" for r in rules)
 
     def _f(self, filename: str) -> str:
         return os.path.join(self.path, filename)
