@@ -35,6 +35,7 @@ class Leftovers:
     netns: int = 0
     rules: int = 0
     volumes: int = 0
+    overlay_dirs: int = 0  # upper/work/rootfs of container records
 
     def __sub__(self, other: Leftovers) -> Leftovers:
         return Leftovers(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
@@ -61,11 +62,12 @@ def census(root: Path, cgroup_parent: str) -> Leftovers:
     netns = sum(1 for _ in Path("/run/netns").iterdir()) if Path("/run/netns").exists() else 0
     vdir = root / "volumes"
     volumes = sum(1 for _ in vdir.iterdir()) if vdir.exists() else 0
+    overlay_dirs = sum(1 for sub in ("upper", "work", "rootfs") for _ in cdir.glob(f"*/{sub}"))
     return Leftovers(mounts, cgroups, containers, names,
                      veths=_count_lines(["ip", "-o", "link", "show", "type", "veth"]),
                      bridges=_count_lines(["ip", "-o", "link", "show", "type", "bridge"]),
                      netns=netns, rules=_count_lines(["iptables-save"], "-A "),
-                     volumes=volumes)
+                     volumes=volumes, overlay_dirs=overlay_dirs)
 
 
 class Cli:
