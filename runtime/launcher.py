@@ -115,6 +115,15 @@ def _close(*fds: int) -> None:
             pass
 
 
+def _tell(info_w: int, message: bytes) -> None:
+    """Tell the caller how the start went. A caller killed meanwhile (EPIPE) is no reason
+    for the monitor to abandon the container: it carries on and tears it down later."""
+    try:
+        os.write(info_w, message)
+    except BrokenPipeError:
+        pass
+
+
 def _to_devnull(*targets: int) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for t in targets:
@@ -169,10 +178,10 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             os.waitpid(pid, 0)
             code = int(failed_code)
             hooks.on_failed_start(code, message)
-            os.write(info_w, f"E\t{code}\t{message}".encode())
+            _tell(info_w, f"E\t{code}\t{message}".encode())
             os._exit(code)
         hooks.on_started(pid, namespace_inodes(pid))
-        os.write(info_w, f"S\t{pid}".encode())
+        _tell(info_w, f"S\t{pid}".encode())
         os.close(info_w)
         echo_out, echo_err = (1, 2) if attach else (None, None)
         relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log)
