@@ -128,9 +128,10 @@ def host_devices(dev: str = "/dev") -> list[tuple[str, int, int]]:
 
 def copy_host_devices(sc: Syscalls, dev: str, nodes: list[tuple[str, int, int]]) -> None:
     """--privileged: the host's nodes in the container's /dev; the standard ones stay."""
+    standard = {name for name, *_ in DEVICES}
     for rel, mode, rdev in nodes:
         path = os.path.join(dev, rel)
-        if os.path.lexists(path):
+        if rel in standard or os.path.lexists(path):
             continue
         _mkdir(os.path.dirname(path))
         sc.mknod(path, mode, rdev)

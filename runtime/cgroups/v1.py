@@ -148,7 +148,7 @@ class V1Cgroup(Cgroup):
             return True
         write_text(deny, "a")
         for rule in rules:
-            write_text(allow, rule.v1_line())
+            write_text(allow, rule.v1_line(), append=True)
         return True
 
     def _read(self, controller: str, filename: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from runtime import security
@@ -101,3 +103,401 @@ def test_last_capability_reads_the_kernel() -> None:
     except OSError:
         expected = 40
     assert security.last_capability() == expected
+
+
+# --- capabilities from --privileged / --cap-add / --cap-drop (Docker's TweakCapabilities) ---
+
+ALL_HELD = (1 << 41) - 1
+
+
+@pytest.fixture
+def full_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "last_capability", lambda: 40)
+    monkeypatch.setattr(security, "own_bounding_set", lambda: ALL_HELD)
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_no_flags_is_dockers_default_set() -> None:
+    assert security.effective_capabilities() == DEFAULT_CAPABILITIES
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_privileged_is_every_capability_whatever_else_is_asked() -> None:
+    caps = security.effective_capabilities(["NET_ADMIN"], ["ALL"], privileged=True)
+    assert len(caps) == 41 and capability_mask(caps) == ALL_HELD
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_cap_add_all_less_the_drops() -> None:
+    caps = security.effective_capabilities(["all"], ["cap_sys_admin", "NET_RAW"])
+    assert len(caps) == 39 and "SYS_ADMIN" not in caps and "NET_RAW" not in caps
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_cap_drop_all_keeps_only_the_adds() -> None:
+    assert security.effective_capabilities(["CAP_CHOWN"], ["ALL"]) == ("CHOWN",)
+    assert security.effective_capabilities([], ["ALL"]) == ()
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_default_less_drops_plus_adds_without_duplicates() -> None:
+    caps = security.effective_capabilities(["NET_ADMIN", "chown"], ["MKNOD"])
+    assert "MKNOD" not in caps and "NET_ADMIN" in caps
+    assert caps.count("CHOWN") == 1
+    assert len(caps) == 14
+
+
+def test_privileged_gets_only_what_the_kernel_and_isobench_hold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "last_capability", lambda: 37)
+    monkeypatch.setattr(security, "own_bounding_set", lambda: ALL_HELD & ~(1 << 24))
+    caps = security.effective_capabilities(privileged=True)
+    assert "SYS_RESOURCE" not in caps and "PERFMON" not in caps and len(caps) == 37
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"cap_add": ["FOO"]}, 'invalid CapAdd: unknown capability: "FOO"'),
+    ({"cap_drop": ["cap_bar"]}, 'invalid CapDrop: unknown capability: "cap_bar"'),
+    ({"security_opt": ["seccomp=/tmp/profile.json"]}, "invalid --security-opt"),
+    ({"security_opt": ["label=disable"]}, "invalid --security-opt"),
+    ({"security_opt": ["no-new-privileges=false"]}, "invalid --security-opt"),
+])
+@pytest.mark.usefixtures("full_kernel")
+def test_bad_flags_are_one_line_value_errors(flags: dict, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        security.hardening(**flags)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_capability_isobench_lacks_cannot_be_granted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "own_bounding_set", lambda: ALL_HELD & ~(1 << 24))
+    with pytest.raises(ValueError, match="cannot grant CAP_SYS_RESOURCE"):
+        security.hardening(cap_add=["SYS_RESOURCE"])
+
+
+@pytest.mark.parametrize("opts, enabled", [
+    ([], True), (["seccomp=unconfined"], False), (["seccomp:unconfined"], False),
+    (["seccomp=unconfined", "seccomp=default"], True), (["no-new-privileges"], True),
+    (["no-new-privileges:true"], True),
+])
+def test_security_opt_seccomp(opts: list[str], enabled: bool) -> None:
+    assert security.seccomp_enabled(opts) is enabled
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_hardening_privileged_has_no_seccomp_and_default_has() -> None:
+    assert security.hardening().seccomp is True
+    assert security.hardening().mask == DOCKER_CAPEFF
+    priv = security.hardening(privileged=True)
+    assert priv.seccomp is False and priv.privileged and priv.mask == ALL_HELD
+    assert security.hardening(security_opt=["seccomp=unconfined"]).seccomp is False
+
+
+# --- Docker's profile: which rules a capability set selects ---
+
+from runtime.seccomp_profile import (  # noqa: E402
+    CLONE_NAMESPACE_FLAGS,
+    DEFAULT_PROFILE,
+    ArgCheck,
+    Rule,
+    kernel_version,
+    select_rules,
+)
+
+
+def allowed(rules: list[Rule]) -> set[str]:
+    """Syscalls allowed unconditionally (no argument checks)."""
+    return {n for r in rules if r.action == "allow" and not r.args for n in r.names}
+
+
+def test_default_caps_allow_the_ordinary_and_none_of_the_admin_calls() -> None:
+    names = allowed(select_rules(set(DEFAULT_CAPABILITIES), "amd64", (6, 1)))
+    assert {"read", "execve", "chown", "mknod", "chroot", "arch_prctl", "ptrace"} <= names
+    forbidden = {"mount", "umount2", "unshare", "setns", "reboot", "init_module",
+                 "finit_module", "delete_module", "settimeofday", "clock_settime", "swapon",
+                 "keyctl", "add_key", "kexec_load", "bpf", "open_by_handle_at", "acct",
+                 "clone", "clone3", "iopl", "syslog"}
+    assert not names & forbidden
+
+
+def test_without_sys_admin_clone_is_limited_to_no_namespace_flags_and_clone3_is_enosys() -> None:
+    rules = select_rules(set(DEFAULT_CAPABILITIES), "amd64", (6, 1))
+    clone = [r for r in rules if r.names == ("clone",)]
+    assert [r.args for r in clone] == [(ArgCheck(0, "MASKED_EQ", CLONE_NAMESPACE_FLAGS, 0),)]
+    assert CLONE_NAMESPACE_FLAGS == 0x7E020000
+    clone3 = [r for r in rules if r.names == ("clone3",)]
+    assert [(r.action, r.errno_ret) for r in clone3] == [("errno", 38)]
+
+
+def test_sys_admin_unlocks_mount_unshare_setns_and_plain_clone() -> None:
+    rules = select_rules({*DEFAULT_CAPABILITIES, "SYS_ADMIN"}, "amd64", (6, 1))
+    assert {"mount", "umount2", "unshare", "setns", "clone", "clone3", "sethostname"} \
+        <= allowed(rules)
+    assert not [r for r in rules if r.names in (("clone",), ("clone3",))]
+
+
+@pytest.mark.parametrize("cap, unlocked", [
+    ("SYS_BOOT", {"reboot"}),
+    ("SYS_MODULE", {"init_module", "finit_module", "delete_module"}),
+    ("SYS_TIME", {"settimeofday", "stime", "clock_settime", "clock_settime64"}),
+    ("SYS_PTRACE", {"kcmp", "pidfd_getfd", "process_madvise"}),
+    ("SYS_RAWIO", {"iopl", "ioperm"}),
+    ("DAC_READ_SEARCH", {"open_by_handle_at"}),
+    ("SYSLOG", {"syslog"}),
+    ("BPF", {"bpf"}),
+])
+def test_each_capability_unlocks_its_group(cap: str, unlocked: set[str]) -> None:
+    without = allowed(select_rules(set(DEFAULT_CAPABILITIES), "amd64", (6, 1)))
+    with_cap = allowed(select_rules({*DEFAULT_CAPABILITIES, f"CAP_{cap}"}, "amd64", (6, 1)))
+    assert not without & unlocked
+    assert with_cap - without == unlocked
+
+
+def test_personality_only_for_the_harmless_personas() -> None:
+    rules = [r for r in select_rules(set(), "amd64", (6, 1)) if r.names == ("personality",)]
+    assert sorted(r.args[0].value for r in rules) == [0, 8, 0x20000, 0x20008, 0xFFFFFFFF]
+    assert all(r.args[0].op == "EQ" for r in rules)
+
+
+def test_architecture_and_kernel_conditions() -> None:
+    amd64 = allowed(select_rules(set(), "amd64", (6, 1)))
+    arm64 = allowed(select_rules(set(), "arm64", (6, 1)))
+    assert "arch_prctl" in amd64 and "arch_prctl" not in arm64
+    assert "set_tls" in arm64 and "set_tls" not in amd64
+    s390 = [r for r in select_rules(set(), "s390x", (6, 1)) if r.names == ("clone",)]
+    assert [r.args[0].index for r in s390] == [1]  # s390 swaps clone's arguments
+    assert "ptrace" not in allowed(select_rules(set(), "amd64", (4, 4)))
+
+
+def test_kernel_version_parsing() -> None:
+    assert kernel_version("6.18.44-fc-v782") == (6, 18)
+    assert kernel_version("4.8") == (4, 8)
+    assert kernel_version("garbage") == (0, 0)
+
+
+def test_profile_allow_list_has_no_duplicates_and_no_forbidden_call() -> None:
+    first = DEFAULT_PROFILE[0].names
+    assert len(first) == len(set(first))
+    assert not {"mount", "reboot", "init_module", "unshare", "keyctl", "swapon"} & set(first)
+
+
+# --- compiling: the rules fed to libseccomp (a fake builder) ---
+
+class FakeBuilder:
+    def __init__(self, unknown: set[str] = frozenset()) -> None:
+        self.unknown = unknown
+        self.arches: list[str] = []
+        self.rules: list[tuple[str, str, int, tuple[ArgCheck, ...]]] = []
+
+    def add_arch(self, arch: str) -> None:
+        self.arches.append(arch)
+
+    def known(self, syscall: str) -> bool:
+        return syscall not in self.unknown
+
+    def add_rule(self, rule: Rule, syscall: str) -> None:
+        self.rules.append((syscall, rule.action, rule.errno_ret, rule.args))
+
+    def export_bpf(self) -> bytes:
+        return b"\x06\x00\x00\x00\x00\x00\xff\x7f"  # one instruction: RET ALLOW
+
+
+def test_compile_adds_sub_arches_and_one_rule_per_known_syscall() -> None:
+    rules = select_rules(set(DEFAULT_CAPABILITIES), "amd64", (6, 1))
+    builder = FakeBuilder(unknown={"futex_waitv", "cachestat"})
+    skipped = security.compile_rules(rules, builder, ("x86", "x32"))
+    assert builder.arches == ["x86", "x32"]
+    assert skipped == ["cachestat", "futex_waitv"]
+    names = [r[0] for r in builder.rules]
+    assert "cachestat" not in names and "read" in names and "mount" not in names
+    assert ("clone", "allow", 0, (ArgCheck(0, "MASKED_EQ", 0x7E020000, 0),)) in builder.rules
+    assert ("clone3", "errno", 38, ()) in builder.rules
+    total = sum(len(r.names) for r in rules)
+    assert len(builder.rules) == total - 2
+
+
+def test_compile_with_sys_admin_has_unconditional_mount_and_clone() -> None:
+    builder = FakeBuilder()
+    security.compile_rules(select_rules({*DEFAULT_CAPABILITIES, "SYS_ADMIN"}, "amd64", (6, 1)),
+                           builder)
+    assert ("mount", "allow", 0, ()) in builder.rules
+    assert ("clone", "allow", 0, ()) in builder.rules
+    assert not [r for r in builder.rules if r[0] == "clone" and r[3]]
+
+
+def test_program_is_compiled_once_then_read_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[FakeBuilder] = []
+
+    def make() -> FakeBuilder:
+        built.append(FakeBuilder())
+        return built[-1]
+
+    monkeypatch.setattr(security, "LibseccompBuilder", make)
+    first = security.seccomp_program(DEFAULT_CAPABILITIES, tmp_path)
+    second = security.seccomp_program(DEFAULT_CAPABILITIES, tmp_path)
+    assert first == second == FakeBuilder().export_bpf()
+    assert len(built) == 1
+    security.seccomp_program((*DEFAULT_CAPABILITIES, "SYS_ADMIN"), tmp_path)
+    assert len(built) == 2  # another capability set is another program
+    assert len(list(tmp_path.glob("*.bpf"))) == 2
+
+
+def test_real_libseccomp_compiles_the_default_profile(tmp_path: Path) -> None:
+    pytest.importorskip("pyseccomp", reason="pyseccomp (and libseccomp.so.2) not installed")
+    program = security.seccomp_program(DEFAULT_CAPABILITIES, tmp_path)
+    assert len(program) % 8 == 0 and len(program) // 8 > 100  # sock_filter instructions
+    admin = security.seccomp_program((*DEFAULT_CAPABILITIES, "SYS_ADMIN"), tmp_path)
+    assert admin != program
+
+
+# --- PID 1: the filter is the last thing before exec ---
+
+def test_become_loads_seccomp_after_capset_and_no_new_privs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime import init
+    from runtime.init import ExecFailure, ProcessSpec
+
+    files = {"/etc/passwd": "root:x:0:0:root:/root:/bin/sh\n", "/etc/group": "root:x:0:\n"}
+    monkeypatch.setattr(init, "_read", lambda path: files.get(path, ""))
+    monkeypatch.setattr(security, "last_capability", lambda: 40)
+
+    def stop(argv: list[str], env: dict[str, str]) -> None:
+        raise ExecFailure(127, "stopped before exec")
+
+    monkeypatch.setattr(init, "exec_command", stop)
+    sc = RecordingSyscalls()
+    with pytest.raises(ExecFailure):
+        init.become(sc, ProcessSpec(argv=["sh"], env=[], workdir=str(tmp_path),
+                                    seccomp=b"PROGRAM!"), "host")
+    names = sc.names()
+    assert names[-1] == "seccomp_load" and sc.calls[-1] == ("seccomp_load", b"PROGRAM!")
+    assert names.index("capset") < names.index("chdir") < names.index("seccomp_load")
+    assert ("prctl", PR_SET_NO_NEW_PRIVS, 1) in sc.calls[:-1]
+    sc = RecordingSyscalls()
+    with pytest.raises(ExecFailure):
+        init.become(sc, ProcessSpec(argv=["sh"], env=[], workdir=str(tmp_path)), "host")
+    assert "seccomp_load" not in sc.names()  # unconfined / privileged
+
+
+# --- device rules (v1 devices cgroup; the model the v2 program follows) ---
+
+from runtime.cgroups import V1Cgroup  # noqa: E402
+from runtime.cgroups.devices import ALLOW_ALL, DEFAULT_DEVICE_RULES, permits  # noqa: E402
+
+
+def test_device_rules_in_v1_syntax() -> None:
+    lines = [r.v1_line() for r in DEFAULT_DEVICE_RULES]
+    assert lines[:2] == ["c *:* m", "b *:* m"]
+    assert {"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+            "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"} == set(lines[2:])
+    assert [r.v1_line() for r in ALLOW_ALL] == ["a"]
+
+
+@pytest.mark.parametrize("kind, major, minor, access, ok", [
+    ("c", 1, 3, "rw", True),      # /dev/null
+    ("c", 136, 7, "rw", True),    # /dev/pts/7
+    ("b", 8, 0, "m", True),       # mknod of /dev/sda is allowed...
+    ("b", 8, 0, "r", False),      # ...its use is not
+    ("c", 1, 1, "r", False),      # /dev/mem
+    ("c", 10, 200, "rw", False),  # /dev/net/tun
+])
+def test_default_device_rules(kind: str, major: int, minor: int, access: str,
+                              ok: bool) -> None:
+    assert permits(DEFAULT_DEVICE_RULES, kind, major, minor, access) is ok
+    assert permits(ALLOW_ALL, kind, major, minor, access)
+
+
+def _devices_tree(tmp_path: Path) -> V1Cgroup:
+    level = tmp_path / "devices" / "isobench" / "c1"
+    level.mkdir(parents=True)
+    for name in ("devices.allow", "devices.deny", "cgroup.procs"):
+        (level / name).touch()
+    return V1Cgroup("isobench/c1", {"devices": str(tmp_path / "devices")})
+
+
+def test_v1_set_devices_denies_all_then_allows_each_rule(tmp_path: Path) -> None:
+    cg = _devices_tree(tmp_path)
+    assert cg.set_devices(DEFAULT_DEVICE_RULES) is True
+    level = tmp_path / "devices" / "isobench" / "c1"
+    assert (level / "devices.deny").read_text() == "a"
+    assert (level / "devices.allow").read_text() == "".join(
+        r.v1_line() for r in DEFAULT_DEVICE_RULES)
+
+
+def test_v1_privileged_allows_everything(tmp_path: Path) -> None:
+    cg = _devices_tree(tmp_path)
+    cg.set_devices(ALLOW_ALL)
+    level = tmp_path / "devices" / "isobench" / "c1"
+    assert (level / "devices.allow").read_text() == "a"
+    assert (level / "devices.deny").read_text() == ""
+
+
+def test_v1_without_a_devices_hierarchy_is_an_error(tmp_path: Path) -> None:
+    from runtime.cgroups import CgroupError
+
+    cg = V1Cgroup("isobench/c1", {"memory": str(tmp_path / "memory")})
+    with pytest.raises(CgroupError, match="devices controller not mounted"):
+        cg.set_devices(DEFAULT_DEVICE_RULES)
+
+
+# --- --privileged in the rootfs: host devices, writable /sys, nothing masked ---
+
+from runtime import rootfs  # noqa: E402
+from runtime.syscalls import MS_RDONLY  # noqa: E402
+
+
+def _plan(tmp_path: Path, **kw: object) -> rootfs.RootfsPlan:
+    target = tmp_path / "merged"
+    target.mkdir()
+    return rootfs.RootfsPlan(target=str(target), lower=["/l"], upper="/u", work="/w", **kw)
+
+
+def _sysfs_flags(sc: RecordingSyscalls) -> int:
+    return next(c[4] for c in sc.calls if c[0] == "mount" and c[3] == "sysfs")
+
+
+def test_privileged_rootfs_copies_host_devices_and_mounts_sys_writable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    host = [("sda", stat.S_IFBLK | 0o660, os.makedev(8, 0)),
+            ("null", stat.S_IFCHR | 0o666, os.makedev(1, 3)),  # already made: kept
+            ("net/tun", stat.S_IFCHR | 0o666, os.makedev(10, 200))]
+    monkeypatch.setattr(rootfs, "host_devices", lambda dev="/dev": host)
+    plan = _plan(tmp_path, privileged=True, masked=(), readonly_paths=())
+    sc = RecordingSyscalls()
+    rootfs.build_rootfs(plan, sc)
+    dev = os.path.join(plan.target, "dev")
+    made = [c[1] for c in sc.calls if c[0] == "mknod"]
+    assert os.path.join(dev, "sda") in made and os.path.join(dev, "net/tun") in made
+    assert made.count(os.path.join(dev, "null")) == 1
+    assert not _sysfs_flags(sc) & MS_RDONLY
+    assert next(m for m in plan.mounts() if m["Type"] == "sysfs")["Options"] == "rw"
+    assert not [c for c in sc.calls if c[0] == "mount" and c[1] and c[1].endswith("dev/null")]
+
+
+def test_default_rootfs_has_read_only_sys_and_no_host_device(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setattr(rootfs, "host_devices", lambda dev="/dev": pytest.fail("not privileged"))
+    plan = _plan(tmp_path)
+    sc = RecordingSyscalls()
+    rootfs.build_rootfs(plan, sc)
+    assert _sysfs_flags(sc) & MS_RDONLY
+    assert len([c for c in sc.calls if c[0] == "mknod"]) == len(rootfs.DEVICES)
+
+
+def test_host_devices_lists_nodes_and_skips_pts_shm_and_console(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    for d in ("pts", "shm", "sub"):
+        (tmp_path / d).mkdir()
+    for name in ("null", "console", "pts/0", "sub/x"):
+        os.mknod(tmp_path / name, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    (tmp_path / "file").touch()
+    os.symlink("null", tmp_path / "link")
+    found = sorted(rel for rel, _mode, _rdev in rootfs.host_devices(str(tmp_path)))
+    assert found == ["null", "sub/x"]
