@@ -52,6 +52,7 @@ SECCOMP_MODE_FILTER = 2
 _SYSCALL_NUMBERS = {"x86_64": (155, 126), "aarch64": (41, 91)}
 _SYS_PIVOT_ROOT, _SYS_CAPSET = _SYSCALL_NUMBERS.get(os.uname().machine, (-1, -1))
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, -1)
 
 # <linux/sockios.h>, <net/if.h>
 _SIOCGIFFLAGS = 0x8913
@@ -139,6 +140,10 @@ class Syscalls:
         """Install a classic-BPF seccomp filter (8-byte sock_filter instructions)."""
         raise NotImplementedError
 
+    def bpf(self, cmd: int, attr: bytes) -> int:
+        """bpf(2) with a union bpf_attr; returns its result (a new fd for PROG_LOAD)."""
+        raise NotImplementedError
+
 
 class LinuxSyscalls(Syscalls):
     """The real calls."""
@@ -211,6 +216,11 @@ class LinuxSyscalls(Syscalls):
         _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                            ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)))
 
+    def bpf(self, cmd: int, attr: bytes) -> int:
+        buf = ctypes.create_string_buffer(attr, len(attr))
+        return _check(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(cmd), buf,
+                                    ctypes.c_uint(len(attr))))
+
 
 @dataclass
 class RecordingSyscalls(Syscalls):
@@ -277,6 +287,11 @@ class RecordingSyscalls(Syscalls):
 
     def seccomp_load(self, program: bytes) -> None:
         self._record("seccomp_load", program)
+
+    def bpf(self, cmd: int, attr: bytes) -> int:
+        self._record("bpf", cmd, attr)
+        # BPF_PROG_LOAD gives a new fd, which the caller closes: make it a real one.
+        return os.open(os.devnull, os.O_RDONLY) if cmd == 5 else 0
 
 
 REAL: Syscalls = LinuxSyscalls()

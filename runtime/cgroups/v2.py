@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from runtime.cgroups import device_bpf
 from runtime.cgroups.base import (
     FREEZE_TIMEOUT_S,
     KILL_TIMEOUT_S,
@@ -129,10 +130,16 @@ class V2Cgroup(Cgroup):
             write_text(self._file("io", "io.max"), line + "\n", append=True)
 
     def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:
-        """v2 has no devices files: runc attaches a BPF_PROG_TYPE_CGROUP_DEVICE program.
-        Not done here: on v2 the only limit is that the container's /dev holds the standard
-        nodes, and CAP_MKNOD (kept by default) could make others usable."""
-        return any(r.kind == "a" for r in rules)
+        """v2 has no devices files: a BPF_PROG_TYPE_CGROUP_DEVICE program, as runc. Allowing
+        everything attaches nothing (a new cgroup inherits no restriction of ours)."""
+        if any(r.kind == "a" for r in rules):
+            return True
+        try:
+            device_bpf.attach(self.path, rules)
+        except OSError as exc:
+            raise CgroupError(f"cgroup v2: cannot attach the device filter (BPF) to "
+                              f"{self.path}: {exc.strerror}", exc.errno) from None
+        return True
 
     def _f(self, filename: str) -> str:
         return os.path.join(self.path, filename)

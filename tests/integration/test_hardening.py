@@ -8,6 +8,7 @@ from a child PID namespace can only end that namespace.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -231,3 +232,57 @@ def test_bad_hardening_flags_are_one_line_and_125(cli: Cli, flags: list[str],
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
     assert cli.census() - before == Leftovers(0, 0, 0, 0)
+
+
+def cgroup2_mount() -> str:
+    """The host's cgroup2 hierarchy: /sys/fs/cgroup/unified on a hybrid host, or the root."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    pytest.skip("no cgroup2 hierarchy mounted on this host")
+
+
+def test_v2_device_program_denies_non_standard_nodes_live(cli: Cli, tmp_path: Path) -> None:
+    """The BPF device filter on the real cgroup2 hierarchy: a process of the cgroup opens
+    /dev/null but not a host device outside the list, nor a node it made itself."""
+    from runtime.cgroups import V2Cgroup
+    from runtime.cgroups.devices import DEFAULT_DEVICE_RULES
+
+    path, kind, major, minor = openable_host_device()
+    cg = V2Cgroup(f"{cli.cgroup_parent}/devices-v2", cgroup2_mount())
+    cg.create()
+    node = tmp_path / "node"
+    try:
+        assert cg.set_devices(DEFAULT_DEVICE_RULES) is True
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                os.close(r)
+                cg.add_pid(0)
+                results = []
+                for target in ("/dev/null", path):
+                    try:
+                        os.close(os.open(target, os.O_RDONLY | os.O_NONBLOCK))
+                        results.append("ok")
+                    except OSError as e:
+                        results.append(str(e.errno))
+                mode = (stat.S_IFBLK if kind == "b" else stat.S_IFCHR) | 0o600
+                os.mknod(node, mode, os.makedev(major, minor))
+                try:
+                    os.close(os.open(node, os.O_RDONLY | os.O_NONBLOCK))
+                    results.append("ok")
+                except OSError as e:
+                    results.append(str(e.errno))
+                os.write(w, " ".join(results).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            results = f.read().split()
+        os.waitpid(pid, 0)
+        assert results == ["ok", str(errno.EPERM), str(errno.EPERM)], results
+    finally:
+        cg.destroy()

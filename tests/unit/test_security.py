@@ -501,3 +501,70 @@ def test_host_devices_lists_nodes_and_skips_pts_shm_and_console(tmp_path: Path) 
     os.symlink("null", tmp_path / "link")
     found = sorted(rel for rel, _mode, _rdev in rootfs.host_devices(str(tmp_path)))
     assert found == ["null", "sub/x"]
+
+
+# --- cgroup v2: the device program, run on a small eBPF interpreter ---
+
+import struct  # noqa: E402
+
+from runtime.cgroups import device_bpf  # noqa: E402
+
+
+def run_device_program(code: bytes, kind: str, major: int, minor: int, access: str) -> int:
+    """Interpret the few opcodes device_bpf emits, on bpf_cgroup_dev_ctx."""
+    acc = sum({"m": 1, "r": 2, "w": 4}[a] for a in access)
+    ctx = struct.pack("<III", (acc << 16) | (1 if kind == "b" else 2), major, minor)
+    regs = [0] * 11
+    insns = [struct.unpack("<BBhi", code[i:i + 8]) for i in range(0, len(code), 8)]
+    pc, steps = 0, 0
+    while True:
+        steps += 1
+        assert steps < 1000 and 0 <= pc < len(insns)
+        op, regbyte, off, imm = insns[pc]
+        dst, src = regbyte & 0xF, regbyte >> 4
+        pc += 1
+        if op == 0x61:
+            assert src == 1, "loads only from the context"
+            regs[dst] = struct.unpack_from("<I", ctx, off)[0]
+        elif op == 0x54:
+            regs[dst] = (regs[dst] & imm) & 0xFFFFFFFF
+        elif op == 0x74:
+            regs[dst] = (regs[dst] & 0xFFFFFFFF) >> imm
+        elif op == 0xBC:
+            regs[dst] = regs[src] & 0xFFFFFFFF
+        elif op == 0xB7:
+            regs[dst] = imm
+        elif op == 0x55:
+            pc += off if regs[dst] != imm else 0
+        elif op == 0x5D:
+            pc += off if regs[dst] != regs[src] else 0
+        elif op == 0x95:
+            return regs[0]
+        else:
+            raise AssertionError(f"unexpected opcode {op:#x}")
+
+
+CASES = [(kind, major, minor, access)
+         for kind in "cb" for major, minor in ((1, 3), (1, 1), (5, 2), (136, 0), (136, 99),
+                                               (8, 0), (10, 200), (7, 0))
+         for access in ("m", "r", "w", "rw", "rwm")]
+
+
+@pytest.mark.parametrize("rules", [DEFAULT_DEVICE_RULES, ALLOW_ALL, ()])
+def test_device_program_decides_as_the_rules_do(rules: tuple) -> None:
+    code = device_bpf.program(rules)
+    assert len(code) % 8 == 0
+    for case in CASES:
+        assert run_device_program(code, *case) == int(permits(rules, *case)), case
+
+
+def test_device_program_attach_loads_then_attaches_to_the_cgroup(tmp_path: Path) -> None:
+    sc = RecordingSyscalls()
+    device_bpf.attach(str(tmp_path), DEFAULT_DEVICE_RULES, sc)
+    (load_cmd, load), (attach_cmd, attach) = [c[1:] for c in sc.calls]
+    assert (load_cmd, attach_cmd) == (device_bpf.BPF_PROG_LOAD, device_bpf.BPF_PROG_ATTACH)
+    prog_type, insn_cnt = struct.unpack_from("<II", load)
+    assert prog_type == 15 and insn_cnt == len(device_bpf.program(DEFAULT_DEVICE_RULES)) // 8
+    assert struct.unpack_from("<I", load, 68)[0] == device_bpf.BPF_CGROUP_DEVICE
+    _cg_fd, _prog_fd, attach_type, flags = struct.unpack_from("<IIII", attach)
+    assert (attach_type, flags) == (device_bpf.BPF_CGROUP_DEVICE, device_bpf.BPF_F_ALLOW_MULTI)
