@@ -302,10 +302,10 @@ def _vm_density(h: Harness, count: int) -> RunRecord:
                        "memory_per_instance_mib":
                            sum(p["memory_bytes"] for p in per_instance) / n / 2**20,
                        "allocated_mib": VM_SMALLEST_BYTES / 2**20}
-        for key in ("rss", "pss"):
+        for key in ("rss", "pss"):  # per instance, as footprint's qemu_rss_mib of one
             got = [p[f"qemu_{key}_bytes"] for p in per_instance if p[f"qemu_{key}_bytes"]]
             if len(got) == n:
-                rec.metrics[f"qemu_{key}_per_instance_mib"] = sum(got) / n / 2**20
+                rec.metrics[f"qemu_{key}_mib"] = sum(got) / n / 2**20
         rec.ok = True
         rec.extra = {"per_instance": per_instance, "memory_bytes": VM_SMALLEST_BYTES,
                      "note": "start_ms: launch to the guest command's first line (a boot); "

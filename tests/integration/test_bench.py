@@ -160,6 +160,7 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
         assert p["start_ms"] > 100 and p["memory_bytes"] > 16 << 20, p
         assert p["qemu_rss_bytes"] >= p["qemu_pss_bytes"] > 16 << 20, p
     assert dens["metrics"]["memory_per_instance_mib"] > 16
+    assert dens["metrics"]["qemu_rss_mib"] >= dens["metrics"]["qemu_pss_mib"] > 16
     assert dens["metrics"]["allocated_mib"] == 256
 
     # limits: the VM given --cpus 0.5 as the containers are; the host charges QEMU about half
