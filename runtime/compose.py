@@ -321,7 +321,8 @@ class Compose:
             env=s.environment, workdir=s.working_dir, hostname=s.hostname,
             entrypoint=s.entrypoint, network=project.network_name(s.networks[0]),
             volumes=mount_specs(project, s), publish=s.ports, labels=labels,
-            aliases=[s.name])
+            aliases=[s.name], privileged=s.privileged, cap_add=s.cap_add,
+            cap_drop=s.cap_drop, security_opt=s.security_opt)
         created.containers.append(c.id)
         self.say(f" Container {c.name}  Created")
         self.rt.start(c, attach=False)

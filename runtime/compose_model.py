@@ -2,7 +2,8 @@
 
 The subset: top-level `name`, `services`, `volumes`, `networks` (and the obsolete
 `version`, `x-*` extensions); per service `image`, `build`, `command`, `entrypoint`,
-`environment`, `ports`, `volumes`, `networks`, `depends_on`, `working_dir`, `hostname`.
+`environment`, `ports`, `volumes`, `networks`, `depends_on`, `working_dir`, `hostname`,
+`privileged`, `cap_add`, `cap_drop`, `security_opt`.
 Every other key is an error naming its path (`services.web.bogus: unknown key`), never
 dropped. String values are interpolated as compose does (`${VAR:-default}`, `$$`), from
 the shell's environment over a `.env` file beside the compose file. YAML is read with
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from runtime import security
 from runtime.errors import IsobenchError
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -50,7 +52,8 @@ _PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*):)?(?P<target>\d+)
 
 TOP_KEYS = ("version", "name", "services", "volumes", "networks")
 SERVICE_KEYS = ("image", "build", "command", "entrypoint", "environment", "ports", "volumes",
-                "networks", "depends_on", "working_dir", "hostname")
+                "networks", "depends_on", "working_dir", "hostname", "privileged", "cap_add",
+                "cap_drop", "security_opt")
 
 
 class ComposeError(IsobenchError):
@@ -229,6 +232,10 @@ class Service:
     depends_on: list[str] = field(default_factory=list)
     working_dir: str | None = None
     hostname: str | None = None
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -593,10 +600,26 @@ def parse_service(name: str, value: Any, workdir: Path, host_env: dict[str, str]
                                "path")
     if spec.get("hostname") is not None:
         s.hostname = _string(spec["hostname"], f"{path}.hostname")
+    _hardening(s, spec, path)
     if s.image is None and s.build is None:
         raise ComposeError(f'service "{name}" has neither an image nor a build context '
                            "specified")
     return s
+
+
+def _hardening(s: Service, spec: dict[str, Any], path: str) -> None:
+    """privileged, cap_add, cap_drop, security_opt: checked now, as `run` would check them."""
+    privileged = spec.get("privileged", False)
+    if not isinstance(privileged, bool):
+        raise ComposeError(f"{path}.privileged: must be a boolean")
+    s.privileged = privileged
+    for key in ("cap_add", "cap_drop", "security_opt"):
+        if spec.get(key) is not None:
+            setattr(s, key, _string_list(spec[key], f"{path}.{key}"))
+    try:
+        security.hardening(s.privileged, s.cap_add, s.cap_drop, s.security_opt)
+    except ValueError as e:
+        raise ComposeError(f"{path}: {e}") from None
 
 
 def _network(key: str, value: Any) -> NetworkSpec:

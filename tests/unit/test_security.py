@@ -568,3 +568,62 @@ def test_device_program_attach_loads_then_attaches_to_the_cgroup(tmp_path: Path)
     assert struct.unpack_from("<I", load, 68)[0] == device_bpf.BPF_CGROUP_DEVICE
     _cg_fd, _prog_fd, attach_type, flags = struct.unpack_from("<IIII", attach)
     assert (attach_type, flags) == (device_bpf.BPF_CGROUP_DEVICE, device_bpf.BPF_F_ALLOW_MULTI)
+
+
+# --- compose: privileged, cap_add, cap_drop, security_opt ---
+
+import textwrap  # noqa: E402
+
+from runtime.compose_model import ComposeError, load  # noqa: E402
+
+
+def _compose(tmp_path: Path, service: str):  # noqa: ANN202
+    path = tmp_path / "compose.yaml"
+    path.write_text(textwrap.dedent("""\
+        services:
+          app:
+            image: busybox
+        """) + textwrap.indent(textwrap.dedent(service), "    "))
+    return load(path, "proj", host_env={})
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_compose_reads_the_hardening_keys(tmp_path: Path) -> None:
+    s = _compose(tmp_path, """\
+        privileged: true
+        cap_add: [NET_ADMIN]
+        cap_drop: [ALL]
+        security_opt: ["seccomp:unconfined"]
+        """).services["app"]
+    assert (s.privileged, s.cap_add, s.cap_drop, s.security_opt) == (
+        True, ["NET_ADMIN"], ["ALL"], ["seccomp:unconfined"])
+    plain = _compose(tmp_path, "").services["app"]
+    assert (plain.privileged, plain.cap_add, plain.cap_drop, plain.security_opt) == (
+        False, [], [], [])
+
+
+@pytest.mark.parametrize("service, message", [
+    ("privileged: yes-please\n", "services.app.privileged: must be a boolean"),
+    ("cap_add: NET_ADMIN\n", "services.app.cap_add: must be a list"),
+    ("cap_drop: [BOGUS]\n", 'services.app: invalid CapDrop: unknown capability: "BOGUS"'),
+    ("security_opt: [apparmor=x]\n", "services.app: invalid --security-opt"),
+])
+@pytest.mark.usefixtures("full_kernel")
+def test_compose_bad_hardening_keys_are_errors_before_up(tmp_path: Path, service: str,
+                                                         message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        _compose(tmp_path, service)
+    assert message in str(info.value)
+
+
+@pytest.mark.usefixtures("full_kernel")
+def test_compose_up_passes_them_to_create(tmp_path: Path) -> None:
+    from runtime.compose import Compose
+    from tests.unit.test_compose import FakeRuntime
+
+    p = _compose(tmp_path, "cap_add: [SYS_ADMIN]\nsecurity_opt: [seccomp=unconfined]\n")
+    rt = FakeRuntime()
+    Compose(rt, p.name, p, say=lambda _line: None).up(detach=True)  # type: ignore[arg-type]
+    kw = rt.records["id-proj-app-1"].kw
+    assert (kw["privileged"], kw["cap_add"], kw["cap_drop"], kw["security_opt"]) == (
+        False, ["SYS_ADMIN"], [], ["seccomp=unconfined"])
