@@ -61,6 +61,9 @@ class Placement:
         self.ports: dict[str, int | None] = dict.fromkeys(("iperf3", "qperf", "qperf_data"))
         self.extra: dict[str, Any] = {}
 
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)  # a container's: not known here
+
     def start(self) -> None:
         for tool, argv in SERVERS.items():
             if self.kind == "native":
@@ -104,6 +107,10 @@ class RuncPlacement:
         self.ports: dict[str, int | None] = dict.fromkeys(("iperf3", "qperf", "qperf_data"))
         self.extra: dict[str, Any] = {}
         self._stack = ExitStack()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
         from bench.targets import Job
@@ -121,7 +128,7 @@ class RuncPlacement:
                               str(hosts))
             self._stack.callback(store.detach, DEFAULT_NETWORK, cid)
             servers = "qperf & exec iperf3 -s"
-            proc = self._stack.enter_context(self.runc.serve(
+            proc = self._proc = self._stack.enter_context(self.runc.serve(
                 Job(self.image, ["sh", "-c", servers], sample_hz=0), netns=netns_path(ep)))
             wait_listening(ep.netns, (5201, 19765), proc)
             self.addresses = dict.fromkeys(SERVERS, ep.ip)
@@ -169,6 +176,9 @@ class VmPlacement:
         self.ports: dict[str, int | None] = dict.fromkeys(("iperf3", "qperf", "qperf_data"))
         self.extra: dict[str, Any] = {}
         self.vm: Any = None
+
+    def alive(self) -> bool:
+        return self.vm is not None and not self.vm.finished
 
     def start(self) -> None:
         from bench.vmtarget import BackgroundVm
@@ -218,14 +228,18 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def retry(fn: Callable[[], T], timeout: float, pause: float = 0.5) -> T:
+def retry(fn: Callable[[], T], timeout: float, pause: float = 0.5,
+          alive: Callable[[], bool] = lambda: True) -> T:
     """A client run again until it succeeds or `timeout` passes (a server still starting
-    refuses or resets the first connections); the last failure is raised."""
+    refuses or resets the first connections); the last failure is raised, at once when
+    the server's instance is gone."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return fn()
         except (SystemExit, subprocess.SubprocessError) as e:
+            if not alive():
+                raise SystemExit(f"{e} (the servers' instance has ended)") from None
             if time.monotonic() >= deadline:
                 raise SystemExit(str(e)) from None
             time.sleep(pause)

@@ -443,10 +443,11 @@ def _net_run(h: Harness, target: str, kind: str, rep: int) -> RunRecord:
         ports, seconds = placement.ports, h.profile.seconds
         rec.metrics = {
             "iperf3_gbit_s": netperf.retry(lambda: netperf.iperf3_gbits(
-                placement.addresses["iperf3"], seconds, ports["iperf3"]), SERVER_START_S),
+                placement.addresses["iperf3"], seconds, ports["iperf3"]), SERVER_START_S,
+                alive=placement.alive),
             "tcp_lat_us": netperf.retry(lambda: netperf.qperf_latency_us(
                 placement.addresses["qperf"], seconds, ports["qperf"], ports["qperf_data"]),
-                SERVER_START_S)}
+                SERVER_START_S, alive=placement.alive)}
         rec.ok = True
     except (SystemExit, Exception) as e:  # noqa: BLE001
         rec.error = str(e)

@@ -132,6 +132,11 @@ class BackgroundVm:
             self._done.set()
             self.output.event.set()  # nobody waits for output that will never come
 
+    @property
+    def finished(self) -> bool:
+        """The driver's run has returned or raised: the guest is gone."""
+        return self._done.is_set()
+
     def _started(self, running: RunningVm) -> None:
         self.running = running
 

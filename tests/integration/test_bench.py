@@ -177,3 +177,22 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
     after = vm_census(cli)
     assert after.domains == [] and after.runs == 0 and after.sockets == vm_before.sockets
     assert after.libvirt_logs == vm_before.libvirt_logs
+
+
+def test_runc_net_placement_leaves_nothing_when_its_servers_fail(cli: Cli) -> None:
+    """busybox has no iperf3: runc exits at once, and the netns, veth, bridge, cgroups and
+    overlay of the placement go with the failure."""
+    from bench import netperf
+    from bench.targets import RuncTarget
+    from runtime.api import Runtime
+
+    rt = Runtime(cli.root)  # the fixture set ISOBENCH_CGROUP_PARENT for this root
+    rt.image("busybox")
+    before = cli.census()
+    placement = netperf.RuncPlacement(RuncTarget(rt), image="busybox")
+    with pytest.raises(RuntimeError, match="exited with code"):
+        placement.start()
+    assert not placement.alive()
+    placement.stop()  # again, as the harness does: nothing left to do, nothing raised
+    assert cli.census() - before == type(before)(0, 0, 0, 0)
+    assert not list((cli.root / "runc" / "runs").iterdir())

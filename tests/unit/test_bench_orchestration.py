@@ -156,8 +156,9 @@ def fake_driver(monkeypatch: pytest.MonkeyPatch) -> type[FakeDriver]:
 def test_background_vm_reports_first_output_and_stops(fake_driver: type) -> None:
     vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
     assert 0.08 < vm.wait_output(5) < 5
+    assert not vm.finished
     vm.stop(5)
-    assert vm.result == "result" and vm.error is None
+    assert vm.finished and vm.result == "result" and vm.error is None
 
 
 def test_background_vm_failure_reaches_the_caller(fake_driver: type) -> None:
@@ -198,6 +199,19 @@ def test_retry_until_the_server_answers() -> None:
         return 4.2
 
     assert netperf.retry(client, timeout=5, pause=0.01) == 4.2 and len(calls) == 3
+
+
+def test_retry_gives_up_at_once_when_the_server_is_gone() -> None:
+    calls: list[int] = []
+
+    def client() -> float:
+        calls.append(1)
+        raise subprocess.CalledProcessError(1, ["qperf"])
+
+    t0 = time.monotonic()
+    with pytest.raises(SystemExit, match="instance has ended"):
+        netperf.retry(client, timeout=30, pause=0.01, alive=lambda: False)
+    assert len(calls) == 1 and time.monotonic() - t0 < 5
 
 
 def test_retry_gives_up_with_the_last_error() -> None:
