@@ -372,8 +372,8 @@ class _Writer:
             try:
                 if not stat.S_ISDIR(os.lstat(path).st_mode):
                     continue
-            except FileNotFoundError:
-                continue
+            except (FileNotFoundError, NotADirectoryError):  # a later member replaced it
+                continue  # (or a parent of it: "a/x/" then the file "a")
             os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
     def undo(self, was_empty: bool) -> None:
@@ -383,7 +383,7 @@ class _Writer:
         for path in reversed(self.created):
             try:
                 st = os.lstat(path)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue
             if stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(path, ignore_errors=True)

@@ -183,6 +183,22 @@ def test_later_members_replace_earlier_ones_and_directories_merge(tmp_path: Path
 
 
 @needs_root
+def test_a_file_replacing_the_parent_of_a_directory(tmp_path: Path) -> None:
+    """Found by the importer's fuzzing: the directory a/x got its mtime set after "a" had
+    become a file (ENOTDIR escaped as a traceback)."""
+    (tmp_path / "one").mkdir()
+    extract_layer(io.BytesIO(make_tar([d("a/x"), f("a", b"a file")])), tmp_path / "one")
+    assert (tmp_path / "one/a").read_bytes() == b"a file"
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "old").write_text("there before")
+    archive = tmp_path / "add.tar"
+    archive.write_bytes(make_tar([d("a/x/y"), f("a", b"a file"), f("../bad")]))
+    with pytest.raises(ArchiveError):  # refused at the end: what it made is undone
+        add_local_archive(archive, tmp_path / "two")
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["old"]
+
+
+@needs_root
 def test_whiteouts_become_overlayfs_whiteouts(tmp_path: Path) -> None:
     extract_layer(io.BytesIO(make_tar([
         d("etc"), f("etc/.wh.gone"),

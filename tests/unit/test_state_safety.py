@@ -397,3 +397,68 @@ def test_concurrent_builds_and_rmis_keep_the_store_whole(store: ImageStore) -> N
     assert list(store.pins_dir.iterdir()) == []
     assert not list(store.layers_dir.glob(".staging-*"))
     assert json.loads(store.repos_file.read_text())  # the index is whole
+
+
+# --- names and volumes under concurrent processes ---
+
+def _claim(root: str, name: str, start: multiprocessing.synchronize.Event,
+           wins: multiprocessing.Queue) -> None:
+    store = ContainerStore(Path(root))
+    cid = store.new_id()
+    start.wait(10)
+    try:
+        store.reserve_name(name, cid)
+        wins.put(cid)
+    except Conflict:
+        wins.put("conflict")
+
+
+def test_one_name_claimed_by_many_processes_goes_to_exactly_one(tmp_path: Path) -> None:
+    start, wins = FORK.Event(), FORK.Queue()
+    procs = [FORK.Process(target=_claim, args=(str(tmp_path), "web", start, wins))
+             for _ in range(8)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [wins.get(timeout=10) for _ in procs]
+    for p in procs:
+        p.join(10)
+    winners = [r for r in results if r != "conflict"]
+    assert len(winners) == 1
+    assert os.readlink(tmp_path / "containers" / ".names" / "web") == winners[0]
+
+
+def test_invalid_container_names_are_refused(tmp_path: Path) -> None:
+    store = ContainerStore(tmp_path)
+    for bad in ("a", "bad name", "a/b", "../x", "-x", ""):
+        with pytest.raises(Exception, match="Invalid container name") as e:
+            store.reserve_name(bad, store.new_id())
+        assert e.value.exit_code == 125  # type: ignore[attr-defined]
+    assert store.reserve_name("ok_1.x-y", store.new_id()) == "ok_1.x-y"
+
+
+def _volume_churn(root: str, worker: int) -> None:
+    store = VolumeStore(Path(root))
+    for i in range(40):
+        name = f"v{(worker + i) % 3}"
+        if (worker + i) % 2:
+            store.create(name)
+        else:
+            try:
+                store.remove(name, users=[])
+            except NotFound:
+                pass
+
+
+def test_volume_creates_and_removes_at_once_leave_whole_volumes(tmp_path: Path) -> None:
+    procs = [FORK.Process(target=_volume_churn, args=(str(tmp_path), w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = VolumeStore(tmp_path)
+    for entry in (tmp_path / "volumes").iterdir():
+        # every directory left is a whole volume: its record and its data dir
+        assert (entry / "volume.json").is_file() and (entry / "_data").is_dir(), entry
+        assert store.get(entry.name).mountpoint == str(entry / "_data")
