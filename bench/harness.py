@@ -230,6 +230,5 @@ def select(names: str | None, valid: Iterable[str], what: str) -> list[str]:
     if unknown:
         from runtime.errors import InvalidArgument
 
-        raise InvalidArgument(f"unknown {what}: {', '.join(unknown)} (valid: {', '.join(valid)})",
-                              2)
+        raise InvalidArgument(f"unknown {what}: {', '.join(unknown)} (valid: {', '.join(valid)})")
     return chosen

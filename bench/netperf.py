@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.startup import iqr, median
+from runtime.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from bench.targets import RuncTarget
@@ -317,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lat = median(results[kind]["tcp_lat_us"]) / median(native["tcp_lat_us"])
         print(f"{kind}/native: throughput x{bw:.2f}, latency x{lat:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        atomic_write(Path(args.json), json.dumps(results, indent=2).encode())  # never half
     print(f"reproduce: cd /work/main && .venv/bin/python -m bench.netperf --runs {args.runs} "
           f"--seconds {args.seconds}")
     return 0

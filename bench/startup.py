@@ -41,6 +41,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from runtime.fsutil import atomic_write
+
 METHODS = ("api", "runc", "cli", "python", "unshare")
 # (numerator, denominator, goal): the numerator's median over the denominator's.
 RATIOS = (("api", "runc", 1.0), ("cli", "python", None))
@@ -405,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratios": ratios,
             "leftovers": {"errors": errors, "warnings": warnings},
         }
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
+        atomic_write(Path(args.json), (json.dumps(doc, indent=2) + "\n").encode())
     if errors:
         for e in errors:
             print(f"bench.startup: LEFTOVER: {e}", file=sys.stderr)

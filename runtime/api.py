@@ -157,6 +157,12 @@ class Runtime:
             security.hardening(privileged, cap_add or [], cap_drop or [], security_opt or [])
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
+        if workdir and not workdir.startswith("/"):
+            raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to "
+                                  "be an absolute path")
+        for item in env or []:
+            if not item.partition("=")[0]:
+                raise InvalidArgument(f"invalid environment variable: {item}")
         mounts = [parse_volume_spec(v) for v in volumes or []]
         mappings = [parse_publish(p) for p in publish or []] if network not in SPECIAL_MODES \
             else []

@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import random
+import re
 import secrets
 import shutil
 import time
@@ -20,8 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import Conflict, NotFound
+from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.fsutil import CorruptState, read_json, warn_corrupt, write_json
+
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # Docker's rule
 
 # Docker-like generated names.
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "swift",
@@ -154,7 +157,11 @@ class ContainerStore:
         return secrets.token_hex(32)
 
     def reserve_name(self, name: str | None, cid: str) -> str:
-        """Claim a name atomically (a symlink either is created or already exists)."""
+        """Claim a name atomically (a symlink either is created or already exists), so two
+        `run --name X` at once cannot both get it: the kernel decides, no lock needed."""
+        if name is not None and not CONTAINER_NAME.match(name):
+            raise InvalidArgument(f"Invalid container name ({name}), only "
+                                  "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         self.names_dir.mkdir(parents=True, exist_ok=True)
         explicit = name is not None
         for _ in range(100):

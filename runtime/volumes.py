@@ -98,7 +98,8 @@ class VolumeStore:
         if name is None:
             name, anonymous = secrets.token_hex(32), True
         elif not VOLUME_NAME.match(name):
-            raise InvalidArgument(f'"{name}" includes invalid characters for a local volume name')
+            raise InvalidArgument(f'"{name}" includes invalid characters for a local volume '
+                                  'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed', 1)
         with self._lock():
             try:
                 return self.get(name)

@@ -36,6 +36,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.harness import PROFILES, Harness, select
     from bench.targets import all_targets
     from runtime.api import Runtime
+    from runtime.errors import IsobenchError
 
     console = Console(stderr=True, highlight=False)
     profile = PROFILES[args.profile]
@@ -46,7 +47,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     chosen_targets = select(args.targets, targets, "target")
     chosen_workloads = select(args.workloads, workloads.WORKLOADS, "workload")
     out = _out_dir(args)
-    doc = results.load(out / results.RESULTS_FILE) if args.resume else None
+    try:
+        doc = results.load(out / results.RESULTS_FILE) if args.resume else None
+    except results.ResultsError as e:  # 2 is compare's "trouble"; for bench, a CLI error
+        raise IsobenchError(str(e)) from None
     harness = Harness(rt, {n: targets[n] for n in chosen_targets},
                       [workloads.WORKLOADS[n] for n in chosen_workloads], profile, out,
                       doc=doc, seed=args.seed, argv=list(args.argv),

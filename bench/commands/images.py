@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bench.commands.common import print_table
 from runtime.api import Runtime
-from runtime.errors import InvalidArgument
+from runtime.errors import InvalidArgument, IsobenchError, NotFound
+from runtime.image.store import normalize_ref
 
 
 def _human(size: float) -> str:
@@ -77,12 +78,28 @@ def _verify(rt: Runtime) -> int:
     return 0
 
 
+def _no_such_image(ref: str) -> NotFound:
+    """Docker's rmi and history say this, with 1 (run's "Unable to find" is 125)."""
+    return NotFound(f"No such image: {normalize_ref(ref)}", 1)
+
+
 def cmd_rmi(args: argparse.Namespace) -> int:
+    """Each image in turn, as Docker: a failure is reported and the rest still go."""
     rt = Runtime()
+    code = 0
     for ref in args.images:
-        for line in rt.remove_image(ref, force=args.force):
+        try:
+            try:
+                lines = rt.remove_image(ref, force=args.force)
+            except NotFound:
+                raise _no_such_image(ref) from None
+        except IsobenchError as e:
+            print(f"isobench: {e}", file=sys.stderr)
+            code = e.exit_code
+            continue
+        for line in lines:
             print(line)
-    return 0
+    return code
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -94,7 +111,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    image = Runtime().image(args.image)
+    try:
+        image = Runtime().image(args.image)
+    except NotFound:
+        raise _no_such_image(args.image) from None
     rows = [("IMAGE", "CREATED BY", "LAYER")]
     for entry in reversed(image.history):
         created_by = entry.get("created_by", "")

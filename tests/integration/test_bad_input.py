@@ -1,7 +1,21 @@
-"""Bad input: one clear line on stderr, Docker's exit code, and nothing left behind."""
+"""Bad input: one clear line on stderr, Docker's exit code, and nothing left behind.
+
+One table across every verb family: run and the container verbs, images, build, import,
+volume, network, compose, vm and bench. Exit codes are Docker's: 125 when the runtime or
+the CLI refuses (`run`'s flags, usage errors), 126/127 for a command that cannot be
+executed / is not found, 1 for "No such ..." and conflicts in the other verbs and for a
+failed build, import or compose (as `docker build`, `docker load` and `docker compose`).
+`compare` keeps 2 for trouble, as diff(1), since its 1 means "regressed".
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +35,83 @@ def running(cli: Cli) -> str:
 def empty_rootfs(tmp_path: Path) -> str:
     (tmp_path / "rootfs").mkdir()
     return str(tmp_path / "rootfs")
+
+
+@pytest.fixture
+def in_use(cli: Cli) -> dict[str, str]:
+    """A running container on a user network with a named volume."""
+    cli("network", "create", "busynet", check=True)
+    cli("run", "-d", "--name", "user", "--network", "busynet", "-v", "busyvol:/data",
+        "busybox", "sleep", "300", check=True)
+    return {"netinuse": "busynet", "volinuse": "busyvol"}
+
+
+def _tar(members: list[tuple[str, bytes, str]]) -> bytes:
+    """(name, data, symlink target) members, in a plain tar."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if link:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _docker_save(layers: list[bytes], diff_ids: list[str] | None = None) -> bytes:
+    sha = [f"sha256:{hashlib.sha256(x).hexdigest()}" for x in layers]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids or sha}}).encode()
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    names = [f"{h.split(':')[1]}/layer.tar" for h in sha]
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["x:1"], "Layers": names}])
+    return _tar([*((n, x, "") for n, x in zip(names, layers, strict=True)),
+                 (config_name, config, ""), ("manifest.json", manifest.encode(), "")])
+
+
+COMPOSE = {
+    "bad-yaml": "services: [\n",
+    "unknown-image": "services:\n  a:\n    image: nosuchimage\n",
+    "cycle": ("services:\n  a:\n    image: busybox\n    depends_on: [b]\n"
+              "  b:\n    image: busybox\n    depends_on: [a]\n"),
+    "unknown-key": "services:\n  a:\n    image: busybox\n    bogus_key: 1\n",
+    "no-services": "version: '3'\n",
+}
+DOCKERFILES = {
+    "empty": "",
+    "unknown-instruction": "FROMM busybox\n",
+    "run-fails": "FROM busybox\nRUN exit 3\n",
+    "copy-missing": "FROM busybox\nCOPY nothere /x\n",
+    "no-from": "RUN true\n",
+    "unknown-base": "FROM nosuchimage\n",
+}
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, str]:
+    """Build contexts, archives, compose and results files, by placeholder name."""
+    out = {}
+    for name, text in DOCKERFILES.items():
+        ctx = tmp_path / f"ctx-{name}"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(text)
+        out[f"ctx-{name}"] = str(ctx)
+    for name, text in COMPOSE.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+        out[f"compose-{name}"] = str(tmp_path / f"{name}.yaml")
+    files = {
+        "notatar": b"not a tar\n" * 100,
+        "escape": _docker_save([_tar([("etc", b"", "/etc"), ("etc/evil", b"x", "")])]),
+        "wrongdiff": _docker_save([_tar([("a", b"a", "")])], diff_ids=["sha256:" + "0" * 64]),
+        "badresults": b"{}\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        out[name] = str(tmp_path / name)
+    return out
 
 
 CASES = [
@@ -56,23 +147,200 @@ CASES = [
     ("unknown-user", ["run", "--rm", "-u", "ghost", "busybox", "true"], 125,
      "unable to find user ghost"),
     ("bad-signal", ["kill", "-s", "SIGNOPE", "{running}"], 125, "invalid signal: SIGNOPE"),
+    ("run-a-directory", ["run", "--rm", "busybox", "/etc"], 126,
+     'exec: "/etc": permission denied'),
+    ("run-not-executable", ["run", "--rm", "busybox", "/etc/passwd"], 126,
+     'exec: "/etc/passwd": permission denied'),
+    ("entrypoint-missing", ["run", "--rm", "--entrypoint", "nosuch", "busybox"], 127,
+     'exec: "nosuch": executable file not found in $PATH'),
+    ("workdir-relative", ["run", "--rm", "-w", "rel", "busybox", "true"], 125,
+     "the working directory 'rel' is invalid, it needs to be an absolute path"),
+    ("env-without-name", ["run", "--rm", "-e", "=x", "busybox", "true"], 125,
+     "invalid environment variable: =x"),
+    ("name-invalid", ["run", "--rm", "--name", "bad name!", "busybox", "true"], 125,
+     "Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"),
+    ("name-with-slash", ["run", "--rm", "--name", "a/b", "busybox", "true"], 125,
+     "Invalid container name (a/b)"),
+    ("publish-garbage", ["run", "--rm", "-p", "abc", "busybox", "true"], 125,
+     "invalid containerPort: abc"),
+    ("memory-too-small", ["run", "--rm", "--memory", "1", "busybox", "true"], 125,
+     "minimum memory limit allowed is 6MB"),
+    ("volume-mode", ["run", "--rm", "-v", "/tmp:/x:zz", "busybox", "true"], 125,
+     'invalid mode: "zz" in volume specification'),
+    ("unknown-group", ["run", "--rm", "-u", "0:nogroup", "busybox", "true"], 125,
+     "unable to find group nogroup"),
+    ("cpu-shares-garbage", ["run", "--rm", "--cpu-shares", "x", "busybox", "true"], 125,
+     "invalid cpu shares"),
+    # images
+    ("inspect-unknown", ["inspect", "ghost"], 1, "No such object: ghost"),
+    ("rmi-unknown", ["rmi", "ghost"], 1, "No such image: ghost:latest"),
+    ("history-unknown", ["history", "ghost"], 1, "No such image: ghost:latest"),
+    ("rmi-in-use", ["rmi", "busybox", "#{running}"], 1,
+     'conflict: unable to remove repository reference "busybox" (must force)'),
+    # build
+    ("build-no-context", ["build", "/nonexistent"], 1,
+     "unable to prepare context: path '/nonexistent' not found"),
+    ("build-empty-dockerfile", ["build", "{ctx-empty}"], 1, "file with no instructions"),
+    ("build-unknown-instruction", ["build", "{ctx-unknown-instruction}"], 1,
+     "Dockerfile:1: unknown instruction: FROMM"),
+    ("build-run-fails", ["build", "{ctx-run-fails}"], 1,
+     'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'),
+    ("build-copy-missing", ["build", "{ctx-copy-missing}"], 1,
+     "COPY failed: file not found in build context"),
+    ("build-no-from", ["build", "{ctx-no-from}"], 1, "no FROM instruction"),
+    ("build-unknown-base", ["build", "{ctx-unknown-base}"], 1,
+     "FROM nosuchimage: Unable to find image 'nosuchimage:latest' locally"),
+    ("build-missing-dockerfile", ["build", "-f", "/nonexistent/Dockerfile", "{ctx-run-fails}"],
+     1, "failed to read Dockerfile /nonexistent/Dockerfile"),
+    ("build-arg-format", ["build", "--build-arg", "NOEQ", "{ctx-run-fails}"], 125,
+     "invalid --build-arg 'NOEQ': expected KEY=VALUE"),
+    # import
+    ("import-missing", ["import", "/nonexistent.tar", "x"], 1, "/nonexistent.tar: no such file"),
+    ("import-not-an-image", ["import", "{notatar}", "x"], 1,
+     "not a docker-save or OCI image-layout archive"),
+    ("import-escaping-layer", ["import", "{escape}", "x"], 1, "member"),
+    ("import-wrong-diff-id", ["import", "{wrongdiff}", "x"], 1, "sha256:000000"),
+    # volume
+    ("volume-bad-name", ["volume", "create", "bad/name"], 1,
+     '"bad/name" includes invalid characters for a local volume name'),
+    ("volume-inspect-unknown", ["volume", "inspect", "ghost"], 1, "get ghost: no such volume"),
+    ("volume-rm-in-use", ["volume", "rm", "{volinuse}"], 1, "remove busyvol: volume is in use"),
+    # network
+    ("network-bad-name", ["network", "create", "bad name"], 1, "invalid network name"),
+    ("network-bad-subnet", ["network", "create", "--subnet", "10.1.2.3/33", "x"], 1,
+     "invalid subnet 10.1.2.3/33"),
+    ("network-inspect-unknown", ["network", "inspect", "ghost"], 1, "network ghost not found"),
+    ("network-rm-in-use", ["network", "rm", "{netinuse}"], 1, "has active endpoints"),
+    ("network-unknown-verb", ["network", "connect", "x", "y"], 125, "invalid choice: 'connect'"),
+    # compose
+    ("compose-missing-file", ["compose", "-f", "/nonexistent.yaml", "up", "-d"], 1,
+     "open /nonexistent.yaml: no such file or directory"),
+    ("compose-bad-yaml", ["compose", "-f", "{compose-bad-yaml}", "up", "-d"], 1,
+     "bad-yaml.yaml:2:"),
+    ("compose-unknown-image", ["compose", "-f", "{compose-unknown-image}", "up", "-d"], 1,
+     "service \"a\": Unable to find image 'nosuchimage:latest' locally"),
+    ("compose-cycle", ["compose", "-f", "{compose-cycle}", "up", "-d"], 1,
+     "dependency cycle detected"),
+    ("compose-unknown-key", ["compose", "-f", "{compose-unknown-key}", "up", "-d"], 1,
+     "services.a.bogus_key: unknown key"),
+    ("compose-no-services", ["compose", "-f", "{compose-no-services}", "up", "-d"], 1,
+     "no services defined"),
+    # vm: refused before any domain is defined
+    ("vm-unknown-image", ["vm", "run", "nosuchimage", "true"], 125,
+     "Unable to find image 'nosuchimage:latest' locally"),
+    ("vm-memory", ["vm", "run", "--memory", "12q", "busybox", "true"], 125, "invalid size"),
+    ("vm-cpus-zero", ["vm", "run", "--cpus", "0", "busybox", "true"], 125,
+     "a VM takes a whole number of vCPUs"),
+    ("vm-network", ["vm", "run", "--network", "bogus", "busybox", "true"], 125,
+     "network bogus not found"),
+    ("vm-publish", ["vm", "run", "-p", "70000:80", "busybox", "true"], 125,
+     'invalid argument "70000:80" for "-p, --publish" flag'),
+    ("vm-timeout", ["vm", "run", "--timeout", "-1", "busybox", "true"], 125,
+     'invalid argument "-1" for "--timeout" flag'),
+    ("vm-no-image", ["vm", "run"], 125, "requires at least 1 argument"),
+    # bench, compare
+    ("bench-unknown-target", ["bench", "--targets", "native,xen"], 125, "unknown target: xen"),
+    ("bench-unknown-workload", ["bench", "--workloads", "nope"], 125, "unknown workload: nope"),
+    ("bench-profile", ["bench", "--profile", "huge"], 125, "invalid choice: 'huge'"),
+    ("bench-resume-missing", ["bench", "--resume", "/nonexistent"], 125,
+     "/nonexistent/results.json: no such results file"),
+    ("compare-missing", ["compare", "/nonexistent", "/nonexistent"], 2,
+     "/nonexistent: no such results file"),
+    ("compare-bad-schema", ["compare", "{badresults}", "{badresults}"], 2,
+     "unknown schema_version"),
 ]
+FIXTURES = {"running": "running", "rootfs": "empty_rootfs", "netinuse": "in_use",
+            "volinuse": "in_use"}
+
+
+def store_debris(root: Path) -> list[str]:
+    """Half-made things a census does not count: staging dirs, pins, temp files."""
+    found = [p.name for p in (root / "layers").glob(".staging-*")]
+    found += [p.name for p in (root / "images" / "pins").glob("*")]
+    found += [str(p) for p in root.rglob(".*.tmp")]
+    return found
+
+
+def domains() -> int:
+    if not shutil.which("virsh"):
+        return 0
+    out = subprocess.run(["virsh", "-q", "list", "--all", "--name"], capture_output=True,
+                         text=True).stdout
+    return sum(1 for line in out.splitlines() if line.startswith("isobench"))
+
+
+def test_the_table_covers_every_verb_family() -> None:
+    verbs = {c[1][0] for c in CASES}
+    assert {"run", "build", "import", "volume", "network", "compose", "vm", "bench"} <= verbs
+    assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("argv, code, text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input(cli: Cli, request: pytest.FixtureRequest, argv: list[str], code: int,
                    text: str) -> None:
-    subs = {}
-    if any("{running}" in a for a in argv):
-        subs["running"] = request.getfixturevalue("running")
-    if any("{rootfs}" in a for a in argv):
-        subs["rootfs"] = request.getfixturevalue("empty_rootfs")
+    subs: dict[str, str] = {}
+    for key, fixture in FIXTURES.items():
+        if any("{" + key + "}" in a for a in argv):
+            value = request.getfixturevalue(fixture)
+            subs.update(value if isinstance(value, dict) else {key: value})
+    if any("{" in a for a in argv):
+        subs.update(request.getfixturevalue("inputs"))
+    argv = [a.format(**subs) for a in argv if not a.startswith("#")]  # "#...": fixture only
     cli("run", "--rm", "busybox", "true", check=True)  # the image exists before the count
-    before = cli.census()
-    proc = cli(*[a.format(**subs) for a in argv])
+    before, vms = cli.census(), domains()
+    proc = cli(*argv, timeout=120)
     assert proc.returncode == code, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert text in lines[0]
     assert lines[0].startswith("isobench: ")
     assert cli.census() - before == Leftovers(0, 0, 0, 0)
+    assert store_debris(cli.root) == []
+    assert domains() == vms
+
+
+def test_corrupt_state_is_reported_and_skipped(cli: Cli, tmp_path: Path) -> None:
+    """A damaged record (a disk error, a hand edit) costs that object only: listings warn
+    once and show the rest; commands naming it fail in one line."""
+    for name in ("good", "bad"):
+        cli("run", "--name", name, "busybox", "true", check=True)
+        cli("network", "create", f"net-{name}", check=True)
+        cli("volume", "create", f"vol-{name}", check=True)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nLABEL x=y\n")
+    second = cli("build", "-q", "-t", "second", str(ctx), check=True).stdout.split()[-1]
+    root = cli.root
+    bad_id = json.loads(cli("inspect", "bad", check=True).stdout)[0]["Id"]
+    damaged = {
+        "container": root / "containers" / bad_id / "config.json",
+        "network": root / "networks" / "net-bad.json",
+        "volume": root / "volumes" / "vol-bad" / "volume.json",
+    }
+    damaged["image"] = root / "images" / f"{second.split(':')[1]}.json"
+    for path in damaged.values():
+        path.write_bytes(path.read_bytes()[:17])  # truncated mid-record
+    listings = {"container": (["ps", "-a"], "good"), "network": (["network", "ls"], "net-good"),
+                "volume": (["volume", "ls"], "vol-good"), "image": (["images"], "busybox")}
+    for what, (argv, shown) in listings.items():
+        proc = cli(*argv)
+        assert proc.returncode == 0, (what, proc.stderr)
+        assert shown in proc.stdout, (what, proc.stdout)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "warning" in lines[0], (what, proc.stderr)
+        assert str(damaged[what]) in lines[0], (what, lines)
+    for argv, what in ((["inspect", "bad"], "container"), (["rm", "bad"], "container"),
+                       (["network", "inspect", "net-bad"], "network"),
+                       (["network", "rm", "net-bad"], "network"),
+                       (["volume", "inspect", "vol-bad"], "volume"),
+                       (["volume", "rm", "vol-bad"], "volume"),
+                       (["run", "--rm", "second", "true"], "image"),
+                       (["history", "second"], "image")):
+        proc = cli(*argv)
+        assert proc.returncode != 0, argv
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "corrupt state file" in lines[0], (argv, proc.stderr)
+        assert str(damaged[what]) in lines[0], (argv, lines)
+    verify = cli("images", "--verify")
+    assert verify.returncode == 1 and "corrupt image file" in verify.stderr
+    cli("rm", "good", check=True)
