@@ -88,11 +88,11 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(cli: Cli, tmp_path: Pat
 
 def test_bad_bench_input(cli: Cli) -> None:
     proc = cli("bench", "--workloads", "cpu,bogus")
-    assert proc.returncode == 2
+    assert proc.returncode == 125  # a CLI error, as Docker's
     assert proc.stderr.count("\n") == 1 and "unknown workload: bogus" in proc.stderr
     assert "valid: cpu" in proc.stderr
     proc = cli("bench", "--targets", "native,xen")
-    assert proc.returncode == 2 and "unknown target: xen" in proc.stderr
+    assert proc.returncode == 125 and "unknown target: xen" in proc.stderr
 
 
 ORCHESTRATION = "net,startup,density,limits"
