@@ -2,7 +2,8 @@
 CLI, its process group, or the CLI and the container's monitor), then `isobench gc`: the
 census must be back to what it was before. Counts are printed for the record.
 
-Run with -s to see the counts; each test takes 2-3 minutes on a 2-core machine.
+The counts are printed even without -s; each test takes 1.5-4 minutes on a 2-core machine.
+SOAK_RUNS overrides the number of container runs (20 of them are killed whatever it is).
 """
 
 from __future__ import annotations
