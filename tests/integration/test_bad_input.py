@@ -338,9 +338,12 @@ def test_corrupt_state_is_reported_and_skipped(cli: Cli, tmp_path: Path) -> None
                        (["history", "second"], "image")):
         proc = cli(*argv)
         assert proc.returncode != 0, argv
-        lines = proc.stderr.splitlines()
-        assert len(lines) == 1 and "corrupt state file" in lines[0], (argv, proc.stderr)
-        assert str(damaged[what]) in lines[0], (argv, lines)
+        # One line about the object; a scan of other records on the way (`volume rm`
+        # looks for containers using the volume) may warn about the corrupt ones it skips.
+        *warnings, line = proc.stderr.splitlines()
+        assert "corrupt state file" in line and str(damaged[what]) in line, (argv, line)
+        assert all("warning: skipping corrupt state file" in w for w in warnings), warnings
+        assert len(warnings) <= 1 and "Traceback" not in proc.stderr, proc.stderr
     verify = cli("images", "--verify")
     assert verify.returncode == 1 and "corrupt image file" in verify.stderr
     cli("rm", "good", check=True)
