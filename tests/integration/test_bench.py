@@ -149,8 +149,11 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
     assert vm["metrics"]["iperf3_gbit_s"] < one(doc, "net.usernet", "native")["metrics"][
         "iperf3_gbit_s"]
 
-    # startup: first output no later than exit, for the API path and runc
+    # startup: first output no later than exit, for the API path and runc; the VM's boot
+    # to its command's first line within the same run's launch to exit
     check_first_output(doc, ("container", "runc"))
+    boot = one(doc, "startup.true", "vm")["metrics"]
+    assert 1000 < boot["boot_to_first_output_ms"] <= boot["launch_to_exit_ms"], boot
 
     # density: as many idle VMs as the profile says, each measured while the others ran
     dens = one(doc, "density.idle", "vm")
