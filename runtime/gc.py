@@ -109,6 +109,7 @@ class Collector:
         self.rt = rt
         self.dry_run = dry_run
         self.removed = Removed(dry_run=dry_run)
+        self.busy = False  # some record's lock is held: a start may be making a cgroup
 
     def run(self, parents: bool = True) -> Removed:
         live: set[str] = set()
@@ -140,6 +141,7 @@ class Collector:
                 continue
             held, lock = self._probe(entry.name)
             if held:  # somebody is responsible for it (or it was just removed)
+                self.busy = True
                 live.add(entry.name)
                 continue
             # Read under the lock: a monitor that finished meanwhile has removed or updated it.
@@ -221,7 +223,12 @@ class Collector:
 
     def cgroup_parents(self) -> None:
         """ISOBENCH_CGROUP_PARENT in each hierarchy, once no cgroup is left under it (VM
-        runs' cgroups live there too: call this after their gc)."""
+        runs' cgroups live there too: call this after their gc). Not while a container of
+        this root is in use: its start may be making its cgroup under the parent right now.
+        (Another root sharing the parent name can still lose that race: its start then fails
+        once, with a clear error, and nothing is left.)"""
+        if self.busy:
+            return
         try:
             paths = set(open_cgroup(self.rt.cgroup_parent).paths().values())
         except CgroupError:

@@ -167,6 +167,13 @@ def test_soak_200_runs_20_killed_then_gc(cli: Cli, tmp_path: Path,
     # At least the six whose monitor was killed under a running container are left.
     assert dead.containers >= 6 and dead.cgroups >= 6 and dead.overlay_dirs >= 18, dead
 
+    # A `run -d` (no --rm) whose monitor dies: gc tears it down and keeps it as "dead".
+    orphan = cli("run", "-d", "--name", "soak-orphan", "busybox", "sleep", "60",
+                 check=True).stdout.strip()
+    state = record_of(cli.root, "soak-orphan")["state"]  # type: ignore[index]
+    os.kill(state["monitor_pid"], signal.SIGKILL)
+    wait_for(lambda: not is_alive(state["monitor_pid"], state["monitor_start"]), 10,
+             "the orphan's monitor to die")
     keeper = cli("run", "-d", "--network", "bridge", "busybox", "sleep", "60",
                  check=True).stdout.strip()  # legitimately running: gc must not touch it
     with_keeper = cli.census()
@@ -175,7 +182,11 @@ def test_soak_200_runs_20_killed_then_gc(cli: Cli, tmp_path: Path,
     removed = gc_counts(cli)
     assert keeper[:12] in cli("ps", "-q").stdout.split()
     cli("exec", keeper, "true", check=True)  # its namespaces, cgroup and monitor are whole
-    assert removed["processes"] >= 6 and removed["containers"] >= 6, removed
+    info = json.loads(cli("inspect", orphan, check=True).stdout)[0]
+    assert info["State"]["Status"] == "dead" and not is_alive(state["pid"], state["pid_start"])
+    assert not any(os.path.isdir(p) for p in info["Cgroup"]["Paths"].values())
+    cli("rm", "soak-orphan", check=True)  # not running any more: no -f needed
+    assert removed["processes"] >= 7 and removed["containers"] >= 7, removed
     cli("rm", "-f", keeper, check=True)
     cli("volume", "rm", "soak-vol", check=True)
     cli("volume", "create", "soak-vol", check=True)  # as in `before`
