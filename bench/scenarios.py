@@ -285,6 +285,7 @@ def _vm_density(h: Harness, count: int) -> RunRecord:
     from vm.driver import VmRequest
 
     rec = RunRecord("density", "density.idle", "vm", 0, ok=False, started_at=time.time())
+    t0 = time.perf_counter()
     vms: list[BackgroundVm] = []
     per_instance: list[dict[str, Any]] = []
     try:
@@ -325,6 +326,7 @@ def _vm_density(h: Harness, count: int) -> RunRecord:
             vm.req.stop.set()  # type: ignore[union-attr] - all at once, then wait for each
         for vm in vms:
             vm.stop()
+        rec.wall_s = time.perf_counter() - t0  # all of it: boots, measuring, teardown
         cleanup = [str(vm.error) for vm in vms if vm.error is not None]
         if cleanup:
             rec.ok, rec.error = False, (rec.error + "; " if rec.error else "") + \
