@@ -261,3 +261,28 @@ def test_vm_soak_10_runs_2_killed_then_gc(vm: VmCli,  # noqa: F811
         print("gc:", ", ".join(f"{k} {v}" for k, v in removed.items() if v))
     assert after_gc == before
     assert removed["vm runs"] == 2 and removed["domains"] == after_kill["domains"]
+
+
+def test_gc_removes_a_bridge_nobody_uses_and_keeps_one_in_use(cli: Cli) -> None:
+    before = cli.census()
+    cli("network", "create", "gcnet", check=True)
+    bridge = json.loads((cli.root / "networks" / "gcnet.json").read_text())["bridge"]
+    keeper = cli("run", "-d", "busybox", "sleep", "60", check=True).stdout.strip()
+    proc = subprocess.Popen([ISOBENCH, "run", "--rm", "--name", "lost", "--network", "gcnet",
+                             "busybox", "sleep", "60"], env=cli.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: (record_of(cli.root, "lost") or {}).get("state", {}).get("status")
+             == "running", 30, "lost to run")
+    os.kill(proc.pid, signal.SIGSTOP)
+    for pid in [proc.pid, *children(proc.pid)]:  # the CLI and the monitor
+        os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    assert Path(f"/sys/class/net/{bridge}").exists() and Path("/sys/class/net/isobench0").exists()
+    removed = gc_counts(cli)
+    assert removed["bridges"] == 1 and removed["veths"] == 1 and removed["processes"] == 1
+    assert not Path(f"/sys/class/net/{bridge}").exists()      # nothing used it any more
+    assert Path("/sys/class/net/isobench0").exists()          # the keeper is plugged into it
+    cli("exec", keeper, "true", check=True)
+    cli("rm", "-f", keeper, check=True)
+    cli("network", "rm", "gcnet", check=True)
+    assert cli.census() == before
