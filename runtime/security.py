@@ -273,7 +273,8 @@ def hardening(privileged: bool = False, cap_add: Iterable[str] = (),
                 raise ValueError(f"invalid {flag}: {e}") from None
     seccomp = seccomp_enabled(security_opt)
     caps = effective_capabilities(cap_add, cap_drop, privileged)
-    lacking = [c for c in caps if not own_bounding_set() & (1 << CAPABILITIES[c])]
+    held = own_bounding_set()
+    lacking = [c for c in caps if not held & (1 << CAPABILITIES[c])]
     if lacking:
         raise ValueError(f"cannot grant CAP_{lacking[0]}: isobench itself does not hold it "
                          "(its bounding set lacks it)")

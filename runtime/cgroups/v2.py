@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from runtime.cgroups import device_bpf
 from runtime.cgroups.base import (
     FREEZE_TIMEOUT_S,
     KILL_TIMEOUT_S,
@@ -134,6 +133,8 @@ class V2Cgroup(Cgroup):
         everything attaches nothing (a new cgroup inherits no restriction of ours)."""
         if any(r.kind == "a" for r in rules):
             return True
+        from runtime.cgroups import device_bpf  # only v2 hosts pay for its import
+
         try:
             device_bpf.attach(self.path, rules)
         except OSError as exc:
