@@ -31,6 +31,7 @@ WORKLOAD_ORDER = ("cpu", "memory", "disk", "net", "startup", "footprint", "densi
 FALLBACK_METRICS: dict[str, tuple[str, str | None]] = {
     "launch_to_exit_ms": ("ms", "lower"),
     "boot_to_first_output_ms": ("ms", "lower"),
+    "launch_to_first_output_ms": ("ms", "lower"),
     "memory_mean_mib": ("MiB", "lower"),
     "memory_max_mib": ("MiB", "lower"),
     "qemu_rss_mib": ("MiB", "lower"),

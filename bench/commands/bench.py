@@ -66,7 +66,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run the benchmark suite")
     p.add_argument("--profile", choices=["quick", "full", "tiny"], default="quick")
-    p.add_argument("--targets", help="comma-separated: native,container,runc,vm")
+    p.add_argument("--targets", help="comma-separated: native,container,runc,crun,vm")
     p.add_argument("--workloads", help="comma-separated: cpu,memory,disk,net,startup,...")
     p.add_argument("--repeat", type=int)
     p.add_argument("--seed", type=int)
