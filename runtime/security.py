@@ -9,11 +9,10 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from runtime.errors import IsobenchError
 from runtime.fsutil import atomic_write
-from runtime.seccomp_profile import DEFAULT_ERRNO, SUB_ARCHES, Rule, machine, select_rules
 from runtime.syscalls import (
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_CLEAR_ALL,
@@ -21,6 +20,9 @@ from runtime.syscalls import (
     PR_SET_NO_NEW_PRIVS,
     Syscalls,
 )
+
+if TYPE_CHECKING:  # the profile's data is imported only to compile it (a cache miss)
+    from runtime.seccomp_profile import Rule
 
 CAPABILITIES = {
     "CHOWN": 0, "DAC_OVERRIDE": 1, "DAC_READ_SEARCH": 2, "FOWNER": 3, "FSETID": 4, "KILL": 5,
@@ -162,6 +164,8 @@ class LibseccompBuilder:
             raise SeccompError(f"seccomp: cannot use libseccomp ({e}); install libseccomp2 "
                                "and pyseccomp, or run with --security-opt seccomp=unconfined"
                                ) from None
+        from runtime.seccomp_profile import DEFAULT_ERRNO
+
         self.lib = pyseccomp
         self.filter = pyseccomp.SyscallFilter(pyseccomp.ERRNO(DEFAULT_ERRNO))
         self.ops = {"EQ": pyseccomp.EQ, "NE": pyseccomp.NE, "MASKED_EQ": pyseccomp.MASKED_EQ}
@@ -190,7 +194,7 @@ class LibseccompBuilder:
 def _libseccomp_identity() -> str:
     """Which libseccomp compiles the filter (its version decides which syscalls it knows),
     without ctypes.util.find_library, which forks ldconfig."""
-    arch = machine()
+    arch = os.uname().machine
     for d in (f"/lib/{arch}-linux-gnu", f"/usr/lib/{arch}-linux-gnu", "/usr/lib64", "/lib64",
               "/usr/lib", "/lib"):
         path = os.path.join(d, "libseccomp.so.2")
@@ -199,19 +203,34 @@ def _libseccomp_identity() -> str:
     return "unknown"
 
 
+def _program_key(capabilities: Iterable[str]) -> str:
+    """What the compiled program depends on: the capability set, the profile and compiler
+    code (their files' stamps: any edit makes a new key), the kernel (rules with a minimum
+    version), the architecture and libseccomp. Computed without importing the profile's
+    data, so a cached start pays for neither it nor pyseccomp."""
+    here = Path(__file__)
+    stamps = [(p.name, st.st_mtime_ns, st.st_size)
+              for p in (here, here.with_name("seccomp_profile.py")) for st in (p.stat(),)]
+    uname = os.uname()
+    return hashlib.sha256(repr((capability_mask(capabilities), stamps, uname.release,
+                                uname.machine, _libseccomp_identity())).encode()
+                          ).hexdigest()[:32]
+
+
 def seccomp_program(capabilities: Iterable[str], cache_dir: Path) -> bytes:
     """Docker's default profile for this capability set, as a BPF program ready to load.
 
-    Compiled once per (rules, libseccomp, architecture) and cached: a start only reads it."""
-    rules = select_rules(frozenset(capabilities))
-    sub_arches = SUB_ARCHES.get(machine(), ())
-    key = hashlib.sha256(repr((rules, sub_arches, machine(), _libseccomp_identity()))
-                         .encode()).hexdigest()[:32]
-    path = cache_dir / f"{key}.bpf"
+    Compiled once per key (see _program_key) and cached: a start only reads a file."""
+    capabilities = tuple(capabilities)
+    path = cache_dir / f"{_program_key(capabilities)}.bpf"
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
+    from runtime.seccomp_profile import SUB_ARCHES, machine, select_rules
+
+    rules = select_rules(frozenset(capabilities))
+    sub_arches = SUB_ARCHES.get(machine(), ())
     builder = LibseccompBuilder()
     compile_rules(rules, builder, sub_arches)
     program = builder.export_bpf()
