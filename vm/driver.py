@@ -365,18 +365,10 @@ class VmDriver:
             raise VmStartError(message, code)
         if session.exit_code is None:
             raise _GuestLost(self._lost_summary(run_dir, session, "the guest stopped"))
-        stats = host.domain_stats(conn, dom)
-        qemu_mem = host.process_memory(pid)
-        live = cg.stats().to_dict()
+        result = self._result(conn, dom, cg, pid, session, req, plan, name, samples,
+                              session.exit_code)
         session.ack()
-        return VmResult(
-            exit_code=session.exit_code, accel=plan.decision.accel,
-            accel_note=plan.decision.note, accel_reason=plan.decision.reason, domain=name,
-            image_id=plan.image.id, memory_bytes=req.memory_bytes, vcpus=req.vcpus,
-            kernel_release=plan.kernel.release, cgroup_name=cg.name, timings={},
-            cgroup_live=live, cgroup={}, domain_stats=stats, qemu_memory=qemu_mem,
-            samples=samples, stdout=bytes(session.out), stderr=bytes(session.err),
-            guest_messages=session.messages)
+        return result
 
     def _stopped(self, conn: libvirt.virConnect, dom: libvirt.virDomain, cg: Cgroup, pid: int,
                  session: GuestSession, req: VmRequest, plan: Plan, name: str,
@@ -384,19 +376,25 @@ class VmDriver:
         """The run was stopped from outside: the stats of the live guest, then destroy it
         (the cleanup stack undefines it and removes the rest, as after any run)."""
         t["ready"], t["first_output"] = session.ready_at, session.first_output_at
-        stats = host.domain_stats(conn, dom)
-        qemu_mem = host.process_memory(pid)
-        live = cg.stats().to_dict()
+        result = self._result(conn, dom, cg, pid, session, req, plan, name, samples,
+                              KILLED_EXIT)
         _destroy(dom)
         t["exit"] = time.monotonic()
+        return result
+
+    @staticmethod
+    def _result(conn: libvirt.virConnect, dom: libvirt.virDomain, cg: Cgroup, pid: int,
+                session: GuestSession, req: VmRequest, plan: Plan, name: str,
+                samples: list[dict[str, Any]], exit_code: int) -> VmResult:
+        """What the live guest's host side looks like now, with the session's output."""
         return VmResult(
-            exit_code=KILLED_EXIT, accel=plan.decision.accel,
+            exit_code=exit_code, accel=plan.decision.accel,
             accel_note=plan.decision.note, accel_reason=plan.decision.reason, domain=name,
             image_id=plan.image.id, memory_bytes=req.memory_bytes, vcpus=req.vcpus,
             kernel_release=plan.kernel.release, cgroup_name=cg.name, timings={},
-            cgroup_live=live, cgroup={}, domain_stats=stats, qemu_memory=qemu_mem,
-            samples=samples, stdout=bytes(session.out), stderr=bytes(session.err),
-            guest_messages=session.messages)
+            cgroup_live=cg.stats().to_dict(), cgroup={}, domain_stats=host.domain_stats(conn, dom),
+            qemu_memory=host.process_memory(pid), samples=samples, stdout=bytes(session.out),
+            stderr=bytes(session.err), guest_messages=session.messages)
 
     @staticmethod
     def _sample(conn: libvirt.virConnect, dom: libvirt.virDomain, cg: Cgroup, pid: int,
