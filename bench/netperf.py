@@ -32,6 +32,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bench import leases
 from bench.startup import iqr, median
 from runtime.fsutil import atomic_write
 
@@ -122,6 +123,8 @@ class RuncPlacement:
             store.get(DEFAULT_NETWORK)  # the record is made on first use, as for containers
             cid = secrets.token_hex(32)
             hosts = self.runc.rt.root / "runc" / f"netperf-{cid[:12]}.hosts"
+            lease = self._stack.enter_context(leases.lease(self.runc.rt))
+            lease.note(endpoint={"network": DEFAULT_NETWORK, "id": cid}, dirs=[str(hosts)])
             hosts.parent.mkdir(parents=True, exist_ok=True)
             hosts.touch()
             self._stack.callback(hosts.unlink, True)

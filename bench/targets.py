@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bench import leases
 from bench.collectors import Sampler, cgroup_reader, sample_reader
 from runtime.api import Runtime
 from runtime.cgroups import open_cgroup
@@ -97,8 +98,13 @@ class NativeTarget(Target):
     name = "native"
 
     def run(self, job: Job) -> Outcome:
+        with leases.lease(self.rt) as lease:
+            return self._run(job, lease)
+
+    def _run(self, job: Job, lease: leases.Lease) -> Outcome:
         cg = open_cgroup(self._cgroup_name("native"))
         scratch = Path(self.rt.root / "scratch" / secrets.token_hex(6))
+        lease.note(cgroup=cg.name, dirs=[str(scratch)])
         cg.create()
         try:
             if job.limits:
@@ -215,14 +221,22 @@ class RuncTarget(Target):
     @contextmanager
     def _instance(self, job: Job, netns: str | None = None) -> Iterator[RuncRun]:
         """The bundle, overlay and cgroup of one run; everything is removed on the way out,
-        whatever happened inside."""
+        whatever happened inside (and by `isobench gc` after a crash: see bench/leases.py)."""
+        with leases.lease(self.rt) as lease:
+            with self._resources(job, lease, netns) as run:
+                yield run
+
+    @contextmanager
+    def _resources(self, job: Job, lease: leases.Lease, netns: str | None) -> Iterator[RuncRun]:
         run_dir = self.rt.root / self.binary / "runs" / secrets.token_hex(6)
         cg_name = self._cgroup_name(self.binary)
         cg = open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
         scratch = run_dir / "scratch" if job.wants_scratch else None
-        run_dir.mkdir(parents=True)
         cid = run_dir.name
         state = run_dir / "state"
+        lease.note(cgroup=cg_name, mount=str(run_dir / "rootfs"), dirs=[str(run_dir)],
+                   runc={"binary": self.binary, "state": str(state), "id": cid})
+        run_dir.mkdir(parents=True)
         rootfs: Path | None = None
         try:
             rootfs = self._mount_rootfs(job.image, run_dir)

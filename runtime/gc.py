@@ -111,8 +111,9 @@ class Collector:
         self.removed = Removed(dry_run=dry_run)
         self.busy = False  # some record's lock is held: a start may be making a cgroup
 
-    def run(self, parents: bool = True) -> Removed:
-        live: set[str] = set()
+    def run(self, parents: bool = True, keep: frozenset[str] = frozenset()) -> Removed:
+        """`keep`: endpoint ids that are no container's but are in use (a live bench's)."""
+        live: set[str] = set(keep)
         dead: list[_Dead] = []
         try:
             self._classify(live, dead)

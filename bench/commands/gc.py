@@ -1,6 +1,7 @@
 """`isobench gc`: remove what killed isobench processes left in this ISOBENCH_ROOT —
-containers' processes, cgroups, overlay dirs, netns, veths, unused bridges, then dead VM
-runs' domains, run directories and disks. Running containers and VM runs are not touched."""
+a dead bench's native/runc instances (bench/leases.py), containers' processes, cgroups,
+overlay dirs, netns, veths, unused bridges, then dead VM runs' domains, run directories and
+disks. Running containers and VM runs are not touched."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ def _vm_counts(lines: list[str]) -> dict[str, int]:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
+    from bench import leases
     from runtime import gc as runtime_gc
     from runtime.api import Runtime
 
     rt = Runtime()
+    in_use, bench_counts = leases.collect(rt, dry_run=args.dry_run)
     collector = runtime_gc.Collector(rt, dry_run=args.dry_run)
-    removed = collector.run(parents=False)
+    removed = collector.run(parents=False, keep=frozenset(in_use))
+    for kind, n in bench_counts.items():
+        removed.add(kind, n)
     try:
         from vm import gc as vm_gc
     except ImportError as e:  # libvirt's bindings absent: no VM can have run here

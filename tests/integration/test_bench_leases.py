@@ -1,0 +1,99 @@
+"""A bench killed inside a native run, a runc run or a runc network placement leaves host
+resources no container record describes; `isobench gc` finds them through their leases
+(bench/leases.py) and removes them, and keeps those of a bench still running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Cli
+
+pytestmark = pytest.mark.root
+
+# Each scenario starts the resource, waits until it exists, then SIGKILLs its own process:
+# no finally, no atexit runs, as when a user kills the bench.
+CRASH = textwrap.dedent("""
+    import os, signal, subprocess, sys, threading, time
+    from runtime.api import Runtime
+    from bench import leases
+    from bench.targets import Job, NativeTarget, RuncTarget
+    from runtime.network import DEFAULT_NETWORK
+
+    rt = Runtime()
+    kind = sys.argv[1]
+    die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "native":
+        threading.Timer(1.0, die).start()
+        NativeTarget(rt).run(Job("busybox", ["sleep", "60"], sample_hz=0))
+    elif kind == "runc":
+        with RuncTarget(rt)._instance(Job("busybox", ["sleep", "60"])) as inst:
+            subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+            time.sleep(1.5)
+            die()
+    elif kind == "endpoint":
+        with leases.lease(rt) as lease:
+            lease.note(endpoint={"network": DEFAULT_NETWORK, "id": "f" * 64})
+            rt.networks.attach(DEFAULT_NETWORK, "f" * 64, "crashed", "crashed", [],
+                               str(rt.root / "crashed.hosts"))
+            die()
+""")
+
+
+def crash(cli: Cli, kind: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", CRASH, kind], env=cli.env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+
+
+def host_mounts(root: Path) -> int:
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if str(root) in line)
+
+
+def test_gc_undoes_what_a_killed_bench_left(cli: Cli) -> None:
+    cli("run", "--rm", "busybox", "true", check=True)  # the image, and the default network
+    before = cli.census()
+    for kind in ("native", "runc", "endpoint"):
+        crash(cli, kind)
+    left = cli.census()
+    assert left.cgroups > before.cgroups and left.netns > before.netns
+    assert host_mounts(cli.root) > before.mounts  # runc's overlay, in the host's namespace
+    assert len(list((cli.root / "bench-leases").iterdir())) == 3
+
+    dry = cli("gc", "--dry-run", check=True)
+    assert "would remove 3 bench leases" in dry.stdout
+    assert cli.census() == left
+
+    out = cli("gc", check=True).stdout
+    assert "removed 3 bench leases" in out and "removed 1 runc containers" in out
+    assert cli.census() == before, (before, cli.census())
+    assert list((cli.root / "bench-leases").iterdir()) == []
+    assert not list((cli.root / "runc" / "runs").iterdir())
+
+
+def test_gc_keeps_a_running_bench(cli: Cli) -> None:
+    from bench import leases
+    from runtime.api import Runtime
+    from runtime.network import DEFAULT_NETWORK
+
+    rt = Runtime(cli.root)
+    cid = "e" * 64
+    rt.networks.get(DEFAULT_NETWORK)  # the record is made on first use
+    with leases.lease(rt) as lease:
+        lease.note(endpoint={"network": DEFAULT_NETWORK, "id": cid})
+        ep = rt.networks.attach(DEFAULT_NETWORK, cid, "live", "live", [],
+                                str(cli.root / "live.hosts"))
+        try:
+            out = cli("gc", check=True).stdout
+            assert "removed 0 bench leases" in out
+            assert Path(f"/run/netns/{ep.netns}").exists()
+        finally:
+            rt.networks.detach(DEFAULT_NETWORK, cid)
+    assert not Path(f"/run/netns/{ep.netns}").exists()
+    assert list((cli.root / "bench-leases").iterdir()) == []
