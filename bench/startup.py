@@ -9,9 +9,11 @@ can be repeated exactly), so that drift (page cache, thermal, other load) hits a
 The first --warmup rounds are discarded.
 
 Methods:
-  api      Runtime(root).run("busybox", ["/bin/true"], auto_remove=True), in-process
+  api      Runtime(root).run("busybox", ["/bin/true"], network="none", auto_remove=True),
+           in-process (--network none: a fresh netns with only lo, as runc's default spec
+           gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
-  cli      isobench run --rm busybox true  (ISOBENCH_ROOT = the same root)
+  cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root)
   python   sys.executable -c pass          (the floor of any Python CLI)
   unshare  unshare --pid --fork --mount --uts --ipc --net chroot ROOTFS /bin/true
 
@@ -231,7 +233,7 @@ class Session:
     # ---- one run of each method; each raises BenchError unless it exited 0 ----
     def run_api(self) -> None:
         try:
-            result = self.rt.run("busybox", ["/bin/true"], auto_remove=True)
+            result = self.rt.run("busybox", ["/bin/true"], network="none", auto_remove=True)
         except Exception as e:  # noqa: BLE001 - reported as the method's failure
             raise BenchError(f"api: Runtime.run raised {type(e).__name__}: {e}") from e
         self.api_ids.append(result.container.id)
@@ -247,7 +249,8 @@ class Session:
                     cid], "runc")
 
     def run_cli(self) -> None:
-        _run_quiet([self.isobench, "run", "--rm", "busybox", "true"], "cli", env=self.env)
+        _run_quiet([self.isobench, "run", "--rm", "--network", "none", "busybox", "true"], "cli",
+                   env=self.env)
 
     def run_python(self) -> None:
         _run_quiet([sys.executable, "-c", "pass"], "python", env=self.py_env)
