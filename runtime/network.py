@@ -151,17 +151,21 @@ class NetworkStore:
         net = self._load(name, strict=True)
         if net is None:
             if name == DEFAULT_NETWORK:
-                return self.create(DEFAULT_NETWORK)
+                return self.create(DEFAULT_NETWORK, predefined=True)
             raise NotFound(f"network {name} not found", 1)
         return net
 
     def create(self, name: str, subnet: str | None = None,
-               labels: dict[str, str] | None = None) -> Network:
+               labels: dict[str, str] | None = None, predefined: bool = False) -> Network:
+        """`predefined`: the default network's record, made on first use (get()); as in
+        Docker, a user's `network create bridge` finds it already there."""
         if not NETWORK_NAME.match(name) or name in SPECIAL_MODES:
             raise InvalidArgument(f"invalid network name: {name!r}", 1)
+        if name == DEFAULT_NETWORK and not predefined:
+            raise Conflict(f"network with name {name} already exists", 1)
         with self.lock():
             if self._load(name) is not None:
-                if name == DEFAULT_NETWORK and subnet is None:
+                if predefined:
                     return self._load(name)  # type: ignore[return-value]
                 raise Conflict(f"network with name {name} already exists", 1)
             taken = [ipaddress.ip_network(n.subnet) for n in self.list()] + host_networks()

@@ -192,7 +192,11 @@ def ensure_disk(store: ImageStore, image: Image, root: Path | None = None) -> Gu
         try:
             tree = staging / "root"
             tree.mkdir()
-            stage(store, image, tree, shim)
+            with store.pinned() as pin:  # a concurrent `rmi` must not take the layers we copy
+                if not pin.hold(image):
+                    raise NotFound(f"image {image.id[:19]} was removed while its VM disk was "
+                                   "built", 125)
+                stage(store, image, tree, shim)
             used = _tree_bytes(tree)
             size = max(MIN_DISK_BYTES, int(used * 1.3) + DISK_HEADROOM_BYTES)
             size = (size + (1 << 20) - 1) & ~((1 << 20) - 1)

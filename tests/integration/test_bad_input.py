@@ -207,6 +207,8 @@ CASES = [
     ("volume-rm-in-use", ["volume", "rm", "{volinuse}"], 1, "remove busyvol: volume is in use"),
     # network
     ("network-bad-name", ["network", "create", "bad name"], 1, "invalid network name"),
+    ("network-create-predefined", ["network", "create", "bridge"], 1,
+     "network with name bridge already exists"),
     ("network-bad-subnet", ["network", "create", "--subnet", "10.1.2.3/33", "x"], 1,
      "invalid subnet 10.1.2.3/33"),
     ("network-inspect-unknown", ["network", "inspect", "ghost"], 1, "network ghost not found"),

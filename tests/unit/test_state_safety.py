@@ -462,3 +462,26 @@ def test_volume_creates_and_removes_at_once_leave_whole_volumes(tmp_path: Path) 
         # every directory left is a whole volume: its record and its data dir
         assert (entry / "volume.json").is_file() and (entry / "_data").is_dir(), entry
         assert store.get(entry.name).mountpoint == str(entry / "_data")
+
+
+def test_a_vm_disk_build_pins_its_image(store: ImageStore, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the guest disk is staged from the layers, `rmi` must see a user of the image;
+    an image removed before the pin makes the build fail in one line, not half-copy."""
+    from vm import guest
+
+    image = _image(store, [_layer(store, b"x")], "vmbase")
+    seen: list[list[int]] = []
+    monkeypatch.setattr(guest, "build_shim", lambda root: tmp_path / "shim")
+    monkeypatch.setattr(guest, "stage", lambda st, img, tree, shim:
+                        seen.append(store.pinned_by(img.id)))
+    monkeypatch.setattr(guest, "mkfs", lambda tree, out, size: out.write_bytes(b"disk"))
+    monkeypatch.setattr(guest, "shim_digest", lambda: "test")
+    guest.ensure_disk(store, image, tmp_path / "vmroot")
+    assert seen == [[os.getpid()]]
+    assert store.pinned_by(image.id) == []  # released once the disk is built
+
+    gone = _image(store, [_layer(store, b"y")], "gone")
+    store.delete(gone, lambda: set())
+    with pytest.raises(NotFound, match="removed while its VM disk was built"):
+        guest.ensure_disk(store, gone, tmp_path / "vmroot")
