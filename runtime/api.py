@@ -27,7 +27,7 @@ from runtime.containers import (
     process_start_time,
 )
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
-from runtime.fsutil import state_root
+from runtime.fsutil import CorruptState, state_root
 from runtime.image.busybox import BUSYBOX_REF, ensure_busybox
 from runtime.image.debian import ensure_debian
 from runtime.image.store import Image, ImageStore, normalize_ref
@@ -418,8 +418,14 @@ class Runtime:
         self._wait_finished(c, STOP_TIMEOUT_S)
         return c
 
-    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container:
-        c = self.get(ref)
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container | None:
+        try:
+            c = self.get(ref)
+        except CorruptState as e:
+            if not force:
+                raise
+            self._remove_unreadable(e.path.parent.name, e)
+            return None
         if c.state.status == "running":
             if not force:
                 raise Conflict(f"You cannot remove a running container {c.id}. Stop the container "
@@ -430,6 +436,25 @@ class Runtime:
         self.attachments.unplug(c, remove_anonymous=volumes)
         self.containers.remove(c)
         return c
+
+    def _remove_unreadable(self, cid: str, err: CorruptState) -> None:
+        """`rm -f` of a record that does not parse: what its id alone finds (its processes
+        and cgroup, its network endpoints, names pointing at it, its directory) goes,
+        unless a live monitor or start holds it."""
+        lock = self.containers.hold(cid, wait=False)
+        if lock is None:
+            raise Conflict(f"{err}: in use by a running monitor", 1)
+        try:
+            open_cgroup(f"{self.cgroup_parent}/{cid}").destroy()  # kills what is left first
+            for net in self.networks.list():
+                if cid in net.endpoints:
+                    self.networks.detach(net.name, cid)
+            names = self.containers.names_dir
+            for link in names.iterdir() if names.is_dir() else []:
+                self.containers.release_name(link.name, cid)
+            shutil.rmtree(self.containers.path(cid), ignore_errors=True)
+        finally:
+            os.close(lock)
 
     def remove_volume(self, name: str) -> None:
         self.volumes.remove(name, users=self.attachments.volume_users(name))

@@ -349,3 +349,8 @@ def test_corrupt_state_is_reported_and_skipped(cli: Cli, tmp_path: Path) -> None
     verify = cli("images", "--verify")
     assert verify.returncode == 1 and "corrupt image file" in verify.stderr
     cli("rm", "good", check=True)
+    # `rm -f` of the unreadable one goes by what its id alone finds, as Docker's does.
+    assert cli("rm", "-f", "bad", check=True).stdout.strip() == "bad"
+    assert not damaged["container"].parent.exists()
+    assert not (root / "containers" / ".names" / "bad").exists()
+    assert "warning" not in cli("ps", "-a", check=True).stderr
