@@ -22,15 +22,23 @@ TARGETS = "native,container,runc"
 ALL_WORKLOADS = "cpu,memory,disk,net,startup,footprint,density,limits,evidence"
 
 
-def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
-    out = tmp_path / "session"
-    before = cli.census()
-    proc = cli("bench", "--profile", "tiny", "--targets", TARGETS, "--workloads",
-               ALL_WORKLOADS, "--out", str(out), "--seed", "7", timeout=1500)
+def tiny_session(cli: Cli, out: Path, targets: str, workloads: str,
+                 seed: int) -> tuple[dict, str]:
+    """A complete tiny-profile session, its results valid against the schema; and its
+    stderr."""
+    proc = cli("bench", "--profile", "tiny", "--targets", targets, "--workloads", workloads,
+               "--out", str(out), "--seed", str(seed), timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = results.load(out / "results.json")
     results.validate(doc)
     assert doc["session"]["complete"] is True
+    return doc, proc.stderr
+
+
+def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "session"
+    before = cli.census()
+    doc, _ = tiny_session(cli, out, TARGETS, ALL_WORKLOADS, seed=7)
     assert doc["machine"]["cgroup_mode"] in ("v1", "v2", "hybrid")
     failed = [(r["variant"], r["target"], r["error"]) for r in doc["runs"] if not r["ok"]]
     assert failed == []
@@ -122,16 +130,11 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
 
     out = tmp_path / "session"
     before, vm_before = cli.census(), vm_census(cli)
-    proc = cli("bench", "--profile", "tiny", "--targets", ALL_TARGETS, "--workloads",
-               ORCHESTRATION, "--out", str(out), "--seed", "5", timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = results.load(out / "results.json")
-    results.validate(doc)
-    assert doc["session"]["complete"] is True
+    doc, stderr = tiny_session(cli, out, ALL_TARGETS, ORCHESTRATION, seed=5)
     # crun: listed, skipped with its reason (absent here, or refusing a hybrid layout)
     crun = doc["targets"]["crun"]
     assert crun["available"] is False and crun["reason"], crun
-    assert "crun" in proc.stderr and not any(r["target"] == "crun" for r in doc["runs"])
+    assert "crun" in stderr and not any(r["target"] == "crun" for r in doc["runs"])
     assert all(doc["targets"][t]["available"] for t in ("native", "container", "runc", "vm"))
     failed = [(r["variant"], r["target"], r["error"]) for r in doc["runs"] if not r["ok"]]
     assert failed == []
