@@ -9,8 +9,16 @@ from pathlib import Path
 
 from bench.commands.containers import status_line
 from runtime.api import Runtime
-from runtime.compose import STOP_TIMEOUT_S, Compose, iter_ports, service_of
-from runtime.compose_model import ComposeError, Project, find_file, load
+from runtime.compose import (
+    STOP_TIMEOUT_S,
+    Compose,
+    ComposeError,
+    Project,
+    find_file,
+    iter_ports,
+    load,
+    service_of,
+)
 
 
 def _open(args: argparse.Namespace, need_file: bool) -> Compose:

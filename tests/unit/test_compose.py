@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from runtime import compose_model as cm
-from runtime.compose import Compose, LogPrinter, LogTail, mount_specs
-from runtime.compose_model import ComposeError, load, parse_project, parse_yaml
+from runtime.compose import loader as cm
+from runtime.compose.loader import ComposeError, load, parse_project, parse_yaml
+from runtime.compose.project import Compose, LogPrinter, LogTail, mount_specs
 from runtime.errors import IsobenchError, NotFound
 
 

@@ -574,7 +574,7 @@ def test_device_program_attach_loads_then_attaches_to_the_cgroup(tmp_path: Path)
 
 import textwrap  # noqa: E402
 
-from runtime.compose_model import ComposeError, load  # noqa: E402
+from runtime.compose import ComposeError, load  # noqa: E402
 
 
 def _compose(tmp_path: Path, service: str):  # noqa: ANN202

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from runtime.compose_model import (
+from runtime.compose.loader import (
     LABEL_FILES,
     LABEL_NETWORK,
     LABEL_NUMBER,
