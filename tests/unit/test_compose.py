@@ -1,5 +1,5 @@
-"""Compose without root: parsing and validation (runtime.compose_model), and `up`'s order,
-names, labels and rollback against a recording fake runtime (runtime.compose)."""
+"""Compose without root: parsing and validation (runtime.compose.loader), and `up`'s order,
+names, labels and rollback against a recording fake runtime (runtime.compose.project)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from runtime.compose import loader as cm
-from runtime.compose.loader import ComposeError, load, parse_project, parse_yaml
+from runtime.compose.errors import ComposeError
+from runtime.compose.loader import find_file, load, parse_project
+from runtime.compose.model import BuildSpec, Project
 from runtime.compose.project import Compose, LogPrinter, LogTail, mount_specs
+from runtime.compose.yaml import parse_yaml
 from runtime.errors import IsobenchError, NotFound
 
 
@@ -25,7 +27,7 @@ def write(tmp_path: Path, text: str, name: str = "compose.yaml") -> Path:
 
 
 def project(tmp_path: Path, text: str, name: str | None = "proj",
-            env: dict[str, str] | None = None) -> cm.Project:
+            env: dict[str, str] | None = None) -> Project:
     return load(write(tmp_path, text), name, host_env=env or {})
 
 
@@ -100,11 +102,11 @@ def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ComposeError, match="no such file or directory"):
         load(tmp_path / "nope.yaml", "proj", host_env={})
     with pytest.raises(ComposeError, match="^no configuration file provided: not found$"):
-        cm.find_file(None, tmp_path)
+        find_file(None, tmp_path)
     (tmp_path / "docker-compose.yml").write_text("services: {}\n")
-    assert cm.find_file(None, tmp_path) == tmp_path / "docker-compose.yml"
+    assert find_file(None, tmp_path) == tmp_path / "docker-compose.yml"
     (tmp_path / "compose.yaml").write_text("services: {}\n")
-    assert cm.find_file(None, tmp_path) == tmp_path / "compose.yaml"
+    assert find_file(None, tmp_path) == tmp_path / "compose.yaml"
 
 
 # ---- unknown keys ---------------------------------------------------------------------------
@@ -425,10 +427,10 @@ def test_build_forms(tmp_path: Path) -> None:
           b: {build: {context: ./app, dockerfile: Dockerfile.dev}}
           c: {build: {dockerfile: /abs/Dockerfile}}
         """)
-    assert p.services["a"].build == cm.BuildSpec(tmp_path / "app", None)
-    assert p.services["b"].build == cm.BuildSpec(tmp_path / "app",
+    assert p.services["a"].build == BuildSpec(tmp_path / "app", None)
+    assert p.services["b"].build == BuildSpec(tmp_path / "app",
                                                  tmp_path / "app" / "Dockerfile.dev")
-    assert p.services["c"].build == cm.BuildSpec(tmp_path, Path("/abs/Dockerfile"))
+    assert p.services["c"].build == BuildSpec(tmp_path, Path("/abs/Dockerfile"))
 
 
 def test_network_subnet_and_default_network(tmp_path: Path) -> None:

@@ -1,0 +1,301 @@
+"""One value of a compose file checked and converted, each error naming its path
+(`services.web.ports[0]: invalid port "abc"`): the shape checks, and the forms of a
+command, environment, ports, mounts, build, depends_on, a service's networks, and the
+top-level networks and volumes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from runtime.compose.errors import ComposeError
+from runtime.compose.model import BuildSpec, Mount, NetworkSpec, VolumeSpec
+
+_RESOURCE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+_ENV_KEY_RE = re.compile(r"^[^=\s]+$")
+_PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*):)?(?P<target>\d+)"
+                      r"(?:/(?P<proto>\w+))?$")
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+
+def check_mapping(value: Any, path: str, allowed: tuple[str, ...], extensions: bool = False
+                  ) -> dict[str, Any]:
+    """A mapping of string keys, each in `allowed` (or `x-*` with extensions)."""
+    if not isinstance(value, dict):
+        raise ComposeError(f"{path}: must be a mapping")
+    for key in value:
+        if not isinstance(key, str):
+            raise ComposeError(f"{path}: key {key!r} must be a string")
+        if key in allowed or (extensions and key.startswith("x-")):
+            continue
+        raise ComposeError(f"{path}.{key}: unknown key" if path else f"{key}: unknown key")
+    return value
+
+
+def check_string(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise ComposeError(f"{path}: must be a string")
+    return value
+
+
+def check_string_list(value: Any, path: str) -> list[str]:
+    """A list of strings, copied."""
+    if not isinstance(value, list):
+        raise ComposeError(f"{path}: must be a list")
+    for i, item in enumerate(value):
+        check_string(item, f"{path}[{i}]")
+    return list(value)
+
+
+# ---- a service's values ----------------------------------------------------------------------
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse_command(value: Any, path: str) -> list[str] | None:
+    """A string is split as a shell would (without running one); a list is taken as is."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as e:
+            raise ComposeError(f"{path}: invalid command line: {e}") from None
+    return check_string_list(value, path)
+
+
+def parse_environment(value: Any, path: str, host_env: dict[str, str]) -> list[str]:
+    """A list of `K=V` (or `K`) or a mapping K: V; a key without a value takes the host's
+    value and is left out when the host has none (compose's rule)."""
+    out: dict[str, str] = {}
+
+    def put(key: str, val: Any, where: str) -> None:
+        if not key or not _ENV_KEY_RE.match(key):
+            raise ComposeError(f"{where}: invalid variable name {key!r}")
+        if val is None:
+            if key in host_env:
+                out[key] = f"{key}={host_env[key]}"
+            else:
+                out.pop(key, None)
+            return
+        if isinstance(val, dict | list):
+            raise ComposeError(f"{where}: must be a string, number, boolean or null")
+        out[key] = f"{key}={_scalar_text(val)}"
+
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        for key, val in value.items():
+            if not isinstance(key, str):
+                raise ComposeError(f"{path}: key {key!r} must be a string")
+            put(key, val, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            item = check_string(item, f"{path}[{i}]")
+            key, eq, val = item.partition("=")
+            put(key, val if eq else None, f"{path}[{i}]")
+    else:
+        raise ComposeError(f"{path}: must be a mapping or a list")
+    return list(out.values())
+
+
+def _port_number(text: str, path: str, raw: str) -> int:
+    n = int(text)
+    if not 1 <= n <= 65535:
+        raise ComposeError(f'{path}: invalid port "{raw}": port numbers must be 1-65535')
+    return n
+
+
+def parse_port(value: Any, path: str) -> str:
+    """-> Docker's -p spec `[IP:][HOSTPORT]:PORT/tcp`, or `PORT/tcp` for an ephemeral host
+    port. Short syntax (`"8080:80"`, `"127.0.0.1:8080:80/tcp"`, `80`) or the long mapping
+    {target, published, host_ip, protocol}."""
+    if isinstance(value, dict):
+        spec = check_mapping(value, path, ("target", "published", "host_ip", "protocol"))
+        if "target" not in spec:
+            raise ComposeError(f"{path}.target: required")
+        ip, published = spec.get("host_ip"), spec.get("published")
+        text = f"{spec['target']}/{spec.get('protocol', 'tcp')}"
+        if published is not None:
+            text = f"{published}:{text}"
+        value = f"{ip}:{text if published is not None else ':' + text}" if ip else text
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ComposeError(f"{path}: must be a string, a number or a mapping")
+    raw = str(value)
+    m = _PORT_RE.match(raw)
+    if not m:
+        raise ComposeError(f'{path}: invalid port "{raw}"')
+    proto = (m["proto"] or "tcp").lower()
+    if proto != "tcp":
+        raise ComposeError(f'{path}: invalid port "{raw}": only tcp can be published')
+    target = _port_number(m["target"], path, raw)
+    host = _port_number(m["host"], path, raw) if m["host"] else None
+    ip = m["ip"]
+    if ip:
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            raise ComposeError(f'{path}: invalid port "{raw}": bad host IP "{ip}"') from None
+    if ip:
+        return f"{ip}:{host or ''}:{target}/{proto}"
+    return f"{host}:{target}/{proto}" if host else f"{target}/{proto}"
+
+
+def _is_path(source: str) -> bool:
+    return source.startswith((".", "/", "~"))
+
+
+def parse_mount(value: Any, path: str, workdir: Path) -> Mount:
+    """Short syntax `SOURCE:TARGET[:ro|rw]` (or `TARGET` alone: an anonymous volume) or the
+    long mapping {type, source, target, read_only}. A source that starts with `.`, `/` or `~`
+    is a host path (a relative one is resolved against the compose file's directory),
+    anything else a named volume declared at the top level."""
+    if isinstance(value, dict):
+        spec = check_mapping(value, path, ("type", "source", "target", "read_only"))
+        kind = spec.get("type", "volume")
+        if kind not in ("volume", "bind"):
+            raise ComposeError(f"{path}.type: must be volume or bind")
+        source = check_string(spec.get("source", ""), f"{path}.source")
+        if kind == "bind" and not source:
+            raise ComposeError(f"{path}.source: required for a bind")
+        target = check_string(spec.get("target"), f"{path}.target")
+        read_only = spec.get("read_only", False)
+        if not isinstance(read_only, bool):
+            raise ComposeError(f"{path}.read_only: must be a boolean")
+        bind = kind == "bind"
+    else:
+        text = check_string(value, path)
+        parts = text.split(":")
+        if len(parts) > 3:
+            raise ComposeError(f'{path}: invalid volume specification "{text}"')
+        if len(parts) == 1:  # an anonymous volume
+            parts = ["", *parts]
+        source, target = parts[0], parts[1]
+        if not source and len(parts) > 2:
+            raise ComposeError(f'{path}: invalid volume specification "{text}"')
+        mode = parts[2] if len(parts) == 3 else "rw"
+        if mode not in ("ro", "rw"):
+            raise ComposeError(f'{path}: invalid mode "{mode}" in "{text}": ro or rw')
+        read_only = mode == "ro"
+        bind = _is_path(source)
+    if not target.startswith("/"):
+        raise ComposeError(f'{path}: invalid mount target "{target}": must be an absolute path')
+    if bind:
+        host = Path(os.path.expanduser(source))
+        source = os.path.normpath(host if host.is_absolute() else workdir / host)
+    elif source and not _RESOURCE_RE.match(source):
+        raise ComposeError(f'{path}: invalid volume name "{source}"')
+    return Mount(source=source, target=target, read_only=read_only, bind=bind)
+
+
+def parse_build(value: Any, path: str, workdir: Path) -> BuildSpec:
+    """A context directory, or {context, dockerfile}; the Dockerfile is relative to the
+    context, the context to the compose file's directory."""
+    if isinstance(value, str):
+        context, dockerfile = value, None
+    else:
+        spec = check_mapping(value, path, ("context", "dockerfile"))
+        context = check_string(spec.get("context", "."), f"{path}.context")
+        dockerfile = spec.get("dockerfile")
+        if dockerfile is not None:
+            check_string(dockerfile, f"{path}.dockerfile")
+    ctx = Path(os.path.expanduser(context))
+    ctx = Path(os.path.normpath(ctx if ctx.is_absolute() else workdir / ctx))
+    df = None
+    if dockerfile:
+        df_path = Path(dockerfile)
+        df = Path(os.path.normpath(df_path if df_path.is_absolute() else ctx / df_path))
+    return BuildSpec(context=ctx, dockerfile=df)
+
+
+def parse_depends_on(value: Any, path: str) -> list[str]:
+    if isinstance(value, list):
+        return check_string_list(value, path)
+    if isinstance(value, dict):
+        out = []
+        for dep, spec in value.items():
+            if not isinstance(dep, str):
+                raise ComposeError(f"{path}: key {dep!r} must be a string")
+            if spec is not None:
+                spec = check_mapping(spec, f"{path}.{dep}", ("condition",))
+                cond = spec.get("condition", "service_started")
+                if cond != "service_started":
+                    raise ComposeError(f"{path}.{dep}.condition: {cond!r} is not supported "
+                                       "(only service_started)")
+            out.append(dep)
+        return out
+    raise ComposeError(f"{path}: must be a list or a mapping")
+
+
+def parse_service_networks(value: Any, path: str) -> list[str]:
+    """A list of network keys (or the mapping form with null values). The runtime joins a
+    container to one network, so more than one is refused rather than half-honoured."""
+    if isinstance(value, dict):
+        for key, spec in value.items():
+            if spec is not None:
+                raise ComposeError(f"{path}.{key}: per-network options are not supported")
+        names = [str(k) for k in value]
+    else:
+        names = check_string_list(value, path)
+    if len(names) > 1:
+        raise ComposeError(f"{path}: a service can join only one network here, got "
+                           f"{', '.join(names)}")
+    return names
+
+
+# ---- the top level's networks and volumes ----------------------------------------------------
+
+def parse_network(key: str, value: Any) -> NetworkSpec:
+    path = f"networks.{key}"
+    if value is None:
+        return NetworkSpec(name=key)
+    spec = check_mapping(value, path, ("ipam",))
+    subnet = None
+    if spec.get("ipam") is not None:
+        ipam = check_mapping(spec["ipam"], f"{path}.ipam", ("driver", "config"))
+        if ipam.get("driver", "default") != "default":
+            raise ComposeError(f"{path}.ipam.driver: only the default driver is supported")
+        configs = ipam.get("config") or []
+        if not isinstance(configs, list):
+            raise ComposeError(f"{path}.ipam.config: must be a list")
+        if len(configs) > 1:
+            raise ComposeError(f"{path}.ipam.config: only one subnet is supported")
+        for i, cfg in enumerate(configs):
+            cpath = f"{path}.ipam.config[{i}]"
+            cfg = check_mapping(cfg, cpath, ("subnet",))
+            if cfg.get("subnet") is not None:
+                subnet = check_string(cfg["subnet"], f"{cpath}.subnet")
+                try:
+                    ipaddress.ip_network(subnet)
+                except ValueError as e:
+                    raise ComposeError(f'{cpath}.subnet: invalid subnet "{subnet}": {e}'
+                                       ) from None
+    return NetworkSpec(name=key, subnet=subnet)
+
+
+def parse_volume(key: str, value: Any) -> VolumeSpec:
+    if value is not None:
+        check_mapping(value, f"volumes.{key}", ())
+    return VolumeSpec(name=key)
+
+
+def check_resources(value: Any, path: str) -> dict[str, Any]:
+    """The top-level `networks` or `volumes`: a mapping of valid names (null is none)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ComposeError(f"{path}: must be a mapping")
+    for key in value:
+        if not isinstance(key, str):
+            raise ComposeError(f"{path}: key {key!r} must be a string")
+        if not _RESOURCE_RE.match(key):
+            raise ComposeError(f"{path}.{key}: invalid name")
+    return value

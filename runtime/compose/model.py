@@ -1,0 +1,102 @@
+"""A compose project as the runtime needs it: services, networks and volumes, with Docker
+compose's names for what the project owns: containers `<project>-<service>-1`, networks
+and volumes `<project>_<name>`, built images `<project>-<service>`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.compose.graph import start_order
+
+
+@dataclass
+class BuildSpec:
+    context: Path
+    dockerfile: Path | None = None
+
+
+@dataclass
+class Mount:
+    """A service's volume entry: a named volume (key in the project's volumes), an anonymous
+    one (source ""), or a bind."""
+
+    source: str            # volume key, "" (anonymous), or an absolute host path (bind)
+    target: str
+    read_only: bool = False
+    bind: bool = False
+
+
+@dataclass
+class Service:
+    name: str
+    image: str | None = None
+    build: BuildSpec | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)
+    volumes: list[Mount] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    working_dir: str | None = None
+    hostname: str | None = None
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NetworkSpec:
+    name: str
+    subnet: str | None = None
+
+
+@dataclass
+class VolumeSpec:
+    name: str
+
+
+@dataclass
+class Project:
+    name: str
+    workdir: Path
+    config_file: Path | None = None
+    services: dict[str, Service] = field(default_factory=dict)
+    networks: dict[str, NetworkSpec] = field(default_factory=dict)
+    volumes: dict[str, VolumeSpec] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    # Docker compose's names for what the project owns.
+    def container_name(self, service: str, number: int = 1) -> str:
+        return f"{self.name}-{service}-{number}"
+
+    def network_name(self, key: str) -> str:
+        return f"{self.name}_{key}"
+
+    def volume_name(self, key: str) -> str:
+        return f"{self.name}_{key}"
+
+    def image_tag(self, service: str) -> str:
+        """The image a service runs: its `image`, built under that name when it also has a
+        `build`, else `<project>-<service>` for a build."""
+        s = self.services[service]
+        return s.image or f"{self.name}-{service}"
+
+    def order(self) -> list[str]:
+        return start_order(self.services)
+
+    def used_networks(self) -> list[str]:
+        used: list[str] = []
+        for s in self.services.values():
+            used += [n for n in s.networks if n not in used]
+        return used
+
+    def used_volumes(self) -> list[str]:
+        used: list[str] = []
+        for s in self.services.values():
+            for m in s.volumes:
+                if not m.bind and m.source and m.source not in used:
+                    used.append(m.source)
+        return used
