@@ -619,7 +619,7 @@ def test_compose_bad_hardening_keys_are_errors_before_up(tmp_path: Path, service
 @pytest.mark.usefixtures("full_kernel")
 def test_compose_up_passes_them_to_create(tmp_path: Path) -> None:
     from runtime.compose import Compose
-    from tests.unit.compose.test_loader import FakeRuntime
+    from tests.unit.compose.fakes import FakeRuntime
 
     p = _compose(tmp_path, "cap_add: [SYS_ADMIN]\nsecurity_opt: [seccomp=unconfined]\n")
     rt = FakeRuntime()
