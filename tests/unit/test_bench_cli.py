@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.commands import bench
+from isobench.commands import bench
 
 
 def _args(**kw: object) -> argparse.Namespace:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.commands.gc import _vm_counts
+from isobench.commands.gc import _vm_counts
 from runtime.api import Runtime
 from runtime.containers import Container, ContainerConfig, process_start_time
 from runtime.gc import Collector, Verdict, verdict

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench.commands import report as report_cmd
+from isobench.commands import report as report_cmd
 from reports import render
 from reports.errors import ReportError
 from reports.load import load_results

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.commands import vm as vm_cli
+from isobench.commands import vm as vm_cli
 from runtime.errors import InvalidArgument
 from vm import bootlog, guest
 from vm.domain import Forward

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from bench.commands.common import each, env_flags, print_table
+from isobench.commands.common import each, env_flags, print_table
 from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound

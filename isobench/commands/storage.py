@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from bench.commands.common import each
+from isobench.commands.common import each
 from runtime.api import Runtime
 
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.commands.common import print_table
+from isobench.commands.common import print_table
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument, IsobenchError, NotFound
 from runtime.image.store import normalize_ref

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from bench import compare
-from bench.commands import bench, compose, containers, gc, images, report, storage, vm
+from isobench.commands import bench, compose, containers, gc, images, report, storage, vm
 from runtime.errors import EXIT_RUNTIME, IsobenchError
 
 

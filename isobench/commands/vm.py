@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from bench.commands.common import env_flags
+from isobench.commands.common import env_flags
 from runtime.errors import EXIT_RUNTIME, InvalidArgument
 from runtime.fsutil import write_json
 from runtime.limits import parse_bytes
@@ -150,9 +150,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m bench.commands.vm ...`: the CLI with these verbs, until bench/cli.py
+    """`python -m isobench.commands.vm ...`: the CLI with these verbs, until bench/cli.py
     registers them itself."""
-    from bench import cli
+    from isobench import cli
 
     original = cli.build_parser
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from bench.commands.containers import status_line
+from isobench.commands.containers import status_line
 from runtime.api import Runtime
 from runtime.compose import (
     STOP_TIMEOUT_S,
