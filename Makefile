@@ -37,7 +37,7 @@ venv: $(VENV)/.installed
 # Start-up latency is part of what we measure: keep bytecode compiled even where
 # PYTHONDONTWRITEBYTECODE is set (only changed files are recompiled).
 bytecode: venv
-	@$(PY) -m compileall -q runtime vm bench reports >/dev/null
+	@$(PY) -m compileall -q runtime vm bench reports isobench >/dev/null
 
 # There is no systemd on these machines: start libvirt's daemons by hand when absent.
 daemons:
@@ -48,7 +48,7 @@ test: setup
 	$(VENV)/bin/pytest -q tests
 
 lint: venv
-	$(VENV)/bin/ruff check runtime vm bench reports tests
+	$(VENV)/bin/ruff check runtime vm bench reports isobench tests
 
 # The quick profile on every target this host can run; results under reports/out/<UTC time>/.
 bench: setup

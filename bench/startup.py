@@ -213,8 +213,8 @@ class Session:
         if "cli" in self.methods and not os.access(self.isobench, os.X_OK):
             raise BenchError(f"{self.isobench} not found (make venv)")
         if {"cli", "python"} & set(self.methods):  # compile the bytecode both will read
-            _run_quiet([sys.executable, "-c", "import bench.cli"], "compiling bytecode",
-                       env=self.py_env)
+            _run_quiet([sys.executable, "-c", "import isobench.cli, isobench.commands.containers"],
+                       "compiling bytecode", env=self.py_env)
         if "runc" in self.methods and not os.access(RUNC, os.X_OK):
             raise BenchError(f"{RUNC} not found (apt-get install runc)")
 

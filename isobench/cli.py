@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from bench import compare
-from isobench.commands import bench, compose, containers, gc, images, report, storage, vm
 from runtime.errors import EXIT_RUNTIME, IsobenchError
+
+# Each verb -> the module of isobench.commands that registers it, in `--help` order. Only
+# the chosen verb's module is imported: `isobench run` pays for none of the others (compose's
+# YAML loader, compare's results schema, ...). tests/unit/test_cli.py keeps this table true.
+COMMANDS: dict[str, str] = {
+    "run": "containers", "ps": "containers", "stop": "containers", "kill": "containers",
+    "rm": "containers", "logs": "containers", "exec": "containers", "inspect": "containers",
+    "build": "images", "images": "images", "rmi": "images", "import": "images",
+    "history": "images",
+    "volume": "storage", "network": "storage",
+    "compose": "compose",
+    "compare": "compare",
+    "bench": "bench",
+    "report": "report",
+    "vm": "vm",
+    "doctor": "doctor",
+    "gc": "gc",
+}
+MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 class UsageError(IsobenchError):
@@ -21,20 +39,42 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}. See '{self.prog} --help'.", EXIT_RUNTIME)
 
 
-def build_parser() -> Parser:
+class _Version(argparse.Action):
+    """`--version`: the line is made only when asked for (it reads package metadata and may
+    run git), so no other command pays for it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        # start-up time: importlib.metadata costs every command ~5 ms, only --version needs it
+        from isobench.version import version_line
+
+        print(version_line())
+        parser.exit()
+
+
+def build_parser(modules: Iterable[str] = MODULES) -> Parser:
+    """The parser with the verbs of `modules` (each a module of isobench.commands)."""
     parser = Parser(prog="isobench", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
-    containers.register(sub)
-    images.register(sub)
-    storage.register(sub)
-    compose.register(sub)
-    compare.register(sub)
-    bench.register(sub)
-    report.register(sub)
-    vm.register(sub)
-    gc.register(sub)
+    for name in modules:
+        importlib.import_module(f"isobench.commands.{name}").register(sub)
     return parser
+
+
+def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The one module argv's verb needs; every module when argv names no known verb, or puts
+    anything but --debug before it (-h, --version, a typo: the full parser answers those)."""
+    for arg in argv:
+        if arg == "--debug":
+            continue
+        return (COMMANDS[arg],) if arg in COMMANDS else MODULES
+    return MODULES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         os.environ["ISOBENCH_DEBUG"] = "1"  # the container monitor reads it too
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(modules_for(argv)).parse_args(argv)
         if not getattr(args, "handler", None):
             build_parser().print_help(sys.stderr)
             return 1

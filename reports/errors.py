@@ -1,7 +1,7 @@
 """The one error the report generator raises: a one-line message and exit code 1.
 
 reports/ imports nothing from runtime/, vm/ or bench/, so this is not an IsobenchError;
-`bench/commands/report.py` turns it into one, and the CLI prints `isobench: <message>`.
+`isobench/commands/report.py` turns it into one, and the CLI prints `isobench: <message>`.
 """
 
 from __future__ import annotations

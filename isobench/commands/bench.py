@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from runtime.errors import IsobenchError
+
 OUT_ROOT = Path("reports/out")
 
 
@@ -30,13 +32,14 @@ def _point_latest(out: Path) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    # start-up time: the harness, targets, workloads and rich cost ~100 ms together, which
+    # the full `isobench --help` (it registers this module) and `bench --help` need not pay
     from rich.console import Console
 
     from bench import results, workloads
     from bench.harness import PROFILES, Harness, select
     from bench.targets import all_targets
     from runtime.api import Runtime
-    from runtime.errors import IsobenchError
 
     console = Console(stderr=True, highlight=False)
     profile = PROFILES[args.profile]

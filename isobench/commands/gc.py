@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from bench import leases
+from runtime import gc as runtime_gc
+from runtime.api import Runtime
+
 VM_KINDS = ("domain", "vm run", "vm disk")
 
 
@@ -21,10 +25,6 @@ def _vm_counts(lines: list[str]) -> dict[str, int]:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from bench import leases
-    from runtime import gc as runtime_gc
-    from runtime.api import Runtime
-
     rt = Runtime()
     in_use, bench_counts = leases.collect(rt, dry_run=args.dry_run)
     collector = runtime_gc.Collector(rt, dry_run=args.dry_run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reports.errors import ReportError
 from runtime.errors import IsobenchError
 
 
@@ -25,7 +26,8 @@ class ReportFailed(IsobenchError):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from reports.errors import ReportError
+    # start-up time: pandas, matplotlib and Jinja2 cost ~0.5 s, which `report --help` and a
+    # bad flag (and the full `isobench --help`) need not pay
     from reports.render import FORMATS, generate
 
     try:

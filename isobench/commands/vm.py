@@ -1,10 +1,8 @@
-"""VM verbs: `isobench vm run` (the same image and command, in a libvirt/QEMU guest) and
-`isobench doctor` (what this host can do, and why not)."""
+"""VM verbs: `isobench vm run` (the same image and command, in a libvirt/QEMU guest)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
@@ -35,6 +33,7 @@ def parse_vcpus(text: str) -> int:
 
 
 def parse_publish(values: list[str]) -> list:
+    # start-up time: ElementTree (~5 ms) serves `vm run` alone, not `isobench --help`
     from vm.domain import Forward
 
     forwards = []
@@ -66,6 +65,8 @@ def _terminate(_signum: int, _frame: FrameType | None) -> None:
 
 
 def cmd_vm_run(args: argparse.Namespace) -> int:
+    # start-up time: the driver loads libvirt's bindings (~25 ms), which `vm --help` and the
+    # full `isobench --help` (it registers this module) need not pay
     from vm.driver import VmDriver, VmRequest
 
     if args.image is None:
@@ -99,21 +100,6 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from vm.doctor import host_checks, vm_checks
-
-    checks = host_checks() + vm_checks(refresh=args.refresh)
-    if args.json:
-        print(json.dumps([c.__dict__ for c in checks], indent=1))
-    else:
-        width = max(len(c.name) for c in checks)
-        for c in checks:
-            mark = "ok  " if c.ok else ("FAIL" if c.needed_by else "no  ")
-            needs = f"  [needed by: {c.needed_by}]" if not c.ok and c.needed_by else ""
-            print(f"{mark} {c.name.ljust(width)}  {c.detail}{needs}")
-    return 0 if all(c.ok or not c.needed_by for c in checks) else 1
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     vm = sub.add_parser("vm", help="run images in libvirt/QEMU virtual machines")
     vm.set_defaults(handler=lambda _args: vm.print_help(sys.stderr) or 1)
@@ -142,30 +128,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", nargs="?", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
     p.set_defaults(handler=cmd_vm_run)
-
-    p = sub.add_parser("doctor", help="what this host can do, and why not")
-    p.add_argument("--refresh", action="store_true", help="probe KVM again")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_doctor)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m isobench.commands.vm ...`: the CLI with these verbs, until bench/cli.py
-    registers them itself."""
-    from isobench import cli
-
-    original = cli.build_parser
-
-    def build_parser() -> cli.Parser:
-        parser = original()
-        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "vm" not in subs.choices:
-            register(subs)
-        return parser
-
-    cli.build_parser = build_parser
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +26,12 @@ BOOT_TIMEOUT = 420  # one TCG boot is 20-30 s here; a loaded CI host may take se
 RUN_DIR = Path(os.environ.get("ISOBENCH_RUN_DIR", "/run/isobench")) / "vm"
 
 
-def _vm_registered() -> bool:
-    from bench import cli
-
-    parser = cli.build_parser()
-    subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return "vm" in subs.choices  # type: ignore[attr-defined]
-
-
 class VmCli(Cli):
-    """The CLI with the vm verbs (through bench.commands.vm until bench/cli.py registers them)."""
+    """The CLI, with a TCG boot's timeout."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self.argv0 = [ISOBENCH] if _vm_registered() else [sys.executable, "-m",
-                                                          "bench.commands.vm"]
+        self.argv0 = [ISOBENCH]
 
     def __call__(self, *args: str, timeout: float = BOOT_TIMEOUT, check: bool = False,
                  input: str | None = None) -> subprocess.CompletedProcess[str]:

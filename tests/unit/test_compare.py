@@ -1,4 +1,5 @@
-"""bench/compare.py: verdicts, direction awareness, refusals and exit codes."""
+"""bench/compare.py (verdicts, direction awareness, refusals) and `isobench compare`'s
+glue in isobench/commands/compare.py (thresholds, the table, exit codes)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bench import compare as cmp
 from bench import results
 from bench.model import RunRecord
 from bench.results import ResultsError
+from isobench.commands import compare as compare_cli
 
 MACHINE: dict[str, Any] = {
     "cpu_model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "memory_bytes": 25 * 2**30,
@@ -171,7 +173,7 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str], factor: 
     base = write(tmp_path, "base", make_doc({("m", "container"): TIGHT_BASE}, better=better))
     new = write(tmp_path, "new",
                 make_doc({("m", "container"): scaled(TIGHT_BASE, factor)}, better=better))
-    assert cmp.main([base, new]) == code
+    assert compare_cli.main([base, new]) == code
     out = capsys.readouterr().out
     assert "WORKLOAD" in out and "VERDICT" in out and f"{(factor - 1) * 100:+.1f}%" in out
 
@@ -180,7 +182,7 @@ def test_regression_within_noise_exits_0(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     base = write(tmp_path, "base", make_doc({("m", "vm"): [100.0, 60.0, 140.0, 90.0, 120.0]}))
     new = write(tmp_path, "new", make_doc({("m", "vm"): [85.0, 50.0, 130.0, 80.0, 115.0]}))
-    assert cmp.main([base, new]) == 0
+    assert compare_cli.main([base, new]) == 0
     assert "within noise" in capsys.readouterr().out
 
 
@@ -188,21 +190,21 @@ def test_threshold_flag_and_directories(tmp_path: Path) -> None:
     base = write(tmp_path, "base", make_doc({("m", "native"): TIGHT_BASE}), as_dir=True)
     new = write(tmp_path, "new", make_doc({("m", "native"): scaled(TIGHT_BASE, 0.9)}),
                 as_dir=True)
-    assert cmp.main([base, new]) == 1
-    assert cmp.main([base, new, "--threshold", "15%"]) == 0
-    assert cmp.main([base, new, "--threshold=0.15"]) == 0
-    assert cmp.main([base, new, "--threshold", "0.08"]) == 1
+    assert compare_cli.main([base, new]) == 1
+    assert compare_cli.main([base, new, "--threshold", "15%"]) == 0
+    assert compare_cli.main([base, new, "--threshold=0.15"]) == 0
+    assert compare_cli.main([base, new, "--threshold", "0.08"]) == 1
 
 
 def test_machine_refusal_and_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = write(tmp_path, "base", make_doc({("m", "native"): TIGHT_BASE}))
     new = write(tmp_path, "new", make_doc({("m", "native"): scaled(TIGHT_BASE, 0.5)},
                                           machine={**MACHINE, "kernel": "6.12"}))
-    assert cmp.main([base, new]) == 2
+    assert compare_cli.main([base, new]) == 2
     err = capsys.readouterr().err
     assert err.startswith("isobench: refusing to compare: the machines differ (kernel")
     assert err.count("\n") == 1
-    assert cmp.main([base, new, "--force"]) == 1
+    assert compare_cli.main([base, new, "--force"]) == 1
 
 
 @pytest.mark.parametrize("argv", [
@@ -214,7 +216,7 @@ def test_machine_refusal_and_force(tmp_path: Path, capsys: pytest.CaptureFixture
     ["a", "b", "--bogus"],
 ])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert cmp.main(argv) == 2
+    assert compare_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("isobench: ") and err.count("\n") == 1
 
@@ -225,7 +227,7 @@ def test_unreadable_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad = tmp_path / "bad.json"
     bad.write_text("[")
     for other in (str(tmp_path / "missing.json"), str(tmp_path / "empty"), str(bad)):
-        assert cmp.main([good, other]) == 2
+        assert compare_cli.main([good, other]) == 2
         err = capsys.readouterr().err
         assert err.startswith("isobench: ") and err.count("\n") == 1
 
@@ -233,12 +235,12 @@ def test_unreadable_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(("text", "value"), [("5%", 0.05), ("0.05", 0.05), ("12.5%", 0.125),
                                              ("0", 0.0), (" 10% ", 0.1)])
 def test_parse_threshold(text: str, value: float) -> None:
-    assert cmp.parse_threshold(text) == pytest.approx(value)
+    assert compare_cli.parse_threshold(text) == pytest.approx(value)
 
 
 def test_register_adds_the_subcommand(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser(prog="isobench")
-    cmp.register(parser.add_subparsers(dest="verb"))
+    compare_cli.register(parser.add_subparsers(dest="verb"))
     base = write(tmp_path, "base", make_doc({("m", "native"): TIGHT_BASE}))
     new = write(tmp_path, "new", make_doc({("m", "native"): scaled(TIGHT_BASE, 0.5)}))
     args = parser.parse_args(["compare", base, new, "--threshold", "5%"])
@@ -257,7 +259,7 @@ def test_table_format() -> None:
                      ("events_per_s", "container"): TIGHT_BASE})
     new = make_doc({("events_per_s", "native"): TIGHT_BASE,
                     ("events_per_s", "container"): scaled(TIGHT_BASE, 0.5)})
-    lines = cmp.format_table(cmp.compare(base, new)).splitlines()
+    lines = compare_cli.format_table(cmp.compare(base, new)).splitlines()
     assert lines[0].split() == ["WORKLOAD", "VARIANT", "METRIC", "TARGET", "BASE", "MEDIAN",
                                 "NEW", "MEDIAN", "CHANGE", "VERDICT"]
     assert lines[1].split() == ["cpu", "cpu.single", "events_per_s", "(events/s)", "native",

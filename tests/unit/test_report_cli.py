@@ -1,5 +1,5 @@
 """Bad input is one line naming the file (exit 1); `isobench report` writes and prints the
-report's paths. bench/commands/report.py is exercised through its own register()."""
+report's paths. isobench/commands/report.py is exercised through its own register()."""
 
 from __future__ import annotations
 
