@@ -44,11 +44,14 @@ daemons:
 	@pgrep -x virtlogd >/dev/null || virtlogd -d
 	@pgrep -x libvirtd >/dev/null || libvirtd -d
 
+# lint-imports checks the layering contract in pyproject.toml ([tool.importlinter]).
 test: setup
+	$(VENV)/bin/lint-imports --no-logo
 	$(VENV)/bin/pytest -q tests
 
 lint: venv
 	$(VENV)/bin/ruff check runtime vm bench reports isobench tests
+	$(VENV)/bin/lint-imports --no-logo
 
 # The quick profile on every target this host can run; results under reports/out/<UTC time>/.
 bench: setup
@@ -62,4 +65,4 @@ report: venv
 	$(VENV)/bin/isobench report reports/out/latest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .import_linter_cache
