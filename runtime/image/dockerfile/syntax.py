@@ -365,8 +365,14 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], str, list[str
     return out, directives.escape, warnings
 
 
+MAX_DOCKERFILE_CHARS = 4 << 20  # Dockerfiles are kilobytes; the bound keeps a hostile one cheap
+
+
 def read_instructions(text: str, path: str) -> tuple[list[Instruction], str, list[str]]:
     """Phase 1: the file's instructions, its escape token, and warnings (Docker's parser)."""
+    if len(text) > MAX_DOCKERFILE_CHARS:
+        raise DockerfileError(f"file is larger than {MAX_DOCKERFILE_CHARS} characters",
+                              path=path)
     try:
         lines, escape, warnings = _logical_lines(text)
     except DockerfileError as e:
