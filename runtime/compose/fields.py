@@ -17,8 +17,8 @@ from runtime.compose.model import BuildSpec, Mount, NetworkSpec, VolumeSpec
 
 _RESOURCE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
 _ENV_KEY_RE = re.compile(r"^[^=\s]+$")
-_PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*):)?(?P<target>\d+)"
-                      r"(?:/(?P<proto>\w+))?$")
+_PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*(?:-\d+)?):)?"
+                      r"(?P<target>\d+(?:-\d+)?)(?:/(?P<proto>\w+))?$")
 
 
 # ---- shapes ----------------------------------------------------------------------------------
@@ -114,10 +114,21 @@ def _port_number(text: str, path: str, raw: str) -> int:
     return n
 
 
-def parse_port(value: Any, path: str) -> str:
-    """-> Docker's -p spec `[IP:][HOSTPORT]:PORT/tcp`, or `PORT/tcp` for an ephemeral host
-    port. Short syntax (`"8080:80"`, `"127.0.0.1:8080:80/tcp"`, `80`) or the long mapping
-    {target, published, host_ip, protocol}."""
+def _port_range(text: str, path: str, raw: str) -> list[int]:
+    first, _, last = text.partition("-")
+    lo = _port_number(first, path, raw)
+    hi = _port_number(last, path, raw) if last else lo
+    if hi < lo:
+        raise ComposeError(f'{path}: invalid port "{raw}": invalid range {text}')
+    return list(range(lo, hi + 1))
+
+
+def parse_port(value: Any, path: str) -> list[str]:
+    """-> Docker's -p specs `[IP:][HOSTPORT]:PORT/tcp`, or `PORT/tcp` for an ephemeral host
+    port, one per port of a range (`"80-82:8080-8082"` is three, as docker/go-connections'
+    ParsePortSpec expands it). Short syntax (`"8080:80"`, `"127.0.0.1:8080:80/tcp"`, `80`)
+    or the long mapping {target, published, host_ip, protocol}. Only tcp: the port proxy
+    (runtime.ports) relays TCP streams."""
     if isinstance(value, dict):
         spec = check_mapping(value, path, ("target", "published", "host_ip", "protocol"))
         if "target" not in spec:
@@ -135,18 +146,30 @@ def parse_port(value: Any, path: str) -> str:
         raise ComposeError(f'{path}: invalid port "{raw}"')
     proto = (m["proto"] or "tcp").lower()
     if proto != "tcp":
-        raise ComposeError(f'{path}: invalid port "{raw}": only tcp can be published')
-    target = _port_number(m["target"], path, raw)
-    host = _port_number(m["host"], path, raw) if m["host"] else None
+        raise ComposeError(f'{path}: port "{raw}": protocol {proto} is not supported by '
+                           "isobench (its port proxy relays tcp only)")
+    targets = _port_range(m["target"], path, raw)
+    hosts = _port_range(m["host"], path, raw) if m["host"] else None
+    if hosts is not None and len(hosts) != len(targets):
+        if len(targets) > 1:
+            raise ComposeError(f'{path}: invalid port "{raw}": invalid ranges specified for '
+                               f'container and host Ports: {m["target"]} and {m["host"]}')
+        raise ComposeError(f'{path}: port "{raw}": a host port range for one container port '
+                           "is not supported by isobench")
     ip = m["ip"]
     if ip:
         try:
             ipaddress.IPv4Address(ip)
         except ValueError:
             raise ComposeError(f'{path}: invalid port "{raw}": bad host IP "{ip}"') from None
-    if ip:
-        return f"{ip}:{host or ''}:{target}/{proto}"
-    return f"{host}:{target}/{proto}" if host else f"{target}/{proto}"
+    out = []
+    for k, target in enumerate(targets):
+        host = hosts[k] if hosts else None
+        if ip:
+            out.append(f"{ip}:{host or ''}:{target}/{proto}")
+        else:
+            out.append(f"{host}:{target}/{proto}" if host else f"{target}/{proto}")
+    return out
 
 
 def _is_path(source: str) -> bool:

@@ -1,4 +1,8 @@
-"""compose's variable substitution (`${VAR:-default}`, `$$`) in a parsed document."""
+"""compose's variable substitution (`${VAR:-default}`, `$$`) in a parsed document, as the
+Compose Specification's interpolation section and compose-go's template package read it:
+braces are matched with nesting, so a default or an error message may itself hold
+`${...}` (resolved only when used) or braces (`${JSON:-{"a":1}}`); a `$` that starts no
+name, no `{` and no `$` is kept as written (`^regex$`)."""
 
 from __future__ import annotations
 
@@ -7,12 +11,8 @@ from typing import Any
 
 from runtime.compose.errors import ComposeError
 
-_VAR_RE = re.compile(r"""\$(?:
-    (?P<escaped>\$)
-  | (?P<named>[_a-zA-Z][_a-zA-Z0-9]*)
-  | \{(?P<braced>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}
-  | (?P<invalid>)
-)""", re.X)
+_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+_OPS = (":-", ":?", ":+", "-", "?", "+")
 
 
 def interpolate(value: Any, env: dict[str, str], path: str = "",
@@ -28,30 +28,83 @@ def interpolate(value: Any, env: dict[str, str], path: str = "",
         return [interpolate(v, env, f"{path}[{i}]", warnings) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
         return value
+    return _Template(value, env, path, warnings).run(value)
 
-    def sub(m: re.Match[str]) -> str:
-        if m["escaped"] is not None:
-            return "$"
-        if m["invalid"] is not None:
-            raise ComposeError(f'{path}: invalid interpolation format "{value}": you may need '
-                               "to escape any $ with another $")
-        name = m["named"] or m["braced"]
-        op, arg = m["op"], m["arg"] or ""
-        is_set = name in env
-        is_nonempty = bool(env.get(name))
-        if op in (":-", "-"):
-            return env[name] if (is_nonempty if op == ":-" else is_set) else arg
-        if op in (":?", "?"):
-            if not (is_nonempty if op == ":?" else is_set):
-                raise ComposeError(f"{path}: required variable {name} is missing a value"
-                                   + (f": {arg}" if arg else ""))
-            return env[name]
-        if op in (":+", "+"):
-            return arg if (is_nonempty if op == ":+" else is_set) else ""
-        if not is_set and warnings is not None:
+
+def _closing_brace(s: str, start: int) -> int:
+    """The index of the `}` closing the `{` just before `start`, or -1."""
+    depth = 1
+    for i in range(start, len(s)):
+        if s[i] == "{":
+            depth += 1
+        elif s[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+class _Template:
+    def __init__(self, whole: str, env: dict[str, str], path: str,
+                 warnings: list[str] | None) -> None:
+        self.whole, self.env, self.path, self.warnings = whole, env, path, warnings
+
+    def invalid(self) -> ComposeError:
+        return ComposeError(f'{self.path}: invalid interpolation format "{self.whole}": you '
+                            "may need to escape any $ with another $")
+
+    def run(self, s: str) -> str:
+        out: list[str] = []
+        i = 0
+        while True:
+            j = s.find("$", i)
+            if j < 0:
+                out.append(s[i:])
+                return "".join(out)
+            out.append(s[i:j])
+            nxt = s[j + 1:j + 2]
+            if nxt == "$":
+                out.append("$")
+                i = j + 2
+            elif nxt == "{":
+                end = _closing_brace(s, j + 2)
+                if end < 0:
+                    raise self.invalid()
+                out.append(self.braced(s[j + 2:end]))
+                i = end + 1
+            elif (m := _NAME.match(s, j + 1)) is not None:
+                out.append(self.lookup(m.group()))
+                i = m.end()
+            else:  # a bare `$`: compose-go's pattern does not match it, so it stays
+                out.append("$")
+                i = j + 1
+
+    def lookup(self, name: str) -> str:
+        if name not in self.env and self.warnings is not None:
             warning = f'the "{name}" variable is not set. Defaulting to a blank string.'
-            if warning not in warnings:
-                warnings.append(warning)
-        return env.get(name, "")
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+        return self.env.get(name, "")
 
-    return _VAR_RE.sub(sub, value)
+    def braced(self, body: str) -> str:
+        m = _NAME.match(body)
+        if m is None:
+            raise self.invalid()
+        name, rest = m.group(), body[m.end():]
+        if not rest:
+            return self.lookup(name)
+        op = next((o for o in _OPS if rest.startswith(o)), None)
+        if op is None:
+            raise self.invalid()
+        arg = rest[len(op):]
+        is_set = name in self.env
+        ok = bool(self.env.get(name)) if op.startswith(":") else is_set
+        if op in (":-", "-"):
+            return self.env[name] if ok else self.run(arg)
+        if op in (":+", "+"):
+            return self.run(arg) if ok else ""
+        if not ok:
+            message = self.run(arg)
+            raise ComposeError(f"{self.path}: required variable {name} is missing a value"
+                               + (f": {message}" if message else ""))
+        return self.env[name]

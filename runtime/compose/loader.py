@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import security
+from runtime.compose.dotenv import read_env_file
 from runtime.compose.errors import ComposeError
 from runtime.compose.fields import (
     check_mapping,
@@ -47,6 +48,8 @@ from runtime.compose.yaml import parse_yaml
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 DEFAULT_NETWORK = "default"
+MAX_FILE_BYTES = 4 << 20  # a compose file is kilobytes; the bound keeps a hostile one cheap
+MAX_SERVICES = 1000
 
 _PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
@@ -55,30 +58,6 @@ TOP_KEYS = ("version", "name", "services", "volumes", "networks")
 SERVICE_KEYS = ("image", "build", "command", "entrypoint", "environment", "ports", "volumes",
                 "networks", "depends_on", "working_dir", "hostname", "privileged", "cap_add",
                 "cap_drop", "security_opt")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """compose's `.env` beside the file: KEY=VALUE lines, # comments, optional quotes."""
-    out: dict[str, str] = {}
-    try:
-        text = path.read_text()
-    except OSError:
-        return out
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, eq, value = line.removeprefix("export ").partition("=")
-        key = key.strip()
-        if not eq or not re.fullmatch(r"[_a-zA-Z][_a-zA-Z0-9.-]*", key):
-            raise ComposeError(f"{path}:{n}: unexpected line {line!r}: KEY=VALUE expected")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        else:
-            value = value.split(" #", 1)[0].rstrip()
-        out[key] = value
-    return out
 
 
 # ---- project names ---------------------------------------------------------------------------
@@ -142,7 +121,7 @@ def parse_service(name: str, value: Any, workdir: Path, host_env: dict[str, str]
     ports = spec.get("ports") or []
     if not isinstance(ports, list):
         raise ComposeError(f"{path}.ports: must be a list")
-    s.ports = [parse_port(p, f"{path}.ports[{i}]") for i, p in enumerate(ports)]
+    s.ports = [spec for i, p in enumerate(ports) for spec in parse_port(p, f"{path}.ports[{i}]")]
     mounts = spec.get("volumes") or []
     if not isinstance(mounts, list):
         raise ComposeError(f"{path}.volumes: must be a list")
@@ -210,6 +189,9 @@ def parse_project(data: Any, *, workdir: Path, project: str | None = None,
         raise ComposeError("services: no services defined")
     if not isinstance(services, dict):
         raise ComposeError("services: must be a mapping")
+    if len(services) > MAX_SERVICES:
+        raise ComposeError(f"services: {len(services)} services, more than isobench's bound "
+                           f"of {MAX_SERVICES}")
     for name, value in services.items():
         if not isinstance(name, str):
             raise ComposeError(f"services: key {name!r} must be a string")
@@ -237,13 +219,20 @@ def load(path: Path, project: str | None = None, host_env: dict[str, str] | None
     """Read, parse and validate a compose file (`.env` beside it read as compose does)."""
     shown = str(path)
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ComposeError(f"open {shown}: no such file or directory") from None
     except OSError as e:
         raise ComposeError(f"open {shown}: {e.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ComposeError(f"{shown}: file is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise ComposeError(f"{shown}: not UTF-8 text (byte {e.start})") from None
     workdir = Path(os.path.abspath(path)).parent
     if host_env is None:
-        host_env = {**read_env_file(workdir / ".env"), **os.environ}
+        host_env = {**read_env_file(workdir / ".env", dict(os.environ)), **os.environ}
     return parse_project(parse_yaml(text, shown), workdir=workdir, project=project,
                          config_file=Path(os.path.abspath(path)), host_env=host_env)

@@ -60,10 +60,67 @@ def _yaml_12_scalars() -> None:
 _yaml_12_scalars()
 
 
+MAX_EXPANDED_NODES = 200_000  # nodes after aliases are expanded (a bomb: 10**10)
+MAX_ALIASES = 10_000  # alias uses per file
+MAX_DEPTH = 64  # mappings and lists nested
+
+
+class _Bound(Exception):
+    pass
+
+
+def _measure(node: yaml.Node, memo: dict[int, int], depth: int) -> int:
+    """The node's size once aliases are expanded (shared nodes counted each time they are
+    used, computed once each), refusing past the bounds before anything is built."""
+    if depth > MAX_DEPTH:
+        raise _Bound(f"nesting deeper than {MAX_DEPTH} levels")
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_measure(child, memo, depth + 1) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_measure(k, memo, depth + 1) + _measure(v, memo, depth + 1)
+                    for k, v in node.value)
+    if size > MAX_EXPANDED_NODES:
+        raise _Bound("excessive aliasing: the document expands to more than "
+                     f"{MAX_EXPANDED_NODES} nodes")
+    memo[id(node)] = size
+    return size
+
+
+def _check_bounds(text: str, nodes: list[yaml.Node]) -> None:
+    aliases = sum(1 for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent))
+    if aliases > MAX_ALIASES:
+        raise _Bound(f"excessive aliasing: more than {MAX_ALIASES} aliases")
+    for node in nodes:
+        _measure(node, {}, 0)
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """compose-go (compose-spec/compose-go#451) merges the documents of one file in order,
+    as override files: mappings key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return override
+
+
 def parse_yaml(text: str, shown: str) -> Any:
-    """The document, or one line `FILE:LINE: problem`."""
+    """The document (several `---` documents merged in order), or one line
+    `FILE:LINE: problem`."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        nodes = [n for n in yaml.compose_all(text, Loader=_Loader) if n is not None]
+        _check_bounds(text, nodes)
+        docs = [d for d in yaml.load_all(text, Loader=_Loader)  # noqa: S506 - SafeLoader
+                if d is not None]
+    except _Bound as e:
+        raise ComposeError(f"{shown}: {e}") from None
+    except RecursionError:
+        raise ComposeError(f"{shown}: nesting deeper than {MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
@@ -73,3 +130,12 @@ def parse_yaml(text: str, shown: str) -> Any:
         raise ComposeError(f"{where}: {problem}") from None
     except yaml.YAMLError as e:
         raise ComposeError(f"{shown}: {e}") from None
+    if not docs:
+        return None
+    merged = docs[0]
+    for doc in docs[1:]:
+        if not isinstance(merged, dict) or not isinstance(doc, dict):
+            raise ComposeError(f"{shown}: every document of a multi-document file must be a "
+                               "mapping")
+        merged = _merge(merged, doc)
+    return merged

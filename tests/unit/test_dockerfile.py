@@ -175,14 +175,14 @@ def test_argument_shape_errors():
 def test_flags():
     e = error("FROM alpine\nCOPY --from=build /a /b\n")
     assert e.line == 2 and "multi-stage builds are not supported" in e.message
-    assert error("FROM alpine\nCOPY --nope=1 a b\n").message == "unknown flag: nope"
+    assert error("FROM alpine\nCOPY --nope=1 a b\n").message == "unknown flag: --nope"
     assert error("FROM alpine\nCOPY --chown a b\n").message == "missing a value on flag: chown"
-    assert error("FROM alpine\nENV --x=1 A=1\n").message == "unknown flag: x"
+    assert error("FROM alpine\nENV --x=1 A=1\n").message == "unknown flag: --x"
     assert "RUN --mount is not supported" in error("FROM alpine\nRUN --mount=type=cache,"
                                                    "target=/c make\n").message
     assert "COPY --link is not supported" in error("FROM alpine\nCOPY --link a b\n").message
     e = error("FROM alpine\nCOPY --chown=1:1 --chown=2:2 a b\n")
-    assert e.message == "duplicate flag specified: chown"
+    assert e.message == "duplicate flag specified: --chown"
 
 
 def test_substitution_errors_carry_the_line():
@@ -420,7 +420,7 @@ def test_entrypoint_clears_cmd_unless_the_file_set_one():
 def test_heredocs_are_refused_clearly():
     e = error("FROM alpine\nRUN <<EOF\necho hi\nEOF\n")
     assert e.line == 2 and "heredocs are not supported" in e.message
-    assert stage("RUN echo $((1 << 2)) && cat<<x\n")[0].shell_form  # no heredoc word
+    assert stage("RUN echo $((1<<2)) && cat<<x\n")[0].shell_form  # no heredoc word
 
 
 # ---------------------------------------------------------------- COPY, ADD
@@ -515,8 +515,8 @@ def test_healthcheck_and_onbuild_are_recorded_without_effect():
     ("HEALTHCHECK WGET x", 'Unknown type "WGET" in HEALTHCHECK (try CMD)'),
     ("HEALTHCHECK CMD", "Missing command after HEALTHCHECK CMD"),
     ("HEALTHCHECK NONE x", "HEALTHCHECK NONE takes no arguments"),
-    ("HEALTHCHECK --retries=0 CMD x", "--retries must be at least 1 (not 0)"),
-    ("HEALTHCHECK --interval=0s CMD x", 'Interval "interval" cannot be less than 1ms'),
+    ("HEALTHCHECK --retries=-1 CMD x", "--retries cannot be negative (-1)"),
+    ("HEALTHCHECK --interval=1ns CMD x", 'Interval "interval" cannot be less than 1ms'),
 ])
 def test_healthcheck_and_onbuild_errors(line, message):
     assert error(f"FROM alpine\n{line}\n").message == message

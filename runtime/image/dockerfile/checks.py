@@ -38,10 +38,10 @@ def _check_flags(ins: Instruction) -> None:
             raise Fail(f"arg should start with -- : {raw}")
         name, eq, value = raw[2:].partition("=")
         kind = spec.get(name)
-        if kind is None:
-            raise Fail(f"unknown flag: {name}")
+        if kind is None:  # BuildKit names it as written: `unknown flag: --boo`
+            raise Fail(f"unknown flag: --{name}")
         if name in used and kind != _SS:
-            raise Fail(f"duplicate flag specified: {name}")
+            raise Fail(f"duplicate flag specified: --{name}")
         used.add(name)
         if kind == _B and eq and value.lower() not in ("true", "false"):
             raise Fail(f"expecting boolean value for flag {name}, not: {value}")
@@ -97,14 +97,15 @@ def _check_healthcheck(ins: Instruction) -> None:
         raise Fail("Missing command after HEALTHCHECK CMD")
     for name in ("interval", "timeout", "start-period", "start-interval"):
         value = ins.flags.get(name, "")
-        if value and _go_duration(value) < 0.001:
+        seconds = _go_duration(value) if value else 0.0
+        if seconds != 0 and seconds < 0.001:  # BuildKit: 0 means "the default"
             raise Fail(f"Interval {goquote(name)} cannot be less than 1ms")
     if ins.flags.get("retries"):
         raw = ins.flags["retries"]
         if not re.fullmatch(r"[+-]?[0-9]+", raw):
             raise Fail(f"strconv.ParseInt: parsing {goquote(raw)}: invalid syntax")
-        if int(raw) < 1:
-            raise Fail(f"--retries must be at least 1 (not {int(raw)})")
+        if int(raw) < 0:  # BuildKit: 0 means "the default"
+            raise Fail(f"--retries cannot be negative ({int(raw)})")
 
 
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")

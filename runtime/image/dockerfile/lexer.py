@@ -101,8 +101,11 @@ class Lex:
     """BuildKit's shell/lex.go: quotes, escapes and $-expansion of one word."""
 
     def __init__(self, text: str, env: Mapping[str, str], escape: str = "\\",
-                 raw_quotes: bool = False, raw_escapes: bool = False) -> None:
+                 raw_quotes: bool = False, raw_escapes: bool = False,
+                 skip_unset: bool = False, heredoc_words: bool = False) -> None:
         self.s = text
+        self.skip_unset = skip_unset  # SkipUnsetEnv: an unset `$X`/`${X}` stays as written
+        self.heredoc_words = heredoc_words  # processPossibleHeredoc: `<<  EOF` one word
         self.i = 0
         self.env = env
         self.escape = escape
@@ -139,6 +142,10 @@ class Lex:
                     tmp = self.dollar()
                     result.append(tmp)
                     words.add_string(tmp)
+                elif ch == "<" and self.heredoc_words and self.s.startswith("<<", self.i):
+                    tmp = self.possible_heredoc()
+                    result.append(tmp)
+                    words.add_raw_string(tmp)
                 elif ch == "'":
                     tmp = self.single_quote()
                     result.append(tmp)
@@ -176,6 +183,15 @@ class Lex:
             if self.peek() is None:
                 raise LexError(missing) from None
             raise
+
+    def possible_heredoc(self) -> str:
+        """BuildKit (v0.22+) keeps the blanks after `<<` in the word, so that `<<  EOF` is
+        one word; reHeredoc then drops them."""
+        j = self.i + 2
+        while j < len(self.s) and self.s[j] in " \t\r":
+            j += 1
+        tmp, self.i = self.s[self.i:j], j
+        return tmp
 
     def single_quote(self) -> str:
         out = []
@@ -250,7 +266,8 @@ class Lex:
             name = self.name()
             if not name:
                 return "$"
-            return self.lookup(name)[0]
+            value, is_set = self.lookup(name)
+            return "$" + name if self.skip_unset and not is_set else value
         self.next()  # the {
         p = self.peek()
         if p is None:
@@ -262,7 +279,8 @@ class Lex:
         if ch is None:
             raise LexError("syntax error: missing '}'")
         if ch == "}":
-            return self.lookup(name)[0]
+            value, is_set = self.lookup(name)
+            return "${" + name + "}" if self.skip_unset and not is_set else value
         mods = ch
         null_is_unset = False
         if ch == ":":
@@ -272,6 +290,8 @@ class Lex:
         elif ch == "/":
             return self.replace(name)
         elif ch not in "+-?#%":
+            raise LexError(f"unsupported modifier ({mods}) in substitution")
+        if null_is_unset and ch in ("#", "%"):  # BuildKit: no `${X:#p}`, `${X:%%p}`
             raise LexError(f"unsupported modifier ({mods}) in substitution")
         word = self.until("}", ch in ("#", "%"), "syntax error: missing '}'")
         value, is_set = self.lookup(name)

@@ -170,13 +170,14 @@ def _extract_flags(line: str) -> tuple[str, list[str]]:
     return line[i:], words
 
 
-_HEREDOC = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+_HEREDOC = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")  # BuildKit's reHeredoc (v0.22+)
 
 
 def _heredoc_in(args: str) -> str | None:
     """The first heredoc marker (`<<EOF`) among the words of a RUN/COPY/ADD line."""
     try:
-        words = Lex(args, {}, "\\", raw_quotes=True, raw_escapes=True).process()[1]
+        words = Lex(args, {}, "\\", raw_quotes=True, raw_escapes=True, skip_unset=True,
+                    heredoc_words=True).process()[1]
     except LexError:
         return None
     for word in words:
@@ -184,7 +185,7 @@ def _heredoc_in(args: str) -> str | None:
         if not m or not m.group(3):
             continue
         try:
-            names = Lex(m.group(3), {}, "\\").process()[1]
+            names = Lex(m.group(3), {}, "\\", skip_unset=True).process()[1]
         except LexError:
             continue
         if len(names) == 1:
@@ -270,12 +271,27 @@ _DIRECTIVE = re.compile(r"#[ \t\n\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\f\r]*=[ \t\n
                         r"[ \t\n\f\r]*")
 
 
+def _continuation(escape: str) -> re.Pattern[str]:
+    """BuildKit's lineContinuationRegex: the escape token (then spaces) ending a line that
+    it is alone on, or that it follows a character other than itself; so `a\\\\` (an
+    escaped escape) ends the instruction. The character before it is kept (group 1)."""
+    e = re.escape(escape)
+    return re.compile(f"([^{e}]){e}[ \t]*$|^{e}[ \t]*$")
+
+
+def _cut_continuation(cont: re.Pattern[str], line: str) -> tuple[str, bool]:
+    m = cont.search(line)
+    if m is None:
+        return line, False
+    return line[:m.start()] + (m.group(1) or ""), True
+
+
 class _Directives:
     def __init__(self) -> None:
         self.escape = "\\"
         self.done = False
         self.seen: set[str] = set()
-        self.continuation = re.compile(r"\\[ \t]*$")
+        self.continuation = _continuation("\\")
 
     def feed(self, line: str, lineno: int) -> None:
         if self.done:
@@ -295,7 +311,7 @@ class _Directives:
                 raise DockerfileError(f"invalid escape token '{value}' does not match ` or \\",
                                       line=lineno)
             self.escape = value
-            self.continuation = re.compile(re.escape(value) + r"[ \t]*$")
+            self.continuation = _continuation(value)
 
 
 def _lines(text: str) -> list[str]:
@@ -328,7 +344,7 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], str, list[str
         if token.startswith("#"):
             token = ""
         cont = directives.continuation
-        line, more = cont.sub("", token), bool(cont.search(token))
+        line, more = _cut_continuation(cont, token)
         if not more and line == "":
             continue
         empty_continuation = False
@@ -341,16 +357,22 @@ def _logical_lines(text: str) -> tuple[list[tuple[int, int, str]], str, list[str
             if trim_left(raw) == "":
                 empty_continuation = True
                 continue
-            more = bool(cont.search(raw))
-            line += cont.sub("", raw)
+            raw, more = _cut_continuation(cont, raw)
+            line += raw
         if empty_continuation:
             warnings.append(f"line {start}: empty continuation line found in: {trim(line)}")
         out.append((start, i, line))
     return out, directives.escape, warnings
 
 
+MAX_DOCKERFILE_CHARS = 4 << 20  # Dockerfiles are kilobytes; the bound keeps a hostile one cheap
+
+
 def read_instructions(text: str, path: str) -> tuple[list[Instruction], str, list[str]]:
     """Phase 1: the file's instructions, its escape token, and warnings (Docker's parser)."""
+    if len(text) > MAX_DOCKERFILE_CHARS:
+        raise DockerfileError(f"file is larger than {MAX_DOCKERFILE_CHARS} characters",
+                              path=path)
     try:
         lines, escape, warnings = _logical_lines(text)
     except DockerfileError as e:

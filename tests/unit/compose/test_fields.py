@@ -26,7 +26,8 @@ def test_unsupported_dependency_condition(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("port", "message"), [
     ("70000:80", 'invalid port "70000:80": port numbers must be 1-65535'),
     ("8080:0", 'invalid port "8080:0": port numbers must be 1-65535'),
-    ("80:80/udp", 'invalid port "80:80/udp": only tcp can be published'),
+    ("80:80/udp", 'port "80:80/udp": protocol udp is not supported by isobench (its port proxy '
+                     'relays tcp only)'),
     ("abc", 'invalid port "abc"'),
     ("1.2.3:80:80", 'invalid port "1.2.3:80:80": bad host IP "1.2.3"'),
 ])

@@ -24,8 +24,8 @@ def test_interpolation(tmp_path: Path) -> None:
 def test_interpolation_errors(tmp_path: Path) -> None:
     assert error_of(tmp_path, "services: {a: {image: 'x:${NEED:?set it}'}}\n") == (
         "services.a.image: required variable NEED is missing a value: set it")
-    assert error_of(tmp_path, "services: {a: {image: x, command: 'echo $'}}\n").startswith(
-        'services.a.command: invalid interpolation format "echo $"')
+    assert error_of(tmp_path, "services: {a: {image: x, command: 'echo ${'}}\n").startswith(
+        'services.a.command: invalid interpolation format "echo ${"')
 
 
 def test_env_file_beside_the_compose_file(tmp_path: Path, monkeypatch) -> None:
