@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bench import compare as cmp
+from isobench.commands import compare as compare_cli
 from reports import history
 from results import compare as rules
 from results import document, metrics
@@ -48,7 +48,7 @@ def test_compare_and_the_report_agree_on_a_startup_metric(tmp_path: Path, factor
     for name, d in (("base", base), ("new", new)):
         paths.append(str(tmp_path / f"{name}.json"))
         document.write_atomic(paths[-1], d)
-    assert cmp.main(paths) == (1 if verdict == rules.REGRESSED else 0)
+    assert compare_cli.main(paths) == (1 if verdict == rules.REGRESSED else 0)
 
 
 def test_the_report_refuses_the_machines_compare_refuses() -> None:
