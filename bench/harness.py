@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import results, stats
+from bench.machine import machine_metadata
 from bench.model import ParseError, RunRecord, Variant, Workload
+from bench.schedule import interleave, warmup_plan
 from bench.targets import Job, Outcome, Target
+from results import document
 from runtime.api import Runtime
 
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -98,9 +100,9 @@ class Harness:
     def _document(self) -> dict[str, Any]:
         if self.doc is not None:
             return self.doc
-        return results.new_document(profile=self.profile.name, argv=self.argv,
-                                    repeat=self.profile.repeat, seed=self.seed,
-                                    machine=results.machine_metadata(self._acceleration()))
+        return document.new_document(profile=self.profile.name, argv=self.argv,
+                                     repeat=self.profile.repeat, seed=self.seed,
+                                     machine=machine_metadata(self._acceleration()))
 
     def _acceleration(self) -> dict[str, Any]:
         if "vm" not in self.all_targets:
@@ -119,10 +121,10 @@ class Harness:
         self.doc = self._document()
         self.doc["targets"] = self._availability()
         for w in self.workloads:
-            results.declare_workload(self.doc, w)
+            document.declare_workload(self.doc, w)
         self.build_images()
         self._save()
-        done = results.completed_keys(self.doc)
+        done = document.completed_keys(self.doc)
         try:
             self._command_workloads(done)
             from bench import scenarios
@@ -131,19 +133,19 @@ class Harness:
                 if not w.variants:
                     scenarios.run(w.name, self, done)
         except BaseException:
-            results.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
+            document.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
             self._save()
             raise
-        results.finish(self.doc, complete=True)
-        results.recompute_summary(self.doc)
+        document.finish(self.doc, complete=True)
+        document.recompute_summary(self.doc)
         self._save()
         return self.doc
 
     def _save(self) -> None:
-        results.write_atomic(self.path, self.doc)
+        document.write_atomic(self.path, self.doc)
 
     def record(self, rec: RunRecord) -> None:
-        results.add_run(self.doc, rec)  # also refreshes that variant's summary
+        document.add_run(self.doc, rec)  # also refreshes that variant's summary
         self._save()
 
     def _command_workloads(self, done: set[tuple[str, str, str, int]]) -> None:
@@ -152,11 +154,11 @@ class Harness:
             return
         names = {v.name: (w, v) for w, v in variants}
         targets = list(self.targets)
-        warm = [(v, t, r) for v, t, r in stats.warmup_plan(targets, list(names),
-                                                             self.profile.warmup, self.seed)
+        warm = [(v, t, r) for v, t, r in warmup_plan(targets, list(names),
+                                                       self.profile.warmup, self.seed)
                 if t != "vm"]  # a boot is its own warm-up
-        plan = [(v, t, r) for v, t, r in stats.interleave(targets, list(names),
-                                                            self.profile.repeat, self.seed)
+        plan = [(v, t, r) for v, t, r in interleave(targets, list(names),
+                                                      self.profile.repeat, self.seed)
                 if r < repetitions(self.profile, t, self.profile.repeat)]
         total = len(plan)
         started = time.monotonic()

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench import leases
-from bench.startup import iqr, median
+from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
 if TYPE_CHECKING:

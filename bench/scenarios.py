@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.model import ParseError, RunRecord
 from bench.parsers import parse_stress_ng_metrics
+from bench.schedule import interleave
 from bench.targets import Job, RuncTarget
 from runtime.limits import Limits
 
@@ -47,9 +48,7 @@ def run(name: str, h: Harness, done: set[tuple[str, str, str, int]]) -> None:
 
 def _plan(h: Harness, variants: list[str], reps: int,
           targets: list[str] | None = None) -> list[tuple[str, str, int]]:
-    from bench import stats
-
-    return stats.interleave(targets or list(h.targets), variants, reps, h.seed)
+    return interleave(targets or list(h.targets), variants, reps, h.seed)
 
 
 def _timed(h: Harness, workload: str, variant: str, target: str, rep: int,
