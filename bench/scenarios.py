@@ -283,7 +283,7 @@ def _container_density(h: Harness, count: int) -> RunRecord:
 def _vm_density(h: Harness, count: int) -> RunRecord:
     """Idle guests started one by one through the driver (each after the one before printed
     its first line), measured while all before it still run, then all destroyed."""
-    from bench.vmtarget import BackgroundVm
+    from bench.vmtarget import BackgroundVm, vm_driver
     from vm import host
     from vm.driver import VmRequest
 
@@ -296,7 +296,7 @@ def _vm_density(h: Harness, count: int) -> RunRecord:
             req = VmRequest(image=BUSYBOX, command=["sh", "-c", "echo up; exec sleep 3600"],
                             memory_bytes=VM_SMALLEST_BYTES, vcpus=1,
                             timeout=VM_READY_TIMEOUT_S + 600)
-            vm = BackgroundVm(h.rt, req).start()
+            vm = BackgroundVm(vm_driver(h.rt), req).start()
             vms.append(vm)
             start_s = vm.wait_output(VM_READY_TIMEOUT_S)
             time.sleep(0.5)  # settled, as a container is given 0.2 s
