@@ -22,7 +22,7 @@ from runtime.compose.model import Project, Service
 from runtime.containers import Container
 from runtime.errors import IsobenchError, NotFound
 from runtime.ports import parse_publish
-from runtime.spec import ContainerSpec, Security
+from runtime.spec import ContainerSpec
 from runtime.volumes import parse_volume_spec
 
 if TYPE_CHECKING:
@@ -330,8 +330,7 @@ class Compose:
             env=s.environment, workdir=s.working_dir, hostname=s.hostname,
             entrypoint=s.entrypoint, network=project.network_name(s.networks[0]),
             volumes=mount_specs(project, s), publish=s.ports, labels=labels,
-            aliases=[s.name],
-            security=Security(s.privileged, s.cap_add, s.cap_drop, s.security_opt)))
+            aliases=[s.name], security=s.security))
         created.containers.append(c.id)
         self.say(f" Container {c.name}  Created")
         self.rt.start(c, attach=False)
