@@ -9,7 +9,7 @@ from runtime.errors import InvalidArgument
 from runtime.image.config import Process, merge_env, resolve
 from runtime.image.store import ImageConfig
 from runtime.spec import ContainerSpec
-from vm.driver import VmRequest
+from vm.request import VmRequest
 
 
 def image(**fields: object) -> ImageConfig:
