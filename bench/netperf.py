@@ -185,7 +185,7 @@ class VmPlacement:
         return self.vm is not None and not self.vm.finished
 
     def start(self) -> None:
-        from bench.vmtarget import BackgroundVm
+        from bench.vmtarget import BackgroundVm, vm_driver
         from vm.domain import Forward
         from vm.driver import VmRequest
 
@@ -198,7 +198,7 @@ class VmPlacement:
                         memory_bytes=VM_NET_MEMORY_BYTES, vcpus=self.vcpus,
                         timeout=VM_BOOT_TIMEOUT_S * 2,
                         forwards=[Forward(p, p) for p in (iperf3, qperf, data)])
-        self.vm = BackgroundVm(self.rt, req).start()
+        self.vm = BackgroundVm(vm_driver(self.rt), req).start()
         try:
             boot = self.vm.wait_output(VM_BOOT_TIMEOUT_S)
         except BaseException:

@@ -23,6 +23,7 @@ from bench.parsers import parse_stress_ng_metrics
 from bench.schedule import interleave
 from bench.targets import Job, RuncTarget
 from runtime.limits import Limits
+from runtime.spec import ContainerSpec
 
 if TYPE_CHECKING:
     from bench.harness import Harness
@@ -114,7 +115,7 @@ def _container_api_start(h: Harness, rep: int) -> RunRecord:
     rec = RunRecord("startup", "startup.true", "container", rep, ok=False, started_at=time.time())
     t0 = time.perf_counter()
     try:
-        result = h.rt.run(BUSYBOX, ["true"], network="none", auto_remove=True)
+        result = h.rt.run(ContainerSpec(BUSYBOX, ["true"], network="none", auto_remove=True))
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
         return rec
@@ -131,7 +132,8 @@ def _container_api_first_output(h: Harness, rep: int) -> RunRecord:
     try:
         with StdoutTimer() as timer:
             t0 = time.perf_counter()
-            result = h.rt.run(BUSYBOX, FIRST_OUTPUT, network="none", auto_remove=True)
+            result = h.rt.run(ContainerSpec(BUSYBOX, FIRST_OUTPUT, network="none",
+                                            auto_remove=True))
             rec.wall_s = time.perf_counter() - t0
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
@@ -256,7 +258,8 @@ def _container_density(h: Harness, count: int) -> RunRecord:
     try:
         for _ in range(count):
             t0 = time.perf_counter()
-            result = h.rt.run(BUSYBOX, ["sleep", "600"], detach=True, network="none")
+            result = h.rt.run(ContainerSpec(BUSYBOX, ["sleep", "600"], network="none"),
+                              detach=True)
             start_ms = (time.perf_counter() - t0) * 1000
             started.append(result.container.id)
             time.sleep(0.2)
@@ -279,7 +282,7 @@ def _container_density(h: Harness, count: int) -> RunRecord:
 def _vm_density(h: Harness, count: int) -> RunRecord:
     """Idle guests started one by one through the driver (each after the one before printed
     its first line), measured while all before it still run, then all destroyed."""
-    from bench.vmtarget import BackgroundVm
+    from bench.vmtarget import BackgroundVm, vm_driver
     from vm import host
     from vm.driver import VmRequest
 
@@ -292,7 +295,7 @@ def _vm_density(h: Harness, count: int) -> RunRecord:
             req = VmRequest(image=BUSYBOX, command=["sh", "-c", "echo up; exec sleep 3600"],
                             memory_bytes=VM_SMALLEST_BYTES, vcpus=1,
                             timeout=VM_READY_TIMEOUT_S + 600)
-            vm = BackgroundVm(h.rt, req).start()
+            vm = BackgroundVm(vm_driver(h.rt), req).start()
             vms.append(vm)
             start_s = vm.wait_output(VM_READY_TIMEOUT_S)
             time.sleep(0.5)  # settled, as a container is given 0.2 s
@@ -500,7 +503,7 @@ def _kernel(h: Harness, target: str, rec: RunRecord) -> None:
 
 def _namespaces(h: Harness, target: str, rec: RunRecord) -> None:
     rt = h.rt
-    c = rt.run(BUSYBOX, ["sleep", "60"], detach=True).container
+    c = rt.run(ContainerSpec(BUSYBOX, ["sleep", "60"]), detach=True).container
     try:
         inside = _exec_output(h, c.id, "cat /proc/1/comm; hostname; ls /sys/class/net")
         info = rt.inspect(c.id)
@@ -564,7 +567,7 @@ def _build_trace(h: Harness, target: str, rec: RunRecord) -> None:
         t0 = time.perf_counter()
         cached = builder.build(ctx, tag=tag)
         cached_s = time.perf_counter() - t0
-        c = h.rt.run(tag, ["sleep", "30"], detach=True, network="none").container
+        c = h.rt.run(ContainerSpec(tag, ["sleep", "30"], network="none"), detach=True).container
         try:
             info = h.rt.inspect(c.id)
         finally:
@@ -595,10 +598,11 @@ def _volume_round_trip(h: Harness, target: str, rec: RunRecord) -> None:
     volume = f"isobench-evidence-{secrets.token_hex(4)}"
     token = secrets.token_hex(8)
     try:
-        rt.run(BUSYBOX, ["sh", "-c", f"echo {token} > /data/kept; echo {token} > /lost"],
-               network="none", volumes=[f"{volume}:/data"], auto_remove=True)
-        reader = rt.run(BUSYBOX, ["sleep", "30"], detach=True, network="none",
-                        volumes=[f"{volume}:/data"]).container
+        script = f"echo {token} > /data/kept; echo {token} > /lost"
+        rt.run(ContainerSpec(BUSYBOX, ["sh", "-c", script], network="none",
+                             volumes=[f"{volume}:/data"], auto_remove=True))
+        reader = rt.run(ContainerSpec(BUSYBOX, ["sleep", "30"], network="none",
+                                      volumes=[f"{volume}:/data"]), detach=True).container
         try:
             seen = _exec_output(h, reader.id, "cat /data/kept; cat /lost 2>/dev/null || true")
         finally:

@@ -35,6 +35,7 @@ from runtime.api import Runtime
 from runtime.cgroups import open_cgroup
 from runtime.cgroups.base import remove_tree
 from runtime.limits import Limits
+from runtime.spec import ContainerSpec
 from runtime.syscalls import MNT_DETACH, REAL
 
 SCRATCH = "/scratch"
@@ -138,8 +139,9 @@ class ContainerTarget(Target):
 
     def run(self, job: Job) -> Outcome:
         volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
-        c = self.rt.create(job.image, job.command(SCRATCH), network="none", limits=job.limits,
-                           volumes=[f"{volume}:{SCRATCH}"] if volume else None)
+        c = self.rt.create(ContainerSpec(job.image, job.command(SCRATCH), network="none",
+                                         limits=job.limits or Limits(),
+                                         volumes=[f"{volume}:{SCRATCH}"] if volume else []))
         try:
             t0 = time.perf_counter()
             cg = open_cgroup(c.cgroup)

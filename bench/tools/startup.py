@@ -9,7 +9,8 @@ can be repeated exactly), so that drift (page cache, thermal, other load) hits a
 The first --warmup rounds are discarded.
 
 Methods:
-  api      Runtime(root).run("busybox", ["/bin/true"], network="none", auto_remove=True),
+  api      Runtime(root).run(ContainerSpec("busybox", ["/bin/true"], network="none",
+           auto_remove=True)),
            in-process (--network none: a fresh netns with only lo, as runc's default spec
            gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
@@ -185,8 +186,11 @@ class Session:
     # ---- setup, once, outside timing ----
     def setup(self) -> None:
         from runtime.api import Runtime  # imported here: the pure helpers need no runtime
+        from runtime.spec import ContainerSpec
 
         self.rt = Runtime(root=self.root)
+        self.api_spec = ContainerSpec("busybox", ["/bin/true"], network="none",
+                                      auto_remove=True)
         image = self.rt.image("busybox")
         layer = self.rt.images.lower_dirs(image)[0]
         if {"runc", "unshare"} & set(self.methods):
@@ -217,7 +221,7 @@ class Session:
     # ---- one run of each method; each raises BenchError unless it exited 0 ----
     def run_api(self) -> None:
         try:
-            result = self.rt.run("busybox", ["/bin/true"], network="none", auto_remove=True)
+            result = self.rt.run(self.api_spec)
         except Exception as e:  # noqa: BLE001 - reported as the method's failure
             raise BenchError(f"api: Runtime.run raised {type(e).__name__}: {e}") from e
         self.api_ids.append(result.container.id)

@@ -28,7 +28,7 @@ from results import stats
 from runtime.fsutil import write_json
 from runtime.limits import parse_bytes
 from vm import guest
-from vm.driver import DOMAIN_PREFIX, VmDriver, VmRequest, socket_dir
+from vm.driver import DOMAIN_PREFIX, RunFiles, VmDriver, VmRequest, socket_dir
 from vm.rawqemu import qemu_argv
 from vm.session import GuestSession
 
@@ -61,7 +61,7 @@ def raw_boot(drv: VmDriver, req: VmRequest) -> dict[str, Any]:
         start = time.monotonic()
         overlay = run_dir / "root.qcow2"
         guest.create_overlay(plan.disk.path, overlay)
-        dom = drv.domain(name, req, plan, run_dir, sock_path, overlay, None)
+        dom = drv.domain(plan, RunFiles(run_dir, sock_path, overlay, None))
         proc = subprocess.Popen(qemu_argv(dom), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         chan = _connect(sock_path, proc)  # QEMU waits (wait=on) until we are there

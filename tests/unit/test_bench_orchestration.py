@@ -130,9 +130,6 @@ class FakeDriver:
     delay = 0.1
     fail: BaseException | None = None
 
-    def __init__(self, _rt: object) -> None:
-        pass
-
     def run(self, req: VmRequest, *, stdout: Any, capture: bool, on_started: Any) -> str:
         if FakeDriver.fail is not None:
             raise FakeDriver.fail
@@ -145,16 +142,13 @@ class FakeDriver:
 
 
 @pytest.fixture
-def fake_driver(monkeypatch: pytest.MonkeyPatch) -> type[FakeDriver]:
-    import vm.driver
-
-    monkeypatch.setattr(vm.driver, "VmDriver", FakeDriver)
+def fake_driver() -> type[FakeDriver]:
     FakeDriver.delay, FakeDriver.fail = 0.1, None
     return FakeDriver
 
 
 def test_background_vm_reports_first_output_and_stops(fake_driver: type) -> None:
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     assert 0.08 < vm.wait_output(5) < 5
     assert not vm.finished
     vm.stop(5)
@@ -163,7 +157,7 @@ def test_background_vm_reports_first_output_and_stops(fake_driver: type) -> None
 
 def test_background_vm_failure_reaches_the_caller(fake_driver: type) -> None:
     fake_driver.fail = RuntimeError("libvirt said no")
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="libvirt said no"):
         vm.wait_output(5)
     vm.stop(5)
@@ -171,7 +165,7 @@ def test_background_vm_failure_reaches_the_caller(fake_driver: type) -> None:
 
 def test_background_vm_without_output_in_time_times_out(fake_driver: type) -> None:
     fake_driver.delay = 2.0
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     with pytest.raises(TimeoutError):
         vm.wait_output(0.2)
     vm.stop(5)  # stopped before it printed: still ends
@@ -267,5 +261,5 @@ def test_availability_map_lists_a_skipped_target_with_its_reason(tmp_path: Path)
 
 def test_stop_event_is_given_to_the_request() -> None:
     req = VmRequest(image="x")
-    vm = vmtarget.BackgroundVm(None, req)
+    vm = vmtarget.BackgroundVm(FakeDriver(), req)  # type: ignore[arg-type]
     assert isinstance(req.stop, threading.Event) and vm.req is req
