@@ -58,7 +58,7 @@ FALLBACK_METRICS: dict[str, tuple[str, str | None]] = {
     "container_layer_survived": ("", None),
 }
 
-# Limits the limits workload asks for (bench/scenarios.py): --cpus 0.5, --memory 64m.
+# Limits the limits workload asks for (bench/workloads/limits.py): --cpus 0.5, --memory 64m.
 CPU_LIMIT = 0.5
 MEMORY_LIMIT_MIB = 64.0
 

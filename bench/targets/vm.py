@@ -15,7 +15,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from bench.targets import SCRATCH, Job, Outcome, Target
+from bench.targets.base import SCRATCH, Job, Outcome, Target
+from bench.timers import FirstOutput
 from runtime.errors import IsobenchError
 from runtime.limits import Limits
 
@@ -34,6 +35,8 @@ class VmTarget(Target):
     name = "vm"
 
     def unavailable(self) -> str | None:
+        # Imported here, not at the top: libvirt-python is optional, and a host without it
+        # still lists this target (with the reason) and benchmarks the others.
         try:
             from vm import host
             from vm.guest import find_kernel
@@ -45,7 +48,7 @@ class VmTarget(Target):
         return None
 
     def run(self, job: Job) -> Outcome:
-        from vm.driver import VmDriver, VmRequest
+        from vm.driver import VmDriver, VmRequest  # needs libvirt: see unavailable()
 
         argv = job.command(SCRATCH)
         if job.wants_scratch:
@@ -82,23 +85,6 @@ def _cpu_cap(limits: Limits | None) -> tuple[int | None, int]:
     return limits.cpu_quota_us, limits.cpu_period_us
 
 
-class _FirstOutput:
-    """The driver's stdout sink: notes when the guest's command first wrote."""
-
-    def __init__(self) -> None:
-        self.at: float | None = None
-        self.event = threading.Event()
-
-    def write(self, data: bytes) -> int:
-        if self.at is None and data:
-            self.at = time.perf_counter()
-            self.event.set()
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 class BackgroundVm:
     """One VM run on a thread of its own while the caller measures it; stop() destroys it
     and waits for the driver's cleanup (domain, cgroup, files), also after a failure."""
@@ -107,7 +93,7 @@ class BackgroundVm:
         self.rt = driver_root
         self.req = req
         req.stop = threading.Event()
-        self.output = _FirstOutput()
+        self.output = FirstOutput()
         self.running: RunningVm | None = None
         self.result: VmResult | None = None
         self.error: BaseException | None = None
@@ -121,7 +107,7 @@ class BackgroundVm:
         return self
 
     def _run(self) -> None:
-        from vm.driver import VmDriver
+        from vm.driver import VmDriver  # needs libvirt: see VmTarget.unavailable()
 
         try:
             self.result = VmDriver(self.rt).run(self.req, stdout=self.output,  # type: ignore[arg-type]

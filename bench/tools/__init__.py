@@ -1,0 +1,1 @@
+"""The standalone benchmarks: each a `python -m bench.tools.<name>` of its own."""
