@@ -100,7 +100,7 @@ class Harness:
         self._save()
         self.done = results.completed_keys(self.doc)
         try:
-            self._scheduled_variants()
+            self._run_scheduled()
             for w in self.workloads:
                 w.run(self)
         except BaseException:
@@ -124,8 +124,8 @@ class Harness:
         return stats.interleave(targets or list(self.targets), variants, repetitions,
                                 self.seed)
 
-    def _scheduled_variants(self) -> None:
-        variants = [(w, v) for w in self.workloads for v in w.scheduled()]
+    def _run_scheduled(self) -> None:
+        variants = [(w, v) for w in self.workloads for v in w.scheduled_variants()]
         if not variants:
             return
         names = {v.name: (w, v) for w, v in variants}

@@ -116,7 +116,7 @@ class Workload:
     variants: tuple[Variant, ...] = ()
     description: str = ""
 
-    def scheduled(self) -> list[Variant]:
+    def scheduled_variants(self) -> list[Variant]:
         """The variants the harness schedules (interleaved with every workload's)."""
         return [v for v in self.variants if v.scheduled]
 

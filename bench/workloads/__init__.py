@@ -47,18 +47,18 @@ def get(name: str) -> Workload:
 
 def command_workloads() -> list[Workload]:
     """The workloads that are a command and a parser (cpu, memory, disk)."""
-    return [w for w in WORKLOADS.values() if w.scheduled()]
+    return [w for w in WORKLOADS.values() if w.scheduled_variants()]
 
 
 def orchestration_workloads() -> list[Workload]:
     """The workloads that drive the targets themselves (net, startup, footprint, density,
     limits, evidence)."""
-    return [w for w in WORKLOADS.values() if not w.scheduled()]
+    return [w for w in WORKLOADS.values() if not w.scheduled_variants()]
 
 
 def all_variants() -> list[Variant]:
     """Every command variant, workload by workload, in declaration order."""
-    return [v for w in WORKLOADS.values() for v in w.scheduled()]
+    return [v for w in WORKLOADS.values() for v in w.scheduled_variants()]
 
 
 def variant(name: str) -> Variant:
