@@ -28,7 +28,7 @@ NOT_IN_SUMMARY = ("limits", "evidence")
 WORKLOAD_ORDER = ("cpu", "memory", "disk", "net", "startup", "footprint", "density", "limits",
                   "evidence")
 
-# Limits the limits workload asks for (bench/scenarios.py): --cpus 0.5, --memory 64m.
+# Limits the limits workload asks for (bench/workloads/limits.py): --cpus 0.5, --memory 64m.
 CPU_LIMIT = 0.5
 MEMORY_LIMIT_MIB = 64.0
 

@@ -52,7 +52,7 @@ class DeclaredMetric(Protocol):
     @property
     def unit(self) -> str: ...
     @property
-    def better(self) -> str: ...
+    def better(self) -> str | None: ...
 
 
 class DeclaredVariant(Protocol):
@@ -80,9 +80,11 @@ def new_session_id() -> str:
 
 
 def workload_block(workload: DeclaredWorkload) -> dict[str, Any]:
-    """A declared workload as the document's "workloads" entry (metrics, units, direction)."""
+    """A declared workload as the document's "workloads" entry (metrics, units, direction);
+    a metric with no direction (a count, a limit as given) is not a cost: left out."""
     return {"variants": {
-        v.name: {"metrics": {m.name: {"unit": m.unit, "better": m.better} for m in v.metrics}}
+        v.name: {"metrics": {m.name: {"unit": m.unit, "better": m.better} for m in v.metrics
+                             if m.better is not None}}
         for v in workload.variants
     }}
 

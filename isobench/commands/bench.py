@@ -37,7 +37,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from bench import workloads
-    from bench.harness import PROFILES, Harness, select
+    from bench.harness import Harness, select
+    from bench.profiles import PROFILES
     from bench.targets import all_targets
     from results import document
     from runtime.api import Runtime

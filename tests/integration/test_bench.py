@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import PROFILES
+from bench.profiles import PROFILES
 from results import document
 from tests.integration.conftest import Cli
 
@@ -121,7 +121,7 @@ def check_first_output(doc: dict, targets: tuple[str, ...]) -> None:
 
 
 def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: Path) -> None:
-    from bench.vmtarget import VmTarget
+    from bench.targets import VmTarget
 
     reason = VmTarget(None).unavailable()  # type: ignore[arg-type]
     if reason and shutil.which("libvirtd") is None:
@@ -188,14 +188,14 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
 def test_runc_net_placement_leaves_nothing_when_its_servers_fail(cli: Cli) -> None:
     """busybox has no iperf3: runc exits at once, and the netns, veth, bridge, cgroups and
     overlay of the placement go with the failure."""
-    from bench import netperf
     from bench.targets import RuncTarget
+    from bench.workloads import net
     from runtime.api import Runtime
 
     rt = Runtime(cli.root)  # the fixture set ISOBENCH_CGROUP_PARENT for this root
     rt.image("busybox")
     before = cli.census()
-    placement = netperf.RuncPlacement(RuncTarget(rt), image="busybox")
+    placement = net.RuncPlacement(RuncTarget(rt), image="busybox")
     with pytest.raises(RuntimeError, match="exited with code"):
         placement.start()
     assert not placement.alive()

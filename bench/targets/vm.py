@@ -15,7 +15,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from bench.targets import SCRATCH, Job, Outcome, Target
+from bench.targets.base import SCRATCH, Job, Outcome, Target
+from bench.timers import FirstOutput
 from runtime.errors import IsobenchError
 from runtime.limits import Limits
 
@@ -35,6 +36,8 @@ class VmTarget(Target):
     name = "vm"
 
     def unavailable(self) -> str | None:
+        # Imported here, not at the top: libvirt-python is optional, and a host without it
+        # still lists this target (with the reason) and benchmarks the others.
         try:
             from vm import host
             from vm.guest import find_kernel
@@ -46,7 +49,7 @@ class VmTarget(Target):
         return None
 
     def run(self, job: Job) -> Outcome:
-        from vm.driver import VmRequest
+        from vm.driver import VmRequest  # needs libvirt: see unavailable()
 
         argv = job.command(SCRATCH)
         if job.wants_scratch:
@@ -79,7 +82,7 @@ class VmTarget(Target):
 
 def vm_driver(rt: Runtime) -> VmDriver:
     """The VM driver over this runtime's image store, state root and cgroup parent."""
-    from vm.driver import VmDriver
+    from vm.driver import VmDriver  # needs libvirt: see VmTarget.unavailable()
 
     return VmDriver(rt.images, rt.root, rt.cgroups)
 
@@ -90,23 +93,6 @@ def _cpu_cap(limits: Limits | None) -> tuple[int | None, int]:
     return limits.cpu_quota_us, limits.cpu_period_us
 
 
-class _FirstOutput:
-    """The driver's stdout sink: notes when the guest's command first wrote."""
-
-    def __init__(self) -> None:
-        self.at: float | None = None
-        self.event = threading.Event()
-
-    def write(self, data: bytes) -> int:
-        if self.at is None and data:
-            self.at = time.perf_counter()
-            self.event.set()
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 class BackgroundVm:
     """One VM run on a thread of its own while the caller measures it; stop() destroys it
     and waits for the driver's cleanup (domain, cgroup, files), also after a failure."""
@@ -115,7 +101,7 @@ class BackgroundVm:
         self.driver = driver
         self.req = req
         req.stop = threading.Event()
-        self.output = _FirstOutput()
+        self.output = FirstOutput()
         self.running: RunningVm | None = None
         self.result: VmResult | None = None
         self.error: BaseException | None = None
