@@ -9,6 +9,8 @@ import time
 from bench.collectors import Sampler, cgroup_reader, sample_reader
 from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
+from runtime.limits import Limits
+from runtime.spec import ContainerSpec
 
 
 class ContainerTarget(Target):
@@ -16,8 +18,9 @@ class ContainerTarget(Target):
 
     def run(self, job: Job) -> Outcome:
         volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
-        c = self.rt.create(job.image, job.command(SCRATCH), network="none", limits=job.limits,
-                           volumes=[f"{volume}:{SCRATCH}"] if volume else None)
+        c = self.rt.create(ContainerSpec(job.image, job.command(SCRATCH), network="none",
+                                         limits=job.limits or Limits(),
+                                         volumes=[f"{volume}:{SCRATCH}"] if volume else []))
         try:
             t0 = time.perf_counter()
             cg = open_cgroup(c.cgroup)

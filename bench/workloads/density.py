@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from bench.model import Metric, RunRecord, Session, Variant, Workload
-from bench.targets.vm import BackgroundVm
+from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import (
     ALLOCATED_MIB,
     BUSYBOX,
@@ -16,6 +16,7 @@ from bench.workloads.common import (
     VM_SMALLEST_BYTES,
 )
 from runtime.cgroups import open_cgroup
+from runtime.spec import ContainerSpec
 
 VM_READY_TIMEOUT_S = 300        # a TCG boot is ~20 s alone, slower beside idle guests
 IDLE = Variant("density.idle", metrics=(
@@ -46,7 +47,8 @@ def _container_density(session: Session, count: int) -> RunRecord:
     try:
         for _ in range(count):
             t0 = time.perf_counter()
-            result = rt.run(BUSYBOX, ["sleep", "600"], detach=True, network="none")
+            result = rt.run(ContainerSpec(BUSYBOX, ["sleep", "600"], network="none"),
+                            detach=True)
             start_ms = (time.perf_counter() - t0) * 1000
             started.append(result.container.id)
             time.sleep(0.2)
@@ -83,7 +85,7 @@ def _vm_density(session: Session, count: int) -> RunRecord:
             req = VmRequest(image=BUSYBOX, command=["sh", "-c", "echo up; exec sleep 3600"],
                             memory_bytes=VM_SMALLEST_BYTES, vcpus=1,
                             timeout=VM_READY_TIMEOUT_S + 600)
-            vm = BackgroundVm(session.rt, req).start()
+            vm = BackgroundVm(vm_driver(session.rt), req).start()
             vms.append(vm)
             start_s = vm.wait_output(VM_READY_TIMEOUT_S)
             time.sleep(0.5)  # settled, as a container is given 0.2 s

@@ -20,6 +20,7 @@ from bench.model import Metric, RunRecord, Session, Variant, Workload
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
 from runtime.image.builder import Builder
+from runtime.spec import ContainerSpec
 
 Collector = Callable[[Session, str, RunRecord], None]
 VARIANTS = (
@@ -67,7 +68,7 @@ def _kernel(session: Session, target: str, rec: RunRecord) -> None:
 
 def _namespaces(session: Session, target: str, rec: RunRecord) -> None:
     rt = session.rt
-    c = rt.run(BUSYBOX, ["sleep", "60"], detach=True).container
+    c = rt.run(ContainerSpec(BUSYBOX, ["sleep", "60"]), detach=True).container
     try:
         inside = _exec_output(session, c.id, "cat /proc/1/comm; hostname; ls /sys/class/net")
         info = rt.inspect(c.id)
@@ -124,7 +125,8 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
         t0 = time.perf_counter()
         cached = builder.build(ctx, tag=tag)
         cached_s = time.perf_counter() - t0
-        c = session.rt.run(tag, ["sleep", "30"], detach=True, network="none").container
+        c = session.rt.run(ContainerSpec(tag, ["sleep", "30"], network="none"),
+                           detach=True).container
         try:
             info = session.rt.inspect(c.id)
         finally:
@@ -153,10 +155,11 @@ def _volume_round_trip(session: Session, target: str, rec: RunRecord) -> None:
     volume = f"isobench-evidence-{secrets.token_hex(4)}"
     token = secrets.token_hex(8)
     try:
-        rt.run(BUSYBOX, ["sh", "-c", f"echo {token} > /data/kept; echo {token} > /lost"],
-               network="none", volumes=[f"{volume}:/data"], auto_remove=True)
-        reader = rt.run(BUSYBOX, ["sleep", "30"], detach=True, network="none",
-                        volumes=[f"{volume}:/data"]).container
+        script = f"echo {token} > /data/kept; echo {token} > /lost"
+        rt.run(ContainerSpec(BUSYBOX, ["sh", "-c", script], network="none",
+                             volumes=[f"{volume}:/data"], auto_remove=True))
+        reader = rt.run(ContainerSpec(BUSYBOX, ["sleep", "30"], network="none",
+                                      volumes=[f"{volume}:/data"]), detach=True).container
         try:
             seen = _exec_output(session, reader.id, "cat /data/kept; cat /lost 2>/dev/null || true")
         finally:

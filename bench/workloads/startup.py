@@ -10,6 +10,7 @@ from bench.model import Metric, RunRecord, Session, Variant, Workload
 from bench.targets import Job
 from bench.timers import StdoutTimer
 from bench.workloads.common import BUSYBOX, ISOBENCH, LAUNCH_TO_EXIT_MS, cli_env
+from runtime.spec import ContainerSpec
 
 FIRST_OUTPUT = ["echo", "isobench"]
 LAUNCH_TO_FIRST_OUTPUT_MS = Metric("launch_to_first_output_ms", "ms", "lower")
@@ -89,7 +90,8 @@ def _container_api_start(session: Session, rep: int) -> RunRecord:
     rec = RunRecord("startup", "startup.true", "container", rep, ok=False, started_at=time.time())
     t0 = time.perf_counter()
     try:
-        result = session.rt.run(BUSYBOX, ["true"], network="none", auto_remove=True)
+        result = session.rt.run(ContainerSpec(BUSYBOX, ["true"], network="none",
+                                              auto_remove=True))
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
         return rec
@@ -106,7 +108,8 @@ def _container_api_first_output(session: Session, rep: int) -> RunRecord:
     try:
         with StdoutTimer() as timer:
             t0 = time.perf_counter()
-            result = session.rt.run(BUSYBOX, FIRST_OUTPUT, network="none", auto_remove=True)
+            result = session.rt.run(ContainerSpec(BUSYBOX, FIRST_OUTPUT, network="none",
+                                                  auto_remove=True))
             rec.wall_s = time.perf_counter() - t0
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
