@@ -17,23 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from results.metrics import Metric
 
 if TYPE_CHECKING:
     from bench.profiles import Profile
     from bench.targets import Job, Target
     from runtime.api import Runtime
 
-Better = Literal["higher", "lower"]
 RunKey = tuple[str, str, str, int]      # (workload, variant, target, repetition)
 Parser = Callable[[str], dict[str, float]]
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str            # e.g. "events_per_s"
-    unit: str            # e.g. "events/s"
-    better: Better | None  # which direction is an improvement; None: not a cost (a count)
 
 
 class ParseError(ValueError):
@@ -50,7 +44,7 @@ class Variant:
     name: str                                   # "cpu.single"
     command: tuple[str, ...] = ()               # argv; "{threads}", "{seconds}", "{scratch}"
     parse: Parser | None = None                 # stdout -> metric name -> value
-    metrics: tuple[Metric, ...] = ()
+    metrics: tuple[Metric, ...] = ()            # results.metrics.named(...)
     needs_scratch: bool = False                 # a scratch area at "{scratch}" (disk)
 
     @property

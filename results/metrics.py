@@ -1,15 +1,17 @@
 """Every metric any workload produces, in one table: unit, direction, regression threshold.
 
-A document declares the metrics of its command workloads (cpu, memory, disk) in its
-`workloads` block; the orchestration workloads (net, startup, footprint, density, limits,
-evidence) declare none, so readers take theirs from here (unit_and_direction). The table
-also holds what the parsers return that no run records (iperf3's gbit_s, stress-ng's
-bogo_ops, ...), so a workload that starts recording one needs no new entry.
+Every workload in bench/workloads/ declares its variants' metrics by name from here
+(named()); a document's `workloads` block holds those with a direction. A document written
+before the orchestration workloads declared theirs (net, startup, footprint, density,
+limits, evidence) has none for them, and metrics with no direction are never declared, so
+readers fall back to this table (unit_and_direction). The table also holds what the parsers
+return that no run records (iperf3's gbit_s, stress-ng's bogo_ops, ...), so a workload that
+starts recording one needs no new entry.
 
 `better` is None for a metric that is an outcome or a setting rather than a cost (how many
 instances ran, the memory given, an exit code): such a metric is reported, never judged.
 tests/unit/test_results_metrics.py checks that every metric name the parsers and the
-orchestration code write is here, and that the workloads' declarations agree with it.
+orchestration code write is here, and that every metric a workload declares is.
 """
 
 from __future__ import annotations
@@ -99,6 +101,15 @@ METRICS: dict[str, Metric] = {m.name: m for m in TABLE}
 
 def get(name: str) -> Metric | None:
     return METRICS.get(name)
+
+
+def named(*names: str) -> tuple[Metric, ...]:
+    """The table's definitions, for a workload to declare its variants' metrics by name (so
+    a unit or a direction is written once, here)."""
+    missing = [n for n in names if n not in METRICS]
+    if missing:
+        raise KeyError(f"not in results.metrics (add them to TABLE): {', '.join(missing)}")
+    return tuple(METRICS[n] for n in names)
 
 
 def threshold(name: str) -> float:

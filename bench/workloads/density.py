@@ -6,23 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.model import Metric, RunRecord, Session, Variant, Workload
+from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets.vm import BackgroundVm, vm_driver
-from bench.workloads.common import (
-    ALLOCATED_MIB,
-    BUSYBOX,
-    QEMU_PSS_MIB,
-    QEMU_RSS_MIB,
-    VM_SMALLEST_BYTES,
-)
+from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES
+from results.metrics import named
 from runtime.cgroups import open_cgroup
 from runtime.spec import ContainerSpec
 
 VM_READY_TIMEOUT_S = 300        # a TCG boot is ~20 s alone, slower beside idle guests
-IDLE = Variant("density.idle", metrics=(
-    Metric("instances", "", None), Metric("start_ms_mean", "ms", "lower"),
-    Metric("memory_per_instance_mib", "MiB", "lower"), ALLOCATED_MIB, QEMU_RSS_MIB,
-    QEMU_PSS_MIB))
+IDLE = Variant("density.idle", metrics=named(
+    "instances", "start_ms_mean", "memory_per_instance_mib", "allocated_mib", "qemu_rss_mib",
+    "qemu_pss_mib"))
 
 
 class Density(Workload):

@@ -16,21 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.model import Metric, RunRecord, Session, Variant, Workload
+from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
+from results.metrics import named
 from runtime.image.builder import Builder
 from runtime.spec import ContainerSpec
 
 Collector = Callable[[Session, str, RunRecord], None]
 VARIANTS = (
-    Variant("evidence.kernel", metrics=(Metric("same_as_host", "", None),)),
-    Variant("evidence.namespaces", metrics=(Metric("namespaces_differing", "", None),)),
-    Variant("evidence.build", metrics=(
-        Metric("cold_s", "s", "lower"), Metric("cached_s", "s", "lower"),
-        Metric("cached_steps", "", None))),
-    Variant("evidence.volume", metrics=(
-        Metric("survived", "", None), Metric("container_layer_survived", "", None))),
+    Variant("evidence.kernel", metrics=named("same_as_host")),
+    Variant("evidence.namespaces", metrics=named("namespaces_differing")),
+    Variant("evidence.build", metrics=named("cold_s", "cached_s", "cached_steps")),
+    Variant("evidence.volume", metrics=named("survived", "container_layer_survived")),
 )
 
 

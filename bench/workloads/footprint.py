@@ -3,14 +3,13 @@ QEMU's RSS and PSS), sampled over time, against the memory it was given."""
 
 from __future__ import annotations
 
-from bench.model import Metric, RunRecord, Session, Variant, Workload, image_tag
+from bench.model import RunRecord, Session, Variant, Workload, image_tag
 from bench.targets import Job
-from bench.workloads.common import ALLOCATED_MIB, QEMU_PSS_MIB, QEMU_RSS_MIB
+from results.metrics import named
 
 VM_MEMORY_BYTES = 512 << 20
-IDLE = Variant("footprint.idle", metrics=(
-    Metric("memory_mean_mib", "MiB", "lower"), Metric("memory_max_mib", "MiB", "lower"),
-    QEMU_RSS_MIB, QEMU_PSS_MIB, ALLOCATED_MIB))
+IDLE = Variant("footprint.idle", metrics=named(
+    "memory_mean_mib", "memory_max_mib", "qemu_rss_mib", "qemu_pss_mib", "allocated_mib"))
 
 
 class Footprint(Workload):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.model import Metric, ParseError, RunRecord, Session, Variant, Workload, image_tag
+from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_stress_ng_metrics
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES
+from results.metrics import named
 from runtime.limits import Limits
 
 BUSY_LOOP = 'timeout {s} sh -c "while :; do :; done"; true'
@@ -19,11 +20,9 @@ CPU_HALF = Limits(cpu_quota_us=50_000)
 # behind on any target when the process dies (unlike a file on a tmpfs).
 MEMORY_HOG = "stress-ng --vm 1 --vm-bytes {mib}M --vm-keep --timeout 4s -v --metrics-brief 2>&1"
 VARIANTS = (
-    Variant("limits.cpu_half", metrics=(Metric("cpu_share", "CPU", None),)),
-    Variant("limits.memory_64m", metrics=(
-        Metric("exit_code", "", None), Metric("given_mib", "MiB", None),
-        Metric("oom_kills", "", None), Metric("oom_restarts", "", None),
-        Metric("peak_mib", "MiB", None))),
+    Variant("limits.cpu_half", metrics=named("cpu_share")),
+    Variant("limits.memory_64m", metrics=named(
+        "exit_code", "given_mib", "oom_kills", "oom_restarts", "peak_mib")),
 )
 
 

@@ -23,10 +23,11 @@ from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from bench import leases
-from bench.model import Metric, RunRecord, Session, Variant, Workload, image_tag
+from bench.model import RunRecord, Session, Variant, Workload, image_tag
 from bench.targets import Job, RuncTarget
 from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import ISOBENCH, cli_env
+from results.metrics import named
 from runtime.api import Runtime
 from runtime.network import DEFAULT_NETWORK, netns_path
 from vm.domain import Forward
@@ -267,7 +268,7 @@ NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
                   ("net.bridge", "runc", "runc-bridge"),
                   ("net.usernet", "vm", "vm-usernet"))
 SERVER_START_S = 60.0  # a client retries this long while a server is still starting
-NET_METRICS = (Metric("iperf3_gbit_s", "Gbit/s", "higher"), Metric("tcp_lat_us", "us", "lower"))
+NET_METRICS = named("iperf3_gbit_s", "tcp_lat_us")
 
 
 class Net(Workload):

@@ -6,19 +6,19 @@ from __future__ import annotations
 import subprocess
 import time
 
-from bench.model import Metric, RunRecord, Session, Variant, Workload
+from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets import Job
 from bench.timers import StdoutTimer
-from bench.workloads.common import BUSYBOX, ISOBENCH, LAUNCH_TO_EXIT_MS, cli_env
+from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
+from results.metrics import named
 from runtime.spec import ContainerSpec
 
 FIRST_OUTPUT = ["echo", "isobench"]
-LAUNCH_TO_FIRST_OUTPUT_MS = Metric("launch_to_first_output_ms", "ms", "lower")
 VARIANTS = (
-    Variant("startup.true", metrics=(LAUNCH_TO_EXIT_MS,
-                                     Metric("boot_to_first_output_ms", "ms", "lower"))),
-    Variant("startup.cli", metrics=(LAUNCH_TO_EXIT_MS,)),
-    Variant("startup.first_output", metrics=(LAUNCH_TO_FIRST_OUTPUT_MS, LAUNCH_TO_EXIT_MS)),
+    Variant("startup.true", metrics=named("launch_to_exit_ms", "boot_to_first_output_ms")),
+    Variant("startup.cli", metrics=named("launch_to_exit_ms")),
+    Variant("startup.first_output",
+            metrics=named("launch_to_first_output_ms", "launch_to_exit_ms")),
 )
 
 

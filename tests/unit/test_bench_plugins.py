@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from bench import results, workloads
+from bench import workloads
 from bench.harness import Harness
-from bench.model import Metric, Session, Variant, Workload
+from bench.model import Session, Variant, Workload
 from bench.profiles import PROFILES
 from bench.targets import Job, Outcome, Target
-from reports.data import FALLBACK_METRICS
+from results import document
+from results.metrics import Metric
 
 MACHINE: dict[str, Any] = {
     "cpu_model": "Test CPU", "cores": 2, "memory_bytes": 8 * 2**30, "kernel": "6.1.0-test",
@@ -33,19 +34,11 @@ def test_every_workload_declares_variants_and_their_metrics(name: str) -> None:
         assert all(m.better in ("higher", "lower", None) for m in v.metrics)
 
 
-def test_declared_orchestration_metrics_read_as_the_report_read_them_before() -> None:
-    """Declaring them changes no unit and no direction the report shows."""
-    for w in workloads.orchestration_workloads():
-        for v in w.variants:
-            for m in v.metrics:
-                assert FALLBACK_METRICS[m.name] == (m.unit, m.better), (v.name, m)
-
-
 def test_the_document_declares_only_metrics_with_a_direction() -> None:
-    block = results.workload_block(workloads.get("limits"))
+    block = document.workload_block(workloads.get("limits"))
     assert block == {"variants": {"limits.cpu_half": {"metrics": {}},
                                   "limits.memory_64m": {"metrics": {}}}}
-    startup = results.workload_block(workloads.get("startup"))["variants"]
+    startup = document.workload_block(workloads.get("startup"))["variants"]
     assert startup["startup.cli"] == {"metrics": {
         "launch_to_exit_ms": {"unit": "ms", "better": "lower"}}}
 
@@ -78,14 +71,15 @@ class Made(Workload):
 
 MADE = Made("made", "bench", (
     Variant("made.cmd", ("count", "{seconds}"), lambda out: {"n": float(out.split()[1])},
-            (Metric("n", "", "higher"),)),
-    Variant("made.own", metrics=(Metric("own_ms", "ms", "lower"), Metric("k", "", None))),
+            (Metric("n", "", "higher", "made: a count"),)),
+    Variant("made.own", metrics=(Metric("own_ms", "ms", "lower", "made: its own timing"),
+                                 Metric("k", "", None, "made: not a cost"))),
 ))
 
 
 def harness(tmp_path: Path, target: Target, said: list[str],
             doc: dict[str, Any] | None = None) -> Harness:
-    doc = doc or results.new_document(profile="tiny", argv=[], repeat=1, seed=0,
+    doc = doc or document.new_document(profile="tiny", argv=[], repeat=1, seed=0,
                                       machine=MACHINE)
     h = Harness(None, {"native": target}, [MADE], PROFILES["tiny"], tmp_path,  # type: ignore[arg-type]
                 doc=doc, seed=1, progress=said.append)
@@ -106,7 +100,7 @@ def test_the_harness_runs_a_workload_it_does_not_know(tmp_path: Path) -> None:
         "made.own": {"metrics": {"own_ms": {"unit": "ms", "better": "lower"}}}}}
     assert doc["session"]["complete"] is True
     assert said == ["[1/1] made.cmd on native rep 1", "made up on native"]
-    assert results.load(tmp_path / "results.json") == doc
+    assert document.load(tmp_path / "results.json") == doc
 
 
 def test_resume_skips_what_a_workload_finds_done(tmp_path: Path) -> None:

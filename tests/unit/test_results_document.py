@@ -12,10 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bench.model import Metric, RunRecord, Variant, Workload
+from bench.model import RunRecord, Variant, Workload
 from bench.records import run_from_dict
 from results import document
 from results.errors import ResultsError
+from results.metrics import Metric, named
 
 MACHINE: dict[str, Any] = {
     "cpu_model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "memory_bytes": 25 * 2**30,
@@ -26,8 +27,7 @@ MACHINE: dict[str, Any] = {
 
 CPU = Workload("cpu", "sysbench", (
     Variant("cpu.single", ("sysbench", "cpu", "run"), lambda out: {},
-            (Metric("events_per_s", "events/s", "higher"),
-             Metric("latency_ms", "ms", "lower"))),
+            (*named("events_per_s"), Metric("latency_ms", "ms", "lower", "a test's own"))),
 ))
 
 
