@@ -87,7 +87,7 @@ def vm_checks(refresh: bool = False) -> list[Check]:
     kvm = None if problem else accel.probe_kvm(refresh=refresh)
     if kvm is not None:
         checks.append(Check("KVM probe", kvm.ok, ("a vCPU ran: " if kvm.ok else "failed: ")
-                            + kvm.detail))
+                            + f"{kvm.detail} (decided by the {kvm.check} check)"))
     tcg = accel.run_probe("tcg")
     checks.append(Check("TCG probe", tcg.ok, tcg.detail, "vm (without KVM)"))
     decision = accel.decide("auto", problem, kvm)

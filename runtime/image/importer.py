@@ -174,6 +174,15 @@ def _diff_ids(config: dict[str, Any], count: int, label: str) -> list[str | None
 
 # ---- docker save ----
 
+def _repo_tags(entry: dict[str, Any]) -> list[str]:
+    """An entry's RepoTags, normalized; `docker save` writes a list of strings or null, and
+    anything else tags nothing (not a crash: the manifest is untrusted input)."""
+    tags = entry.get("RepoTags")
+    if not isinstance(tags, list):
+        return []
+    return [normalize_ref(t) for t in tags if isinstance(t, str)]
+
+
 def _docker_save(src: _Source, ref: str) -> tuple[dict[str, Any], list[_Layer]]:
     label = src.label
     manifest = src.json("manifest.json", "manifest")
@@ -182,9 +191,7 @@ def _docker_save(src: _Source, ref: str) -> tuple[dict[str, Any], list[_Layer]]:
     entry = manifest[0]
     if len(manifest) > 1:
         wanted = normalize_ref(ref)
-        hits = [e for e in manifest
-                if any(isinstance(t, str) and normalize_ref(t) == wanted
-                       for t in e.get("RepoTags") or [])]
+        hits = [e for e in manifest if wanted in _repo_tags(e)]
         _need(len(hits) == 1, label, f"manifest.json lists {len(manifest)} images and none "
                                      f"is tagged {wanted}; import one image at a time")
         entry = hits[0]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import _current_build_context
 
@@ -157,6 +157,9 @@ JSON = st.recursive(
 
 @FUZZ
 @given(st.sampled_from(["Config", "Layers", "RepoTags"]), JSON, st.booleans())
+# found by this test: two images whose RepoTags is not a list crashed with a TypeError
+@example("RepoTags", [{"RepoTags": True}, {"RepoTags": True}], True)
+@example("RepoTags", [{"RepoTags": {"fuzz:1": 1}, "Config": "c"}, {"RepoTags": None}], True)
 def test_random_docker_save_manifests(key: str, value: Any, whole: bool) -> None:
     layer = tar(GOOD_LAYER)
     if whole:  # the whole manifest.json replaced

@@ -91,24 +91,95 @@ def test_run_probe_verdicts(monkeypatch: pytest.MonkeyPatch, proc: FakeProc, ok:
     assert result.ok is ok and detail in result.detail
 
 
-def test_verdict_is_cached_per_boot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+KERNEL_HANGS = ProbeResult("kvm", False, 15.0, "vmlinuz printed nothing", "kernel")
+
+
+def test_success_is_cached_per_boot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
-    calls: list[str] = []
+    calls: list[str | None] = []
 
-    def fake_probe(mode: str, timeout: float) -> ProbeResult:
-        calls.append(mode)
-        return KVM_SPINS
+    def fake_checks(mode: str, kernel: str | None) -> ProbeResult:
+        calls.append(kernel)
+        return KVM_OK
 
-    monkeypatch.setattr(accel, "run_probe", fake_probe)
+    monkeypatch.setattr(accel, "run_checks", fake_checks)
+    monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-1")
     monkeypatch.setattr(accel, "_boot_id", lambda: "boot-1")
-    assert accel.probe_kvm() == KVM_SPINS
-    assert accel.probe_kvm() == KVM_SPINS
-    assert calls == ["kvm"]
-    assert json.loads((tmp_path / accel.CACHE_FILE).read_text())["key"]["boot_id"] == "boot-1"
+    assert accel.probe_kvm() == KVM_OK
+    monkeypatch.setattr(accel.time, "time", lambda: 1e12)   # long after: still valid
+    assert accel.probe_kvm() == KVM_OK
+    assert calls == ["/boot/vmlinuz-1"]
+    key = json.loads((tmp_path / accel.CACHE_FILE).read_text())["key"]
+    assert key["boot_id"] == "boot-1" and key["probe"] == accel.PROBE_VERSION
     monkeypatch.setattr(accel, "_boot_id", lambda: "boot-2")  # the host rebooted
     accel.probe_kvm()
+    monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-2")  # a new kernel
+    accel.probe_kvm()
     accel.probe_kvm(refresh=True)
-    assert calls == ["kvm", "kvm", "kvm"]
+    assert calls == ["/boot/vmlinuz-1", "/boot/vmlinuz-1", "/boot/vmlinuz-2", "/boot/vmlinuz-2"]
+
+
+def test_failure_is_retried_after_its_ttl(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
+    now = [1000.0]
+    calls: list[str] = []
+    monkeypatch.setattr(accel.time, "time", lambda: now[0])
+    monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: calls.append(mode)
+                        or KERNEL_HANGS)
+    monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-1")
+    assert accel.probe_kvm() == KERNEL_HANGS
+    now[0] += accel.FAILURE_TTL_S - 1
+    assert accel.probe_kvm() == KERNEL_HANGS
+    assert calls == ["kvm"]
+    now[0] += 2
+    accel.probe_kvm()
+    assert calls == ["kvm", "kvm"]
+
+
+def test_a_verdict_of_the_older_probe_is_not_reused(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """The sector-only probe said ok on hosts where Linux hangs under KVM: probe again."""
+    monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
+    monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-1")
+    old_key = {"boot_id": accel._boot_id(), "qemu": accel._qemu_identity()}
+    (tmp_path / accel.CACHE_FILE).write_text(json.dumps({"key": old_key, "kvm": KVM_OK.to_dict()}))
+    monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: KERNEL_HANGS)
+    assert accel.probe_kvm() == KERNEL_HANGS
+
+
+@pytest.mark.parametrize("sector, kernel, decided_by", [
+    (KVM_SPINS, "/boot/vmlinuz-1", "sector"),     # real mode fails: no need to boot Linux
+    (KVM_OK, "/boot/vmlinuz-1", "kernel"),
+    (KVM_OK, None, "sector"),                     # no guest kernel: the sector decides
+])
+def test_the_first_failing_check_decides(monkeypatch: pytest.MonkeyPatch, sector: ProbeResult,
+                                         kernel: str | None, decided_by: str) -> None:
+    monkeypatch.setattr(accel, "run_probe", lambda mode: sector)
+    monkeypatch.setattr(accel, "run_kernel_probe", lambda mode, k: KERNEL_HANGS)
+    assert accel.run_checks("kvm", kernel).check == decided_by
+
+
+@pytest.mark.parametrize("script, ok, detail", [
+    ("printf 'early\\nLinux version 6.1.0\\n'; exec sleep 30", True, "to its banner"),
+    ("exec sleep 30", False, "printed nothing"),            # the vCPU spins: no byte, ever
+    ("echo booting; exit 3", False, "exit status"),
+])
+def test_kernel_probe_reads_the_serial_port(monkeypatch: pytest.MonkeyPatch, script: str,
+                                            ok: bool, detail: str) -> None:
+    """A stand-in for QEMU writes to the pipe the probe reads; the probe kills it when done."""
+    monkeypatch.setattr(accel, "kernel_probe_command", lambda mode, k: ["sh", "-c", script])
+    result = accel.run_kernel_probe("kvm", "/boot/vmlinuz-1", timeout=1.0)
+    assert (result.ok, result.check) == (ok, "kernel") and detail in result.detail
+    assert result.seconds < 5
+
+
+def test_kernel_probe_boots_the_domains_kernel_the_domains_way() -> None:
+    cmd = accel.kernel_probe_command("kvm", "/boot/vmlinuz-1")
+    assert cmd[cmd.index("-kernel") + 1] == "/boot/vmlinuz-1"
+    assert cmd[cmd.index("-cpu") + 1] == "host"     # host-passthrough, as under KVM
+    assert "-cpu" not in accel.kernel_probe_command("tcg", "/boot/vmlinuz-1")
+    assert "console=ttyS0" in cmd[cmd.index("-append") + 1]
 
 
 def test_tcg_needs_no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
