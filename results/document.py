@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from results.errors import ResultsError, UnknownSchemaVersion
+from results.metrics import Metric
 from results.migrate import SCHEMA_VERSION, migrate
 from results.stats import bootstrap_ratio_ci, summarize
 
@@ -44,22 +45,14 @@ Document = dict[str, Any]
 RunKey = tuple[str, str, str, int]      # (workload, variant, target, repetition)
 
 
-# What the document needs of a declared workload (bench.model's Workload, Variant and Metric
-# have this shape; results/ imports nothing of bench, so it names the shape only).
-class DeclaredMetric(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def unit(self) -> str: ...
-    @property
-    def better(self) -> str | None: ...
-
-
+# What the document needs of a declared workload (bench.model's Workload and Variant have
+# this shape; results/ imports nothing of bench, so it names the shape only). The metrics are
+# the table's own (results.metrics.named).
 class DeclaredVariant(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def metrics(self) -> Sequence[DeclaredMetric]: ...
+    def metrics(self) -> Sequence[Metric]: ...
 
 
 class DeclaredWorkload(Protocol):
