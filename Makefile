@@ -37,7 +37,7 @@ venv: $(VENV)/.installed
 # Start-up latency is part of what we measure: keep bytecode compiled even where
 # PYTHONDONTWRITEBYTECODE is set (only changed files are recompiled).
 bytecode: venv
-	@$(PY) -m compileall -q runtime vm bench reports isobench >/dev/null
+	@$(PY) -m compileall -q runtime vm bench reports results isobench >/dev/null
 
 # There is no systemd on these machines: start libvirt's daemons by hand when absent.
 daemons:
@@ -50,7 +50,7 @@ test: setup
 	$(VENV)/bin/pytest -q tests
 
 lint: venv
-	$(VENV)/bin/ruff check runtime vm bench reports isobench tests
+	$(VENV)/bin/ruff check runtime vm bench reports results isobench tests
 	$(VENV)/bin/lint-imports --no-logo
 
 # The quick profile on every target this host can run; results under reports/out/<UTC time>/.

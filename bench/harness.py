@@ -1,63 +1,42 @@
 """The session: the same workloads on every available target, interleaved, accounted and
 written to one results document after every run (so an interrupted session keeps what
-finished, and --resume continues it)."""
+finished, and --resume continues it).
+
+The harness schedules the workloads' command variants (interleaved across workloads and
+targets, after a warm-up), runs and accounts each, and records every run; a workload that
+drives the targets itself does so in its own `run`, given the harness as its `Session`
+(bench/model.py). No workload is named here.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import results, stats
-from bench.model import ParseError, RunRecord, Variant, Workload
+from bench.machine import machine_metadata
+from bench.model import ParseError, Parser, RunKey, RunRecord, Variant, Workload, image_tag
+from bench.profiles import Profile
+from bench.schedule import interleave, warmup_plan
 from bench.targets import Job, Outcome, Target
+from results import document
 from runtime.api import Runtime
+from runtime.errors import InvalidArgument
+from runtime.image.builder import Builder
 
 IMAGES_DIR = Path(__file__).parent / "images"
 OUTPUT_KEPT = 4000  # characters of a failed run's output kept in the results
 
 
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    repeat: int
-    warmup: int
-    seconds: int          # duration of each timed tool run
-    startup_runs: int
-    footprint_seconds: int
-    density_containers: int
-    density_vms: int
-    vm_repeat: int          # a TCG boot takes ~20 s here: the VM gets fewer repetitions
-    sample_hz: float = 10.0
-
-
-# quick: 14 min 55 s here with 2 density VMs (2 cores, TCG, 13 boots of ~20 s): one VM
-# fewer keeps it inside the 15 minutes `make bench` promises.
-PROFILES = {
-    "quick": Profile("quick", repeat=3, warmup=1, seconds=2, startup_runs=5,
-                     footprint_seconds=8, density_containers=8, density_vms=1, vm_repeat=1),
-    "full": Profile("full", repeat=10, warmup=2, seconds=10, startup_runs=30,
-                    footprint_seconds=30, density_containers=40, density_vms=4, vm_repeat=5),
-    # for the tests: everything once, as short as the tools allow
-    "tiny": Profile("tiny", repeat=1, warmup=0, seconds=1, startup_runs=1,
-                    footprint_seconds=2, density_containers=2, density_vms=1, vm_repeat=1),
-}
-
-
-def repetitions(profile: Profile, target: str, wanted: int) -> int:
-    return min(wanted, profile.vm_repeat) if target == "vm" else wanted
-
-
-def image_tag(name: str) -> str:
-    return f"isobench-{name}"
-
-
 class Harness:
+    """One session; also the `Session` its workloads run in."""
+
     def __init__(self, rt: Runtime, targets: dict[str, Target], workloads: list[Workload],
                  profile: Profile, out: Path, *, doc: dict[str, Any] | None = None,
                  seed: int | None = None, argv: list[str] | None = None,
@@ -73,6 +52,7 @@ class Harness:
         self.doc = doc
         self.argv = argv or []
         self.targets: dict[str, Target] = {}
+        self.done: set[RunKey] = set()
 
     # ---- setup ----
     def _availability(self) -> dict[str, dict[str, Any]]:
@@ -87,8 +67,6 @@ class Harness:
         return table
 
     def build_images(self) -> None:
-        from runtime.image.builder import Builder
-
         names = sorted({w.image for w in self.workloads})
         builder = Builder(self.rt, out=lambda _line: None)
         for name in names:
@@ -98,9 +76,9 @@ class Harness:
     def _document(self) -> dict[str, Any]:
         if self.doc is not None:
             return self.doc
-        return results.new_document(profile=self.profile.name, argv=self.argv,
-                                    repeat=self.profile.repeat, seed=self.seed,
-                                    machine=results.machine_metadata(self._acceleration()))
+        return document.new_document(profile=self.profile.name, argv=self.argv,
+                                     repeat=self.profile.repeat, seed=self.seed,
+                                     machine=machine_metadata(self._acceleration()))
 
     def _acceleration(self) -> dict[str, Any]:
         if "vm" not in self.all_targets:
@@ -119,74 +97,70 @@ class Harness:
         self.doc = self._document()
         self.doc["targets"] = self._availability()
         for w in self.workloads:
-            results.declare_workload(self.doc, w)
+            document.declare_workload(self.doc, w)
         self.build_images()
         self._save()
-        done = results.completed_keys(self.doc)
+        self.done = document.completed_keys(self.doc)
         try:
-            self._command_workloads(done)
-            from bench import scenarios
-
+            self._run_scheduled()
             for w in self.workloads:
-                if not w.variants:
-                    scenarios.run(w.name, self, done)
+                w.run(self)
         except BaseException:
-            results.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
+            document.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
             self._save()
             raise
-        results.finish(self.doc, complete=True)
-        results.recompute_summary(self.doc)
+        document.finish(self.doc, complete=True)
+        document.recompute_summary(self.doc)
         self._save()
         return self.doc
 
     def _save(self) -> None:
-        results.write_atomic(self.path, self.doc)
+        document.write_atomic(self.path, self.doc)
 
     def record(self, rec: RunRecord) -> None:
-        results.add_run(self.doc, rec)  # also refreshes that variant's summary
+        document.add_run(self.doc, rec)  # also refreshes that variant's summary
         self._save()
 
-    def _command_workloads(self, done: set[tuple[str, str, str, int]]) -> None:
-        variants = [(w, v) for w in self.workloads for v in w.variants]
+    def plan(self, variants: Sequence[str], repetitions: int,
+             targets: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
+        return interleave(targets or list(self.targets), variants, repetitions, self.seed)
+
+    def _run_scheduled(self) -> None:
+        variants = [(w, v) for w in self.workloads for v in w.scheduled_variants()]
         if not variants:
             return
         names = {v.name: (w, v) for w, v in variants}
         targets = list(self.targets)
-        warm = [(v, t, r) for v, t, r in stats.warmup_plan(targets, list(names),
-                                                             self.profile.warmup, self.seed)
+        warm = [(v, t, r) for v, t, r in warmup_plan(targets, list(names),
+                                                       self.profile.warmup, self.seed)
                 if t != "vm"]  # a boot is its own warm-up
-        plan = [(v, t, r) for v, t, r in stats.interleave(targets, list(names),
-                                                            self.profile.repeat, self.seed)
-                if r < repetitions(self.profile, t, self.profile.repeat)]
+        plan = [(v, t, r) for v, t, r in self.plan(list(names), self.profile.repeat)
+                if r < self.profile.repetitions(t, self.profile.repeat)]
         total = len(plan)
         started = time.monotonic()
         for variant_name, target, _rep in warm:
             w, v = names[variant_name]
             self.progress(f"warm-up {v.name} on {target}")
-            self.execute(w, v, target, rep=-1)
+            self.run_variant(w, v, target, rep=-1)
         for index, (variant_name, target, rep) in enumerate(plan, 1):
             w, v = names[variant_name]
-            if (w.name, v.name, target, rep) in done:
+            if (w.name, v.name, target, rep) in self.done:
                 continue
             eta = (time.monotonic() - started) / max(index - 1, 1) * (total - index + 1)
             self.progress(f"[{index}/{total}] {v.name} on {target} rep {rep + 1}"
                           f"{f'  ETA {eta:.0f}s' if index > 1 else ''}")
-            self.record(self.execute(w, v, target, rep))
+            self.record(self.run_variant(w, v, target, rep))
 
-    def execute(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
-        job = Job(image=image_tag(w.image), argv=v.argv(**self.placeholders(target)),
+    def run_variant(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
+        """One command variant on one target (rep -1: a warm-up, not recorded)."""
+        values = {"threads": os.cpu_count() or 1, "seconds": self.profile.seconds,
+                  "scratch": "{scratch}"}
+        job = Job(image=image_tag(w.image), argv=v.argv(**values),
                   sample_hz=self.profile.sample_hz)
         return self.run_job(w.name, v.name, target, rep, job, v.parse)
 
-    def placeholders(self, target: str) -> dict[str, Any]:
-        import os
-
-        return {"threads": os.cpu_count() or 1, "seconds": self.profile.seconds,
-                "scratch": "{scratch}"}
-
     def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
-                parse: Callable[[str], dict[str, float]] | None,
-                quiet: bool = False) -> RunRecord:
+                parse: Parser | None, quiet: bool = False) -> RunRecord:
         """One run; `quiet` when a non-zero exit is the expected outcome (limits)."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
         try:
@@ -230,7 +204,5 @@ def select(names: str | None, valid: Iterable[str], what: str) -> list[str]:
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in chosen if n not in valid]
     if unknown:
-        from runtime.errors import InvalidArgument
-
         raise InvalidArgument(f"unknown {what}: {', '.join(unknown)} (valid: {', '.join(valid)})")
     return chosen

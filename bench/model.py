@@ -1,25 +1,33 @@
-"""The benchmark's vocabulary: metrics, workloads and what one run of one produces.
+"""The benchmark's vocabulary: metrics, workloads, the session they run in, and what one run
+of one produces.
 
-A workload is declared once (image, command, parser, metrics) and runs unchanged on every
-target (native, container, runc, vm). Command workloads (cpu, memory, disk) are a command
-and a parser; orchestration workloads (net, startup, footprint, density, limits) drive the
-targets themselves through the same Target interface.
+A workload is declared once (image, variants, metrics) and runs unchanged on every target
+(native, container, runc, crun, vm). Its variants that are a command and a parser (cpu,
+memory, disk) are scheduled and run by the harness, interleaved with every other
+workload's; everything else a workload measures (net, startup, footprint, density, limits,
+evidence) its own `run` drives through the same Target interface. It reaches the harness
+only through a `Session`, so no workload imports the harness and the harness names no
+workload.
+
+Light on purpose (the targets, the runtime and the profiles are only named for the type
+checker): every `isobench` command that reads a results file imports this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Protocol
 
-Better = Literal["higher", "lower"]
+from results.metrics import Metric
 
+if TYPE_CHECKING:
+    from bench.profiles import Profile
+    from bench.targets import Job, Target
+    from runtime.api import Runtime
 
-@dataclass(frozen=True)
-class Metric:
-    name: str            # e.g. "events_per_s"
-    unit: str            # e.g. "events/s"
-    better: Better       # which direction is an improvement
+RunKey = tuple[str, str, str, int]      # (workload, variant, target, repetition)
+Parser = Callable[[str], dict[str, float]]
 
 
 class ParseError(ValueError):
@@ -28,24 +36,23 @@ class ParseError(ValueError):
 
 @dataclass(frozen=True)
 class Variant:
-    """One command of a workload, e.g. cpu.single or disk.randread."""
+    """One measurement of a workload, e.g. cpu.single, disk.randread or startup.cli.
+
+    A variant with a command is scheduled and run by the harness; one without is measured
+    by its workload's own `run` and is declared here for its metrics."""
 
     name: str                                   # "cpu.single"
-    command: tuple[str, ...]                    # argv; "{threads}", "{seconds}", "{scratch}"
-    parse: Callable[[str], dict[str, float]]    # stdout -> metric name -> value
-    metrics: tuple[Metric, ...]
+    command: tuple[str, ...] = ()               # argv; "{threads}", "{seconds}", "{scratch}"
+    parse: Parser | None = None                 # stdout -> metric name -> value
+    metrics: tuple[Metric, ...] = ()            # results.metrics.named(...)
     needs_scratch: bool = False                 # a scratch area at "{scratch}" (disk)
+
+    @property
+    def scheduled(self) -> bool:
+        return bool(self.command)
 
     def argv(self, **values: Any) -> list[str]:
         return [part.format(**values) for part in self.command]
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str                                   # "cpu"
-    image: str                                  # a directory under bench/images/
-    variants: tuple[Variant, ...] = ()
-    description: str = ""
 
 
 @dataclass
@@ -65,3 +72,48 @@ class RunRecord:
     accounting: dict[str, Any] = field(default_factory=dict)   # cgroup start/end/samples
     extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, psutil, ...
     started_at: float = 0.0
+
+
+class Session(Protocol):
+    """What a workload may ask of the harness running it (bench/harness.py)."""
+
+    rt: Runtime
+    profile: Profile
+    targets: Mapping[str, Target]       # the available ones, in the order they are listed
+    done: Set[RunKey]                   # recorded already (--resume skips them)
+    progress: Callable[[str], None]     # one line for the user
+
+    def plan(self, variants: Sequence[str], repetitions: int,
+             targets: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
+        """(variant, target, repetition) steps, interleaved with the session's seed."""
+        ...
+
+    def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
+                parse: Parser | None, quiet: bool = False) -> RunRecord:
+        """One job on one target, accounted; failures come back as a failed record."""
+        ...
+
+    def record(self, rec: RunRecord) -> None:
+        """Into the results document, written at once."""
+        ...
+
+
+def image_tag(image: str) -> str:
+    """The tag a workload's image (a directory under bench/images/) is built as."""
+    return f"isobench-{image}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str                                   # "cpu"
+    image: str                                  # a directory under bench/images/
+    variants: tuple[Variant, ...] = ()
+    description: str = ""
+
+    def scheduled_variants(self) -> list[Variant]:
+        """The variants the harness schedules (interleaved with every workload's)."""
+        return [v for v in self.variants if v.scheduled]
+
+    def run(self, session: Session) -> None:
+        """What the workload measures beyond its scheduled variants: nothing for a command
+        workload, everything for those that drive the targets themselves."""

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import IMAGES_DIR, image_tag
+from bench.harness import IMAGES_DIR
+from bench.model import image_tag
 from bench.targets import Job, all_targets
 from bench.workloads import command_workloads
 from runtime.api import Runtime

@@ -2,7 +2,7 @@
 
 Everything here reads the document only. Metric directions and units come from the
 document's `workloads` block; the orchestration workloads (startup, footprint, density,
-limits, net, evidence) declare no variants there, so FALLBACK_METRICS gives theirs.
+limits, net, evidence) declare no variants there, so results.metrics' table gives theirs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.stats import bootstrap_median_ci, finite, quartiles
+from results.metrics import unit_and_direction
+from results.stats import bootstrap_median_ci, finite, quartiles
 
 NATIVE = "native"
 EXPECTED_TARGETS = ("native", "container", "runc", "vm")
@@ -27,38 +28,7 @@ NOT_IN_SUMMARY = ("limits", "evidence")
 WORKLOAD_ORDER = ("cpu", "memory", "disk", "net", "startup", "footprint", "density", "limits",
                   "evidence")
 
-# metric -> (unit, better) where the document declares none. better None: not a cost.
-FALLBACK_METRICS: dict[str, tuple[str, str | None]] = {
-    "launch_to_exit_ms": ("ms", "lower"),
-    "boot_to_first_output_ms": ("ms", "lower"),
-    "launch_to_first_output_ms": ("ms", "lower"),
-    "memory_mean_mib": ("MiB", "lower"),
-    "memory_max_mib": ("MiB", "lower"),
-    "qemu_rss_mib": ("MiB", "lower"),
-    "qemu_pss_mib": ("MiB", "lower"),
-    "allocated_mib": ("MiB", None),
-    "instances": ("", None),
-    "start_ms_mean": ("ms", "lower"),
-    "memory_per_instance_mib": ("MiB", "lower"),
-    "iperf3_gbit_s": ("Gbit/s", "higher"),
-    "tcp_lat_us": ("us", "lower"),
-    "cpu_share": ("CPU", None),
-    "exit_code": ("", None),
-    "killed": ("", None),
-    "given_mib": ("MiB", None),
-    "oom_kills": ("", None),
-    "oom_restarts": ("", None),
-    "peak_mib": ("MiB", None),
-    "same_as_host": ("", None),
-    "namespaces_differing": ("", None),
-    "cold_s": ("s", "lower"),
-    "cached_s": ("s", "lower"),
-    "cached_steps": ("", None),
-    "survived": ("", None),
-    "container_layer_survived": ("", None),
-}
-
-# Limits the limits workload asks for (bench/scenarios.py): --cpus 0.5, --memory 64m.
+# Limits the limits workload asks for (bench/workloads/limits.py): --cpus 0.5, --memory 64m.
 CPU_LIMIT = 0.5
 MEMORY_LIMIT_MIB = 64.0
 
@@ -73,17 +43,6 @@ def target_order(name: str) -> tuple[int, str]:
 def workload_order(name: str) -> tuple[int, str]:
     return (WORKLOAD_ORDER.index(name) if name in WORKLOAD_ORDER else len(WORKLOAD_ORDER),
             name)
-
-
-def metric_meta(doc: Mapping[str, Any], workload: str, variant: str,
-                metric: str) -> tuple[str, str | None]:
-    """(unit, better) of a metric: declared in the document, else FALLBACK_METRICS."""
-    declared = (doc.get("workloads", {}).get(workload, {}).get("variants", {})
-                .get(variant, {}).get("metrics", {}).get(metric))
-    if isinstance(declared, dict):
-        better = declared.get("better")
-        return str(declared.get("unit", "")), better if better in ("higher", "lower") else None
-    return FALLBACK_METRICS.get(metric, ("", None))
 
 
 def runs(doc: Mapping[str, Any], workload: str | None = None, variant: str | None = None,
@@ -150,7 +109,7 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
             continue
         for variant, metrics in variants.items():
             for metric, targets in metrics.items():
-                unit, better = metric_meta(doc, workload, variant, metric)
+                unit, better = unit_and_direction(doc, workload, variant, metric)
                 for target, cell in targets.items():
                     ratio, lo, hi = (cell.get("ratio_to_native"), cell.get("ci_low"),
                                      cell.get("ci_high"))

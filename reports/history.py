@@ -7,7 +7,7 @@ listed as skipped with its reason; it does not stop the report.
 
 Regressions compare the current session with the most recent earlier session run on a
 comparable machine (same cpu_model, cores, kernel and VM acceleration, as compare
-requires) by the rule in reports/stats.py.
+requires) by results.compare's rule: the one `isobench compare` applies.
 """
 
 from __future__ import annotations
@@ -20,16 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from reports import data, stats
+from reports import data
 from reports.errors import ReportError
-from reports.load import RESULTS_FILE, load_results
-
-MACHINE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("cpu_model", ("cpu_model",)),
-    ("cores", ("cores",)),
-    ("kernel", ("kernel",)),
-    ("acceleration", ("acceleration", "mode")),
-)
+from reports.load import load_results
+from results.compare import ONLY_BASE, ONLY_NEW, RESAMPLES, Row, compare, differences
+from results.document import RESULTS_FILE, run_values
+from results.stats import bootstrap_median_ci
 
 Document = Mapping[str, Any]
 
@@ -83,79 +79,35 @@ def load_history(directory: str | os.PathLike[str], current: Document | None = N
     return history
 
 
-def _dig(block: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        block = block.get(key) if isinstance(block, Mapping) else None
-    return block
-
-
-def machine_differences(base: Document, new: Document) -> list[str]:
-    out = []
-    if base.get("schema_version") != new.get("schema_version"):
-        out.append(f"schema_version {base.get('schema_version')!r} vs "
-                   f"{new.get('schema_version')!r}")
-    for label, path in MACHINE_KEYS:
-        b, n = _dig(base.get("machine"), path), _dig(new.get("machine"), path)
-        if b != n:
-            out.append(f"{label} {b!r} vs {n!r}")
-    return out
-
-
 def baseline(history: History, current: Document) -> tuple[Session | None, list[str]]:
     """The most recent comparable earlier session, or None and why the latest is not."""
     why: list[str] = []
     for session in reversed(history.sessions):
-        diffs = machine_differences(session.doc, current)
+        diffs = differences(session.doc, current)
         if not diffs:
             return session, []
         why = why or diffs
     return None, why
 
 
-def _values(doc: Document) -> dict[tuple[str, str, str, str], list[float]]:
-    out: dict[tuple[str, str, str, str], list[float]] = {}
-    frame = data.runs_frame(doc)
-    for key, group in frame.groupby(["workload", "variant", "metric", "target"], sort=False):
-        out[tuple(key)] = group["value"].tolist()  # type: ignore[index]
-    return out
-
-
-@dataclass(frozen=True)
-class Regression:
-    workload: str
-    variant: str
-    metric: str
-    target: str
-    unit: str
-    better: str | None
-    change: stats.Change
-
-
-def regressions(base: Document, new: Document, threshold: float = stats.THRESHOLD,
-                *, resamples: int = stats.RESAMPLES) -> list[Regression]:
-    """Every (workload, variant, metric, target) measured in both, with its verdict."""
-    bv, nv = _values(base), _values(new)
-    out = []
-    for key in sorted(bv.keys() & nv.keys(),
-                      key=lambda k: (data.workload_order(k[0]), k[1], k[2],
-                                     data.target_order(k[3]))):
-        unit, better = data.metric_meta(new, *key[:3])
-        if better is None:
-            unit, better = data.metric_meta(base, *key[:3])
-        change = stats.compare_values(better, bv[key], nv[key], threshold,
-                                      resamples=resamples)
-        out.append(Regression(*key, unit, better, change))
-    return out
+def regressions(base: Document, new: Document, threshold: float | None = None,
+                *, resamples: int = RESAMPLES) -> list[Row]:
+    """Every (workload, variant, metric, target) measured in both, with its verdict
+    (`threshold` None: each metric's own)."""
+    rows = compare(base, new, threshold, force=True, resamples=resamples).rows
+    return sorted((r for r in rows if r.verdict not in (ONLY_BASE, ONLY_NEW)),
+                  key=lambda r: (data.workload_order(r.workload), r.variant, r.metric,
+                                 data.target_order(r.target)))
 
 
 def trend_frame(sessions: Sequence[tuple[str, Document]]) -> pd.DataFrame:
     """One row per (session, workload, variant, metric, target): median and 95 % CI."""
     rows = []
     for index, (label, doc) in enumerate(sessions):
-        for (workload, variant, metric, target), values in _values(doc).items():
+        for (workload, variant, metric, target), values in run_values(doc).items():
             if workload in data.NOT_IN_SUMMARY:
                 continue
-            median, low, high = stats.bootstrap_median_ci(values, resamples=500)
+            median, low, high = bootstrap_median_ci(values, resamples=500)
             rows.append({"session": index, "label": label, "workload": workload,
                          "variant": variant, "metric": metric, "target": target,
                          "median": median, "low": low, "high": high})

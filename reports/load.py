@@ -1,26 +1,24 @@
 """Reading results files: the only input of a report.
 
-A results file is bench/results.schema.json's document (read here as a file, never as an
-import of bench/). Every problem is one ReportError whose message starts with the file's
-path: not JSON, not an object, an unknown `schema_version`, a document the schema
-rejects, a document with no target at all, or runs that name a target the `targets`
+A results file is results/schema.json's document; one written by an earlier version is
+migrated first (results.migrate). Every problem is one ReportError whose message starts
+with the file's path: not JSON, not an object, an unknown `schema_version`, a document the
+schema rejects, a document with no target at all, or runs that name a target the `targets`
 block does not declare. Targets that are declared but unavailable, or absent from a
 session, are not errors: the report renders and lists them (see data.missing_targets).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from reports.errors import ReportError
-
-RESULTS_FILE = "results.json"
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "bench" / "results.schema.json"
-FALLBACK_SCHEMA_VERSION = 1
+from results.document import RESULTS_FILE, schema_problem
+from results.errors import ResultsError, UnknownSchemaVersion
+from results.migrate import migrate
 
 Document = dict[str, Any]
 
@@ -38,58 +36,19 @@ def results_path(arg: str | os.PathLike[str]) -> Path:
     return path
 
 
-@functools.cache
-def _schema() -> dict[str, Any] | None:
-    try:
-        with open(SCHEMA_PATH, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def schema_version() -> int:
-    """The version this report reads: the schema file's `schema_version` const."""
-    schema = _schema() or {}
-    const = schema.get("properties", {}).get("schema_version", {}).get("const")
-    return const if isinstance(const, int) else FALLBACK_SCHEMA_VERSION
-
-
-def _where(path: Any) -> str:
-    out = "$"
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
-def _schema_problem(doc: Document) -> str | None:
-    schema = _schema()
-    if schema is None:
-        return None
-    try:
-        import jsonschema
-        from jsonschema.exceptions import best_match
-    except ImportError:  # the checks below still catch what the report itself relies on
-        return None
-    cls = jsonschema.validators.validator_for(schema)
-    error = best_match(cls(schema).iter_errors(doc))
-    if error is None:
-        return None
-    message = " ".join(error.message.split())
-    if len(message) > 140:
-        message = message[:139] + "…"
-    return f"{_where(error.absolute_path)}: {message}"
-
-
 def check(doc: Any, path: str | os.PathLike[str]) -> Document:
-    """Raise ReportError naming `path` unless `doc` is a results document a report can use."""
+    """`doc` (migrated to the current version) if it is a results document a report can
+    use; else ReportError naming `path`."""
     if not isinstance(doc, dict):
         raise ReportError(f"{path}: not a results document (a JSON {type(doc).__name__})")
-    version, known = doc.get("schema_version"), schema_version()
-    if version != known:
-        shown = "missing" if version is None else repr(version)
-        raise ReportError(f"{path}: unknown schema_version {shown} (this report reads "
-                          f"version {known})")
-    problem = _schema_problem(doc)
+    try:
+        doc = migrate(doc)
+    except UnknownSchemaVersion as e:
+        raise ReportError(f"{path}: unknown schema_version {e.shown} (this report reads "
+                          f"version {e.current})") from None
+    except ResultsError as e:
+        raise ReportError(f"{path}: {e}") from None
+    problem = schema_problem(doc, limit=140)
     if problem is not None:
         raise ReportError(f"{path}: invalid results: {problem}")
     for key in ("session", "machine", "targets", "workloads", "runs", "summary"):

@@ -23,6 +23,8 @@ from reports.errors import ReportError
 from reports.formatting import arrow, fmt, fmt_ratio
 from reports.i18n import LANGS, Translator
 from reports.load import load_results
+from results.compare import IMPROVED, NOISE, REGRESSED
+from results.metrics import unit_and_direction
 
 FORMATS = ("html", "pdf")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -361,7 +363,7 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
         part = frame[frame["workload"] == workload]
         panels = []
         for (variant, metric), group in part.groupby(["variant", "metric"], sort=True):
-            unit, better = data.metric_meta(doc, workload, variant, metric)
+            unit, better = unit_and_direction(doc, workload, variant, metric)
             if better is None:
                 continue
             lines: dict[str, list[tuple[int, float, float, float]]] = {}
@@ -381,17 +383,15 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
         return result
     rows = history.regressions(base.doc, doc)
     result["baseline"] = base.label
-    counts = {k: sum(r.change.verdict == k for r in rows)
-              for k in (history.stats.REGRESSED, history.stats.IMPROVED, history.stats.NOISE)}
-    result["counts"] = {"regressed": counts[history.stats.REGRESSED],
-                        "improved": counts[history.stats.IMPROVED],
-                        "noise": counts[history.stats.NOISE], "total": len(rows)}
+    counts = {k: sum(r.change.verdict == k for r in rows) for k in (REGRESSED, IMPROVED, NOISE)}
+    result["counts"] = {"regressed": counts[REGRESSED], "improved": counts[IMPROVED],
+                        "noise": counts[NOISE], "total": len(rows)}
     result["regressions"] = [
         {"workload": r.workload, "variant": r.variant, "metric": r.metric, "target": r.target,
          "unit": r.unit, "arrow": arrow(r.better), "base": fmt(r.change.base_median),
          "new": fmt(r.change.new_median),
          "change": f"{r.change.change * 100:+.1f} %" if r.change.change is not None else "–"}
-        for r in rows if r.change.verdict == history.stats.REGRESSED]
+        for r in rows if r.change.verdict == REGRESSED]
     return result
 
 

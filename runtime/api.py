@@ -16,7 +16,7 @@ from typing import Any
 from runtime import launcher, ports, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
-from runtime.cgroups import Cgroup, open_cgroup
+from runtime.cgroups import Cgroup, CgroupFactory, open_cgroup
 from runtime.cgroups.devices import ALLOW_ALL, DEFAULT_DEVICE_RULES
 from runtime.containers import (
     Container,
@@ -28,17 +28,17 @@ from runtime.containers import (
 )
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
 from runtime.fsutil import CorruptState, state_root
-from runtime.image.busybox import BUSYBOX_REF, ensure_busybox
-from runtime.image.debian import ensure_debian
+from runtime.image import config as image_config
+from runtime.image.bases import get_image
 from runtime.image.store import Image, ImageStore, normalize_ref
 from runtime.init import ExecFailure, InitSpec, ProcessSpec
 from runtime.limits import Limits
-from runtime.network import DEFAULT_NETWORK, SPECIAL_MODES, NetworkStore
+from runtime.network import SPECIAL_MODES, NetworkStore
 from runtime.ports import PortMapping, parse_publish
 from runtime.rootfs import RootfsPlan
+from runtime.spec import ContainerSpec
 from runtime.volumes import MountSpec, VolumeStore, parse_volume_spec
 
-DEFAULT_CGROUP_PARENT = "isobench"  # like Docker's /docker/<id> in every hierarchy
 STOP_TIMEOUT_S = 10.0
 
 
@@ -52,39 +52,26 @@ class RunResult:
     exit_code: int | None  # None while a detached container runs
 
 
-def _merge_env(base: list[str], extra: list[str]) -> list[str]:
-    """Later entries win, order kept (Docker's rule for image ENV and -e)."""
-    merged: dict[str, str] = {}
-    for item in [*base, *extra]:
-        key = item.partition("=")[0]
-        merged[key] = item
-    return list(merged.values())
-
-
 class Runtime:
     def __init__(self, root: Path | None = None, syscalls: sc_mod.Syscalls = sc_mod.REAL) -> None:
         self.root = Path(root) if root else state_root()
         self.sc = syscalls
         self.images = ImageStore(self.root)
         self.containers = ContainerStore(self.root)
-        self.cgroup_parent = os.environ.get("ISOBENCH_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
+        self.cgroups = CgroupFactory.from_env()
         self.volumes = VolumeStore(self.root)
         self.networks = NetworkStore(self.root)
         self.attachments = Attachments(self.containers, self.volumes, self.networks)
         self._held: dict[str, int] = {}  # record locks of containers this process makes
 
+    @property
+    def cgroup_parent(self) -> str:
+        return self.cgroups.parent
+
     # ---- images ----
     def image(self, ref: str) -> Image:
         """From the store; the built-in bases (busybox, debian:bookworm) are made on first use."""
-        name = normalize_ref(ref)
-        if name == BUSYBOX_REF:
-            return ensure_busybox(self.images)
-        try:
-            return self.images.get(ref)
-        except NotFound:
-            if name.startswith("debian:"):
-                return ensure_debian(self.images, name.partition(":")[2])
-            raise
+        return get_image(self.images, ref)
 
     def remove_image(self, ref: str, force: bool = False) -> list[str]:
         """Docker's rmi: untag, and delete the image once no tag is left. Refused while a
@@ -119,72 +106,42 @@ class Runtime:
         return lines
 
     # ---- create / start / run ----
-    def create(
-        self,
-        image: str | Image | None = None,
-        command: list[str] | None = None,
-        *,
-        rootfs: str | None = None,
-        binds: list[tuple[str, str, bool]] | None = None,
-        name: str | None = None,
-        env: list[str] | None = None,
-        workdir: str | None = None,
-        user: str | None = None,
-        hostname: str | None = None,
-        entrypoint: list[str] | None = None,
-        limits: Limits | None = None,
-        network: str = DEFAULT_NETWORK,
-        volumes: list[str] | None = None,
-        publish: list[str] | None = None,
-        labels: dict[str, str] | None = None,
-        aliases: list[str] | None = None,
-        auto_remove: bool = False,
-        readonly_rootfs: bool = False,
-        start_pending: bool = False,
-        privileged: bool = False,
-        cap_add: list[str] | None = None,
-        cap_drop: list[str] | None = None,
-        security_opt: list[str] | None = None,
-    ) -> Container:
+    def create(self, spec: ContainerSpec, *, start_pending: bool = False) -> Container:
         """Validate everything, then record the container; no resource exists yet.
         `start_pending`: a start follows at once (run), so a crash before it is garbage."""
+        network, sec = spec.network, spec.security
         if network not in SPECIAL_MODES:
             try:
                 self.networks.get(network)
             except NotFound as e:
                 raise NotFound(str(e), 125) from None
         try:
-            security.hardening(privileged, cap_add or [], cap_drop or [], security_opt or [])
+            security.hardening(sec.privileged, sec.cap_add, sec.cap_drop, sec.security_opt)
         except ValueError as e:
             raise InvalidArgument(str(e)) from None
-        if workdir and not workdir.startswith("/"):
-            raise InvalidArgument(f"the working directory '{workdir}' is invalid, it needs to "
-                                  "be an absolute path")
-        for item in env or []:
+        if spec.workdir and not spec.workdir.startswith("/"):
+            raise InvalidArgument(f"the working directory '{spec.workdir}' is invalid, it "
+                                  "needs to be an absolute path")
+        for item in spec.env:
             if not item.partition("=")[0]:
                 raise InvalidArgument(f"invalid environment variable: {item}")
-        mounts = [parse_volume_spec(v) for v in volumes or []]
-        mappings = [parse_publish(p) for p in publish or []] if network not in SPECIAL_MODES \
+        mounts = [parse_volume_spec(v) for v in spec.volumes]
+        mappings = [parse_publish(p) for p in spec.publish] if network not in SPECIAL_MODES \
             else []
-        if rootfs is not None:
-            if not os.path.isdir(rootfs):
-                raise InvalidArgument(f"invalid rootfs {rootfs!r}: not a directory")
-            path = os.path.abspath(rootfs)
+        if spec.rootfs is not None:
+            if not os.path.isdir(spec.rootfs):
+                raise InvalidArgument(f"invalid rootfs {spec.rootfs!r}: not a directory")
+            path = os.path.abspath(spec.rootfs)
             img, lower, image_ref = None, [path], f"rootfs:{path}"
-        elif isinstance(image, Image):  # an image being built: not (yet) in the store
-            img, lower, image_ref = image, self.images.lower_dirs(image), image.id
-        elif image:
-            img = self.image(image)
-            lower, image_ref = self.images.lower_dirs(img), image
+        elif isinstance(spec.image, Image):  # an image being built: not (yet) in the store
+            img, lower, image_ref = spec.image, self.images.lower_dirs(spec.image), spec.image.id
+        elif spec.image:
+            img = self.image(spec.image)
+            lower, image_ref = self.images.lower_dirs(img), spec.image
         else:
             raise InvalidArgument("an image or --rootfs is required")
         config = img.config if img else None
-        entry = entrypoint if entrypoint is not None else (config.Entrypoint if config else None)
-        # Docker: --entrypoint drops the image's CMD; a command given replaces it.
-        cmd = command or (config.Cmd if config and entrypoint is None else None) or []
-        argv = [*(entry or []), *cmd]
-        if not argv:
-            raise InvalidArgument("No command specified")
+        process = image_config.resolve(config, spec)
         # Anonymous volumes for the image's VOLUMEs that no -v covers, as Docker.
         covered = {m.target for m in mounts}
         mounts += [MountSpec("volume", "", os.path.normpath(path))
@@ -192,7 +149,7 @@ class Runtime:
         cid = self.containers.new_id()
         self._hold_new(cid)  # directory and lock before the name: gc finds a half-made one
         try:
-            name = self.containers.reserve_name(name, cid)
+            name = self.containers.reserve_name(spec.name, cid)
         except BaseException:
             self._release(cid)
             shutil.rmtree(self.containers.path(cid), ignore_errors=True)
@@ -200,20 +157,18 @@ class Runtime:
         c = Container(
             id=cid, name=name, created=now(),
             config=ContainerConfig(
-                image=image_ref, image_id=img.id if img else None, argv=argv,
-                env=_merge_env(config.Env if config else [], env or []),
-                workdir=workdir or (config.WorkingDir if config else "") or "/",
-                user=user if user is not None else (config.User if config else ""),
-                hostname=hostname or cid[:12], network=network,
-                limits=(limits or Limits()).to_dict(), auto_remove=auto_remove,
-                readonly_rootfs=readonly_rootfs, lower_dirs=lower,
-                binds=[list(b) for b in binds or []],
+                image=image_ref, image_id=img.id if img else None, argv=process.argv,
+                env=process.env, workdir=process.workdir, user=process.user,
+                hostname=spec.hostname or cid[:12], network=network,
+                limits=spec.limits.to_dict(), auto_remove=spec.auto_remove,
+                readonly_rootfs=spec.readonly_rootfs, lower_dirs=lower,
+                binds=[list(b) for b in spec.binds],
                 mounts=[m.to_dict() for m in mounts], publish=[m.to_dict() for m in mappings],
-                labels=dict(labels or {}), aliases=list(aliases or []),
-                privileged=privileged, cap_add=list(cap_add or []),
-                cap_drop=list(cap_drop or []), security_opt=list(security_opt or []),
+                labels=dict(spec.labels), aliases=list(spec.aliases),
+                privileged=sec.privileged, cap_add=list(sec.cap_add),
+                cap_drop=list(sec.cap_drop), security_opt=list(sec.security_opt),
             ),
-            cgroup=f"{self.cgroup_parent}/{cid}",
+            cgroup=self.cgroups.name(cid),
         )
         c.state.start_pending = start_pending
         base = self.containers.path(cid)
@@ -348,9 +303,9 @@ class Runtime:
 
         return launcher.MonitorHooks(on_started, on_exited, on_failed_start)
 
-    def run(self, image: str | None, command: list[str] | None = None, *, detach: bool = False,
-            interactive: bool = False, **create_args: Any) -> RunResult:
-        c = self.create(image, command, start_pending=True, **create_args)
+    def run(self, spec: ContainerSpec, *, detach: bool = False,
+            interactive: bool = False) -> RunResult:
+        c = self.create(spec, start_pending=True)
         code = self.start(c, attach=not detach, interactive=interactive)
         return RunResult(c, code)
 
@@ -445,7 +400,7 @@ class Runtime:
         if lock is None:
             raise Conflict(f"{err}: in use by a running monitor", 1)
         try:
-            open_cgroup(f"{self.cgroup_parent}/{cid}").destroy()  # kills what is left first
+            self.cgroups.child(cid).destroy()  # kills what is left first
             for net in self.networks.list():
                 if cid in net.endpoints:
                     self.networks.detach(net.name, cid)
@@ -470,7 +425,7 @@ class Runtime:
             raise Conflict(f"container {c.short_id} is not running", 1)
         if not argv:
             raise InvalidArgument("exec requires a command")
-        spec = ProcessSpec(argv=argv, env=_merge_env(c.config.env, env or []),
+        spec = ProcessSpec(argv=argv, env=image_config.merge_env(c.config.env, env or []),
                            workdir=workdir or c.config.workdir,
                            user=user if user is not None else c.config.user)
         hardened = self._hardening(c)  # the container's capabilities and profile, as Docker

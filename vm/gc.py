@@ -15,9 +15,9 @@ from pathlib import Path
 
 import libvirt
 
-from runtime.api import Runtime
-from runtime.cgroups import CgroupError, open_cgroup
+from runtime.cgroups import CgroupError, CgroupFactory
 from runtime.containers import is_alive
+from runtime.image.store import ImageStore
 from vm import driver, guest, host
 from vm.domain import Domain, DomainXMLError
 
@@ -79,10 +79,11 @@ def orphaned_domains(conn: libvirt.virConnect, root: Path) -> list[libvirt.virDo
     return found
 
 
-def collect(rt: Runtime | None = None, dry_run: bool = False) -> list[str]:
-    """Remove every leftover of dead runs; returns what was (dry: would be) removed, one line
-    each, starting with its kind: "domain", "vm run", "vm disk"."""
-    rt = rt or Runtime()
+def collect(images: ImageStore, root: Path, cgroups: CgroupFactory,
+            dry_run: bool = False) -> list[str]:
+    """Remove every leftover of dead runs of this state root (the driver's `images`, `root`
+    and `cgroups`); returns what was (dry: would be) removed, one line each, starting with
+    its kind: "domain", "vm run", "vm disk"."""
     removed: list[str] = []
     live: set[str] = set()
     try:
@@ -91,7 +92,7 @@ def collect(rt: Runtime | None = None, dry_run: bool = False) -> list[str]:
         conn = None
     if conn is not None:
         try:
-            orphans = orphaned_domains(conn, rt.root)
+            orphans = orphaned_domains(conn, root)
             for dom in orphans:
                 name = dom.name()
                 if not dry_run:
@@ -109,7 +110,7 @@ def collect(rt: Runtime | None = None, dry_run: bool = False) -> list[str]:
                     if d.name().startswith(driver.DOMAIN_PREFIX) and d.name() not in gone}
         finally:
             conn.close()
-    runs = guest.vm_dir(rt.root) / "runs"
+    runs = guest.vm_dir(root) / "runs"
     for run in sorted(runs.iterdir()) if runs.exists() else []:
         owner = run_owner(run)
         try:
@@ -121,25 +122,25 @@ def collect(rt: Runtime | None = None, dry_run: bool = False) -> list[str]:
                 shutil.rmtree(run, ignore_errors=True)
                 (driver.socket_dir() / f"{run.name}.sock").unlink(missing_ok=True)
                 try:
-                    open_cgroup(f"{rt.cgroup_parent}/vm-{run.name}").destroy()
+                    cgroups.child(f"vm-{run.name}").destroy()
                 except CgroupError:
                     pass
             removed.append(f"vm run {run.name}")
-    removed += prune_disks(rt, dry_run)
+    removed += prune_disks(images, root, dry_run)
     return removed
 
 
-def prune_disks(rt: Runtime, dry_run: bool = False) -> list[str]:
+def prune_disks(images: ImageStore, root: Path, dry_run: bool = False) -> list[str]:
     """Cached guest disks whose image is gone, or built by another shim or disk format."""
-    disks = guest.vm_dir(rt.root) / "disks"
+    disks = guest.vm_dir(root) / "disks"
     if not disks.exists():
         return []
-    images = {i.id.split(":")[-1] for i in rt.images.list()}
+    kept = {i.id.split(":")[-1] for i in images.list()}
     suffix = f"-{guest.shim_digest()}-v{guest.DISK_FORMAT_VERSION}"
     removed = []
     for path in sorted(disks.glob("*.raw")):
         image_hex = path.stem.split("-", 1)[0]
-        if image_hex not in images or not path.stem.endswith(suffix):
+        if image_hex not in kept or not path.stem.endswith(suffix):
             if not dry_run:
                 path.unlink(missing_ok=True)
                 path.with_suffix(".json").unlink(missing_ok=True)

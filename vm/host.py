@@ -119,3 +119,22 @@ def our_domains(conn: libvirt.virConnect, prefix: str) -> list[str]:
         return sorted(d.name() for d in conn.listAllDomains(0) if d.name().startswith(prefix))
     except libvirt.libvirtError:
         return []
+
+
+def destroy(dom: libvirt.virDomain) -> None:
+    """Power a domain off now, if it still runs."""
+    try:
+        if dom.isActive():
+            dom.destroy()
+    except libvirt.libvirtError as e:
+        # It may power off between the check and the destroy: that is the goal anyway.
+        if e.get_error_code() not in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID):
+            raise IsobenchError(one_line(e)) from None
+
+
+def undefine(dom: libvirt.virDomain) -> None:
+    try:
+        dom.undefine()
+    except libvirt.libvirtError as e:
+        if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+            raise IsobenchError(one_line(e)) from None

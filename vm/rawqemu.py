@@ -1,5 +1,5 @@
 """The same Domain as a plain qemu-system-x86_64 command line, without libvirt: the baseline
-that libvirt's own cost is measured against (bench/vmboot.py).
+that libvirt's own cost is measured against (bench/tools/vmboot.py).
 
 What libvirt adds and this leaves out: the paused start and QMP resume, its monitor socket,
 -sandbox, cgroup placement, and -no-shutdown (libvirt ends QEMU itself after a poweroff).

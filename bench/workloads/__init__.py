@@ -4,19 +4,32 @@
     workloads.get("cpu").variants        # cpu.single, cpu.all
     workloads.variant("disk.randread")   # its command, parser and metrics
 
-Command workloads (cpu, memory, disk) are variants of one command each, run unchanged on
-every target from the one image bench/images/bench/ (isobench-bench), with "{threads}",
-"{seconds}" and "{scratch}" filled in by the harness. Orchestration workloads (net,
-startup, footprint, density, limits) have no variants: bench/scenarios.py drives them.
+One module per workload, each a `Workload` (bench/model.py) that declares its variants and
+their metrics. Command workloads (cpu, memory, disk) are variants of one command each, run
+unchanged on every target from the one image bench/images/bench/ (isobench-bench), with
+"{threads}", "{seconds}" and "{scratch}" filled in by the harness that schedules them. The
+others (net, startup, footprint, density, limits, evidence) drive the targets themselves in
+their own `run`.
 """
 
 from __future__ import annotations
 
 from bench.model import Variant, Workload
-from bench.workloads import cpu, disk, memory, orchestration
+from bench.workloads import (
+    cpu,
+    density,
+    disk,
+    evidence,
+    footprint,
+    limits,
+    memory,
+    net,
+    startup,
+)
 
 WORKLOADS: dict[str, Workload] = {
-    w.name: w for w in (cpu.WORKLOAD, memory.WORKLOAD, disk.WORKLOAD, *orchestration.WORKLOADS)
+    w.WORKLOAD.name: w.WORKLOAD
+    for w in (cpu, memory, disk, net, startup, footprint, density, limits, evidence)
 }
 
 
@@ -34,20 +47,22 @@ def get(name: str) -> Workload:
 
 def command_workloads() -> list[Workload]:
     """The workloads that are a command and a parser (cpu, memory, disk)."""
-    return [w for w in WORKLOADS.values() if w.variants]
+    return [w for w in WORKLOADS.values() if w.scheduled_variants()]
 
 
 def orchestration_workloads() -> list[Workload]:
-    """The workloads the harness drives itself (net, startup, footprint, density, limits)."""
-    return [w for w in WORKLOADS.values() if not w.variants]
+    """The workloads that drive the targets themselves (net, startup, footprint, density,
+    limits, evidence)."""
+    return [w for w in WORKLOADS.values() if not w.scheduled_variants()]
 
 
 def all_variants() -> list[Variant]:
     """Every command variant, workload by workload, in declaration order."""
-    return [v for w in WORKLOADS.values() for v in w.variants]
+    return [v for w in WORKLOADS.values() for v in w.scheduled_variants()]
 
 
 def variant(name: str) -> Variant:
+    """A command variant by name."""
     for v in all_variants():
         if v.name == name:
             return v

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench.model import Metric, Variant, Workload
+from bench.model import Variant, Workload
 from bench.parsers import parse_sysbench_cpu
+from results.metrics import named
 
-METRICS = (Metric("events_per_s", "events/s", "higher"),
-           Metric("latency_avg_ms", "ms", "lower"))
+METRICS = named("events_per_s", "latency_avg_ms")
 
 
 def _sysbench_cpu(threads: str) -> tuple[str, ...]:

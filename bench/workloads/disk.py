@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from bench.model import Metric, Variant, Workload
+from bench.model import Variant, Workload
 from bench.parsers import parse_fio_random, parse_fio_sequential
+from results.metrics import named
 
 FILE = "{scratch}/isobench-fio.dat"
 SIZE = "128M"       # laid out before the timed part; small so a quick run stays quick
 IODEPTH = "16"
 
-RANDOM_METRICS = (Metric("iops", "IO/s", "higher"),
-                  Metric("clat_mean_us", "us", "lower"),
-                  Metric("clat_p99_us", "us", "lower"))
-SEQ_METRICS = (Metric("mb_s", "MB/s", "higher"),)
+RANDOM_METRICS = named("iops", "clat_mean_us", "clat_p99_us")
+SEQ_METRICS = named("mb_s")
 
 
 def _fio(name: str, rw: str, bs: str) -> tuple[str, ...]:

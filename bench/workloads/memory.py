@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bench.model import Metric, Variant, Workload
+from bench.model import Variant, Workload
 from bench.parsers import parse_sysbench_memory, parse_sysbench_memory_random
+from results.metrics import named
 
 # Random accesses land anywhere in one buffer of this size (sysbench's rnd mode picks indices
 # inside the block): larger than the caches (L3 is 32 MiB on the reference host), so most
@@ -16,7 +17,7 @@ SEQ = Variant(
      "--memory-block-size=1M", "--memory-total-size=1T", "--memory-scope=local",
      "--memory-oper=write", "--memory-access-mode=seq", "run"),
     parse_sysbench_memory,
-    (Metric("mib_per_s", "MiB/s", "higher"),),
+    named("mib_per_s"),
 )
 
 RANDOM = Variant(
@@ -25,9 +26,7 @@ RANDOM = Variant(
      f"--memory-block-size={RANDOM_BLOCK}", "--memory-total-size=1T", "--memory-scope=global",
      "--memory-oper=read", "--memory-access-mode=rnd", "run"),
     parse_sysbench_memory_random,
-    (Metric("mib_per_s", "MiB/s", "higher"),
-     Metric("access_ns", "ns", "lower"),
-     Metric("latency_avg_ms", "ms", "lower")),
+    named("mib_per_s", "access_ns", "latency_avg_ms"),
 )
 
 WORKLOAD = Workload(

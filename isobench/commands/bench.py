@@ -36,9 +36,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # the full `isobench --help` (it registers this module) and `bench --help` need not pay
     from rich.console import Console
 
-    from bench import results, workloads
-    from bench.harness import PROFILES, Harness, select
+    from bench import workloads
+    from bench.harness import Harness, select
+    from bench.profiles import PROFILES
     from bench.targets import all_targets
+    from results import document
     from runtime.api import Runtime
 
     console = Console(stderr=True, highlight=False)
@@ -51,8 +53,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     chosen_workloads = select(args.workloads, workloads.WORKLOADS, "workload")
     out = _out_dir(args)
     try:
-        doc = results.load(out / results.RESULTS_FILE) if args.resume else None
-    except results.ResultsError as e:  # 2 is compare's "trouble"; for bench, a CLI error
+        doc = document.load(out / document.RESULTS_FILE) if args.resume else None
+    except document.ResultsError as e:  # 2 is compare's "trouble"; for bench, a CLI error
         raise IsobenchError(str(e)) from None
     harness = Harness(rt, {n: targets[n] for n in chosen_targets},
                       [workloads.WORKLOADS[n] for n in chosen_workloads], profile, out,
@@ -62,7 +64,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     _point_latest(out)
     harness.run()
-    console.print(f"results: {out / results.RESULTS_FILE}")
+    console.print(f"results: {out / document.RESULTS_FILE}")
     return 0
 
 

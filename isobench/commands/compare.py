@@ -2,7 +2,8 @@
 --benchmark-compare-fail, pyperf's compare_to).
 
 The command's glue: arguments, the table, exit codes. The verdicts (the regression rule,
-what makes two sessions comparable) are bench.compare's.
+the thresholds, what makes two sessions comparable) are results.compare's, which the
+report's history section uses too.
 
 Exit status: 0 nothing regressed, 1 something regressed, 2 usage or results errors (the
 "trouble" code of cmp and diff).
@@ -16,16 +17,30 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.compare import (
+from results.compare import (
+    DEFAULT_THRESHOLD,
     IMPROVED,
     NOISE,
     REGRESSED,
     CompareResult,
-    CompareUsageError,
     compare,
 )
-from bench.results import RESULTS_FILE, ResultsError, load
+from results.document import RESULTS_FILE, load
+from results.errors import ResultsError
 from runtime.errors import IsobenchError
+
+
+class CompareUsageError(IsobenchError):
+    """Bad arguments to `isobench compare`."""
+
+    exit_code = 2
+
+
+class ResultsTrouble(IsobenchError):
+    """A results.errors.ResultsError as the CLI's error type: exit 2."""
+
+    exit_code = 2
+
 
 # -- the table --------------------------------------------------------------------------------
 
@@ -48,8 +63,8 @@ def format_table(result: CompareResult) -> str:
               "VERDICT")
     rows = [header] + [
         (r.workload, r.variant, f"{r.metric} ({r.unit})" if r.unit else r.metric, r.target,
-         _number(r.base_median), _number(r.new_median),
-         _percent(r.change, r.base_median, r.new_median), r.verdict)
+         _number(r.change.base_median), _number(r.change.new_median),
+         _percent(r.change.change, r.change.base_median, r.change.new_median), r.verdict)
         for r in result.rows
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -60,8 +75,16 @@ def format_table(result: CompareResult) -> str:
     counts = {v: sum(r.verdict == v for r in result.rows) for v in (REGRESSED, IMPROVED, NOISE)}
     lines.append(f"\n{counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
                  f"{counts[NOISE]} changed within noise, of {len(result.rows)} compared "
-                 f"(threshold {result.threshold * 100:g}%)")
+                 f"(threshold {_threshold(result)})")
     return "\n".join(lines)
+
+
+def _threshold(result: CompareResult) -> str:
+    """The threshold given, else the metrics' own: one figure when they share it."""
+    if result.threshold is not None:
+        return f"{result.threshold * 100:g}%"
+    used = {r.threshold for r in result.rows} or {DEFAULT_THRESHOLD}
+    return f"{used.pop() * 100:g}%" if len(used) == 1 else "per metric"
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -90,24 +113,28 @@ def results_path(arg: str) -> Path:
     if path.is_dir():
         path = path / RESULTS_FILE
         if not path.is_file():
-            raise ResultsError(f"{arg}: no {RESULTS_FILE} in this directory")
+            raise ResultsTrouble(f"{arg}: no {RESULTS_FILE} in this directory")
     return path
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", metavar="BASELINE", help="results file or directory")
     p.add_argument("new", metavar="NEW", help="results file or directory")
-    p.add_argument("--threshold", default="5%",
+    p.add_argument("--threshold",
                    help="relative change that counts, e.g. 5%% or 0.05 (default 5%%)")
     p.add_argument("--force", action="store_true",
                    help="compare even when the schema versions or machines differ")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    threshold = parse_threshold(args.threshold)
-    base = load(results_path(args.baseline))
-    new = load(results_path(args.new))
-    result = compare(base, new, threshold, force=args.force)
+    # None: each metric's own threshold (results.metrics), as the report's history uses
+    threshold = parse_threshold(args.threshold) if args.threshold is not None else None
+    try:
+        base = load(results_path(args.baseline))
+        new = load(results_path(args.new))
+        result = compare(base, new, threshold, force=args.force)
+    except ResultsError as e:
+        raise ResultsTrouble(str(e)) from None
     print(format_table(result))
     return 1 if result.regressions else 0
 

@@ -15,6 +15,7 @@ from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
 from runtime.limits import Limits
 from runtime.ports import PortMapping
+from runtime.spec import ContainerSpec, Security
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -41,16 +42,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         image, command = None, ([args.image] if args.image else []) + command
     entrypoint = [args.entrypoint] if args.entrypoint else None
     rt = Runtime()
-    result = rt.run(
-        image, command or None, detach=args.detach, interactive=args.interactive,
-        rootfs=rootfs, name=args.name, env=env_flags(args.env), workdir=args.workdir,
-        user=args.user, hostname=args.hostname, entrypoint=entrypoint, limits=limits,
-        network=args.network, auto_remove=args.rm, readonly_rootfs=args.read_only,
-        volumes=args.volume, publish=args.publish, aliases=args.network_alias,
+    spec = ContainerSpec(
+        image, command or None, rootfs=rootfs, name=args.name, env=env_flags(args.env),
+        workdir=args.workdir, user=args.user, hostname=args.hostname, entrypoint=entrypoint,
+        limits=limits, network=args.network, auto_remove=args.rm,
+        readonly_rootfs=args.read_only, volumes=args.volume, publish=args.publish,
+        aliases=args.network_alias,
         labels=dict(item.partition("=")[::2] for item in args.label),
-        privileged=args.privileged, cap_add=args.cap_add, cap_drop=args.cap_drop,
-        security_opt=args.security_opt,
+        security=Security(args.privileged, args.cap_add, args.cap_drop, args.security_opt),
     )
+    result = rt.run(spec, detach=args.detach, interactive=args.interactive)
     if args.detach:
         print(result.container.id)
         return 0

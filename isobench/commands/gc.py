@@ -36,7 +36,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     except ImportError as e:  # libvirt's bindings absent: no VM can have run here
         removed.notes.append(f"vm: not checked ({e})")
     else:
-        for kind, n in _vm_counts(vm_gc.collect(rt, dry_run=args.dry_run)).items():
+        leftovers = vm_gc.collect(rt.images, rt.root, rt.cgroups, dry_run=args.dry_run)
+        for kind, n in _vm_counts(leftovers).items():
             removed.add(kind, n)
     collector.cgroup_parents()  # last: the VM runs' cgroups were under them too
     for line in removed.lines():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+
 from runtime.cgroups.base import Cgroup, CgroupError, CgroupStats
 from runtime.cgroups.detect import DEFAULT_ROOT, MOUNTINFO, Mode, detect_mode, v1_mounts
 from runtime.cgroups.v1 import V1Cgroup
@@ -10,6 +13,7 @@ from runtime.cgroups.v2 import V2Cgroup
 __all__ = [
     "Cgroup",
     "CgroupError",
+    "CgroupFactory",
     "CgroupStats",
     "Mode",
     "V1Cgroup",
@@ -33,3 +37,30 @@ def open_cgroup(
     if not mounts:
         raise CgroupError(f"cgroup {mode}: no v1 controller mounted under {root}")
     return V1Cgroup(name, mounts)
+
+
+DEFAULT_PARENT = "isobench"  # like Docker's /docker/<id> in every hierarchy
+
+
+@dataclass(frozen=True)
+class CgroupFactory:
+    """Cgroups under one parent in every hierarchy: one place to find, account and collect
+    all of isobench's (containers, VM runs, bench instances)."""
+
+    parent: str = DEFAULT_PARENT
+
+    @classmethod
+    def from_env(cls) -> CgroupFactory:
+        """ISOBENCH_CGROUP_PARENT, or "isobench" (tests give each state root its own)."""
+        return cls(os.environ.get("ISOBENCH_CGROUP_PARENT") or DEFAULT_PARENT)
+
+    def name(self, leaf: str) -> str:
+        return f"{self.parent}/{leaf}"
+
+    def child(self, leaf: str) -> Cgroup:
+        """`<parent>/<leaf>` in this host's layout; nothing is created yet."""
+        return self.open(self.name(leaf))
+
+    def open(self, name: str) -> Cgroup:
+        """Any cgroup by its full name (a seam for tests, as open_cgroup's)."""
+        return open_cgroup(name)

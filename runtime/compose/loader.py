@@ -155,12 +155,13 @@ def _hardening(s: Service, spec: dict[str, Any], path: str) -> None:
     privileged = spec.get("privileged", False)
     if not isinstance(privileged, bool):
         raise ComposeError(f"{path}.privileged: must be a boolean")
-    s.privileged = privileged
+    sec = s.security
+    sec.privileged = privileged
     for key in ("cap_add", "cap_drop", "security_opt"):
         if spec.get(key) is not None:
-            setattr(s, key, check_string_list(spec[key], f"{path}.{key}"))
+            setattr(sec, key, check_string_list(spec[key], f"{path}.{key}"))
     try:
-        security.hardening(s.privileged, s.cap_add, s.cap_drop, s.security_opt)
+        security.hardening(sec.privileged, sec.cap_add, sec.cap_drop, sec.security_opt)
     except ValueError as e:
         raise ComposeError(f"{path}: {e}") from None
 

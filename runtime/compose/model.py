@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.compose.graph import start_order
+from runtime.spec import Security
 
 
 @dataclass
@@ -41,10 +42,7 @@ class Service:
     depends_on: list[str] = field(default_factory=list)
     working_dir: str | None = None
     hostname: str | None = None
-    privileged: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    security_opt: list[str] = field(default_factory=list)
+    security: Security = field(default_factory=Security)  # privileged, cap_add, ...
 
 
 @dataclass

@@ -22,6 +22,7 @@ from runtime.compose.model import Project, Service
 from runtime.containers import Container
 from runtime.errors import IsobenchError, NotFound
 from runtime.ports import parse_publish
+from runtime.spec import ContainerSpec
 from runtime.volumes import parse_volume_spec
 
 if TYPE_CHECKING:
@@ -324,13 +325,12 @@ class Compose:
                   LABEL_WORKDIR: str(project.workdir)}
         if project.config_file:
             labels[LABEL_FILES] = str(project.config_file)
-        c = self.rt.create(
+        c = self.rt.create(ContainerSpec(
             project.image_tag(s.name), s.command, name=project.container_name(s.name),
             env=s.environment, workdir=s.working_dir, hostname=s.hostname,
             entrypoint=s.entrypoint, network=project.network_name(s.networks[0]),
             volumes=mount_specs(project, s), publish=s.ports, labels=labels,
-            aliases=[s.name], privileged=s.privileged, cap_add=s.cap_add,
-            cap_drop=s.cap_drop, security_opt=s.security_opt)
+            aliases=[s.name], security=s.security))
         created.containers.append(c.id)
         self.say(f" Container {c.name}  Created")
         self.rt.start(c, attach=False)

@@ -27,6 +27,7 @@ from runtime.image import dockerfile as df
 from runtime.image.archive import ArchiveError, add_local_archive, is_archive
 from runtime.image.ignore import DockerIgnore
 from runtime.image.store import Image, ImageConfig, Pin
+from runtime.spec import ContainerSpec
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
@@ -256,8 +257,8 @@ class Builder:
         image = Image(id=f"build:{state.key}", layers=state.layers, config=state.config)
         env = [f"{k}={v}" for k, v in state.args.items()]
         binds = [("/etc/resolv.conf", "/etc/resolv.conf", True)]  # host network for installs
-        c = self.rt.create(image, list(step.argv), entrypoint=[], env=env, network="host",
-                           binds=binds)
+        c = self.rt.create(ContainerSpec(image, list(step.argv), entrypoint=[], env=env,
+                                         network="host", binds=binds))
         try:
             code = self.rt.start(c, attach=True)
             if code != 0:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import results
-from bench.harness import PROFILES
+from bench.profiles import PROFILES
+from results import document
 from tests.integration.conftest import Cli
 
 pytestmark = pytest.mark.root
@@ -29,8 +29,8 @@ def tiny_session(cli: Cli, out: Path, targets: str, workloads: str,
     proc = cli("bench", "--profile", "tiny", "--targets", targets, "--workloads", workloads,
                "--out", str(out), "--seed", str(seed), timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = results.load(out / "results.json")
-    results.validate(doc)
+    doc = document.load(out / "results.json")
+    document.validate(doc)
     assert doc["session"]["complete"] is True
     return doc, proc.stderr
 
@@ -81,14 +81,14 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(cli: Cli, tmp_path: Pat
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
-    cut = results.load(out / "results.json")
+    cut = document.load(out / "results.json")
     assert cut["session"]["complete"] is False
     kept = len(cut["runs"])
     assert 2 <= kept < 12
     assert cli.census() - before == type(before)(0, 0, 0, 0)  # every instance torn down
     done = cli(*argv[:-4], "--resume", str(out), timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    final = results.load(out / "results.json")
+    final = document.load(out / "results.json")
     assert final["session"]["complete"] is True
     assert len(final["runs"]) == 12  # 2 variants x 2 targets x 3 repetitions, none twice
     assert {r["started_at"] for r in cut["runs"]} <= {r["started_at"] for r in final["runs"]}
@@ -121,7 +121,7 @@ def check_first_output(doc: dict, targets: tuple[str, ...]) -> None:
 
 
 def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: Path) -> None:
-    from bench.vmtarget import VmTarget
+    from bench.targets import VmTarget
 
     reason = VmTarget(None).unavailable()  # type: ignore[arg-type]
     if reason and shutil.which("libvirtd") is None:
@@ -188,14 +188,14 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
 def test_runc_net_placement_leaves_nothing_when_its_servers_fail(cli: Cli) -> None:
     """busybox has no iperf3: runc exits at once, and the netns, veth, bridge, cgroups and
     overlay of the placement go with the failure."""
-    from bench import netperf
     from bench.targets import RuncTarget
+    from bench.workloads import net
     from runtime.api import Runtime
 
     rt = Runtime(cli.root)  # the fixture set ISOBENCH_CGROUP_PARENT for this root
     rt.image("busybox")
     before = cli.census()
-    placement = netperf.RuncPlacement(RuncTarget(rt), image="busybox")
+    placement = net.RuncPlacement(RuncTarget(rt), image="busybox")
     with pytest.raises(RuntimeError, match="exited with code"):
         placement.start()
     assert not placement.alive()

@@ -284,8 +284,8 @@ def test_bad_input_is_one_line_and_leaves_nothing(vm: VmCli, nothing_left: None,
 def test_gc_removes_what_a_crashed_run_left(vm: VmCli, nothing_left: None) -> None:
     import libvirt
 
-    from runtime.api import Runtime
-    from runtime.cgroups import open_cgroup
+    from runtime.cgroups import CgroupFactory, open_cgroup
+    from runtime.image.store import ImageStore
     from vm.domain import Domain, OsBoot
     from vm.gc import collect
     from vm.guest import find_kernel
@@ -306,5 +306,5 @@ def test_gc_removes_what_a_crashed_run_left(vm: VmCli, nothing_left: None) -> No
     os.utime(run_dir, (0, 0))
     open_cgroup(f"{vm.cgroup_parent}/vm-{run_id}").create()
     assert libvirt_domains(vm.root) == [f"isobench-{run_id}"]
-    removed = collect(Runtime(vm.root))
+    removed = collect(ImageStore(vm.root), vm.root, CgroupFactory(vm.cgroup_parent))
     assert f"domain isobench-{run_id}" in removed and f"vm run {run_id}" in removed

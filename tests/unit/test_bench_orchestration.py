@@ -12,10 +12,14 @@ from typing import Any
 
 import pytest
 
-from bench import netperf, targets, vmtarget
-from bench.harness import PROFILES, Harness
-from bench.scenarios import StdoutTimer, vm_busy_share
-from bench.targets import CrunTarget, Target, communicate_timed
+from bench import targets
+from bench.harness import Harness
+from bench.profiles import PROFILES
+from bench.targets import CrunTarget, Target, oci
+from bench.targets import vm as vmtarget
+from bench.timers import StdoutTimer, communicate_timed
+from bench.workloads import net
+from bench.workloads.limits import vm_busy_share
 from runtime.errors import InvalidArgument
 from runtime.limits import Limits
 from vm.driver import VmRequest, cpu_limits
@@ -130,9 +134,6 @@ class FakeDriver:
     delay = 0.1
     fail: BaseException | None = None
 
-    def __init__(self, _rt: object) -> None:
-        pass
-
     def run(self, req: VmRequest, *, stdout: Any, capture: bool, on_started: Any) -> str:
         if FakeDriver.fail is not None:
             raise FakeDriver.fail
@@ -145,16 +146,13 @@ class FakeDriver:
 
 
 @pytest.fixture
-def fake_driver(monkeypatch: pytest.MonkeyPatch) -> type[FakeDriver]:
-    import vm.driver
-
-    monkeypatch.setattr(vm.driver, "VmDriver", FakeDriver)
+def fake_driver() -> type[FakeDriver]:
     FakeDriver.delay, FakeDriver.fail = 0.1, None
     return FakeDriver
 
 
 def test_background_vm_reports_first_output_and_stops(fake_driver: type) -> None:
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     assert 0.08 < vm.wait_output(5) < 5
     assert not vm.finished
     vm.stop(5)
@@ -163,7 +161,7 @@ def test_background_vm_reports_first_output_and_stops(fake_driver: type) -> None
 
 def test_background_vm_failure_reaches_the_caller(fake_driver: type) -> None:
     fake_driver.fail = RuntimeError("libvirt said no")
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="libvirt said no"):
         vm.wait_output(5)
     vm.stop(5)
@@ -171,7 +169,7 @@ def test_background_vm_failure_reaches_the_caller(fake_driver: type) -> None:
 
 def test_background_vm_without_output_in_time_times_out(fake_driver: type) -> None:
     fake_driver.delay = 2.0
-    vm = vmtarget.BackgroundVm(None, VmRequest(image="x")).start()
+    vm = vmtarget.BackgroundVm(fake_driver(), VmRequest(image="x")).start()  # type: ignore[arg-type]
     with pytest.raises(TimeoutError):
         vm.wait_output(0.2)
     vm.stop(5)  # stopped before it printed: still ends
@@ -182,7 +180,7 @@ def test_background_vm_without_output_in_time_times_out(fake_driver: type) -> No
 def test_free_ports_differ_and_are_bindable() -> None:
     import socket
 
-    ports = netperf.free_ports(3)
+    ports = net.free_ports(3)
     assert len(set(ports)) == 3
     for port in ports:
         with socket.socket() as s:
@@ -198,7 +196,7 @@ def test_retry_until_the_server_answers() -> None:
             raise subprocess.CalledProcessError(1, ["qperf"])
         return 4.2
 
-    assert netperf.retry(client, timeout=5, pause=0.01) == 4.2 and len(calls) == 3
+    assert net.retry(client, timeout=5, pause=0.01) == 4.2 and len(calls) == 3
 
 
 def test_retry_gives_up_at_once_when_the_server_is_gone() -> None:
@@ -210,7 +208,7 @@ def test_retry_gives_up_at_once_when_the_server_is_gone() -> None:
 
     t0 = time.monotonic()
     with pytest.raises(SystemExit, match="instance has ended"):
-        netperf.retry(client, timeout=30, pause=0.01, alive=lambda: False)
+        net.retry(client, timeout=30, pause=0.01, alive=lambda: False)
     assert len(calls) == 1 and time.monotonic() - t0 < 5
 
 
@@ -219,19 +217,19 @@ def test_retry_gives_up_with_the_last_error() -> None:
         raise SystemExit("iperf3 to 127.0.0.1: unable to connect")
 
     with pytest.raises(SystemExit, match="unable to connect"):
-        netperf.retry(client, timeout=0.1, pause=0.02)
+        net.retry(client, timeout=0.1, pause=0.02)
 
 
 # ---- crun: listed, and skipped with its reason ----
 def test_crun_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(targets.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(oci.shutil, "which", lambda _name: None)
     assert CrunTarget(None).unavailable() == "crun not installed"  # type: ignore[arg-type]
 
 
 def test_crun_refuses_hybrid_cgroups(monkeypatch: pytest.MonkeyPatch) -> None:
     import runtime.cgroups
 
-    monkeypatch.setattr(targets.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(oci.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(runtime.cgroups, "detect_mode", lambda: "hybrid")
     assert "hybrid" in (CrunTarget(None).unavailable() or "")  # type: ignore[arg-type]
     monkeypatch.setattr(runtime.cgroups, "detect_mode", lambda: "v2")
@@ -267,5 +265,5 @@ def test_availability_map_lists_a_skipped_target_with_its_reason(tmp_path: Path)
 
 def test_stop_event_is_given_to_the_request() -> None:
     req = VmRequest(image="x")
-    vm = vmtarget.BackgroundVm(None, req)
+    vm = vmtarget.BackgroundVm(FakeDriver(), req)  # type: ignore[arg-type]
     assert isinstance(req.stop, threading.Event) and vm.req is req

@@ -1,4 +1,4 @@
-"""bench/compare.py (verdicts, direction awareness, refusals) and `isobench compare`'s
+"""results/compare.py (verdicts, direction awareness, refusals) and `isobench compare`'s
 glue in isobench/commands/compare.py (thresholds, the table, exit codes)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from bench import compare as cmp
-from bench import results
 from bench.model import RunRecord
-from bench.results import ResultsError
 from isobench.commands import compare as compare_cli
+from results import compare as rules
+from results import document
+from results.errors import ResultsError
 
 MACHINE: dict[str, Any] = {
     "cpu_model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "memory_bytes": 25 * 2**30,
@@ -27,8 +27,8 @@ TIGHT_BASE = [100.0, 101.0, 99.0, 100.5, 99.5]
 def make_doc(values: dict[tuple[str, str], list[float]], *, better: str = "higher",
              machine: dict[str, Any] | None = None) -> dict[str, Any]:
     """values: (metric, target) -> repetitions of cpu.single."""
-    doc = results.new_document(profile="quick", argv=[], repeat=5, seed=0,
-                               machine=machine or MACHINE)
+    doc = document.new_document(profile="quick", argv=[], repeat=5, seed=0,
+                                machine=machine or MACHINE)
     metrics = {m for m, _ in values}
     doc["workloads"]["cpu"] = {"variants": {"cpu.single": {"metrics": {
         m: {"unit": "ms" if better == "lower" else "events/s", "better": better}
@@ -37,7 +37,7 @@ def make_doc(values: dict[tuple[str, str], list[float]], *, better: str = "highe
         for rep, value in enumerate(series):
             doc["runs"].append({**RunRecord("cpu", "cpu.single", target, rep, True).__dict__,
                                 "metrics": {metric: value}})
-    results.recompute_summary(doc, resamples=200)
+    document.recompute_summary(doc, resamples=200)
     return doc
 
 
@@ -45,9 +45,9 @@ def scaled(values: list[float], factor: float) -> list[float]:
     return [v * factor for v in values]
 
 
-def one_row(base: list[float], new: list[float], **kw: Any) -> cmp.Row:
-    result = cmp.compare(make_doc({("m", "container"): base}, **kw),
-                         make_doc({("m", "container"): new}, **kw), threshold=0.05)
+def one_row(base: list[float], new: list[float], **kw: Any) -> rules.Row:
+    result = rules.compare(make_doc({("m", "container"): base}, **kw),
+                           make_doc({("m", "container"): new}, **kw), threshold=0.05)
     (row,) = result.rows
     return row
 
@@ -56,54 +56,55 @@ def one_row(base: list[float], new: list[float], **kw: Any) -> cmp.Row:
 
 def test_regression_beyond_threshold_with_separate_cis() -> None:
     row = one_row(TIGHT_BASE, scaled(TIGHT_BASE, 0.8))
-    assert row.verdict == cmp.REGRESSED
-    assert row.change == pytest.approx(-0.2)
-    assert (row.base_median, row.new_median) == (100.0, 80.0)
+    assert row.verdict == rules.REGRESSED
+    assert row.change.change == pytest.approx(-0.2)
+    assert (row.change.base_median, row.change.new_median) == (100.0, 80.0)
 
 
 def test_improvement() -> None:
-    assert one_row(TIGHT_BASE, scaled(TIGHT_BASE, 1.2)).verdict == cmp.IMPROVED
+    assert one_row(TIGHT_BASE, scaled(TIGHT_BASE, 1.2)).verdict == rules.IMPROVED
 
 
 def test_small_change_is_the_same_even_when_cis_separate() -> None:
     row = one_row(TIGHT_BASE, [v + 3 for v in TIGHT_BASE])  # +3 %, CIs apart
-    assert row.verdict == cmp.SAME
+    assert row.verdict == rules.SAME
 
 
 def test_large_change_inside_the_noise_is_not_a_regression() -> None:
     noisy_base = [100.0, 60.0, 140.0, 90.0, 120.0]
     noisy_new = [85.0, 50.0, 130.0, 80.0, 115.0]  # median -15 %, spread overlaps
-    assert one_row(noisy_base, noisy_new).verdict == cmp.NOISE
+    assert one_row(noisy_base, noisy_new).verdict == rules.NOISE
 
 
 def test_lower_is_better() -> None:
     slower = one_row(TIGHT_BASE, scaled(TIGHT_BASE, 1.3), better="lower")
     faster = one_row(TIGHT_BASE, scaled(TIGHT_BASE, 0.7), better="lower")
-    assert (slower.verdict, faster.verdict) == (cmp.REGRESSED, cmp.IMPROVED)
-    assert slower.change == pytest.approx(0.3)
+    assert (slower.verdict, faster.verdict) == (rules.REGRESSED, rules.IMPROVED)
+    assert slower.change.change == pytest.approx(0.3)
 
 
 def test_from_zero() -> None:
     row = one_row([0.0, 0.0, 0.0], [2.0, 2.0, 2.0], better="lower")
-    assert (row.change, row.verdict) == (None, cmp.REGRESSED)
-    assert one_row([0.0, 0.0], [0.0, 0.0]).verdict == cmp.SAME
+    assert (row.change.change, row.verdict) == (None, rules.REGRESSED)
+    assert one_row([0.0, 0.0], [0.0, 0.0]).verdict == rules.SAME
 
 
 def test_unknown_direction_is_reported_not_failed() -> None:
     base, new = make_doc({("m", "vm"): TIGHT_BASE}), make_doc({("m", "vm"): scaled(TIGHT_BASE, 2)})
     for doc in (base, new):
         doc["workloads"] = {}
-    result = cmp.compare(base, new)
-    assert result.rows[0].verdict == cmp.UNKNOWN and not result.regressions
+    result = rules.compare(base, new)
+    assert result.rows[0].verdict == rules.UNKNOWN and not result.regressions
 
 
 def test_one_sided_cells() -> None:
     base = make_doc({("m", "native"): TIGHT_BASE, ("m", "vm"): TIGHT_BASE})
     new = make_doc({("m", "native"): TIGHT_BASE, ("m", "runc"): TIGHT_BASE})
-    result = cmp.compare(base, new)
+    result = rules.compare(base, new)
     assert [(r.target, r.verdict) for r in result.rows] == [
-        ("native", cmp.SAME), ("runc", cmp.ONLY_NEW), ("vm", cmp.ONLY_BASE)]
-    assert result.rows[2].base_median == 100.0 and result.rows[2].new_median is None
+        ("native", rules.SAME), ("runc", rules.ONLY_NEW), ("vm", rules.ONLY_BASE)]
+    assert result.rows[2].change.base_median == 100.0 \
+        and result.rows[2].change.new_median is None
     assert not result.regressions
 
 
@@ -111,14 +112,14 @@ def test_failed_runs_are_ignored() -> None:
     base = make_doc({("m", "native"): TIGHT_BASE})
     new = make_doc({("m", "native"): TIGHT_BASE})
     new["runs"].append({**new["runs"][0], "repetition": 9, "ok": False, "metrics": {"m": 1.0}})
-    assert cmp.compare(base, new).rows[0].verdict == cmp.SAME
+    assert rules.compare(base, new).rows[0].verdict == rules.SAME
 
 
 def test_threshold_is_respected() -> None:
     base = make_doc({("m", "native"): TIGHT_BASE})
     new = make_doc({("m", "native"): scaled(TIGHT_BASE, 0.9)})
-    assert cmp.compare(base, new, threshold=0.05).regressions
-    assert not cmp.compare(base, new, threshold=0.15).regressions
+    assert rules.compare(base, new, threshold=0.05).regressions
+    assert not rules.compare(base, new, threshold=0.15).regressions
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -134,30 +135,30 @@ def test_different_machines_are_refused(key: str, value: Any, shown: str) -> Non
     base, new = make_doc({("m", "native"): TIGHT_BASE}), make_doc(
         {("m", "native"): TIGHT_BASE}, machine=other)
     with pytest.raises(ResultsError, match="refusing to compare") as err:
-        cmp.compare(base, new)
+        rules.compare(base, new)
     assert shown in str(err.value) and "--force" in str(err.value)
-    assert cmp.compare(base, new, force=True).rows[0].verdict == cmp.SAME
+    assert rules.compare(base, new, force=True).rows[0].verdict == rules.SAME
 
 
 def test_other_machine_fields_do_not_matter() -> None:
     other = {**MACHINE, "memory_bytes": 1, "versions": {"python": "3.12.0"}}
     base = make_doc({("m", "native"): TIGHT_BASE})
-    cmp.compare(base, make_doc({("m", "native"): TIGHT_BASE}, machine=other))
+    rules.compare(base, make_doc({("m", "native"): TIGHT_BASE}, machine=other))
 
 
 def test_different_schema_versions_are_refused() -> None:
     base, new = make_doc({("m", "native"): TIGHT_BASE}), make_doc({("m", "native"): TIGHT_BASE})
     new["schema_version"] = 2
     with pytest.raises(ResultsError, match="schema_version 1 vs 2"):
-        cmp.compare(base, new)
-    assert cmp.compare(base, new, force=True).rows
+        rules.compare(base, new)
+    assert rules.compare(base, new, force=True).rows
 
 
 # -- the command -------------------------------------------------------------------------------
 
 def write(tmp_path: Path, name: str, doc: dict[str, Any], *, as_dir: bool = False) -> str:
     path = tmp_path / name / "results.json" if as_dir else tmp_path / f"{name}.json"
-    results.write_atomic(path, doc)
+    document.write_atomic(path, doc)
     return str(path.parent if as_dir else path)
 
 
@@ -245,10 +246,10 @@ def test_register_adds_the_subcommand(tmp_path: Path) -> None:
     new = write(tmp_path, "new", make_doc({("m", "native"): scaled(TIGHT_BASE, 0.5)}))
     args = parser.parse_args(["compare", base, new, "--threshold", "5%"])
     assert args.handler(args) == 1
-    with pytest.raises(cmp.CompareUsageError) as err:
+    with pytest.raises(compare_cli.CompareUsageError) as err:
         parser.parse_args(["compare"])
     assert err.value.exit_code == 2
-    with pytest.raises(ResultsError) as err2:  # the CLI prints it as one line
+    with pytest.raises(compare_cli.ResultsTrouble) as err2:  # the CLI prints it as one line
         args = parser.parse_args(["compare", base, str(tmp_path / "nope")])
         args.handler(args)
     assert err2.value.exit_code == 2
@@ -259,7 +260,7 @@ def test_table_format() -> None:
                      ("events_per_s", "container"): TIGHT_BASE})
     new = make_doc({("events_per_s", "native"): TIGHT_BASE,
                     ("events_per_s", "container"): scaled(TIGHT_BASE, 0.5)})
-    lines = compare_cli.format_table(cmp.compare(base, new)).splitlines()
+    lines = compare_cli.format_table(rules.compare(base, new)).splitlines()
     assert lines[0].split() == ["WORKLOAD", "VARIANT", "METRIC", "TARGET", "BASE", "MEDIAN",
                                 "NEW", "MEDIAN", "CHANGE", "VERDICT"]
     assert lines[1].split() == ["cpu", "cpu.single", "events_per_s", "(events/s)", "native",

@@ -17,12 +17,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 NOT_CODE = {"tests"}
 
-# Cycles that other pieces of issue 12 are removing (targets and workloads as plug-ins):
-# delete each entry when its change lands (the test fails once a listed cycle is gone).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"bench.harness", "bench.scenarios"}),
-    frozenset({"bench.targets", "bench.vmtarget"}),
-}
+# Cycles known and being removed (none left): an entry goes when its cycle does (the test
+# fails once a listed cycle is gone).
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def code_packages() -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench import results
+from results import document
 from tests.unit.test_report_render import html_of
 from tests.unit.test_report_support import doc, run
 
@@ -40,8 +40,8 @@ def session() -> dict:
             extra={"cpu_cap": {"quota_us": 50_000, "period_us": 100_000}}),
     )
     d["targets"]["crun"] = {"available": False, "reason": "crun not installed"}
-    results.recompute_summary(d)
-    results.validate(d)
+    document.recompute_summary(d)
+    document.validate(d)
     return d
 
 

@@ -1,4 +1,4 @@
-"""reports/history.py and reports/stats.py: the regression rule `isobench compare` uses,
+"""reports/history.py and results/compare.py: the regression rule `isobench compare` uses,
 direction-aware, 5 % threshold, non-overlapping bootstrap CIs; loading a history directory."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from reports import history, stats
+from reports import history
+from results import compare as rules
+from results.stats import bootstrap_median_ci
 from tests.unit.test_report_support import doc, fixture, run
 
 TIGHT = [100.0, 101.0, 99.0, 100.5, 99.5]
@@ -27,40 +29,40 @@ def session(values: dict[str, list[float]], *, session_id: str, started_at: str,
 
 
 @pytest.mark.parametrize(("better", "base", "new", "verdict"), [
-    ("higher", TIGHT, [v * 0.8 for v in TIGHT], stats.REGRESSED),
-    ("higher", TIGHT, [v * 1.2 for v in TIGHT], stats.IMPROVED),
-    ("lower", TIGHT, [v * 1.2 for v in TIGHT], stats.REGRESSED),
-    ("lower", TIGHT, [v * 0.8 for v in TIGHT], stats.IMPROVED),
-    ("higher", TIGHT, [v * 0.97 for v in TIGHT], stats.SAME),
-    ("higher", TIGHT, [v * 1.04 for v in TIGHT], stats.SAME),
-    (None, TIGHT, [v * 0.5 for v in TIGHT], stats.UNKNOWN),
-    ("higher", TIGHT, [], stats.ONLY_BASE),
+    ("higher", TIGHT, [v * 0.8 for v in TIGHT], rules.REGRESSED),
+    ("higher", TIGHT, [v * 1.2 for v in TIGHT], rules.IMPROVED),
+    ("lower", TIGHT, [v * 1.2 for v in TIGHT], rules.REGRESSED),
+    ("lower", TIGHT, [v * 0.8 for v in TIGHT], rules.IMPROVED),
+    ("higher", TIGHT, [v * 0.97 for v in TIGHT], rules.SAME),
+    ("higher", TIGHT, [v * 1.04 for v in TIGHT], rules.SAME),
+    (None, TIGHT, [v * 0.5 for v in TIGHT], rules.UNKNOWN),
+    ("higher", TIGHT, [], rules.ONLY_BASE),
 ])
 def test_compare_values(better: str | None, base: list[float], new: list[float],
                         verdict: str) -> None:
-    assert stats.compare_values(better, base, new, resamples=400).verdict == verdict
+    assert rules.compare_values(better, base, new, resamples=400).verdict == verdict
 
 
 def test_a_large_change_inside_the_noise_is_not_a_regression() -> None:
     base = [100.0, 60.0, 140.0, 80.0, 120.0]
     new = [85.0, 50.0, 120.0, 70.0, 100.0]          # median -15 %, CIs overlap
-    change = stats.compare_values("higher", base, new, resamples=400)
+    change = rules.compare_values("higher", base, new, resamples=400)
     assert change.change == pytest.approx(-0.15)
-    assert change.verdict == stats.NOISE
+    assert change.verdict == rules.NOISE
 
 
 def test_threshold_is_strictly_more_than_five_percent() -> None:
     new = [v * 0.95 for v in TIGHT]                 # exactly -5 %: not beyond the threshold
-    assert stats.compare_values("higher", TIGHT, new, resamples=400).verdict == stats.SAME
+    assert rules.compare_values("higher", TIGHT, new, resamples=400).verdict == rules.SAME
 
 
 def test_bootstrap_median_ci_contains_the_median_and_is_deterministic() -> None:
-    a = stats.bootstrap_median_ci([1, 2, 3, 4, 100], resamples=500)
-    b = stats.bootstrap_median_ci([1, 2, 3, 4, 100], resamples=500)
+    a = bootstrap_median_ci([1, 2, 3, 4, 100], resamples=500)
+    b = bootstrap_median_ci([1, 2, 3, 4, 100], resamples=500)
     assert a == b
     median, low, high = a
     assert median == 3 and low <= median <= high
-    assert stats.bootstrap_median_ci([5.0]) == (5.0, 5.0, 5.0)
+    assert bootstrap_median_ci([5.0]) == (5.0, 5.0, 5.0)
 
 
 def test_regressions_between_documents() -> None:
@@ -70,7 +72,7 @@ def test_regressions_between_documents() -> None:
                    "latency_avg_ms": [v * 0.8 for v in TIGHT]}, session_id="b",
                   started_at="2026-11-28T10:00:00Z")
     rows = {r.metric: r.change.verdict for r in history.regressions(base, new, resamples=400)}
-    assert rows == {"events_per_s": stats.REGRESSED, "latency_avg_ms": stats.IMPROVED}
+    assert rows == {"events_per_s": rules.REGRESSED, "latency_avg_ms": rules.IMPROVED}
 
 
 def write_session(root: Path, name: str, data: Any) -> Path:

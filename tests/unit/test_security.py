@@ -405,10 +405,10 @@ def test_compose_reads_the_hardening_keys(tmp_path: Path) -> None:
         cap_add: [NET_ADMIN]
         cap_drop: [ALL]
         security_opt: ["seccomp:unconfined"]
-        """).services["app"]
+        """).services["app"].security
     assert (s.privileged, s.cap_add, s.cap_drop, s.security_opt) == (
         True, ["NET_ADMIN"], ["ALL"], ["seccomp:unconfined"])
-    plain = _compose(tmp_path, "").services["app"]
+    plain = _compose(tmp_path, "").services["app"].security
     assert (plain.privileged, plain.cap_add, plain.cap_drop, plain.security_opt) == (
         False, [], [], [])
 

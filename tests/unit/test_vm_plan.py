@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.api import Runtime
+from runtime.cgroups import CgroupFactory
 from runtime.errors import InvalidArgument
-from runtime.image.store import Image, ImageConfig
+from runtime.image.store import Image, ImageConfig, ImageStore
 from vm import accel, driver, guest
-from vm.driver import Plan, VmDriver, VmError, VmRequest
+from vm.driver import Plan, RunFiles, VmDriver, VmError, VmRequest
 
 IMAGE = Image(id="sha256:" + "ab" * 32, layers=[],
               config=ImageConfig(Env=["PATH=/custom/bin", "MODE=image"],
@@ -21,19 +21,25 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
 GROUP = "root:x:0:\napp:x:1000:\ndocker:x:999:app\n"
 
 
+class OneImage(ImageStore):
+    """A store that holds IMAGE under every name."""
+
+    def get(self, ref: str) -> Image:
+        return IMAGE
+
+
 @pytest.fixture
 def drv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> VmDriver:
-    rt = Runtime(root=tmp_path)
-    monkeypatch.setattr(rt, "image", lambda ref: IMAGE)
     monkeypatch.setattr(guest, "find_kernel", lambda: guest.Kernel("/k", "/i", "6.1.0-test"))
     monkeypatch.setattr(accel, "choose", lambda mode: accel.decide("tcg", None, None))
-    return VmDriver(rt, uri="test:///default")
+    return VmDriver(OneImage(tmp_path), tmp_path, CgroupFactory("isobench-unit-vm"),
+                    uri="test:///default")
 
 
 def planned(drv: VmDriver, req: VmRequest) -> Plan:
     plan = drv.plan(req, "isobench-0123456789abcdef")
     disk = guest.GuestDisk(Path("/d.raw"), IMAGE.id, 1 << 30, PASSWD, GROUP, 0.0)
-    drv._identity(plan, req, disk)
+    drv._identity(plan, disk)
     return plan
 
 
@@ -81,10 +87,10 @@ def test_domain_for_a_plan(drv: VmDriver, tmp_path: Path) -> None:
     req = VmRequest(image="x", memory_bytes=768 << 20, vcpus=2, scratch_bytes=1 << 30,
                     forwards=[])
     plan = planned(drv, req)
-    dom = drv.domain("isobench-0123456789abcdef", req, plan, tmp_path, tmp_path / "c.sock",
-                     tmp_path / "root.qcow2", tmp_path / "scratch.raw")
+    dom = drv.domain(plan, RunFiles(tmp_path, tmp_path / "c.sock", tmp_path / "root.qcow2",
+                                    tmp_path / "scratch.raw"))
     assert (dom.type, dom.memory_kib, dom.vcpus) == ("qemu", 768 << 10, 2)
     assert "root=/dev/vda" in dom.os.cmdline and f"init={guest.SHIM_PATH}" in dom.os.cmdline
     assert [d.target for d in dom.disks] == ["vda", "vdb"] and dom.disks[1].cache == "none"
     assert [(s.port, s.kind) for s in dom.serials] == [(0, "file"), (1, "unix")]
-    assert dom.net is not None and dom.metadata["root"] == str(drv.rt.root)
+    assert dom.net is not None and dom.metadata["root"] == str(tmp_path)

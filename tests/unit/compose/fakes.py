@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from runtime.errors import IsobenchError, NotFound
+from runtime.spec import ContainerSpec
 
 
 class FakeStore:
@@ -44,10 +45,11 @@ class FakeRuntime:
             raise NotFound(f"Unable to find image '{ref}:latest' locally")
         return object()
 
-    def create(self, image: str, command: list[str] | None, **kw: Any) -> Any:
+    def create(self, spec: ContainerSpec) -> Any:
+        kw = {**vars(spec), **vars(spec.security)}  # every field, the security ones too
         self.log.append(f"create container {kw['name']}")
-        c = SimpleNamespace(id=f"id-{kw['name']}", name=kw["name"], image=image,
-                            command=command, kw=kw,
+        c = SimpleNamespace(id=f"id-{kw['name']}", name=kw["name"], image=spec.image,
+                            command=spec.command, kw=kw,
                             config=SimpleNamespace(labels=kw["labels"]),
                             state=SimpleNamespace(status="created", exit_code=None))
         self.records[c.id] = c

@@ -1,21 +1,22 @@
-"""bench/stats.py against hand-computed values; seeds make everything reproducible."""
+"""results/stats.py against hand-computed values; seeds make everything reproducible."""
 
 from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 
 import pytest
 
-from bench.stats import (
+from results.stats import (
     bootstrap_median_ci,
     bootstrap_ratio_ci,
-    interleave,
+    finite,
     intervals_overlap,
+    iqr,
+    median,
     percentile,
+    quartiles,
     summarize,
-    warmup_plan,
 )
 
 
@@ -128,48 +129,33 @@ def test_intervals_overlap() -> None:
     assert not intervals_overlap((4, 5), (1, 3))
 
 
-TARGETS = ["native", "container", "runc", "vm"]
-VARIANTS = ["cpu.single", "cpu.all", "memory.seq"]
-
-
-def test_interleave_rounds_hold_every_pair_once() -> None:
-    plan = interleave(TARGETS, VARIANTS, repetitions=5, seed=1)
-    per_round = len(TARGETS) * len(VARIANTS)
-    assert len(plan) == 5 * per_round
-    for rep in range(5):
-        block = plan[rep * per_round:(rep + 1) * per_round]
-        assert {step[2] for step in block} == {rep}  # rounds are contiguous, counted from 0
-        assert Counter((v, t) for v, t, _ in block) == Counter(
-            (v, t) for v in VARIANTS for t in TARGETS)
-
-
-def test_interleave_shuffles_each_round_reproducibly() -> None:
-    plan = interleave(TARGETS, VARIANTS, repetitions=4, seed=9)
-    assert plan == interleave(TARGETS, VARIANTS, repetitions=4, seed=9)
-    assert plan != interleave(TARGETS, VARIANTS, repetitions=4, seed=10)
-    orders = {tuple((v, t) for v, t, _ in plan[i * 12:(i + 1) * 12]) for i in range(4)}
-    assert len(orders) > 1  # not one fixed order repeated
-
-
-def test_interleave_positions_spread_over_targets() -> None:
-    plan = interleave(TARGETS, ["v"], repetitions=400, seed=0)
-    last = Counter(plan[i * 4 + 3][1] for i in range(400))
-    assert set(last) == set(TARGETS)
-    assert min(last.values()) > 60  # about 100 each
-
-
-def test_interleave_edge_cases() -> None:
-    assert interleave(TARGETS, VARIANTS, 0, seed=1) == []
-    assert interleave([], VARIANTS, 3, seed=1) == []
+def test_median_odd_and_even() -> None:
+    assert median([3, 1, 2]) == 2.0
+    assert median([4, 1, 3, 2]) == 2.5
     with pytest.raises(ValueError):
-        interleave(TARGETS, VARIANTS, -1, seed=1)
+        median([])
 
 
-def test_warmup_plan_is_separate_from_the_measured_order() -> None:
-    warm = warmup_plan(TARGETS, VARIANTS, rounds=2, seed=5)
-    assert len(warm) == 2 * 12
-    assert Counter((v, t) for v, t, _ in warm[:12]) == Counter(
-        (v, t) for v in VARIANTS for t in TARGETS)
-    assert warm == warmup_plan(TARGETS, VARIANTS, rounds=2, seed=5)
-    assert warm[:12] != interleave(TARGETS, VARIANTS, 1, seed=5)[:12]
-    assert warmup_plan(TARGETS, VARIANTS, rounds=0, seed=5) == []
+def test_iqr_inclusive_quartiles() -> None:
+    # inclusive quartiles of 1..9 are 3 and 7
+    assert iqr(list(range(1, 10))) == pytest.approx(4.0)
+    assert iqr([1, 2, 3, 4]) == pytest.approx(1.5)  # Q1 1.75, Q3 3.25
+    assert quartiles([1, 2, 3, 4, 100]) == (2, 3, 4)  # the exclusive method: 1.5, 3, 52
+
+
+def test_iqr_small_samples() -> None:
+    assert iqr([5.0]) == 0.0
+    assert iqr([5.0, 5.0, 5.0]) == 0.0
+    with pytest.raises(ValueError):
+        iqr([])
+
+
+def test_iqr_and_quartiles_are_the_summary_s() -> None:
+    values = [7.0, 1.0, 9.5, 3.0, 4.0, 12.0]
+    s = summarize(values)
+    assert quartiles(values) == (s.q1, s.median, s.q3)
+    assert iqr(values) == s.iqr
+
+
+def test_finite_drops_what_is_not_a_number() -> None:
+    assert finite([1, None, True, math.nan, math.inf, 2.5]) == [1.0, 2.5]

@@ -6,13 +6,14 @@
                    acceleration: {mode: "kvm"|"tcg"|null, reason}, versions: {tool: str|null}},
      "targets":   {name: {available, reason}},
      "workloads": {name: {"variants": {variant: {"metrics": {metric: {unit, better}}}}}},
-     "runs":      [RunRecord as a dict, ...],
+     "runs":      [a run record as a dict, ...],
      "summary":   {workload: {variant: {metric: {target: {n, median, iqr, q1, q3, min, max,
                    mean, stdev, cv, ratio_to_native, ci_low, ci_high}}}}}}
 
-bench/results.schema.json is the contract (JSON Schema, draft 2020-12); reports/ reads
-nothing else. Writes are atomic, so a session interrupted at any point leaves the last
-complete document on disk and `--resume` continues from `completed_keys`.
+results/schema.json is the contract (JSON Schema, draft 2020-12): bench writes it, reports/
+and `isobench compare` read it. Writes are atomic, so a session interrupted at any point
+leaves the last complete document on disk and `--resume` continues from `completed_keys`.
+A file written by an earlier version is brought up to date by results.migrate on load.
 """
 
 from __future__ import annotations
@@ -24,24 +25,19 @@ import functools
 import json
 import math
 import os
-import platform
-import re
 import secrets
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from bench.model import RunRecord, Workload
-from bench.stats import bootstrap_ratio_ci, summarize
-from runtime.errors import IsobenchError
+from results.errors import ResultsError, UnknownSchemaVersion
+from results.metrics import Metric
+from results.migrate import SCHEMA_VERSION, migrate
+from results.stats import bootstrap_ratio_ci, summarize
 
-SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+SCHEMA_PATH = Path(__file__).with_name("schema.json")
 NATIVE = "native"
 RESULTS_FILE = "results.json"
 
@@ -49,14 +45,21 @@ Document = dict[str, Any]
 RunKey = tuple[str, str, str, int]      # (workload, variant, target, repetition)
 
 
-class ResultsError(IsobenchError):
-    """A results file that cannot be read, validated or compared.
+# What the document needs of a declared workload (bench.model's Workload and Variant have
+# this shape; results/ imports nothing of bench, so it names the shape only). The metrics are
+# the table's own (results.metrics.named).
+class DeclaredVariant(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def metrics(self) -> Sequence[Metric]: ...
 
-    Exit code 2, as cmp(1) and diff(1) use for "trouble", so `isobench compare` keeps 1
-    for "regressed".
-    """
 
-    exit_code = 2
+class DeclaredWorkload(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def variants(self) -> Sequence[DeclaredVariant]: ...
 
 
 # -- the document -----------------------------------------------------------------------------
@@ -69,10 +72,12 @@ def new_session_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def workload_block(workload: Workload) -> dict[str, Any]:
-    """A declared workload as the document's "workloads" entry (metrics, units, direction)."""
+def workload_block(workload: DeclaredWorkload) -> dict[str, Any]:
+    """A declared workload as the document's "workloads" entry (metrics, units, direction);
+    a metric with no direction (a count, a limit as given) is not a cost: left out."""
     return {"variants": {
-        v.name: {"metrics": {m.name: {"unit": m.unit, "better": m.better} for m in v.metrics}}
+        v.name: {"metrics": {m.name: {"unit": m.unit, "better": m.better} for m in v.metrics
+                             if m.better is not None}}
         for v in workload.variants
     }}
 
@@ -80,7 +85,7 @@ def workload_block(workload: Workload) -> dict[str, Any]:
 def new_document(*, profile: str, argv: Sequence[str], repeat: int, seed: int,
                  machine: Mapping[str, Any],
                  targets: Mapping[str, Mapping[str, Any]] | None = None,
-                 workloads: Iterable[Workload] = (),
+                 workloads: Iterable[DeclaredWorkload] = (),
                  session_id: str | None = None, started_at: str | None = None) -> Document:
     """An empty session; `targets` maps name -> {"available": bool, "reason": str}."""
     return {
@@ -101,7 +106,7 @@ def set_target(doc: Document, name: str, available: bool, reason: str = "") -> N
     doc["targets"][name] = {"available": available, "reason": reason}
 
 
-def declare_workload(doc: Document, workload: Workload) -> None:
+def declare_workload(doc: Document, workload: DeclaredWorkload) -> None:
     doc["workloads"][workload.name] = workload_block(workload)
 
 
@@ -115,14 +120,10 @@ def run_key(run: Mapping[str, Any]) -> RunKey:
     return (run["workload"], run["variant"], run["target"], int(run["repetition"]))
 
 
-def run_from_dict(data: Mapping[str, Any]) -> RunRecord:
-    """A stored run back as a RunRecord; keys this version does not know are ignored."""
-    known = {f.name for f in dataclasses.fields(RunRecord)}
-    return RunRecord(**{k: v for k, v in data.items() if k in known})
-
-
-def _run_dict(record: RunRecord | Mapping[str, Any]) -> dict[str, Any]:
-    run = dataclasses.asdict(record) if isinstance(record, RunRecord) else dict(record)
+def _run_dict(record: Any) -> dict[str, Any]:
+    """A run record (a dataclass such as bench.model.RunRecord, or a mapping) as a dict."""
+    is_record = dataclasses.is_dataclass(record) and not isinstance(record, type)
+    run = dataclasses.asdict(record) if is_record else dict(record)
     for name, value in run.get("metrics", {}).items():
         # JSON has no NaN or infinity; a parser that produced one has a bug worth hearing about.
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
@@ -131,7 +132,7 @@ def _run_dict(record: RunRecord | Mapping[str, Any]) -> dict[str, Any]:
     return run
 
 
-def add_run(doc: Document, record: RunRecord | Mapping[str, Any]) -> None:
+def add_run(doc: Document, record: Any) -> None:
     """Append one repetition (replacing an earlier one with the same key, e.g. a retried
     failure) and refresh the summary of its variant."""
     run = _run_dict(record)
@@ -152,10 +153,10 @@ def completed_keys(doc: Document, *, include_failed: bool = True) -> set[RunKey]
 
 # -- the summary ------------------------------------------------------------------------------
 
-def _values(doc: Document) -> dict[tuple[str, str, str, str], list[float]]:
+def run_values(doc: Mapping[str, Any]) -> dict[tuple[str, str, str, str], list[float]]:
     """(workload, variant, metric, target) -> the successful repetitions' values."""
     grouped: dict[tuple[str, str, str, str], list[float]] = {}
-    for run in doc["runs"]:
+    for run in doc.get("runs", []):
         if not run.get("ok"):
             continue
         for metric, value in run.get("metrics", {}).items():
@@ -189,7 +190,7 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
     always give the same document.
     """
     seed = int(doc["session"].get("seed") or 0)
-    grouped = _values(doc)
+    grouped = run_values(doc)
     summary = doc.setdefault("summary", {})
     if only is None:
         summary.clear()
@@ -250,7 +251,8 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> Document:
-    """Read and validate a results file; every problem is one ResultsError naming the file."""
+    """Read, migrate (results.migrate) and validate a results file; every problem is one
+    ResultsError naming the file."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -263,6 +265,7 @@ def load(path: str | os.PathLike[str]) -> Document:
     except OSError as e:
         raise ResultsError(f"{path}: {e.strerror or e}") from None
     try:
+        doc = migrate(doc)
         validate(doc)
     except ResultsError as e:
         raise ResultsError(f"{path}: {e}") from None
@@ -271,7 +274,9 @@ def load(path: str | os.PathLike[str]) -> Document:
 
 @functools.cache
 def _validator() -> Any:
-    import jsonschema  # imported on first use: only loading and tests need it
+    # jsonschema takes 60-160 ms to import here: loaded on first use, so that the commands
+    # that never read a results file (`isobench run`, ...) do not pay for it at start-up.
+    import jsonschema
 
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         schema = json.load(f)
@@ -287,147 +292,30 @@ def _where(path: Iterable[Any]) -> str:
     return out
 
 
-def _one_line(text: str, limit: int = 160) -> str:
+def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def validate(doc: Any) -> None:
-    """Check `doc` against bench/results.schema.json; raise ResultsError with the first
-    (most relevant) problem as one line."""
-    from jsonschema.exceptions import best_match
+def schema_problem(doc: Any, *, limit: int = 160) -> str | None:
+    """The first (most relevant) way `doc` breaks results/schema.json, as one line
+    "$.where: message" (the message cut to `limit` characters), else None."""
+    from jsonschema.exceptions import best_match  # on first use, as in _validator
 
+    error = best_match(_validator().iter_errors(doc))
+    if error is None:
+        return None
+    return f"{_where(error.absolute_path)}: {_one_line(error.message, limit)}"
+
+
+def validate(doc: Any) -> None:
+    """Check a document of the current version against results/schema.json; raise
+    ResultsError with the first (most relevant) problem as one line."""
     if not isinstance(doc, dict):
         raise ResultsError(f"not a results document (a JSON {type(doc).__name__})")
     version = doc.get("schema_version")
     if version != SCHEMA_VERSION:
-        shown = "missing" if version is None else repr(version)
-        raise ResultsError(f"unknown schema_version {shown} (this isobench reads "
-                           f"{SCHEMA_VERSION})")
-    error = best_match(_validator().iter_errors(doc))
-    if error is not None:
-        raise ResultsError(f"invalid results: {_where(error.absolute_path)}: "
-                           f"{_one_line(error.message)}")
-
-
-# -- the machine ------------------------------------------------------------------------------
-
-# tool -> argv printing its version (stdout or stderr); a missing tool is recorded as null.
-TOOLS: dict[str, tuple[str, ...]] = {
-    "qemu": (f"qemu-system-{platform.machine() or 'x86_64'}", "--version"),
-    "libvirt": ("libvirtd", "--version"),
-    "runc": ("runc", "--version"),
-    "crun": ("crun", "--version"),
-    "sysbench": ("sysbench", "--version"),
-    "fio": ("fio", "--version"),
-    "iperf3": ("iperf3", "--version"),
-    "qperf": ("qperf", "--version"),
-    "stress-ng": ("stress-ng", "--version"),
-}
-_VERSION = re.compile(r"\d+(?:\.\d+)+(?:[-+~][\w.]+)?")
-# Daemons such as libvirtd live in sbin, which is not on every PATH.
-_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin",
-                                "/sbin"])
-
-
-def version_from_output(text: str) -> str | None:
-    """The first dotted version number in a tool's --version output, else its first line."""
-    for line in text.splitlines():
-        if line.strip():
-            match = _VERSION.search(line)
-            return match.group(0) if match else _one_line(line, 100)
-    return None
-
-
-def tool_version(argv: Sequence[str], timeout: float = 3.0) -> str | None:
-    exe = shutil.which(argv[0], path=_SEARCH_PATH)
-    if exe is None:
-        return None
-    try:
-        proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True, errors="replace",
-                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return version_from_output(proc.stdout) or version_from_output(proc.stderr)
-
-
-def cpu_model_from(cpuinfo: str) -> str | None:
-    # x86 says "model name"; arm64 kernels often give only "CPU part"-style fields.
-    for key in ("model name", "Model", "cpu model", "Processor"):
-        for line in cpuinfo.splitlines():
-            name, sep, value = line.partition(":")
-            if sep and name.strip() == key and value.strip():
-                return " ".join(value.split())
-    return None
-
-
-def memory_bytes_from(meminfo: str) -> int | None:
-    match = re.search(r"^MemTotal:\s+(\d+)\s*kB", meminfo, re.MULTILINE)
-    return int(match.group(1)) * 1024 if match else None
-
-
-def distribution_from(os_release: str) -> str | None:
-    fields = {}
-    for line in os_release.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip().strip("\"'")
-    if "PRETTY_NAME" in fields:
-        return fields["PRETTY_NAME"]
-    name = " ".join(filter(None, (fields.get("NAME"), fields.get("VERSION_ID"))))
-    return name or None
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _cgroup_mode() -> str | None:
-    from runtime.cgroups import CgroupError, detect_mode
-
-    try:
-        return detect_mode()
-    except (CgroupError, OSError):
-        return None
-
-
-def _package_version(name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def machine_metadata(acceleration: Mapping[str, Any] | None = None, *,
-                     tools: Mapping[str, Sequence[str]] = TOOLS,
-                     timeout: float = 3.0) -> dict[str, Any]:
-    """The "machine" block for this host. Acceleration is a measured fact the VM driver
-    proves (vm/accel.py), so the caller passes it in: {"mode": "kvm"|"tcg"|None, "reason"}."""
-    accel = dict(acceleration or {"mode": None, "reason": "not probed"})
-    accel.setdefault("mode", None)
-    accel.setdefault("reason", "")
-    with ThreadPoolExecutor(max_workers=max(1, len(tools))) as pool:  # --version calls overlap
-        found = dict(zip(tools, pool.map(lambda a: tool_version(a, timeout), tools.values()),
-                         strict=True))
-    versions: dict[str, str | None] = {"python": platform.python_version(),
-                                       "isobench": _package_version("isobench"), **found}
-    uname = platform.uname()
-    return {
-        "cpu_model": cpu_model_from(_read("/proc/cpuinfo")) or platform.processor() or None,
-        "cores": os.cpu_count(),
-        "memory_bytes": memory_bytes_from(_read("/proc/meminfo")),
-        "kernel": uname.release,
-        "kernel_version": uname.version,
-        "arch": uname.machine,
-        "hostname": uname.node,
-        "distribution": distribution_from(_read("/etc/os-release")),
-        "cgroup_mode": _cgroup_mode(),
-        "acceleration": accel,
-        "versions": versions,
-    }
+        raise UnknownSchemaVersion(version, SCHEMA_VERSION)
+    problem = schema_problem(doc)
+    if problem is not None:
+        raise ResultsError(f"invalid results: {problem}")

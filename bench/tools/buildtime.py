@@ -1,6 +1,6 @@
 """Build times: cold (every step executed) against fully cached, through the CLI.
 
-    cd /work/main && .venv/bin/python -m bench.buildtime --runs 5
+    cd /work/main && .venv/bin/python -m bench.tools.buildtime --runs 5
 
 Two Dockerfiles: five instructions on busybox, and Debian with one package. "cold" is
 `isobench build --no-cache` (the base image already in the store: for Debian the
@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.startup import iqr, median
+from results.stats import iqr, median
 
 ISOBENCH = str(Path(sys.executable).with_name("isobench"))
 
@@ -72,7 +72,8 @@ def measure(names: Sequence[str], runs: int) -> dict[str, dict[str, list[float]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.buildtime", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.tools.buildtime",
+                                     description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--images", default=",".join(DOCKERFILES))
@@ -88,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<12} {kind:<7} {len(values):>3} {median(values):>9.3f} "
                   f"{iqr(values):>7.3f}")
     print("goal: cached rebuild <= 0.5 s")
-    print(f"reproduce: cd /work/main && .venv/bin/python -m bench.buildtime --runs {args.runs} "
-          f"--images {','.join(names)}")
+    print(f"reproduce: cd /work/main && .venv/bin/python -m bench.tools.buildtime "
+          f"--runs {args.runs} --images {','.join(names)}")
     return 0
 
 

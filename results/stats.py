@@ -1,10 +1,12 @@
-"""Statistics for repeated measurements: robust summaries, bootstrap CIs, run order.
+"""The one statistics module: robust summaries and bootstrap CIs of repeated measurements.
 
 Pure Python (no numpy): the samples are small (tens of repetitions), and the results must be
-reproducible from a seed on any host.
+reproducible from a seed on any host. The session summary, `isobench compare`, the report
+and the standalone tools (bench/tools/) all use these definitions, so they agree.
 
-Quantiles use `statistics.quantiles(method="inclusive")` (linear interpolation between order
-statistics, numpy's default "linear"), so the quartiles of [1, 2, 3, 4, 100] are 2, 3 and 4.
+Quartiles are the *inclusive* method, `statistics.quantiles(method="inclusive")`: linear
+interpolation between order statistics (numpy's default "linear"), so the quartiles of
+[1, 2, 3, 4, 100] are 2, 3 and 4. (The default "exclusive" method would give 1.5 and 52.)
 """
 
 from __future__ import annotations
@@ -14,12 +16,6 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TypeVar
-
-V = TypeVar("V")
-
-# (variant, target, repetition): one step of a run plan.
-Step = tuple[V, str, int]
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,12 @@ class Summary:
         return asdict(self)
 
 
+def finite(values: Sequence[float | int | None]) -> list[float]:
+    """The finite numbers among `values` (None, booleans, NaN and infinities dropped)."""
+    return [float(v) for v in values
+            if v is not None and not isinstance(v, bool) and math.isfinite(float(v))]
+
+
 def _checked(values: Sequence[float], what: str = "values") -> list[float]:
     data = [float(v) for v in values]
     if not data:
@@ -48,21 +50,37 @@ def _checked(values: Sequence[float], what: str = "values") -> list[float]:
     return data
 
 
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(_checked(values)))
+
+
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """(Q1, median, Q3), inclusive method; a single value is all three."""
+    data = sorted(_checked(values))
+    if len(data) == 1:  # statistics.quantiles needs two points before Python 3.13
+        return data[0], data[0], data[0]
+    q1, q2, q3 = statistics.quantiles(data, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def iqr(values: Sequence[float]) -> float:
+    """Q3 - Q1 (inclusive method); 0 for a single value."""
+    q1, _, q3 = quartiles(values)
+    return q3 - q1
+
+
 def summarize(values: Sequence[float]) -> Summary:
     """n, median, quartiles (inclusive method), IQR, range, mean, stdev and CV."""
     data = sorted(_checked(values))
     n = len(data)
-    if n == 1:  # statistics.quantiles needs two points before Python 3.13
-        q1 = median = q3 = data[0]
-    else:
-        q1, median, q3 = statistics.quantiles(data, n=4, method="inclusive")
+    q1, mid, q3 = quartiles(data)
     mean = statistics.fmean(data)
     stdev = statistics.stdev(data) if n > 1 else 0.0
     if stdev == 0.0:
         cv: float | None = 0.0
     else:
         cv = stdev / abs(mean) if mean != 0.0 else None
-    return Summary(n=n, median=median, q1=q1, q3=q3, iqr=q3 - q1, min=data[0], max=data[-1],
+    return Summary(n=n, median=mid, q1=q1, q3=q3, iqr=q3 - q1, min=data[0], max=data[-1],
                    mean=mean, stdev=stdev, cv=cv)
 
 
@@ -139,35 +157,3 @@ def bootstrap_ratio_ci(
 
 def intervals_overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
-
-
-def _rounds(targets: Sequence[str], variants: Sequence[V], rounds: int,
-            rng: random.Random) -> list[Step[V]]:
-    if rounds < 0:
-        raise ValueError("the number of rounds must not be negative")
-    plan: list[Step[V]] = []
-    for rep in range(rounds):
-        block = [(variant, target) for variant in variants for target in targets]
-        rng.shuffle(block)
-        plan.extend((variant, target, rep) for variant, target in block)
-    return plan
-
-
-def interleave(targets: Sequence[str], variants: Sequence[V], repetitions: int,
-               seed: int) -> list[Step[V]]:
-    """The measured runs: `repetitions` rounds, each every (variant, target) once, shuffled.
-
-    Randomizing the order inside each round spreads slow drift (thermal, page cache, a
-    noisy neighbour) over all targets alike instead of charging it to whichever runs last.
-    Repetitions count from 0; the same seed gives the same plan.
-    """
-    return _rounds(targets, variants, repetitions, random.Random(seed))
-
-
-def warmup_plan(targets: Sequence[str], variants: Sequence[V], rounds: int,
-                seed: int) -> list[Step[V]]:
-    """Warm-up runs (not recorded) before the measured ones: `rounds` shuffled rounds.
-
-    Uses its own random stream, so adding warm-ups does not change the measured order.
-    """
-    return _rounds(targets, variants, rounds, random.Random(f"warmup:{seed}"))

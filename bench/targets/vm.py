@@ -15,12 +15,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from bench.targets import SCRATCH, Job, Outcome, Target
+from bench.targets.base import SCRATCH, Job, Outcome, Target
+from bench.timers import FirstOutput
 from runtime.errors import IsobenchError
 from runtime.limits import Limits
 
 if TYPE_CHECKING:
-    from vm.driver import RunningVm, VmRequest, VmResult
+    from runtime.api import Runtime
+    from vm.driver import RunningVm, VmDriver, VmRequest, VmResult
 
 GUEST_MEMORY_BYTES = 1 << 30
 SCRATCH_BYTES = 512 << 20
@@ -34,6 +36,8 @@ class VmTarget(Target):
     name = "vm"
 
     def unavailable(self) -> str | None:
+        # Imported here, not at the top: libvirt-python is optional, and a host without it
+        # still lists this target (with the reason) and benchmarks the others.
         try:
             from vm import host
             from vm.guest import find_kernel
@@ -45,7 +49,7 @@ class VmTarget(Target):
         return None
 
     def run(self, job: Job) -> Outcome:
-        from vm.driver import VmDriver, VmRequest
+        from vm.driver import VmRequest  # needs libvirt: see unavailable()
 
         argv = job.command(SCRATCH)
         if job.wants_scratch:
@@ -59,7 +63,7 @@ class VmTarget(Target):
                         sample_interval=1.0 / job.sample_hz if job.sample_hz else None,
                         cpu_quota_us=quota, cpu_period_us=period, cpu_cap_after_boot=True)
         t0 = time.perf_counter()
-        result = VmDriver(self.rt).run(req, capture=True)
+        result = vm_driver(self.rt).run(req, capture=True)
         wall = time.perf_counter() - t0
         accounting: dict[str, Any] = {"start": None, "end": result.cgroup,
                                       "at_exit": result.cgroup_live, "samples": result.samples}
@@ -76,38 +80,28 @@ class VmTarget(Target):
                        result.stderr.decode("utf-8", "replace"), wall, accounting, extra)
 
 
+def vm_driver(rt: Runtime) -> VmDriver:
+    """The VM driver over this runtime's image store, state root and cgroup parent."""
+    from vm.driver import VmDriver  # needs libvirt: see VmTarget.unavailable()
+
+    return VmDriver(rt.images, rt.root, rt.cgroups)
+
+
 def _cpu_cap(limits: Limits | None) -> tuple[int | None, int]:
     if limits is None or limits.cpu_quota_us is None:
         return None, Limits().cpu_period_us
     return limits.cpu_quota_us, limits.cpu_period_us
 
 
-class _FirstOutput:
-    """The driver's stdout sink: notes when the guest's command first wrote."""
-
-    def __init__(self) -> None:
-        self.at: float | None = None
-        self.event = threading.Event()
-
-    def write(self, data: bytes) -> int:
-        if self.at is None and data:
-            self.at = time.perf_counter()
-            self.event.set()
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
 class BackgroundVm:
     """One VM run on a thread of its own while the caller measures it; stop() destroys it
     and waits for the driver's cleanup (domain, cgroup, files), also after a failure."""
 
-    def __init__(self, driver_root: Any, req: VmRequest) -> None:
-        self.rt = driver_root
+    def __init__(self, driver: VmDriver, req: VmRequest) -> None:
+        self.driver = driver
         self.req = req
         req.stop = threading.Event()
-        self.output = _FirstOutput()
+        self.output = FirstOutput()
         self.running: RunningVm | None = None
         self.result: VmResult | None = None
         self.error: BaseException | None = None
@@ -121,11 +115,9 @@ class BackgroundVm:
         return self
 
     def _run(self) -> None:
-        from vm.driver import VmDriver
-
         try:
-            self.result = VmDriver(self.rt).run(self.req, stdout=self.output,  # type: ignore[arg-type]
-                                                capture=False, on_started=self._started)
+            self.result = self.driver.run(self.req, stdout=self.output,  # type: ignore[arg-type]
+                                          capture=False, on_started=self._started)
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             self.error = e
         finally:

@@ -7,7 +7,7 @@
    --memory size, sampled every second while the guest sleeps: the lecture claims a VM holds
    everything it was given.
 
-    python -m bench.vmboot [--runs 10] [--idle 30] [--sizes 512m,2g] [--out FILE]
+    python -m bench.tools.vmboot [--runs 10] [--idle 30] [--sizes 512m,2g] [--out FILE]
 
 Every result records the acceleration; under TCG the numbers are emulation's, and say so.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -25,10 +24,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from results import stats
 from runtime.fsutil import write_json
 from runtime.limits import parse_bytes
 from vm import guest
-from vm.driver import DOMAIN_PREFIX, VmDriver, VmRequest, socket_dir
+from vm.driver import DOMAIN_PREFIX, RunFiles, VmDriver, VmRequest, socket_dir
 from vm.rawqemu import qemu_argv
 from vm.session import GuestSession
 
@@ -61,7 +61,7 @@ def raw_boot(drv: VmDriver, req: VmRequest) -> dict[str, Any]:
         start = time.monotonic()
         overlay = run_dir / "root.qcow2"
         guest.create_overlay(plan.disk.path, overlay)
-        dom = drv.domain(name, req, plan, run_dir, sock_path, overlay, None)
+        dom = drv.domain(plan, RunFiles(run_dir, sock_path, overlay, None))
         proc = subprocess.Popen(qemu_argv(dom), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         chan = _connect(sock_path, proc)  # QEMU waits (wait=on) until we are there
@@ -106,9 +106,9 @@ def _connect(path: Path, proc: subprocess.Popen[bytes]) -> socket.socket:
 
 
 def summarize(values: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return {"n": len(values), "median": statistics.median(values), "q1": q[0], "q3": q[2],
-            "min": min(values), "max": max(values)}
+    """n, median, quartiles (results.stats: the inclusive method), min and max."""
+    s = stats.summarize(values)
+    return {"n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "min": s.min, "max": s.max}
 
 
 def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
@@ -148,8 +148,8 @@ def idle_memory(drv: VmDriver, image: str, accel: str, memory: int,
     for key in ("qemu.rss", "qemu.pss", "cgroup_memory"):
         values = series(key)
         if values:
-            out[key] = {"median": statistics.median(values), "max": max(values),
-                        "fraction_of_given": statistics.median(values) / memory}
+            out[key] = {"median": stats.median(values), "max": max(values),
+                        "fraction_of_given": stats.median(values) / memory}
     return out
 
 
@@ -161,7 +161,7 @@ def _get(sample: dict[str, Any], key: str) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.vmboot", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m bench.tools.vmboot", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--image", default="busybox")
     p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="write every raw value as JSON here")
     args = p.parse_args(argv)
     drv = VmDriver()
-    report: dict[str, Any] = {"schema": "isobench.vmboot/1", "image": args.image,
+    report: dict[str, Any] = {"schema": "isobench.tools.vmboot/1", "image": args.image,
                               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if not args.skip_boot:
         print(f"boot to first output, {args.runs} runs each, interleaved:", file=sys.stderr)

@@ -1,170 +1,34 @@
-"""Targets: where a workload's command runs, each accounted by a cgroup the same way.
-
-    native     a host process in a fresh cgroup of its own (the baseline); the host's tools
-    container  isobench's own runtime, the workload's image, --network none
-    runc       the same image flattened into an OCI bundle, run by `runc run`
-    crun       the same bundle run by `crun run`, where crun can run (listed either way)
-    vm         the same image booted by libvirt/QEMU (KVM when proven to work, else TCG)
-
-A command that mentions {scratch} gets a scratch area there: a host directory natively, a
-volume on the host disk in a container and under runc, a virtio disk in the VM.
-"""
+"""The `runc` and `crun` targets: the image as an OCI bundle, its layers under a per-run
+overlay (as containerd's snapshotter gives runc), a config.json per run from `runc spec`'s
+default, run by `runc run` or `crun run`. crun is listed either way, so a session says why
+it did not run where it cannot."""
 
 from __future__ import annotations
 
 import copy
 import functools
 import json
-import os
 import secrets
-import selectors
 import shutil
 import subprocess
 import tempfile
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bench import leases
 from bench.collectors import Sampler, cgroup_reader, sample_reader
-from runtime.api import Runtime
-from runtime.cgroups import open_cgroup
+from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
+from bench.timers import communicate_timed
+from runtime import cgroups
 from runtime.cgroups.base import remove_tree
 from runtime.limits import Limits
 from runtime.syscalls import MNT_DETACH, REAL
 
-SCRATCH = "/scratch"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-TIMEOUT_EXIT = 124
-
-
-@dataclass
-class Job:
-    image: str
-    argv: list[str]                 # may contain "{scratch}"
-    limits: Limits | None = None
-    timeout: float = 900.0
-    sample_hz: float = 10.0
-    memory_bytes: int | None = None  # for a VM: the guest's RAM (defaults to the driver's)
-    vcpus: int | None = None
-
-    @property
-    def wants_scratch(self) -> bool:
-        return any("{scratch}" in a for a in self.argv)
-
-    def command(self, scratch: str) -> list[str]:
-        return [a.replace("{scratch}", scratch) for a in self.argv]
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-    wall_s: float
-    accounting: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Target(ABC):
-    name = ""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def unavailable(self) -> str | None:
-        """None when this host can run the target, else why not."""
-        return None
-
-    @abstractmethod
-    def run(self, job: Job) -> Outcome: ...
-
-    def _cgroup_name(self, kind: str) -> str:
-        # Under the runtime's parent (ISOBENCH_CGROUP_PARENT): one place to find them all.
-        return f"{self.rt.cgroup_parent}/{kind}-{secrets.token_hex(6)}"
-
-
-# The host process joins its cgroup itself, before exec, so it is accounted from its first
-# instruction; a shell is the smallest thing that can do that without a preexec_fn (unsafe
-# with the sampler's thread running).
-_JOIN_AND_EXEC = 'for p in $ISOBENCH_PROCS; do echo $$ > "$p"; done; exec "$@"'
-
-
-class NativeTarget(Target):
-    name = "native"
-
-    def run(self, job: Job) -> Outcome:
-        with leases.lease(self.rt) as lease:
-            return self._run(job, lease)
-
-    def _run(self, job: Job, lease: leases.Lease) -> Outcome:
-        cg = open_cgroup(self._cgroup_name("native"))
-        scratch = Path(self.rt.root / "scratch" / secrets.token_hex(6))
-        lease.note(cgroup=cg.name, dirs=[str(scratch)])
-        cg.create()
-        try:
-            if job.limits:
-                cg.set_limits(job.limits)
-            if job.wants_scratch:
-                scratch.mkdir(parents=True)
-            env = {**os.environ, "ISOBENCH_PROCS": " ".join(cg.procs_paths())}
-            argv = ["sh", "-c", _JOIN_AND_EXEC, "sh", *job.command(str(scratch))]
-            t0 = time.perf_counter()
-            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
-                proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
-                try:
-                    out, err = proc.communicate(timeout=job.timeout)
-                    code = proc.returncode
-                except subprocess.TimeoutExpired:
-                    cg.kill()
-                    out, err = proc.communicate()
-                    code = TIMEOUT_EXIT
-                wall = time.perf_counter() - t0
-                accounting = sampler.finish()
-            return Outcome(code if code >= 0 else 128 - code, out, err, wall,
-                           accounting.to_dict())
-        finally:
-            cg.destroy()
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-class ContainerTarget(Target):
-    name = "container"
-
-    def run(self, job: Job) -> Outcome:
-        volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
-        c = self.rt.create(job.image, job.command(SCRATCH), network="none", limits=job.limits,
-                           volumes=[f"{volume}:{SCRATCH}"] if volume else None)
-        try:
-            t0 = time.perf_counter()
-            cg = open_cgroup(c.cgroup)
-            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
-                self.rt.start(c, attach=False)
-                code = self.rt.wait(c.id, timeout=job.timeout)
-                if code is None:
-                    self.rt.kill(c.id)
-                    code = TIMEOUT_EXIT
-                wall = time.perf_counter() - t0
-                record = self.rt.get(c.id)
-                accounting = sampler.finish(record.state.stats)
-            streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-            for stream, data in self.rt.logs(c.id):
-                streams[stream].append(data)
-            out, err = b"".join(streams["stdout"]), b"".join(streams["stderr"])
-            extra = {"oom_killed": record.state.oom_killed}
-            return Outcome(code, out.decode(errors="replace"), err.decode(errors="replace"),
-                           wall, accounting.to_dict(), extra)
-        finally:
-            try:
-                self.rt.remove(c.id, force=True, volumes=True)
-            finally:
-                if volume:
-                    self.rt.volumes.remove(volume, users=[])
 
 
 class RuncTarget(Target):
@@ -230,7 +94,7 @@ class RuncTarget(Target):
     def _resources(self, job: Job, lease: leases.Lease, netns: str | None) -> Iterator[RuncRun]:
         run_dir = self.rt.root / self.binary / "runs" / secrets.token_hex(6)
         cg_name = self._cgroup_name(self.binary)
-        cg = open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
+        cg = cgroups.open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
         scratch = run_dir / "scratch" if job.wants_scratch else None
         cid = run_dir.name
         state = run_dir / "state"
@@ -299,11 +163,9 @@ class CrunTarget(RuncTarget):
     def unavailable(self) -> str | None:
         if shutil.which(self.binary) is None:
             return "crun not installed"
-        from runtime.cgroups import CgroupError, detect_mode
-
         try:
-            mode = detect_mode()
-        except (CgroupError, OSError) as e:
+            mode = cgroups.detect_mode()
+        except (cgroups.CgroupError, OSError) as e:
             return f"cgroup layout unknown: {e}"
         if mode == "hybrid":
             return "crun refuses hybrid cgroups (v1 controllers beside the unified tree)"
@@ -329,40 +191,6 @@ class RuncRun:
                        capture_output=True)
 
 
-def communicate_timed(proc: subprocess.Popen[bytes], timeout: float,
-                      kill: Callable[[], None]) -> tuple[str, str, float | None, bool]:
-    """communicate() that also notes when stdout's first byte arrived (perf_counter):
-    (stdout, stderr, first byte or None, timed out)."""
-    streams: dict[IO[bytes], bytearray] = {}
-    sel = selectors.DefaultSelector()
-    for f in (proc.stdout, proc.stderr):
-        if f is not None:
-            streams[f] = bytearray()
-            sel.register(f, selectors.EVENT_READ)
-    first: float | None = None
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    with sel:
-        while sel.get_map():
-            left = None if timed_out else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                kill()  # the pipes close when it is gone
-                timed_out, left = True, None
-            for key, _ in sel.select(left):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    sel.unregister(key.fileobj)
-                    continue
-                if first is None and key.fileobj is proc.stdout:
-                    first = time.perf_counter()
-                streams[key.fileobj] += data  # type: ignore[index]
-    proc.wait()
-    out = streams.get(proc.stdout, b"") if proc.stdout else b""  # type: ignore[call-overload]
-    err = streams.get(proc.stderr, b"") if proc.stderr else b""  # type: ignore[call-overload]
-    return (bytes(out).decode(errors="replace"), bytes(err).decode(errors="replace"), first,
-            timed_out)
-
-
 @functools.cache
 def _runc_spec() -> dict[str, Any]:
     """`runc spec`'s default config (written to a temp dir: it refuses to overwrite)."""
@@ -382,11 +210,3 @@ def _oci_resources(limits: Limits) -> dict[str, Any]:
     if limits.pids_max is not None:
         res["pids"] = {"limit": limits.pids_max}
     return res
-
-
-def all_targets(rt: Runtime) -> dict[str, Target]:
-    from bench.vmtarget import VmTarget
-
-    targets: list[Target] = [NativeTarget(rt), ContainerTarget(rt), RuncTarget(rt), CrunTarget(rt),
-                             VmTarget(rt)]
-    return {t.name: t for t in targets}

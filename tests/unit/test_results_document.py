@@ -1,10 +1,10 @@
-"""bench/results.py: the document, its schema, atomic writes, resume keys and the summary."""
+"""results/document.py: the document, its schema, atomic writes, resume keys and the
+summary."""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bench import results
-from bench.model import Metric, RunRecord, Variant, Workload
-from bench.results import ResultsError
+from bench.model import RunRecord, Variant, Workload
+from bench.records import run_from_dict
+from results import document
+from results.errors import ResultsError
+from results.metrics import Metric, named
 
 MACHINE: dict[str, Any] = {
     "cpu_model": "Intel(R) Xeon(R) CPU @ 2.20GHz", "cores": 2, "memory_bytes": 25 * 2**30,
@@ -25,8 +27,7 @@ MACHINE: dict[str, Any] = {
 
 CPU = Workload("cpu", "sysbench", (
     Variant("cpu.single", ("sysbench", "cpu", "run"), lambda out: {},
-            (Metric("events_per_s", "events/s", "higher"),
-             Metric("latency_ms", "ms", "lower"))),
+            (*named("events_per_s"), Metric("latency_ms", "ms", "lower", "a test's own"))),
 ))
 
 
@@ -40,30 +41,30 @@ def _run(target: str, rep: int, eps: float | None, *, ok: bool = True,
 
 
 def make_doc() -> dict[str, Any]:
-    doc = results.new_document(
+    doc = document.new_document(
         profile="quick", argv=["isobench", "bench", "--profile", "quick"], repeat=3, seed=0,
         machine=MACHINE, workloads=[CPU], session_id="s1", started_at="2026-11-28T10:00:00Z",
         targets={"native": {"available": True, "reason": ""},
                  "container": {"available": True, "reason": ""},
                  "vm": {"available": False, "reason": "KVM unusable; TCG disabled"}})
     for rep, (n, c) in enumerate([(10, 9), (11, 10), (12, 11)]):
-        results.add_run(doc, _run("native", rep, n))
-        results.add_run(doc, _run("container", rep, c))
-    results.add_run(doc, _run("container", 3, None, ok=False))
+        document.add_run(doc, _run("native", rep, n))
+        document.add_run(doc, _run("container", rep, c))
+    document.add_run(doc, _run("container", 3, None, ok=False))
     return doc
 
 
 # -- shape and schema --------------------------------------------------------------------------
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
-    schema = json.loads(results.SCHEMA_PATH.read_text())
+    schema = json.loads(document.SCHEMA_PATH.read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
 def test_new_document_shape() -> None:
     doc = make_doc()
-    assert doc["schema_version"] == results.SCHEMA_VERSION == 1
+    assert doc["schema_version"] == document.SCHEMA_VERSION == 1
     assert doc["session"] == {"id": "s1", "started_at": "2026-11-28T10:00:00Z",
                               "finished_at": None, "profile": "quick",
                               "argv": ["isobench", "bench", "--profile", "quick"], "repeat": 3,
@@ -72,19 +73,19 @@ def test_new_document_shape() -> None:
         "events_per_s": {"unit": "events/s", "better": "higher"},
         "latency_ms": {"unit": "ms", "better": "lower"}}}}}}
     assert doc["targets"]["vm"] == {"available": False, "reason": "KVM unusable; TCG disabled"}
-    results.validate(doc)
+    document.validate(doc)
 
 
 def test_finish_marks_the_session() -> None:
     doc = make_doc()
-    results.finish(doc)
+    document.finish(doc)
     assert doc["session"]["complete"] is True and doc["session"]["finished_at"].endswith("Z")
-    results.validate(doc)
+    document.validate(doc)
 
 
 def test_defaults_are_valid() -> None:
-    doc = results.new_document(profile="full", argv=[], repeat=0, seed=1, machine=MACHINE)
-    results.validate(doc)
+    doc = document.new_document(profile="full", argv=[], repeat=0, seed=1, machine=MACHINE)
+    document.validate(doc)
     assert doc["session"]["id"] and doc["session"]["started_at"].endswith("Z")
 
 
@@ -113,7 +114,7 @@ def _broken(mutate: Any) -> dict[str, Any]:
 ])
 def test_validate_rejects_broken_documents(mutate: Any, where: str) -> None:
     with pytest.raises(ResultsError) as err:
-        results.validate(_broken(mutate))
+        document.validate(_broken(mutate))
     message = str(err.value)
     assert where in message and "\n" not in message
 
@@ -123,12 +124,12 @@ def test_validate_rejects_unknown_schema_versions(version: Any) -> None:
     doc = make_doc()
     doc["schema_version"] = version
     with pytest.raises(ResultsError, match="unknown schema_version"):
-        results.validate(doc)
+        document.validate(doc)
 
 
 def test_validate_rejects_non_objects() -> None:
     with pytest.raises(ResultsError, match="not a results document"):
-        results.validate([1, 2])
+        document.validate([1, 2])
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -136,8 +137,8 @@ def test_validate_rejects_non_objects() -> None:
 def test_round_trip(tmp_path: Path) -> None:
     doc = make_doc()
     path = tmp_path / "out" / "results.json"
-    results.write_atomic(path, doc)
-    assert results.load(path) == doc
+    document.write_atomic(path, doc)
+    assert document.load(path) == doc
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert os.listdir(path.parent) == ["results.json"]
 
@@ -145,21 +146,21 @@ def test_round_trip(tmp_path: Path) -> None:
 def test_runs_load_back_as_run_records(tmp_path: Path) -> None:
     record = _run("native", 0, 10.0)
     doc = make_doc()
-    results.add_run(doc, record)
-    results.write_atomic(tmp_path / "r.json", doc)
-    loaded = results.load(tmp_path / "r.json")
-    assert results.run_from_dict(loaded["runs"][-1]) == record
-    assert results.run_from_dict({**loaded["runs"][-1], "future_field": 1}) == record
+    document.add_run(doc, record)
+    document.write_atomic(tmp_path / "r.json", doc)
+    loaded = document.load(tmp_path / "r.json")
+    assert run_from_dict(loaded["runs"][-1]) == record
+    assert run_from_dict({**loaded["runs"][-1], "future_field": 1}) == record
 
 
 def test_failed_serialization_leaves_the_old_file(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    results.write_atomic(path, make_doc())
+    document.write_atomic(path, make_doc())
     before = path.read_bytes()
     doc = make_doc()
     doc["runs"][-1]["extra"] = {"sample": object()}  # json.dump fails after writing the rest
     with pytest.raises(TypeError):
-        results.write_atomic(path, doc)
+        document.write_atomic(path, doc)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["results.json"]  # no temp file left behind
 
@@ -172,9 +173,9 @@ def test_failed_rename_leaves_the_old_file(tmp_path: Path,
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results.os, "replace", refuse)
+    monkeypatch.setattr(document.os, "replace", refuse)
     with pytest.raises(OSError):
-        results.write_atomic(path, make_doc())
+        document.write_atomic(path, make_doc())
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["results.json"]
 
@@ -182,28 +183,28 @@ def test_failed_rename_leaves_the_old_file(tmp_path: Path,
 def test_non_finite_metrics_are_refused() -> None:
     doc = make_doc()
     with pytest.raises(ValueError, match="events_per_s"):
-        results.add_run(doc, _run("native", 9, float("nan")))
-    assert ("cpu", "cpu.single", "native", 9) not in results.completed_keys(doc)
+        document.add_run(doc, _run("native", 9, float("nan")))
+    assert ("cpu", "cpu.single", "native", 9) not in document.completed_keys(doc)
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.json"
     with pytest.raises(ResultsError, match=f"{missing}: no such results file"):
-        results.load(missing)
+        document.load(missing)
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
     with pytest.raises(ResultsError, match=f"{garbage}: not JSON"):
-        results.load(garbage)
+        document.load(garbage)
     future = tmp_path / "future.json"
     future.write_text(json.dumps({**make_doc(), "schema_version": 2}))
     with pytest.raises(ResultsError, match=f"{future}: unknown schema_version 2"):
-        results.load(future)
+        document.load(future)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"schema_version": 1, "session": {}}))
     with pytest.raises(ResultsError, match=f"{partial}: invalid results: .*required"):
-        results.load(partial)
+        document.load(partial)
     with pytest.raises(ResultsError, match="is a directory"):
-        results.load(tmp_path)
+        document.load(tmp_path)
 
 
 # -- resume ------------------------------------------------------------------------------------
@@ -211,14 +212,14 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
 def test_completed_keys_for_resume() -> None:
     doc = make_doc()
     ok = {("cpu", "cpu.single", t, r) for t in ("native", "container") for r in range(3)}
-    assert results.completed_keys(doc) == ok | {("cpu", "cpu.single", "container", 3)}
-    assert results.completed_keys(doc, include_failed=False) == ok
+    assert document.completed_keys(doc) == ok | {("cpu", "cpu.single", "container", 3)}
+    assert document.completed_keys(doc, include_failed=False) == ok
 
 
 def test_a_retried_run_replaces_the_earlier_one() -> None:
     doc = make_doc()
-    results.add_run(doc, _run("container", 3, 12.0))
-    runs = [r for r in doc["runs"] if results.run_key(r) == ("cpu", "cpu.single", "container", 3)]
+    document.add_run(doc, _run("container", 3, 12.0))
+    runs = [r for r in doc["runs"] if document.run_key(r) == ("cpu", "cpu.single", "container", 3)]
     assert len(runs) == 1 and runs[0]["ok"]
     assert doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]["n"] == 4
 
@@ -242,21 +243,21 @@ def test_summary_numbers() -> None:
 
 
 def test_no_ratio_without_a_working_native() -> None:
-    doc = results.new_document(profile="quick", argv=[], repeat=2, seed=0, machine=MACHINE)
-    results.add_run(doc, _run("container", 0, 9.0))
-    results.add_run(doc, _run("native", 0, None, ok=False))
+    doc = document.new_document(profile="quick", argv=[], repeat=2, seed=0, machine=MACHINE)
+    document.add_run(doc, _run("container", 0, 9.0))
+    document.add_run(doc, _run("native", 0, None, ok=False))
     cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
     assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == (None, None, None)
     assert "native" not in doc["summary"]["cpu"]["cpu.single"]["events_per_s"]
-    results.validate(doc)
+    document.validate(doc)
 
 
 def test_incremental_summary_matches_a_full_recompute() -> None:
     doc = make_doc()
-    results.add_run(doc, _run("native", 0, 3.0, variant="cpu.all"))
-    results.add_run(doc, _run("container", 0, 2.5, variant="cpu.all"))
+    document.add_run(doc, _run("native", 0, 3.0, variant="cpu.all"))
+    document.add_run(doc, _run("container", 0, 2.5, variant="cpu.all"))
     incremental = json.dumps(doc["summary"])
-    results.recompute_summary(doc)
+    document.recompute_summary(doc)
     assert json.dumps(doc["summary"]) == incremental  # same numbers, same order
     assert doc["summary"]["cpu"]["cpu.all"]["events_per_s"]["container"]["ratio_to_native"] \
         == pytest.approx(2.5 / 3.0)
@@ -264,73 +265,3 @@ def test_incremental_summary_matches_a_full_recompute() -> None:
 
 def test_summary_is_deterministic() -> None:
     assert make_doc()["summary"] == make_doc()["summary"]
-
-
-# -- machine metadata --------------------------------------------------------------------------
-
-CPUINFO = """processor\t: 0
-vendor_id\t: GenuineIntel
-model name\t: Intel(R) Xeon(R)  CPU @ 2.20GHz
-flags\t\t: fpu vme
-"""
-
-
-def test_host_file_parsers() -> None:
-    assert results.cpu_model_from(CPUINFO) == "Intel(R) Xeon(R) CPU @ 2.20GHz"
-    assert results.cpu_model_from("processor : 0\n") is None
-    assert results.memory_bytes_from("MemTotal:       24609720 kB\nMemFree: 1 kB\n") \
-        == 24609720 * 1024
-    assert results.memory_bytes_from("") is None
-    assert results.distribution_from(
-        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n') \
-        == "Debian GNU/Linux 12 (bookworm)"
-    assert results.distribution_from('NAME="Alpine Linux"\nVERSION_ID=3.19.1\n') \
-        == "Alpine Linux 3.19.1"
-    assert results.distribution_from("") is None
-
-
-@pytest.mark.parametrize(("output", "version"), [
-    ("QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u16)\nCopyright", "7.2.19"),
-    ("libvirtd (libvirt) 9.0.0\n", "9.0.0"),
-    ("runc version 1.1.5\ncommit: v1.1.5-0-gf19387a\nspec: 1.0.2-dev\n", "1.1.5"),
-    ("sysbench 1.0.20\n", "1.0.20"),
-    ("fio-3.33\n", "3.33"),
-    ("iperf 3.12 (cJSON 1.7.15)\nLinux host 6.1.0\n", "3.12"),
-    ("stress-ng, version 0.15.06 (gcc 12.2, x86_64 Linux 6.1.0)\n", "0.15.06"),
-    ("\nsome-tool nightly\n", "some-tool nightly"),
-    ("", None),
-])
-def test_version_from_output(output: str, version: str | None) -> None:
-    assert results.version_from_output(output) == version
-
-
-def test_tool_versions(tmp_path: Path) -> None:
-    tool = tmp_path / "fake-tool"
-    tool.write_text("#!/bin/sh\necho 'fake-tool version 2.4.1' >&2\n")
-    tool.chmod(0o755)
-    assert results.tool_version([str(tool), "--version"]) == "2.4.1"
-    assert results.tool_version(["isobench-no-such-tool", "--version"]) is None
-    hang = tmp_path / "hang"
-    hang.write_text("#!/bin/sh\nexec sleep 5\n")
-    hang.chmod(0o755)
-    assert results.tool_version([str(hang)], timeout=0.2) is None
-
-
-def test_machine_metadata_of_this_host(tmp_path: Path) -> None:
-    tool = tmp_path / "fake"
-    tool.write_text("#!/bin/sh\necho 'fake 1.2'\n")
-    tool.chmod(0o755)
-    accel = {"mode": "tcg", "reason": "KVM vCPU did not run within 2 s"}
-    machine = results.machine_metadata(
-        accel, tools={"fake": (str(tool), "--version"), "missing": ("isobench-nope", "-V")})
-    assert machine["acceleration"] == accel
-    assert machine["versions"]["fake"] == "1.2"
-    assert machine["versions"]["missing"] is None
-    assert machine["versions"]["python"] == platform.python_version()
-    assert machine["cores"] == os.cpu_count()
-    assert machine["kernel"] == platform.release()
-    assert machine["cgroup_mode"] in ("v1", "v2", "hybrid", None)
-    doc = results.new_document(profile="quick", argv=[], repeat=1, seed=0, machine=machine)
-    results.validate(doc)
-    assert results.machine_metadata(tools={})["acceleration"] == {"mode": None,
-                                                                  "reason": "not probed"}

@@ -1,45 +1,21 @@
-"""The start-up benchmark's pure helpers (bench.startup): statistics, formatting, schedule."""
+"""The start-up benchmark's pure helpers (bench.tools.startup): statistics, formatting,
+schedule."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.startup import (
+from bench.tools.startup import (
     METHODS,
     compute_ratios,
     format_ratio,
     format_table,
-    iqr,
     make_schedule,
-    median,
     parse_methods,
     ratio,
     reproduce_command,
     summarize,
 )
-
-
-def test_median_odd_and_even():
-    assert median([3, 1, 2]) == 2.0
-    assert median([4, 1, 3, 2]) == 2.5
-
-
-def test_median_of_nothing_is_an_error():
-    with pytest.raises(ValueError):
-        median([])
-
-
-def test_iqr_inclusive_quartiles():
-    # inclusive quartiles of 1..9 are 3 and 7
-    assert iqr(list(range(1, 10))) == pytest.approx(4.0)
-    assert iqr([1, 2, 3, 4]) == pytest.approx(1.5)  # Q1 1.75, Q3 3.25
-
-
-def test_iqr_small_samples():
-    assert iqr([5.0]) == 0.0
-    assert iqr([5.0, 5.0, 5.0]) == 0.0
-    with pytest.raises(ValueError):
-        iqr([])
 
 
 def test_summarize_converts_ns_to_ms():
@@ -104,6 +80,6 @@ def test_format_table_rows():
 
 def test_reproduce_command():
     cmd = reproduce_command(30, 3, ["api", "runc"], 42)
-    assert cmd == ("cd /work/main && .venv/bin/python -m bench.startup --runs 30 --warmup 3 "
+    assert cmd == ("cd /work/main && .venv/bin/python -m bench.tools.startup --runs 30 --warmup 3 "
                    "--methods api,runc --seed 42")
     assert reproduce_command(5, 0, ["cli"], 1, "out dir/x.json").endswith("--json 'out dir/x.json'")

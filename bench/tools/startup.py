@@ -1,6 +1,6 @@
 """Container start-up latency: isobench (API and CLI) against runc and the machine's floors.
 
-    cd /work/main && .venv/bin/python -m bench.startup --runs 30
+    cd /work/main && .venv/bin/python -m bench.tools.startup --runs 30
 
 Each method starts a busybox `/bin/true` and waits for it; the wall time of each run
 (time.perf_counter_ns) is recorded. All methods run interleaved in one session: every
@@ -9,7 +9,8 @@ can be repeated exactly), so that drift (page cache, thermal, other load) hits a
 The first --warmup rounds are discarded.
 
 Methods:
-  api      Runtime(root).run("busybox", ["/bin/true"], network="none", auto_remove=True),
+  api      Runtime(root).run(ContainerSpec("busybox", ["/bin/true"], network="none",
+           auto_remove=True)),
            in-process (--network none: a fresh netns with only lo, as runc's default spec
            gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
@@ -34,7 +35,6 @@ import platform
 import random
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
 METHODS = ("api", "runc", "cli", "python", "unshare")
@@ -58,22 +59,6 @@ class BenchError(RuntimeError):
 
 
 # ---------------------------------------------------------------- pure helpers (unit-tested)
-
-def median(values: Sequence[float]) -> float:
-    if not values:
-        raise ValueError("median of no values")
-    return float(statistics.median(values))
-
-
-def iqr(values: Sequence[float]) -> float:
-    """Interquartile range (Q3 - Q1, inclusive method); 0 for fewer than two values."""
-    if not values:
-        raise ValueError("IQR of no values")
-    if len(values) < 2:
-        return 0.0
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return float(q3 - q1)
-
 
 def summarize(values_ns: Sequence[int]) -> dict[str, float]:
     """n, median, IQR and min of per-run times given in ns, reported in ms."""
@@ -137,7 +122,7 @@ def compute_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float | No
 
 def reproduce_command(runs: int, warmup: int, methods: Sequence[str], seed: int,
                       json_path: str | None = None) -> str:
-    parts = [".venv/bin/python", "-m", "bench.startup", "--runs", str(runs),
+    parts = [".venv/bin/python", "-m", "bench.tools.startup", "--runs", str(runs),
              "--warmup", str(warmup), "--methods", ",".join(methods), "--seed", str(seed)]
     if json_path:
         parts += ["--json", json_path]
@@ -201,8 +186,11 @@ class Session:
     # ---- setup, once, outside timing ----
     def setup(self) -> None:
         from runtime.api import Runtime  # imported here: the pure helpers need no runtime
+        from runtime.spec import ContainerSpec
 
         self.rt = Runtime(root=self.root)
+        self.api_spec = ContainerSpec("busybox", ["/bin/true"], network="none",
+                                      auto_remove=True)
         image = self.rt.image("busybox")
         layer = self.rt.images.lower_dirs(image)[0]
         if {"runc", "unshare"} & set(self.methods):
@@ -233,7 +221,7 @@ class Session:
     # ---- one run of each method; each raises BenchError unless it exited 0 ----
     def run_api(self) -> None:
         try:
-            result = self.rt.run("busybox", ["/bin/true"], network="none", auto_remove=True)
+            result = self.rt.run(self.api_spec)
         except Exception as e:  # noqa: BLE001 - reported as the method's failure
             raise BenchError(f"api: Runtime.run raised {type(e).__name__}: {e}") from e
         self.api_ids.append(result.container.id)
@@ -338,7 +326,7 @@ def host_info() -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.startup",
+    p = argparse.ArgumentParser(prog="python -m bench.tools.startup",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=30, help="measured rounds (default 30)")
@@ -355,13 +343,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         methods = parse_methods(args.methods)
     except ValueError as e:
-        print(f"bench.startup: {e}", file=sys.stderr)
+        print(f"bench.tools.startup: {e}", file=sys.stderr)
         return 2
     if args.runs < 1 or args.warmup < 0:
-        print("bench.startup: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
+        print("bench.tools.startup: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
-        print("bench.startup: needs root (namespaces, cgroups, runc)", file=sys.stderr)
+        print("bench.tools.startup: needs root (namespaces, cgroups, runc)", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     schedule = make_schedule(methods, args.warmup + args.runs, seed)
@@ -373,10 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         times, orders = measure(session, schedule, args.warmup, progress=sys.stderr.isatty())
         errors, warnings = session.leftovers()
     except BenchError as e:
-        print(f"\nbench.startup: FAILED: {e}", file=sys.stderr)
+        print(f"\nbench.tools.startup: FAILED: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nbench.startup: interrupted; cleaning up", file=sys.stderr)
+        print("\nbench.tools.startup: interrupted; cleaning up", file=sys.stderr)
         return 130
     finally:
         session.cleanup()
@@ -413,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         atomic_write(Path(args.json), (json.dumps(doc, indent=2) + "\n").encode())
     if errors:
         for e in errors:
-            print(f"bench.startup: LEFTOVER: {e}", file=sys.stderr)
+            print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
         return 1
     return 0
 

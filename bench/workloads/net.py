@@ -1,51 +1,39 @@
-"""Host <-> container network cost: bridge (veth) against --network host, against native.
+"""net: iperf3 TCP throughput and qperf tcp_lat latency between a host client and the
+servers in each target, against the same clients over native loopback.
 
-    cd /work/main && .venv/bin/python -m bench.netperf --runs 5
-
-The server (iperf3 -s, qperf) runs natively, in a container on the default bridge network,
-or in a container with --network host; the client is always a host process. Traffic stays
-on this machine: loopback, or the container's address on isobench's own bridge. The image
-is built from bench/images/net/Dockerfile by isobench's own builder. Placements alternate
-within each round, so drift hits all alike. (Felter et al., IBM 2015, compared Docker's
-NAT/bridge against host networking the same way.)
-
-The harness adds two placements of its own: runc in a named netns with a veth on isobench's
-bridge (RuncPlacement), and a VM reached through QEMU's user-mode networking, its ports
-forwarded to 127.0.0.1 (VmPlacement).
+Placements: the container both on isobench's bridge network and with --network host
+(Placement, through the CLI), runc in a named netns with a veth on isobench's bridge
+(RuncPlacement), and a VM reached through QEMU's user-mode networking, its ports forwarded
+to 127.0.0.1 (VmPlacement). Traffic stays on this machine. (Felter et al., IBM 2015,
+compared Docker's NAT/bridge against host networking the same way.) The standalone
+benchmark of the first three is bench/tools/netperf.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from bench import leases
-from bench.startup import iqr, median
-from runtime.fsutil import atomic_write
-
-if TYPE_CHECKING:
-    from bench.targets import RuncTarget
-    from runtime.api import Runtime
+from bench.model import RunRecord, Session, Variant, Workload, image_tag
+from bench.targets import Job, RuncTarget
+from bench.targets.vm import BackgroundVm, vm_driver
+from bench.workloads.common import ISOBENCH, cli_env
+from results.metrics import named
+from runtime.api import Runtime
+from runtime.network import DEFAULT_NETWORK, netns_path
+from vm.domain import Forward
 
 T = TypeVar("T")
 
-ISOBENCH = str(Path(sys.executable).with_name("isobench"))
-IMAGE_DIR = Path(__file__).parent / "images" / "net"
-IMAGE = "isobench-net"
-PLACEMENTS = ("native", "container-bridge", "container-host")
 SERVERS = {"iperf3": ["iperf3", "-s"], "qperf": ["qperf"]}
 CLIENT_GRACE_S = 30      # a client run may take this long beyond its test duration
 VM_BOOT_TIMEOUT_S = 300  # a TCG boot takes ~20 s here; two at once on 2 cores, longer
@@ -55,7 +43,7 @@ VM_NET_MEMORY_BYTES = 512 << 20
 class Placement:
     """Start/stop the servers in one placement; give the address a client uses."""
 
-    def __init__(self, kind: str, env: dict[str, str], image: str = IMAGE) -> None:
+    def __init__(self, kind: str, env: dict[str, str], image: str) -> None:
         self.kind, self.env, self.image = kind, env, image
         self.procs: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
@@ -103,7 +91,7 @@ class RuncPlacement:
 
     kind = "runc-bridge"
 
-    def __init__(self, runc: RuncTarget, image: str = IMAGE) -> None:
+    def __init__(self, runc: RuncTarget, image: str) -> None:
         self.runc, self.image = runc, image
         self.addresses = dict.fromkeys(SERVERS, "")
         self.ports: dict[str, int | None] = dict.fromkeys(("iperf3", "qperf", "qperf_data"))
@@ -115,9 +103,6 @@ class RuncPlacement:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
-        from bench.targets import Job
-        from runtime.network import DEFAULT_NETWORK, netns_path
-
         try:
             store = self.runc.rt.networks
             store.get(DEFAULT_NETWORK)  # the record is made on first use, as for containers
@@ -174,7 +159,7 @@ class VmPlacement:
 
     kind = "vm-usernet"
 
-    def __init__(self, rt: Runtime, image: str = IMAGE, vcpus: int | None = None) -> None:
+    def __init__(self, rt: Runtime, image: str, vcpus: int | None = None) -> None:
         self.rt, self.image, self.vcpus = rt, image, vcpus or os.cpu_count() or 1
         self.addresses = dict.fromkeys(SERVERS, "127.0.0.1")
         self.ports: dict[str, int | None] = dict.fromkeys(("iperf3", "qperf", "qperf_data"))
@@ -185,9 +170,7 @@ class VmPlacement:
         return self.vm is not None and not self.vm.finished
 
     def start(self) -> None:
-        from bench.vmtarget import BackgroundVm
-        from vm.domain import Forward
-        from vm.driver import VmRequest
+        from vm.driver import VmRequest  # needs libvirt: see bench/targets/vm.py
 
         iperf3, qperf, data = free_ports(3)
         self.ports = {"iperf3": iperf3, "qperf": qperf, "qperf_data": data}
@@ -198,7 +181,7 @@ class VmPlacement:
                         memory_bytes=VM_NET_MEMORY_BYTES, vcpus=self.vcpus,
                         timeout=VM_BOOT_TIMEOUT_S * 2,
                         forwards=[Forward(p, p) for p in (iperf3, qperf, data)])
-        self.vm = BackgroundVm(self.rt, req).start()
+        self.vm = BackgroundVm(vm_driver(self.rt), req).start()
         try:
             boot = self.vm.wait_output(VM_BOOT_TIMEOUT_S)
         except BaseException:
@@ -277,55 +260,80 @@ def qperf_latency_us(address: str, seconds: int, listen_port: int | None = None,
     return float(m.group(1)) * {"ns": 1e-3, "us": 1.0, "ms": 1e3, "sec": 1e6}[m.group(2)]
 
 
-def run(runs: int, seconds: int) -> dict[str, dict[str, list[float]]]:
-    root = Path(tempfile.mkdtemp(prefix="isobench-netperf-"))
-    env = {**os.environ, "ISOBENCH_ROOT": str(root)}
-    results = {p: {"iperf3_gbit_s": [], "tcp_lat_us": []} for p in PLACEMENTS}
+# (variant, target, placement): the container both on the bridge and on the host's network
+# stack, runc on the same bridge, the VM behind QEMU's user-mode networking; each compared
+# with the same native loopback figures (recorded under every variant).
+NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
+                  ("net.hostnet", "container", "container-host"),
+                  ("net.bridge", "runc", "runc-bridge"),
+                  ("net.usernet", "vm", "vm-usernet"))
+SERVER_START_S = 60.0  # a client retries this long while a server is still starting
+NET_METRICS = named("iperf3_gbit_s", "tcp_lat_us")
+
+
+class Net(Workload):
+    def run(self, session: Session) -> None:
+        profile = session.profile
+        variants = list(dict.fromkeys(v for v, t, _ in NET_PLACEMENTS
+                                      if t in session.targets)) or ["net.bridge", "net.hostnet"]
+        for rep in range(profile.repeat):
+            runs = [("native", "native", variants)] + [
+                (t, p, [v]) for v, t, p in NET_PLACEMENTS
+                if t in session.targets and rep < profile.repetitions(t, profile.repeat)]
+            for target, kind, wanted in runs:
+                todo = [v for v in wanted if ("net", v, target, rep) not in session.done]
+                if target not in session.targets or not todo:
+                    continue
+                session.progress(f"net: {kind} rep {rep + 1}")
+                rec = _net_run(session, image_tag(self.image), target, kind, rep)
+                for variant in todo:
+                    session.record(RunRecord(**{**rec.__dict__, "variant": variant}))
+
+
+def _placement(session: Session, image: str, target: str,
+               kind: str) -> Placement | RuncPlacement | VmPlacement:
+    if kind == "runc-bridge":
+        runc = session.targets[target]
+        assert isinstance(runc, RuncTarget)
+        return RuncPlacement(runc, image=image)
+    if kind == "vm-usernet":
+        return VmPlacement(session.rt, image=image)
+    return Placement(kind, cli_env(session.rt), image=image)
+
+
+def _net_run(session: Session, image: str, target: str, kind: str, rep: int) -> RunRecord:
+    rec = RunRecord("net", "", target, rep, ok=False, started_at=time.time())
+    placement = _placement(session, image, target, kind)
+    t0 = time.perf_counter()
     try:
-        subprocess.run([ISOBENCH, "build", "-q", "-t", IMAGE, str(IMAGE_DIR)], env=env,
-                       check=True, capture_output=True)
-        for round_ in range(runs):
-            order = PLACEMENTS if round_ % 2 == 0 else tuple(reversed(PLACEMENTS))
-            for kind in order:
-                placement = Placement(kind, env)
-                placement.start()
-                try:
-                    address = placement.addresses
-                    results[kind]["iperf3_gbit_s"].append(iperf3_gbits(address["iperf3"],
-                                                                       seconds))
-                    results[kind]["tcp_lat_us"].append(qperf_latency_us(address["qperf"],
-                                                                        seconds))
-                finally:
-                    placement.stop()
+        placement.start()
+        ports, seconds = placement.ports, session.profile.seconds
+        rec.metrics = {
+            "iperf3_gbit_s": retry(lambda: iperf3_gbits(
+                placement.addresses["iperf3"], seconds, ports["iperf3"]), SERVER_START_S,
+                alive=placement.alive),
+            "tcp_lat_us": retry(lambda: qperf_latency_us(
+                placement.addresses["qperf"], seconds, ports["qperf"], ports["qperf_data"]),
+                SERVER_START_S, alive=placement.alive)}
+        rec.ok = True
+    except (SystemExit, Exception) as e:  # noqa: BLE001
+        rec.error = str(e)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return results
+        try:
+            placement.stop()
+        except Exception as e:  # noqa: BLE001 - a failed teardown fails the run, loudly
+            rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
+    rec.wall_s = time.perf_counter() - t0
+    rec.extra = {"placement": kind, **placement.extra}
+    if rec.error:
+        session.progress(f"  failed: {rec.error}")
+    return rec
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.netperf", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--seconds", type=int, default=3, help="per iperf3/qperf run")
-    parser.add_argument("--json", help="also write the raw values here")
-    args = parser.parse_args(argv)
-    results = run(args.runs, args.seconds)
-    print(f"{'placement':<18} {'iperf3 Gbit/s':>14} {'IQR':>6} {'tcp_lat us':>11} {'IQR':>6}")
-    for kind, metrics in results.items():
-        bw, lat = metrics["iperf3_gbit_s"], metrics["tcp_lat_us"]
-        print(f"{kind:<18} {median(bw):>14.2f} {iqr(bw):>6.2f} {median(lat):>11.1f} "
-              f"{iqr(lat):>6.1f}")
-    native = results["native"]
-    for kind in PLACEMENTS[1:]:
-        bw = median(results[kind]["iperf3_gbit_s"]) / median(native["iperf3_gbit_s"])
-        lat = median(results[kind]["tcp_lat_us"]) / median(native["tcp_lat_us"])
-        print(f"{kind}/native: throughput x{bw:.2f}, latency x{lat:.2f}")
-    if args.json:
-        atomic_write(Path(args.json), json.dumps(results, indent=2).encode())  # never half
-    print(f"reproduce: cd /work/main && .venv/bin/python -m bench.netperf --runs {args.runs} "
-          f"--seconds {args.seconds}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+WORKLOAD = Net(
+    "net", "bench", tuple(Variant(name, metrics=NET_METRICS)
+                          for name in ("net.bridge", "net.hostnet", "net.usernet")),
+    "iperf3 TCP throughput (Gbit/s received, retransmits; parse_iperf3) and qperf tcp_lat "
+    "request/response latency (µs; parse_qperf_latency) between a host client and a server in "
+    "the target, over loopback or isobench's bridge only; containers both on the bridge "
+    "network and with --network host.")

@@ -1,0 +1,48 @@
+"""The `container` target: isobench's own runtime, the workload's image, --network none; a
+command's scratch area is a volume on the host disk."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from bench.collectors import Sampler, cgroup_reader, sample_reader
+from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
+from runtime.cgroups import open_cgroup
+from runtime.limits import Limits
+from runtime.spec import ContainerSpec
+
+
+class ContainerTarget(Target):
+    name = "container"
+
+    def run(self, job: Job) -> Outcome:
+        volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
+        c = self.rt.create(ContainerSpec(job.image, job.command(SCRATCH), network="none",
+                                         limits=job.limits or Limits(),
+                                         volumes=[f"{volume}:{SCRATCH}"] if volume else []))
+        try:
+            t0 = time.perf_counter()
+            cg = open_cgroup(c.cgroup)
+            with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
+                self.rt.start(c, attach=False)
+                code = self.rt.wait(c.id, timeout=job.timeout)
+                if code is None:
+                    self.rt.kill(c.id)
+                    code = TIMEOUT_EXIT
+                wall = time.perf_counter() - t0
+                record = self.rt.get(c.id)
+                accounting = sampler.finish(record.state.stats)
+            streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+            for stream, data in self.rt.logs(c.id):
+                streams[stream].append(data)
+            out, err = b"".join(streams["stdout"]), b"".join(streams["stderr"])
+            extra = {"oom_killed": record.state.oom_killed}
+            return Outcome(code, out.decode(errors="replace"), err.decode(errors="replace"),
+                           wall, accounting.to_dict(), extra)
+        finally:
+            try:
+                self.rt.remove(c.id, force=True, volumes=True)
+            finally:
+                if volume:
+                    self.rt.volumes.remove(volume, users=[])

@@ -1,0 +1,178 @@
+"""evidence: the lecture's claims checked directly. The kernel release inside each target
+against the host's; namespaces seen from inside and outside a container and what chroot
+alone leaves visible; a Dockerfile traced to an image (layers, digests, cache hits, cold and
+cached build times) and to a container (pid, namespaces, cgroup); data in a volume outliving
+its container."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.model import RunRecord, Session, Variant, Workload
+from bench.targets import Job
+from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
+from results.metrics import named
+from runtime.image.builder import Builder
+from runtime.spec import ContainerSpec
+
+Collector = Callable[[Session, str, RunRecord], None]
+VARIANTS = (
+    Variant("evidence.kernel", metrics=named("same_as_host")),
+    Variant("evidence.namespaces", metrics=named("namespaces_differing")),
+    Variant("evidence.build", metrics=named("cold_s", "cached_s", "cached_steps")),
+    Variant("evidence.volume", metrics=named("survived", "container_layer_survived")),
+)
+
+
+class Evidence(Workload):
+    def run(self, session: Session) -> None:
+        steps: list[tuple[str, Collector]] = [
+            ("evidence.kernel", _kernel), ("evidence.namespaces", _namespaces),
+            ("evidence.build", _build_trace), ("evidence.volume", _volume_round_trip)]
+        for variant, collect in steps:
+            targets = list(session.targets) if variant == "evidence.kernel" else ["container"]
+            for target in targets:
+                if target in session.targets and \
+                        ("evidence", variant, target, 0) not in session.done:
+                    session.progress(f"evidence: {variant} on {target}")
+                    session.record(_collected(session, variant, target, collect))
+
+
+def _collected(session: Session, variant: str, target: str, collect: Collector) -> RunRecord:
+    rec = RunRecord("evidence", variant, target, 0, ok=False, started_at=time.time())
+    try:
+        collect(session, target, rec)
+        rec.ok = True
+    except Exception as e:  # noqa: BLE001 - evidence missing is reported, not fatal
+        rec.error = f"{type(e).__name__}: {e}"
+    return rec
+
+
+def _kernel(session: Session, target: str, rec: RunRecord) -> None:
+    out = session.targets[target].run(Job(BUSYBOX, ["uname", "-r"], sample_hz=0))
+    release = out.stdout.strip()
+    rec.extra = {"release": release, "host_release": os.uname().release,
+                 "accel": out.extra.get("accel")}
+    rec.metrics = {"same_as_host": float(release == os.uname().release)}
+
+
+def _namespaces(session: Session, target: str, rec: RunRecord) -> None:
+    rt = session.rt
+    c = rt.run(ContainerSpec(BUSYBOX, ["sleep", "60"]), detach=True).container
+    try:
+        inside = _exec_output(session, c.id, "cat /proc/1/comm; hostname; ls /sys/class/net")
+        info = rt.inspect(c.id)
+        # The host's view of the same process: its pid here, and in its own namespace.
+        with open(f"/proc/{info['State']['Pid']}/status") as f:
+            nspid = next(line.split()[1:] for line in f if line.startswith("NSpid:"))
+    finally:
+        rt.remove(c.id, force=True)
+    lines = inside.split()
+    host_ns = {n: os.stat(f"/proc/self/ns/{n}").st_ino for n in info["Namespaces"]}
+    rec.extra = {"pid_in_container": int(nspid[-1]), "pid1_command": lines[0] if lines else "",
+                 "hostname_differs": len(lines) > 1 and lines[1] != os.uname().nodename,
+                 "host_pids": [int(p) for p in nspid],
+                 "net_interfaces": lines[2:], "ns_inodes_container": info["Namespaces"],
+                 "ns_inodes_host": host_ns, "pid_on_host": info["State"]["Pid"],
+                 "cgroup": info["Cgroup"]["Name"], "chroot": _chroot_view(session)}
+    rec.metrics = {"namespaces_differing": float(sum(
+        info["Namespaces"][n] != host_ns[n] for n in info["Namespaces"]))}
+
+
+def _exec_output(session: Session, cid: str, script: str) -> str:
+    proc = subprocess.run([ISOBENCH, "exec", cid, "sh", "-c", script], env=cli_env(session.rt),
+                          capture_output=True, text=True, timeout=60)
+    return proc.stdout
+
+
+def _chroot_view(session: Session) -> dict[str, Any]:
+    """chroot alone (1979): the same root change, no namespace. The host's processes and
+    interfaces stay visible, and nothing limits it."""
+    layer = session.rt.images.lower_dirs(session.rt.image(BUSYBOX))[-1]  # read-only use only
+    script = f"kill -0 {os.getpid()} && echo sees-host-pid; ip -o link | wc -l"
+    proc = subprocess.run(["chroot", layer, "/bin/sh", "-c", script], capture_output=True,
+                          text=True, timeout=30)
+    host_links = len(subprocess.run(["ip", "-o", "link"], capture_output=True,
+                                    text=True).stdout.splitlines())
+    words = proc.stdout.split()
+    return {"sees_host_pids": "sees-host-pid" in words,
+            "sees_host_net": bool(words) and words[-1].isdigit() and int(words[-1]) == host_links,
+            "host_interfaces": host_links}
+
+
+def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
+    ctx = Path(tempfile.mkdtemp(prefix="isobench-evidence-"))
+    tag = f"isobench-evidence-{secrets.token_hex(4)}"
+    try:
+        (ctx / "app.txt").write_text(f"built for the trace {secrets.token_hex(8)}\n")
+        (ctx / "Dockerfile").write_text(
+            "FROM busybox\nENV GREETING=hello\nWORKDIR /app\nCOPY app.txt ./\n"
+            'RUN echo "$GREETING" > built.txt\nCMD ["cat", "app.txt", "built.txt"]\n')
+        builder = Builder(session.rt, out=lambda _line: None)
+        t0 = time.perf_counter()
+        cold = builder.build(ctx, tag=tag)
+        cold_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cached = builder.build(ctx, tag=tag)
+        cached_s = time.perf_counter() - t0
+        c = session.rt.run(ContainerSpec(tag, ["sleep", "30"], network="none"),
+                           detach=True).container
+        try:
+            info = session.rt.inspect(c.id)
+        finally:
+            session.rt.remove(c.id, force=True)
+        session.rt.remove_image(tag, force=True)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+
+    def steps(result: Any) -> list[dict[str, Any]]:
+        return [{"text": s.text, "cached": s.cached, "seconds": s.seconds, "layer": s.layer}
+                for s in result.steps]
+
+    rec.metrics = {"cold_s": cold_s, "cached_s": cached_s,
+                   "cached_steps": float(sum(s.cached for s in cached.steps))}
+    rec.extra = {"dockerfile": (ctx / "Dockerfile").name, "cold_steps": steps(cold),
+                 "cached_steps": steps(cached),
+                 "image": {"id": cold.image.id, "layers": cold.image.layers,
+                           "same_id_when_cached": cached.image.id == cold.image.id},
+                 "container": {"id": info["Id"], "pid": info["State"]["Pid"],
+                               "namespaces": info["Namespaces"],
+                               "cgroup": info["Cgroup"]["Name"]}}
+
+
+def _volume_round_trip(session: Session, target: str, rec: RunRecord) -> None:
+    rt = session.rt
+    volume = f"isobench-evidence-{secrets.token_hex(4)}"
+    token = secrets.token_hex(8)
+    try:
+        script = f"echo {token} > /data/kept; echo {token} > /lost"
+        rt.run(ContainerSpec(BUSYBOX, ["sh", "-c", script], network="none",
+                             volumes=[f"{volume}:/data"], auto_remove=True))
+        reader = rt.run(ContainerSpec(BUSYBOX, ["sleep", "30"], network="none",
+                                      volumes=[f"{volume}:/data"]), detach=True).container
+        try:
+            seen = _exec_output(session, reader.id, "cat /data/kept; cat /lost 2>/dev/null || true")
+        finally:
+            rt.remove(reader.id, force=True)
+    finally:
+        rt.remove_volume(volume)
+    rec.metrics = {"survived": float(token in seen.splitlines()[:1]),
+                   "container_layer_survived": float(seen.count(token) > 1)}
+    rec.extra = {"volume": volume, "read_back": seen.strip()}
+
+
+WORKLOAD = Evidence(
+    "evidence", "bench", VARIANTS,
+    "the lecture's claims checked directly: the kernel release inside each target against the "
+    "host's; namespaces seen from inside and outside a container and what chroot alone leaves "
+    "visible; a Dockerfile traced to an image (layers, digests, cache hits, cold and cached "
+    "build times) and to a container (pid, namespaces, cgroup); data in a volume outliving its "
+    "container.")

@@ -1,0 +1,59 @@
+"""footprint: host memory charged for one idle instance (its cgroup's memory; for a VM also
+QEMU's RSS and PSS), sampled over time, against the memory it was given."""
+
+from __future__ import annotations
+
+from bench.model import RunRecord, Session, Variant, Workload, image_tag
+from bench.targets import Job
+from results.metrics import named
+
+VM_MEMORY_BYTES = 512 << 20
+IDLE = Variant("footprint.idle", metrics=named(
+    "memory_mean_mib", "memory_max_mib", "qemu_rss_mib", "qemu_pss_mib", "allocated_mib"))
+
+
+class Footprint(Workload):
+    def run(self, session: Session) -> None:
+        seconds = session.profile.footprint_seconds
+        for target in session.targets:
+            if ("footprint", "footprint.idle", target, 0) in session.done:
+                continue
+            session.progress(f"footprint of an idle instance on {target} ({seconds}s)")
+            job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
+                      memory_bytes=VM_MEMORY_BYTES if target == "vm" else None)
+            rec = session.run_job("footprint", "footprint.idle", target, 0, job, None)
+            if rec.ok:
+                rec.metrics = _memory_metrics(rec)
+            session.record(rec)
+
+
+def _memory_metrics(rec: RunRecord) -> dict[str, float]:
+    """The instance's memory over the run, from its samples and (a VM) QEMU's own figures."""
+    acc = rec.accounting
+    fields = acc.get("sample_fields") or []
+    samples = acc.get("samples") or []
+    values: list[float] = []
+    if fields and "memory_current" in fields:
+        i = fields.index("memory_current")
+        values = [s[i] for s in samples if s[i] is not None]
+    elif samples and isinstance(samples[0], dict):  # the VM driver's samples
+        values = [s["cgroup_memory"] for s in samples if s.get("cgroup_memory") is not None]
+    out: dict[str, float] = {}
+    if values:
+        out["memory_mean_mib"] = sum(values) / len(values) / 2**20
+        out["memory_max_mib"] = max(values) / 2**20
+    qemu = rec.extra.get("qemu_memory") or {}
+    if qemu.get("rss"):
+        out["qemu_rss_mib"] = qemu["rss"] / 2**20
+    if qemu.get("pss"):
+        out["qemu_pss_mib"] = qemu["pss"] / 2**20
+    if rec.extra.get("memory_bytes"):
+        out["allocated_mib"] = rec.extra["memory_bytes"] / 2**20
+    return out
+
+
+
+WORKLOAD = Footprint(
+    "footprint", "bench", (IDLE,),
+    "host-side memory charged for one idle instance (its cgroup's memory; for a VM also QEMU's "
+    "RSS and PSS) against the memory it was given, sampled over time.")

@@ -1,0 +1,108 @@
+"""limits: --cpus 0.5 and --memory 64m on every target: the CPU share a busy process gets
+(host cgroup accounting), and what overrunning the memory does (an OOM kill, or the guest's
+own OOM killer in a VM given the same size)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
+from bench.parsers import parse_stress_ng_metrics
+from bench.targets import Job
+from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES
+from results.metrics import named
+from runtime.limits import Limits
+
+BUSY_LOOP = 'timeout {s} sh -c "while :; do :; done"; true'
+BUSY_SECONDS = 3
+CPU_HALF = Limits(cpu_quota_us=50_000)
+# Anonymous memory, twice the limit, held: the OOM killer's business, and nothing left
+# behind on any target when the process dies (unlike a file on a tmpfs).
+MEMORY_HOG = "stress-ng --vm 1 --vm-bytes {mib}M --vm-keep --timeout 4s -v --metrics-brief 2>&1"
+VARIANTS = (
+    Variant("limits.cpu_half", metrics=named("cpu_share")),
+    Variant("limits.memory_64m", metrics=named(
+        "exit_code", "given_mib", "oom_kills", "oom_restarts", "peak_mib")),
+)
+
+
+class LimitsWorkload(Workload):
+    def run(self, session: Session) -> None:
+        for target in session.targets:
+            if ("limits", "limits.cpu_half", target, 0) not in session.done:
+                session.progress(f"limits: --cpus 0.5 on {target}")
+                session.record(_cpu_half(session, target))
+        for target in session.targets:
+            if ("limits", "limits.memory_64m", target, 0) in session.done:
+                continue
+            size = VM_SMALLEST_BYTES if target == "vm" else 64 << 20
+            session.progress(f"limits: {size >> 20} MiB of memory, twice that allocated, "
+                             f"on {target}")
+            session.record(_memory_overrun(session, image_tag(self.image), target, size))
+
+
+def _cpu_half(session: Session, target: str) -> RunRecord:
+    job = Job(BUSYBOX, ["sh", "-c", BUSY_LOOP.format(s=BUSY_SECONDS)], limits=CPU_HALF)
+    rec = session.run_job("limits", "limits.cpu_half", target, 0, job, None)
+    if target == "vm":
+        share = vm_busy_share(rec.accounting.get("samples") or [],
+                              rec.extra.get("timings") or {})
+    else:
+        used = (rec.accounting.get("delta") or {}).get("cpu_total_ns")
+        share = used / (BUSY_SECONDS * 1e9) if used else None
+    if rec.ok and share is not None:
+        rec.metrics = {"cpu_share": share}
+    elif rec.ok:
+        rec.ok, rec.error = False, "no CPU accounting to derive the share from"
+    return rec
+
+
+def _memory_overrun(session: Session, image: str, target: str, size: int) -> RunRecord:
+    hog = MEMORY_HOG.format(mib=2 * size >> 20)
+    job = Job(image, ["sh", "-c", hog], limits=Limits(memory_bytes=size),
+              memory_bytes=size if target == "vm" else None)
+    rec = session.run_job("limits", "limits.memory_64m", target, 0, job, _oom_restarts,
+                          quiet=True)
+    # An overrun is the point: record what happened rather than failing the run.
+    if rec.exit_code is not None:
+        end = rec.accounting.get("end") or {}
+        restarts = rec.metrics.get("oom_restarts", _oom_restarts(rec.output)["oom_restarts"])
+        rec.ok, rec.error = True, ""
+        rec.metrics = {"exit_code": float(rec.exit_code), "given_mib": size / 2**20,
+                       "oom_kills": float(end.get("oom_kills") or 0),
+                       "oom_restarts": restarts,
+                       "peak_mib": float(end.get("memory_peak") or 0) / 2**20}
+    return rec
+
+
+def vm_busy_share(samples: list[dict[str, Any]], timings: dict[str, float | None]
+                  ) -> float | None:
+    """The CPU share QEMU's cgroup was charged while the guest's command ran: between the
+    first sample after the command was sent (the guest said ready) and capped (when the
+    driver capped it then), and the last one before it exited, so the boot is left out.
+    Sample times count from the resume; the timings from the request."""
+    resumed, ready, exited = (timings.get(k) for k in ("resumed_s", "ready_s", "exit_s"))
+    if resumed is None or ready is None or exited is None:
+        return None
+    start = max(ready, timings.get("capped_s") or ready)
+    window = [s for s in samples if s.get("cgroup_cpu_ns") is not None
+              and start <= resumed + s["t"] <= exited]
+    if len(window) < 2 or window[-1]["t"] <= window[0]["t"]:
+        return None
+    first, last = window[0], window[-1]
+    return (last["cgroup_cpu_ns"] - first["cgroup_cpu_ns"]) / ((last["t"] - first["t"]) * 1e9)
+
+
+def _oom_restarts(output: str) -> dict[str, float]:
+    """What stress-ng saw of the OOM killer (inside a VM, the guest's own)."""
+    try:
+        return {"oom_restarts": parse_stress_ng_metrics(output, "vm").get("oom_restarts", 0.0)}
+    except ParseError:
+        return {"oom_restarts": float(output.count("killed by OOM killer"))}
+
+
+WORKLOAD = LimitsWorkload(
+    "limits", "bench", VARIANTS,
+    "--cpus 0.5 and --memory 64m: the CPU share a busy process gets (host cgroup accounting; "
+    "stress-ng's own view via parse_stress_ng_metrics) and what overrunning the memory does "
+    "(OOM kill, or the guest's own OOM killer in a VM given the same size).")
