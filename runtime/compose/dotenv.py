@@ -11,6 +11,7 @@ from pathlib import Path
 
 from runtime.compose.errors import ComposeError
 from runtime.compose.interpolate import interpolate
+from runtime.compose.textfile import read_bounded_utf8
 
 MAX_ENV_FILE_BYTES = 1 << 20  # a .env file is a few lines; a bound keeps a hostile one cheap
 
@@ -86,14 +87,7 @@ def parse_env(text: str, shown: str, environ: dict[str, str]) -> dict[str, str]:
 def read_env_file(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
     """The file's variables ({} when there is none), or a one-line ComposeError."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_ENV_FILE_BYTES + 1)
+        text = read_bounded_utf8(path, MAX_ENV_FILE_BYTES, str(path))
     except OSError:
         return {}
-    if len(data) > MAX_ENV_FILE_BYTES:
-        raise ComposeError(f"{path}: file is larger than {MAX_ENV_FILE_BYTES} bytes")
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as e:
-        raise ComposeError(f"{path}: not UTF-8 text (byte {e.start})") from None
     return parse_env(text, str(path), {} if environ is None else environ)

@@ -44,6 +44,7 @@ from runtime.compose.fields import (
 from runtime.compose.graph import start_order
 from runtime.compose.interpolate import interpolate
 from runtime.compose.model import NetworkSpec, Project, Service
+from runtime.compose.textfile import read_bounded_utf8
 from runtime.compose.yaml import parse_yaml
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
@@ -220,18 +221,11 @@ def load(path: Path, project: str | None = None, host_env: dict[str, str] | None
     """Read, parse and validate a compose file (`.env` beside it read as compose does)."""
     shown = str(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        text = read_bounded_utf8(path, MAX_FILE_BYTES, shown)
     except FileNotFoundError:
         raise ComposeError(f"open {shown}: no such file or directory") from None
     except OSError as e:
         raise ComposeError(f"open {shown}: {e.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ComposeError(f"{shown}: file is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as e:
-        raise ComposeError(f"{shown}: not UTF-8 text (byte {e.start})") from None
     workdir = Path(os.path.abspath(path)).parent
     if host_env is None:
         host_env = {**read_env_file(workdir / ".env", dict(os.environ)), **os.environ}
