@@ -16,24 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from reports.errors import ReportError
-from results.document import RESULTS_FILE, schema_problem
+from results.document import results_path, schema_problem
 from results.errors import ResultsError, UnknownSchemaVersion
 from results.migrate import migrate
 
 Document = dict[str, Any]
-
-
-def results_path(arg: str | os.PathLike[str]) -> Path:
-    """A results file, or a session directory (such as reports/out/latest) holding one."""
-    path = Path(arg)
-    if path.is_dir():
-        inner = path / RESULTS_FILE
-        if not inner.is_file():
-            raise ReportError(f"{path}: no {RESULTS_FILE} in this directory")
-        return inner
-    if not path.exists():
-        raise ReportError(f"{path}: no such results file or directory")
-    return path
 
 
 def check(doc: Any, path: str | os.PathLike[str]) -> Document:
@@ -65,7 +52,10 @@ def check(doc: Any, path: str | os.PathLike[str]) -> Document:
 
 def load_results(arg: str | os.PathLike[str]) -> tuple[Document, Path]:
     """(document, the results file's path) for a file or a session directory."""
-    path = results_path(arg)
+    try:
+        path = results_path(arg)
+    except ResultsError as e:
+        raise ReportError(str(e)) from None
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)

@@ -250,6 +250,19 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def results_path(arg: str | os.PathLike[str]) -> Path:
+    """A results file, or a session directory (such as reports/out/latest) holding one."""
+    path = Path(arg)
+    if path.is_dir():
+        inner = path / RESULTS_FILE
+        if not inner.is_file():
+            raise ResultsError(f"{path}: no {RESULTS_FILE} in this directory")
+        return inner
+    if not path.exists():
+        raise ResultsError(f"{path}: no such results file or directory")
+    return path
+
+
 def load(path: str | os.PathLike[str]) -> Document:
     """Read, migrate (results.migrate) and validate a results file; every problem is one
     ResultsError naming the file."""

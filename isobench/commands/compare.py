@@ -15,7 +15,6 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from results.compare import (
     DEFAULT_THRESHOLD,
@@ -25,7 +24,7 @@ from results.compare import (
     CompareResult,
     compare,
 )
-from results.document import RESULTS_FILE, load
+from results.document import load, results_path
 from results.errors import ResultsError
 from runtime.errors import IsobenchError
 
@@ -105,16 +104,6 @@ def parse_threshold(text: str) -> float:
         raise CompareUsageError(f"ambiguous threshold {text!r}: write {raw}% or "
                                 f"{value / 100:g}")
     return value
-
-
-def results_path(arg: str) -> Path:
-    """A results file, or a directory (such as reports/out/latest) holding results.json."""
-    path = Path(arg)
-    if path.is_dir():
-        path = path / RESULTS_FILE
-        if not path.is_file():
-            raise ResultsTrouble(f"{arg}: no {RESULTS_FILE} in this directory")
-    return path
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:

@@ -265,3 +265,15 @@ def test_incremental_summary_matches_a_full_recompute() -> None:
 
 def test_summary_is_deterministic() -> None:
     assert make_doc()["summary"] == make_doc()["summary"]
+
+
+def test_results_path_takes_a_file_or_a_session_directory(tmp_path: Path) -> None:
+    """One rule for `isobench compare` and `isobench report`: a directory means its
+    results.json (reports/out/latest), anything else must exist."""
+    with pytest.raises(ResultsError, match=f"{tmp_path}: no results.json in this directory"):
+        document.results_path(tmp_path)
+    (tmp_path / "results.json").write_text("{}")
+    assert document.results_path(tmp_path) == tmp_path / "results.json"
+    assert document.results_path(str(tmp_path / "results.json")) == tmp_path / "results.json"
+    with pytest.raises(ResultsError, match="nope.json: no such results file or directory"):
+        document.results_path(tmp_path / "nope.json")
