@@ -64,7 +64,7 @@ class RunRecord:
     target: str
     repetition: int
     ok: bool
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)  # None: not read
     wall_s: float = 0.0
     exit_code: int | None = None
     error: str = ""
