@@ -70,7 +70,7 @@ class RunRecord:
     error: str = ""
     output: str = ""                            # kept when the run failed
     accounting: dict[str, Any] = field(default_factory=dict)   # cgroup start/end/samples
-    extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, psutil, ...
+    extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, ...
     started_at: float = 0.0
 
 

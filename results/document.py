@@ -102,10 +102,6 @@ def new_document(*, profile: str, argv: Sequence[str], repeat: int, seed: int,
     }
 
 
-def set_target(doc: Document, name: str, available: bool, reason: str = "") -> None:
-    doc["targets"][name] = {"available": available, "reason": reason}
-
-
 def declare_workload(doc: Document, workload: DeclaredWorkload) -> None:
     doc["workloads"][workload.name] = workload_block(workload)
 
