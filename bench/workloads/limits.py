@@ -17,8 +17,12 @@ BUSY_LOOP = 'timeout {s} sh -c "while :; do :; done"; true'
 BUSY_SECONDS = 3
 CPU_HALF = Limits(cpu_quota_us=50_000)
 # Anonymous memory, twice the limit, held: the OOM killer's business, and nothing left
-# behind on any target when the process dies (unlike a file on a tmpfs).
-MEMORY_HOG = "stress-ng --vm 1 --vm-bytes {mib}M --vm-keep --timeout 4s -v --metrics-brief 2>&1"
+# behind on any target when the process dies (unlike a file on a tmpfs). In four workers
+# (stress-ng divides --vm-bytes among them): a guest's kernel (overcommit heuristic, no
+# swap) refuses one mapping larger than its RAM outright, so one 512 MiB worker in a 256 MiB
+# VM never touched a page and no OOM killer ever acted; four of 128 MiB each are allowed,
+# and killed.
+MEMORY_HOG = "stress-ng --vm 4 --vm-bytes {mib}M --vm-keep --timeout 4s -v --metrics-brief 2>&1"
 # How far the peak may pass the limit and the limit still count as held, in MiB. Below the
 # overrun (the hog asks twice the limit), so a limit not enforced is still caught.
 # Containers, native, runc: the peak is read where each target accounts (runc: our cgroup

@@ -103,7 +103,7 @@ def test_the_job_asks_twice_the_limit_under_that_limit() -> None:
     limits._memory_overrun(session, "img", "container", 64 * MIB)  # type: ignore[arg-type]
     job = session.jobs[0]
     assert job.limits == Limits(memory_bytes=64 * MIB) and job.memory_bytes is None
-    assert "--vm-bytes 128M" in job.argv[-1]
+    assert "--vm 4 --vm-bytes 128M" in job.argv[-1]  # 4 workers of 32 MiB: see MEMORY_HOG
 
 
 # ---- runc: the limit in config.json ---------------------------------------------------------
