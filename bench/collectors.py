@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import psutil
-
 from runtime.cgroups import Cgroup, CgroupStats
 
 SAMPLED = ("cpu_total_ns", "memory_current", "pids_current")
@@ -133,10 +131,3 @@ def sample_reader(cg: Cgroup) -> Callable[[], list[int | None]]:
              f"{paths['pids']}/pids.current")
     return lambda: [_read_int(f) for f in files]
 
-
-def driver_usage() -> dict[str, float]:
-    """The driving process's own CPU and memory (psutil), to show the harness's cost."""
-    proc = psutil.Process()
-    times = proc.cpu_times()
-    return {"cpu_user_s": times.user, "cpu_system_s": times.system,
-            "rss_bytes": float(proc.memory_info().rss)}

@@ -64,13 +64,13 @@ class RunRecord:
     target: str
     repetition: int
     ok: bool
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)  # None: not read
     wall_s: float = 0.0
     exit_code: int | None = None
     error: str = ""
     output: str = ""                            # kept when the run failed
     accounting: dict[str, Any] = field(default_factory=dict)   # cgroup start/end/samples
-    extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, psutil, ...
+    extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, ...
     started_at: float = 0.0
 
 

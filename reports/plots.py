@@ -233,7 +233,9 @@ def density_plot(series: Mapping[str, Sequence[Mapping[str, float]]], t: T) -> s
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.2, 3.0))
     for i, (target, per_instance) in enumerate(series.items()):
         xs = list(range(1, len(per_instance) + 1))
-        mib = [(p.get("memory_bytes") or 0) / 2**20 for p in per_instance]
+        # a missing reading is a gap (NaN: no bar, no point), and so is every total after it
+        mib = [math.nan if p.get("memory_bytes") is None else p["memory_bytes"] / 2**20
+               for p in per_instance]
         total = [sum(mib[: k + 1]) for k in range(len(mib))]
         c = color(target, i)
         ax1.plot(xs, total, "-o", ms=3, color=c, label=target_label(t, target))
@@ -254,6 +256,10 @@ def density_plot(series: Mapping[str, Sequence[Mapping[str, float]]], t: T) -> s
 
 
 # -- limits -------------------------------------------------------------------------------------
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
 
 def limits_plot(shares: Mapping[str, float], memory: Mapping[str, Mapping[str, Any]],
                 asked: float, t: T) -> str:
@@ -277,12 +283,14 @@ def limits_plot(shares: Mapping[str, float], memory: Mapping[str, Mapping[str, A
     xs = range(len(mnames))
     ax2.bar([x - 0.2 for x in xs], [memory[n]["given_mib"] for n in mnames], width=0.4,
             color="#d1d5db", label=t("lbl_given"))
-    ax2.bar([x + 0.2 for x in xs], [memory[n]["peak_mib"] or 0 for n in mnames], width=0.4,
-            color=[color(n, i) for i, n in enumerate(mnames)], label=t("lbl_peak"))
+    # a peak not read is no bar (NaN) and says so, never a bar of 0
+    ax2.bar([x + 0.2 for x in xs], [_or_nan(memory[n]["peak_mib"]) for n in mnames],
+            width=0.4, color=[color(n, i) for i, n in enumerate(mnames)], label=t("lbl_peak"))
     for x, n in zip(xs, mnames, strict=True):
         m = memory[n]
         times = m.get("oom_kills") or m.get("oom_restarts")
-        acted = [f"{t('lbl_oom')} ×{int(times)}" if times else "",
+        acted = [f"{t('lbl_peak')} –" if m.get("peak_mib") is None else "",
+                 f"{t('lbl_oom')} ×{int(times)}" if times else "",
                  f"exit {m['exit_code']}" if m.get("exit_code") not in (None, 0) else ""]
         note = ", ".join(a for a in acted if a)
         if note:

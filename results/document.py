@@ -102,10 +102,6 @@ def new_document(*, profile: str, argv: Sequence[str], repeat: int, seed: int,
     }
 
 
-def set_target(doc: Document, name: str, available: bool, reason: str = "") -> None:
-    doc["targets"][name] = {"available": available, "reason": reason}
-
-
 def declare_workload(doc: Document, workload: DeclaredWorkload) -> None:
     doc["workloads"][workload.name] = workload_block(workload)
 
@@ -126,6 +122,9 @@ def _run_dict(record: Any) -> dict[str, Any]:
     run = dataclasses.asdict(record) if is_record else dict(record)
     for name, value in run.get("metrics", {}).items():
         # JSON has no NaN or infinity; a parser that produced one has a bug worth hearing about.
+        # None is a reading that was not available, stored as null.
+        if value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
                 value):
             raise ValueError(f"{run_key(run)}: metric {name} is not a finite number: {value!r}")
@@ -154,12 +153,15 @@ def completed_keys(doc: Document, *, include_failed: bool = True) -> set[RunKey]
 # -- the summary ------------------------------------------------------------------------------
 
 def run_values(doc: Mapping[str, Any]) -> dict[tuple[str, str, str, str], list[float]]:
-    """(workload, variant, metric, target) -> the successful repetitions' values."""
+    """(workload, variant, metric, target) -> the successful repetitions' values (a missing
+    reading, null, is no value)."""
     grouped: dict[tuple[str, str, str, str], list[float]] = {}
     for run in doc.get("runs", []):
         if not run.get("ok"):
             continue
         for metric, value in run.get("metrics", {}).items():
+            if value is None:
+                continue
             key = (run["workload"], run["variant"], metric, run["target"])
             grouped.setdefault(key, []).append(float(value))
     return grouped

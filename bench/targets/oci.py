@@ -13,11 +13,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import leases
 from bench.collectors import Sampler, cgroup_reader, sample_reader
@@ -29,6 +29,7 @@ from runtime.limits import Limits
 from runtime.syscalls import MNT_DETACH, REAL
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+T = TypeVar("T")
 
 
 class RuncTarget(Target):
@@ -125,14 +126,16 @@ class RuncTarget(Target):
     def run(self, job: Job) -> Outcome:
         with self._instance(job) as inst:
             t0 = time.perf_counter()
-            with Sampler(cgroup_reader(inst.cgroup), job.sample_hz,
-                         sample_reader(inst.cgroup)) as sampler:
+            kills = ChildOomKills(inst.cgroup)
+            with Sampler(kills.watching(cgroup_reader(inst.cgroup)), job.sample_hz,
+                         kills.watching(sample_reader(inst.cgroup))) as sampler:
                 proc = subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 out, err, first, timed_out = communicate_timed(proc, job.timeout, inst.kill)
                 code = TIMEOUT_EXIT if timed_out else proc.returncode
                 wall = time.perf_counter() - t0
                 accounting = sampler.finish()
+            kills.into(accounting.end)
             extra = {} if first is None else {"first_output_s": first - t0}
             return Outcome(code, out, err, wall, accounting.to_dict(), extra)
 
@@ -189,6 +192,46 @@ class RuncRun:
     def kill(self) -> None:
         subprocess.run([self.binary, "--root", str(self.state), "kill", self.cid, "KILL"],
                        capture_output=True)
+
+
+class ChildOomKills:
+    """The OOM kills in runc's own cgroup (`ctr`, inside ours), which holds the job's limits.
+
+    cgroup v1 counts a kill only in the memory cgroup where it happened (memory.oom_control's
+    oom_kill is not hierarchical; v2's memory.events is), and runc removes its cgroup as it
+    exits, before our end reading: so on v1 the count is read with every sample while the
+    job runs, and the last one kept. (A kill in the last sample period before the exit is
+    missed; an overrun kills again and again, or ends the job with 137.)"""
+
+    def __init__(self, cg: Any) -> None:
+        paths = cg.paths()
+        self.file = (f"{paths['memory']}/ctr/memory.oom_control"
+                     if "memory" in paths and "unified" not in paths else None)
+        self.seen: int | None = None
+
+    def poll(self) -> None:
+        if self.file is None:
+            return
+        try:
+            with open(self.file) as f:
+                text = f.read()
+        except OSError:
+            return  # not made yet, or gone
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                self.seen = max(self.seen or 0, int(value))
+
+    def watching(self, read: Callable[[], T]) -> Callable[[], T]:
+        def both() -> T:
+            self.poll()
+            return read()
+        return both
+
+    def into(self, end: dict[str, Any] | None) -> None:
+        """Our cgroup's end reading, with runc's cgroup's kills where only it counted them."""
+        if end is not None and self.seen is not None:
+            end["oom_kills"] = max(end.get("oom_kills") or 0, self.seen)
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """Build times: cold (every step executed) against fully cached, through the CLI.
 
-    cd /work/main && .venv/bin/python -m bench.tools.buildtime --runs 5
+    .venv/bin/python -m bench.tools.buildtime --runs 5      (in the checkout's root)
 
 Two Dockerfiles: five instructions on busybox, and Debian with one package. "cold" is
 `isobench build --no-cache` (the base image already in the store: for Debian the
@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.tools import reproduce_command
 from results.stats import iqr, median
 
 ISOBENCH = str(Path(sys.executable).with_name("isobench"))
@@ -89,8 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<12} {kind:<7} {len(values):>3} {median(values):>9.3f} "
                   f"{iqr(values):>7.3f}")
     print("goal: cached rebuild <= 0.5 s")
-    print(f"reproduce: cd /work/main && .venv/bin/python -m bench.tools.buildtime "
-          f"--runs {args.runs} --images {','.join(names)}")
+    print("reproduce: " + reproduce_command("buildtime", "--runs", str(args.runs),
+                                            "--images", ",".join(names)))
     return 0
 
 

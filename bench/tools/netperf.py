@@ -1,6 +1,6 @@
 """Host <-> container network cost: bridge (veth) against --network host, against native.
 
-    cd /work/main && .venv/bin/python -m bench.tools.netperf --runs 5
+    .venv/bin/python -m bench.tools.netperf --runs 5      (in the checkout's root)
 
 The server (iperf3 -s, qperf) runs natively, in a container on the default bridge network,
 or in a container with --network host; the client is always a host process. Traffic stays
@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.tools import reproduce_command
 from bench.workloads.common import ISOBENCH
 from bench.workloads.net import Placement, iperf3_gbits, qperf_latency_us
 from results.stats import median, summarize
@@ -82,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{kind}/native: throughput x{bw:.2f}, latency x{lat:.2f}")
     if args.json:
         atomic_write(Path(args.json), json.dumps(results, indent=2).encode())  # never half
-    print("reproduce: cd /work/main && .venv/bin/python -m bench.tools.netperf "
-          f"--runs {args.runs} --seconds {args.seconds}")
+    print("reproduce: " + reproduce_command("netperf", "--runs", str(args.runs),
+                                            "--seconds", str(args.seconds)))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Container start-up latency: isobench (API and CLI) against runc and the machine's floors.
 
-    cd /work/main && .venv/bin/python -m bench.tools.startup --runs 30
+    .venv/bin/python -m bench.tools.startup --runs 30      (in the checkout's root)
 
 Each method starts a busybox `/bin/true` and waits for it; the wall time of each run
 (time.perf_counter_ns) is recorded. All methods run interleaved in one session: every
@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import tools
 from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
@@ -122,11 +123,12 @@ def compute_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float | No
 
 def reproduce_command(runs: int, warmup: int, methods: Sequence[str], seed: int,
                       json_path: str | None = None) -> str:
-    parts = [".venv/bin/python", "-m", "bench.tools.startup", "--runs", str(runs),
-             "--warmup", str(warmup), "--methods", ",".join(methods), "--seed", str(seed)]
+    """The command line that repeats this session, run in the checkout's root."""
+    parts = ["--runs", str(runs), "--warmup", str(warmup), "--methods", ",".join(methods),
+             "--seed", str(seed)]
     if json_path:
         parts += ["--json", json_path]
-    return "cd /work/main && " + shlex.join(parts)
+    return tools.reproduce_command("startup", *parts)
 
 
 # ---------------------------------------------------------------- the session

@@ -46,13 +46,12 @@ def _container_density(session: Session, count: int) -> RunRecord:
             start_ms = (time.perf_counter() - t0) * 1000
             started.append(result.container.id)
             time.sleep(0.2)
-            mem = open_cgroup(result.container.cgroup).stats().memory_current or 0
+            mem = open_cgroup(result.container.cgroup).stats().memory_current
             per_instance.append({"start_ms": start_ms, "memory_bytes": mem})
         rec.ok = True
         rec.metrics = {"instances": float(len(started)),
                        "start_ms_mean": sum(p["start_ms"] for p in per_instance) / count,
-                       "memory_per_instance_mib":
-                           sum(p["memory_bytes"] for p in per_instance) / count / 2**20}
+                       "memory_per_instance_mib": _mean_mib(per_instance, "memory_bytes")}
         rec.extra = {"per_instance": per_instance}
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
@@ -60,6 +59,15 @@ def _container_density(session: Session, count: int) -> RunRecord:
         for cid in started:
             rt.remove(cid, force=True)
     return rec
+
+
+def _mean_mib(per_instance: list[dict[str, Any]], key: str) -> float | None:
+    """The mean of one reading over the instances, MiB; None when any instance lacks it
+    (a missing reading is not a zero)."""
+    values = [p[key] for p in per_instance]
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values) / 2**20
 
 
 def _vm_density(session: Session, count: int) -> RunRecord:
@@ -86,15 +94,14 @@ def _vm_density(session: Session, count: int) -> RunRecord:
             assert vm.running is not None  # it printed: QEMU runs
             qemu = host.process_memory(vm.running.qemu_pid)
             per_instance.append({"start_ms": start_s * 1000,
-                                 "memory_bytes": vm.running.cgroup.stats().memory_current or 0,
+                                 "memory_bytes": vm.running.cgroup.stats().memory_current,
                                  "qemu_rss_bytes": qemu.get("rss"),
                                  "qemu_pss_bytes": qemu.get("pss"),
                                  "accel": vm.running.accel})
         n = len(per_instance)
         rec.metrics = {"instances": float(n),
                        "start_ms_mean": sum(p["start_ms"] for p in per_instance) / n,
-                       "memory_per_instance_mib":
-                           sum(p["memory_bytes"] for p in per_instance) / n / 2**20,
+                       "memory_per_instance_mib": _mean_mib(per_instance, "memory_bytes"),
                        "allocated_mib": VM_SMALLEST_BYTES / 2**20}
         for key in ("rss", "pss"):  # per instance, as footprint's qemu_rss_mib of one
             got = [p[f"qemu_{key}_bytes"] for p in per_instance if p[f"qemu_{key}_bytes"]]

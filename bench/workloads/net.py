@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -23,7 +22,8 @@ from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from bench import leases
-from bench.model import RunRecord, Session, Variant, Workload, image_tag
+from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
+from bench.parsers import parse_iperf3, parse_qperf_latency
 from bench.targets import Job, RuncTarget
 from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import ISOBENCH, cli_env
@@ -233,31 +233,33 @@ def retry(fn: Callable[[], T], timeout: float, pause: float = 0.5,
 
 
 def iperf3_gbits(address: str, seconds: int, port: int | None = None) -> float:
+    """TCP throughput to the iperf3 server at `address`: bench.parsers.parse_iperf3's
+    gbit_s (what the receiver got). A failure (no server yet, an error, output not
+    understood) is a SystemExit with one line, which `retry` retries."""
     argv = ["iperf3", "-c", address, "-t", str(seconds), "-J"]
     if port is not None:
         argv += ["-p", str(port)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + CLIENT_GRACE_S)
     try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        raise SystemExit(f"iperf3 to {address}: no JSON ({proc.stderr.strip()[:200]})") \
-            from None
-    if "error" in out:
-        raise SystemExit(f"iperf3 to {address}: {out['error']}")
-    return out["end"]["sum_received"]["bits_per_second"] / 1e9
+        return parse_iperf3(proc.stdout)["gbit_s"]
+    except ParseError as e:
+        stderr = proc.stderr.strip()
+        raise SystemExit(f"iperf3 to {address}: {e}" + (f" ({stderr[:200]})" if stderr
+                                                         else "")) from None
 
 
 def qperf_latency_us(address: str, seconds: int, listen_port: int | None = None,
                      data_port: int | None = None) -> float:
+    """qperf tcp_lat to `address`: bench.parsers.parse_qperf_latency's latency_us."""
     ports = [] if listen_port is None else ["-lp", str(listen_port)]
     ports += [] if data_port is None else ["-ip", str(data_port)]
     out = subprocess.run(["qperf", *ports, "-t", str(seconds), address, "tcp_lat"],
                          capture_output=True, text=True, check=True,
                          timeout=seconds + CLIENT_GRACE_S).stdout
-    m = re.search(r"latency\s*=\s*([\d.]+)\s*(ns|us|ms|sec)", out)
-    if not m:
-        raise SystemExit(f"qperf output not understood: {out!r}")
-    return float(m.group(1)) * {"ns": 1e-3, "us": 1.0, "ms": 1e3, "sec": 1e6}[m.group(2)]
+    try:
+        return parse_qperf_latency(out)["latency_us"]
+    except ParseError as e:
+        raise SystemExit(f"qperf to {address}: {e}") from None
 
 
 # (variant, target, placement): the container both on the bridge and on the host's network

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import statistics
 import time
 from pathlib import Path
 
@@ -48,7 +49,12 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     for target in TARGETS.split(","):
         assert ("cpu", target) in ran and ("startup", target) in ran
     cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]
-    assert cell["native"]["ratio_to_native"] == 1.0
+    # the ratio is the container's median over native's, as the runs give them
+    values = {t: [r["metrics"]["events_per_s"] for r in doc["runs"]
+                  if r["variant"] == "cpu.single" and r["target"] == t] for t in ("native",
+                                                                                   "container")}
+    assert cell["container"]["ratio_to_native"] == pytest.approx(
+        statistics.median(values["container"]) / statistics.median(values["native"]))
     assert 0.5 < cell["container"]["ratio_to_native"] < 2.0
     # every command run was accounted by its cgroup: CPU time seen on each target
     for r in doc["runs"]:
@@ -57,14 +63,69 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     limits = {r["target"]: r["metrics"] for r in doc["runs"] if r["variant"] == "limits.cpu_half"}
     for target, metrics in limits.items():
         assert 0.35 < metrics["cpu_share"] < 0.65, (target, metrics)
+    for target in TARGETS.split(","):
+        check_memory_limit_held(one(doc, "limits.memory_64m", target))
     check_first_output(doc, ("container", "runc"))
     runc_net = one(doc, "net.bridge", "runc")
     assert runc_net["metrics"]["iperf3_gbit_s"] > 0 and runc_net["metrics"]["tcp_lat_us"] > 0
     # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
     assert cli.census() - before == type(before)(0, 0, 0, 0)
-    # compare against itself: nothing regressed
-    same = cli("compare", str(out), str(out))
-    assert same.returncode == 0, same.stdout + same.stderr
+    # compare: a copy with the container's cpu.single throughput halved (beyond its 5 %
+    # threshold) is exactly one regression, exit 1; the same copy as the baseline, one
+    # improvement and exit 0
+    worse = doctored(out, tmp_path / "worse", "cpu.single", "container", "events_per_s", 0.5)
+    proc = cli("compare", str(out), str(worse))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert verdicts(proc.stdout, "regressed") == [
+        ("cpu", "cpu.single", "events_per_s", "container")], proc.stdout
+    assert verdicts(proc.stdout, "improved") == []
+    proc = cli("compare", str(worse), str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert verdicts(proc.stdout, "regressed") == []
+    assert verdicts(proc.stdout, "improved") == [
+        ("cpu", "cpu.single", "events_per_s", "container")], proc.stdout
+
+
+def doctored(out: Path, to: Path, variant: str, target: str, metric: str,
+             factor: float) -> Path:
+    """A copy of the session in `out` with one metric of one target scaled by `factor`."""
+    doc = document.load(out / "results.json")
+    runs = [r for r in doc["runs"] if r["variant"] == variant and r["target"] == target]
+    assert runs
+    for r in runs:
+        r["metrics"][metric] *= factor
+    document.recompute_summary(doc)
+    document.write_atomic(to / "results.json", doc)
+    return to
+
+
+def verdicts(table: str, verdict: str) -> list[tuple[str, str, str, str]]:
+    """(workload, variant, metric, target) of each row of `isobench compare`'s table with
+    this verdict."""
+    rows = []
+    for line in table.splitlines():
+        if line.endswith(f"  {verdict}"):
+            workload, variant, metric, *rest = line.split()
+            target = rest[1] if rest[0].startswith("(") else rest[0]  # after "(unit)"
+            rows.append((workload, variant, metric, target))
+    return rows
+
+
+def check_memory_limit_held(run: dict) -> None:
+    """The hog, twice the limit, was killed by the OOM killer (the cgroup's count, exit 137,
+    or in a VM the guest's own), and the peak stayed within the limit plus the workload's
+    margin (bench.workloads.limits: 16 MiB, 192 MiB for a VM's QEMU)."""
+    from bench.workloads.limits import DEFAULT_PEAK_MARGIN_MIB, PEAK_MARGIN_MIB
+
+    target, m = run["target"], run["metrics"]
+    assert run["ok"], (target, run["error"])
+    assert m["given_mib"] == (256 if target == "vm" else 64), (target, m)
+    acted = m["exit_code"] == 137 or (m["oom_kills"] or 0) > 0 or (
+        target == "vm" and m["oom_restarts"] > 0)
+    assert acted, (target, m)
+    margin = PEAK_MARGIN_MIB.get(target, DEFAULT_PEAK_MARGIN_MIB)
+    assert m["peak_mib"] is not None and 0 < m["peak_mib"] <= m["given_mib"] + margin, (
+        target, m)
 
 
 def test_ctrl_c_keeps_finished_runs_and_resume_completes(cli: Cli, tmp_path: Path) -> None:
@@ -177,6 +238,8 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
     for target in ("native", "container", "runc"):
         share = one(doc, "limits.cpu_half", target)["metrics"]["cpu_share"]
         assert 0.35 < share < 0.65, (target, share)
+    for target in ("native", "container", "runc", "vm"):
+        check_memory_limit_held(one(doc, "limits.memory_64m", target))
 
     # nothing left: no netns, veth, bridge, cgroup, mount; no domain, VM run dir or socket
     assert cli.census() - before == type(before)(0, 0, 0, 0)

@@ -58,6 +58,60 @@ GOOD = {
                     "stress_ng_cpu2_logbrief.txt", "stress_ng_cpu_sn.txt")},
 }
 
+# what each parser gives for each capture it accepts: its own tool's, and the compatible
+# ones (sysbench memory's two modes print the same lines; fio's JSON is the same shape for
+# random and sequential jobs). Read off the captures; a derived value as its formula.
+def _sng(ops: float, per_s: float, real: float, usr: float, sys_: float, *, oom: float = 0,
+         premature: float = 0) -> dict[str, float]:
+    return {"bogo_ops": ops, "bogo_ops_per_s": per_s, "real_time_s": real, "usr_time_s": usr,
+            "sys_time_s": sys_, "cpu_share": (usr + sys_) / real, "oom_restarts": oom,
+            "premature": premature, "successful": 1}
+
+
+def _access_ns(mib_per_s: float, threads: int = 1) -> float:
+    return threads * 4 / (mib_per_s * 2**20) * 1e9
+
+
+EXPECTED: dict[tuple[str, str], dict[str, float]] = {
+    ("sysbench_cpu", "sysbench_cpu_single.txt"): {"events_per_s": 2463.64,
+                                                  "latency_avg_ms": 0.40},
+    ("sysbench_cpu", "sysbench_cpu_all.txt"): {"events_per_s": 1635.37, "latency_avg_ms": 1.21},
+    ("sysbench_memory", "sysbench_memory_seq.txt"): {"mib_per_s": 8514.84},
+    ("sysbench_memory_random", "sysbench_memory_seq.txt"): {
+        "mib_per_s": 8514.84, "latency_avg_ms": 0.23, "access_ns": _access_ns(8514.84, threads=2)},
+    ("sysbench_memory", "sysbench_memory_random.txt"): {"mib_per_s": 77.91},
+    ("sysbench_memory_random", "sysbench_memory_random.txt"): {
+        "mib_per_s": 77.91, "latency_avg_ms": 820.13, "access_ns": _access_ns(77.91)},
+    ("sysbench_memory", "sysbench_memory_rnd_64b.txt"): {"mib_per_s": 252.37},
+    ("sysbench_memory_random", "sysbench_memory_rnd_64b.txt"): {
+        "mib_per_s": 252.37, "latency_avg_ms": 0.0, "access_ns": _access_ns(252.37)},
+    ("fio_random", "fio_randread.json"): {"iops": 36680.15992, "clat_mean_us": 417.725289944,
+                                          "clat_p99_us": 4423.68},
+    ("fio_sequential", "fio_randread.json"): {"mb_s": 150.241935},
+    ("fio_random", "fio_randwrite.json"): {"iops": 22455.627169, "clat_mean_us": 686.659793323,
+                                           "clat_p99_us": 5341.184},
+    ("fio_sequential", "fio_randwrite.json"): {"mb_s": 91.978248},
+    ("fio_random", "fio_seqread.json"): {"iops": 415.97662, "clat_mean_us": 38153.125177986,
+                                         "clat_p99_us": 122159.104},
+    ("fio_sequential", "fio_seqread.json"): {"mb_s": 436.183099},
+    ("fio_random", "fio_seqwrite.json"): {"iops": 678.500986, "clat_mean_us": 23376.54396439,
+                                          "clat_p99_us": 58458.112},
+    ("fio_sequential", "fio_seqwrite.json"): {"mb_s": 711.45985},
+    ("iperf3", "iperf3_tcp.json"): {"gbit_s": 9.760789538376675, "retransmits": 7},
+    ("qperf", "qperf_tcp_lat.txt"): {"latency_us": 14.7},
+    ("qperf", "qperf_tcp_lat_verbose.txt"): {"latency_us": 16.0},
+    ("qperf", "qperf_udp_lat.txt"): {"latency_us": 10.1},
+    ("stress_ng", "stress_ng_cpu.txt"): _sng(1572, 784.58, 2.0, 1.33, 0.0),
+    ("stress_ng", "stress_ng_cpu2_logbrief.txt"): _sng(1263, 630.92, 2.0, 1.11, 0.01),
+    ("stress_ng", "stress_ng_cpu_quota50.txt"): _sng(1845, 614.05, 3.0, 1.48, 0.0),
+    ("stress_ng", "stress_ng_cpu_sn.txt"): _sng(681, 679.951, 1.002, 0.5919, 0.003931),
+    ("stress_ng", "stress_ng_vm_oom.txt"): _sng(0, 0.0, 3.09, 0.09, 2.01),
+    ("stress_ng", "stress_ng_vm_oom_verbose.txt"): _sng(0, 0.0, 2.22, 0.04, 0.65, oom=8),
+    ("stress_ng", "stress_ng_vm_oomable.txt"): _sng(0, 0.0, 0.26, 0.01, 0.08, premature=1),
+}
+# every other (parser, capture) pair: another tool's output, which must raise
+FOREIGN = sorted((p, n) for p in PARSERS for n in GOOD if (p, n) not in EXPECTED)
+
 # real output of failed runs, with a word the one-line message must contain
 FAILED = [
     ("sysbench_fatal.txt", "sysbench_cpu", "FATAL: Invalid value for memory-oper"),
@@ -214,11 +268,16 @@ def test_real_failed_runs_raise_one_line_parse_errors(name: str, parser: str,
     assert words in message
 
 
-@pytest.mark.parametrize("name", sorted(GOOD))
-def test_every_good_fixture_parses_to_finite_values(name: str) -> None:
-    parser, keys = GOOD[name]
+def test_every_good_fixture_has_its_expected_values() -> None:
+    assert {(GOOD[n][0], n) for n in GOOD} <= set(EXPECTED)
+    assert all(set(values) == GOOD[n][1] for (p, n), values in EXPECTED.items()
+               if p == GOOD[n][0])
+
+
+@pytest.mark.parametrize(("parser", "name"), sorted(EXPECTED))
+def test_each_accepted_capture_parses_to_its_values(parser: str, name: str) -> None:
     got = PARSERS[parser](fixture(name))
-    assert set(got) == keys
+    assert got == pytest.approx(EXPECTED[(parser, name)], rel=1e-12)
     assert all(isinstance(v, float) and math.isfinite(v) for v in got.values())
 
 
@@ -287,15 +346,8 @@ def test_garbage_raises_parse_error(parser: str, text: str) -> None:
     assert_one_line_parse_error(PARSERS[parser], text)
 
 
-@pytest.mark.parametrize("parser", sorted(PARSERS))
-@pytest.mark.parametrize("name", sorted(GOOD))
+@pytest.mark.parametrize(("parser", "name"), FOREIGN)
 def test_another_tools_output_raises_parse_error(parser: str, name: str) -> None:
-    own = GOOD[name][0]
-    compatible = {("sysbench_memory", "sysbench_memory_random"),
-                  ("sysbench_memory_random", "sysbench_memory"),
-                  ("fio_random", "fio_sequential"), ("fio_sequential", "fio_random")}
-    if parser == own or (parser, own) in compatible:
-        return
     assert_one_line_parse_error(PARSERS[parser], fixture(name))
 
 
@@ -308,6 +360,80 @@ def test_sysbench_with_no_events_is_a_failure() -> None:
 def test_fio_without_percentiles_says_so() -> None:
     text = fixture("fio_randread.json").replace('"99.000000"', '"98.000000"')
     assert "99th percentile" in assert_one_line_parse_error(parsers.parse_fio_random, text)
+
+
+# ---- the net workload's clients: the same parsers, the fields it records -------------------
+
+class _Ran:
+    def __init__(self, stdout: str, stderr: str = "") -> None:
+        self.stdout, self.stderr, self.returncode = stdout, stderr, 0
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, stdout: str) -> list[list[str]]:
+    from bench.workloads import net
+
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **_kw: object) -> _Ran:
+        calls.append(argv)
+        return _Ran(stdout)
+    monkeypatch.setattr(net.subprocess, "run", run)
+    return calls
+
+
+def test_the_net_workload_records_what_the_tested_parsers_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.workloads import net
+
+    assert (net.parse_iperf3, net.parse_qperf_latency) == (parsers.parse_iperf3,
+                                                           parsers.parse_qperf_latency)
+    calls = _serve(monkeypatch, fixture("iperf3_tcp.json"))
+    assert net.iperf3_gbits("10.0.0.2", 3, 5202) == pytest.approx(
+        EXPECTED[("iperf3", "iperf3_tcp.json")]["gbit_s"], rel=1e-12)
+    assert calls[-1] == ["iperf3", "-c", "10.0.0.2", "-t", "3", "-J", "-p", "5202"]
+    for name in ("qperf_tcp_lat.txt", "qperf_tcp_lat_verbose.txt"):
+        calls = _serve(monkeypatch, fixture(name))
+        assert net.qperf_latency_us("10.0.0.2", 2, 19766, 19767) == EXPECTED[
+            ("qperf", name)]["latency_us"]
+        assert calls[-1] == ["qperf", "-lp", "19766", "-ip", "19767", "-t", "2", "10.0.0.2",
+                             "tcp_lat"]
+
+
+@pytest.mark.parametrize(("stdout", "words"), [
+    # iperf3 may print a warning before its JSON: the parser skips it
+    ("warning: ignoring stale state\n" + fixture("iperf3_tcp.json"), None),
+    (fixture("iperf3_refused.json"), "unable to connect to server: Connection refused"),
+    (fixture("iperf3_interrupted.json"), "interrupt - the client has terminated"),
+    ('{"start": {}, "end": {}}', "no end.sum_received/sum_sent"),
+    ('{"end": {"sum_received": {"bits_per_second": "x"}, "sum_sent": {}}}', "not a number"),
+    ("", "no JSON document"),
+])
+def test_the_net_iperf3_client_fails_in_one_line_that_retry_retries(
+        monkeypatch: pytest.MonkeyPatch, stdout: str, words: str | None) -> None:
+    from bench.workloads import net
+
+    _serve(monkeypatch, stdout)
+    if words is None:
+        assert net.iperf3_gbits("h", 1) == pytest.approx(9.760789538376675, rel=1e-12)
+        return
+    with pytest.raises(SystemExit) as info:  # what retry() catches and tries again
+        net.iperf3_gbits("h", 1)
+    message = str(info.value.code)
+    assert words in message and "\n" not in message, message
+
+
+@pytest.mark.parametrize(("stdout", "words"), [
+    (fixture("qperf_refused.txt"), "failed to connect"),
+    ("tcp_lat:\n    latency  =  \n", "no 'latency = N unit' line"),
+])
+def test_the_net_qperf_client_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, stdout: str,
+                                                words: str) -> None:
+    from bench.workloads import net
+
+    _serve(monkeypatch, stdout)
+    with pytest.raises(SystemExit) as info:
+        net.qperf_latency_us("h", 1)
+    assert words in str(info.value.code) and "\n" not in str(info.value.code)
 
 
 # ---- the registry ----------------------------------------------------------------------------

@@ -176,3 +176,21 @@ def test_default_output_is_next_to_the_results(tmp_path: Path) -> None:
     assert out.pdf is None
     assert len(out.warnings) == 1 and "vm" in out.warnings[0]
     assert str(session / "results.json") in out.warnings[0]
+
+
+def test_a_memory_reading_not_taken_shows_as_missing_not_zero(tmp_path: Path) -> None:
+    """limits.memory_64m on runc with no peak and no OOM-kill count read (null): the table
+    shows "–" for both and the plot draws no peak bar, saying "peak –" instead."""
+    d = doc(run("limits", "limits.memory_64m", "runc",
+                {"exit_code": 137.0, "given_mib": 64.0, "oom_kills": None,
+                 "oom_restarts": 0.0, "peak_mib": None}, exit_code=137),
+            run("limits", "limits.memory_64m", "container",
+                {"exit_code": 137.0, "given_mib": 64.0, "oom_kills": 2.0,
+                 "oom_restarts": 0.0, "peak_mib": 63.5}, exit_code=137),
+            targets=("native", "container", "runc"))
+    html = html_of(d, tmp_path)
+    row = re.search(r"<tr><td>runc</td>(.*?)</tr>", html, re.S)
+    assert row is not None, html
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+    assert cells[:4] == ["64.0", "–", "–", "0"], cells   # given, peak, kills, restarts
+    assert html.count(">peak –, exit 137<") == 1  # runc's; the container's peak was read

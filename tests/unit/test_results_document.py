@@ -3,6 +3,7 @@ summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -13,7 +14,6 @@ import jsonschema
 import pytest
 
 from bench.model import RunRecord, Variant, Workload
-from bench.records import run_from_dict
 from results import document
 from results.errors import ResultsError
 from results.metrics import Metric, named
@@ -143,14 +143,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert os.listdir(path.parent) == ["results.json"]
 
 
-def test_runs_load_back_as_run_records(tmp_path: Path) -> None:
+def test_a_run_record_is_stored_field_for_field(tmp_path: Path) -> None:
     record = _run("native", 0, 10.0)
     doc = make_doc()
     document.add_run(doc, record)
     document.write_atomic(tmp_path / "r.json", doc)
     loaded = document.load(tmp_path / "r.json")
-    assert run_from_dict(loaded["runs"][-1]) == record
-    assert run_from_dict({**loaded["runs"][-1], "future_field": 1}) == record
+    assert loaded["runs"][-1] == dataclasses.asdict(record)
 
 
 def test_failed_serialization_leaves_the_old_file(tmp_path: Path) -> None:
@@ -277,3 +276,33 @@ def test_results_path_takes_a_file_or_a_session_directory(tmp_path: Path) -> Non
     assert document.results_path(str(tmp_path / "results.json")) == tmp_path / "results.json"
     with pytest.raises(ResultsError, match="nope.json: no such results file or directory"):
         document.results_path(tmp_path / "nope.json")
+
+
+def test_a_missing_reading_is_null_and_no_value(tmp_path: Path) -> None:
+    """A metric the target could not read (None) is stored as null, validates, round-trips,
+    and is left out of the summary: it is not a 0."""
+    doc = make_doc()
+    for rep, value in enumerate((64.0, None, 66.0)):
+        document.add_run(doc, RunRecord("limits", "limits.memory_64m", "runc", rep, ok=True,
+                                        metrics={"peak_mib": value, "oom_kills": None}))
+    document.validate(doc)
+    document.write_atomic(tmp_path / "r.json", doc)
+    stored = json.loads((tmp_path / "r.json").read_text())
+    runs = [r for r in stored["runs"] if r["variant"] == "limits.memory_64m"]
+    assert [r["metrics"] for r in runs] == [{"peak_mib": 64.0, "oom_kills": None},
+                                            {"peak_mib": None, "oom_kills": None},
+                                            {"peak_mib": 66.0, "oom_kills": None}]
+    assert '"oom_kills": null' in (tmp_path / "r.json").read_text()
+    loaded = document.load(tmp_path / "r.json")
+    cells = loaded["summary"]["limits"]["limits.memory_64m"]
+    assert set(cells) == {"peak_mib"}  # no values at all: no cell, rather than a 0
+    assert (cells["peak_mib"]["runc"]["n"], cells["peak_mib"]["runc"]["median"]) == (2, 65.0)
+
+
+def test_files_written_before_null_readings_still_load() -> None:
+    old = json.loads((Path(__file__).parent / "fixtures" / "results" /
+                      "v1_tcg_all_targets.json").read_text())
+    memory = [r for r in old["runs"] if r["variant"] == "limits.memory_64m"]
+    assert memory and all(isinstance(v, int | float) for r in memory
+                          for v in r["metrics"].values())
+    document.validate(old)

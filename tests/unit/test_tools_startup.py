@@ -3,6 +3,8 @@ schedule."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.tools.startup import (
@@ -79,7 +81,10 @@ def test_format_table_rows():
 
 
 def test_reproduce_command():
+    # run from the checkout's root, wherever it is: no machine's directory in it
     cmd = reproduce_command(30, 3, ["api", "runc"], 42)
-    assert cmd == ("cd /work/main && .venv/bin/python -m bench.tools.startup --runs 30 --warmup 3 "
+    assert cmd == (".venv/bin/python -m bench.tools.startup --runs 30 --warmup 3 "
                    "--methods api,runc --seed 42")
+    inside = str(Path(__file__).resolve().parents[2] / "out" / "x.json")
+    assert reproduce_command(5, 0, ["cli"], 1, inside).endswith("--json out/x.json")
     assert reproduce_command(5, 0, ["cli"], 1, "out dir/x.json").endswith("--json 'out dir/x.json'")
