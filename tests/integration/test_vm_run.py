@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import CGROUP_ROOT, ISOBENCH, Cli
+from tests.vmhost import DOCTOR_NEEDED, parse_doctor, require_vm
 
 pytestmark = pytest.mark.root
 
@@ -89,6 +90,7 @@ def vm_census(cli: Cli) -> VmLeftovers:
 
 
 _doctor: dict[str, dict] = {}
+_doctor_broken: list[str] = []   # why doctor itself failed: every VM test fails with it
 
 
 def start_daemons() -> None:
@@ -109,15 +111,21 @@ def vm(iso_root: Path) -> VmCli:
     import shutil
 
     if shutil.which("qemu-system-x86_64") is None:
-        pytest.skip("QEMU is not installed (make setup installs it)")
+        require_vm("QEMU is not installed (make setup installs it)")
     cli = VmCli(iso_root)
-    if not _doctor:  # once per session: it lists the initrd and runs the TCG probe
+    if not _doctor and not _doctor_broken:  # once per session: the initrd, the probes
         start_daemons()
-        doctor = cli("doctor", "--json", timeout=120)
-        _doctor.update({c["name"]: c for c in json.loads(doctor.stdout or "[]")})
-    for name in ("libvirt", "guest kernel", "initrd modules", "acceleration"):
+        doctor = cli("doctor", "--json", timeout=600)
+        try:
+            _doctor.update(parse_doctor(doctor.returncode, doctor.stdout, doctor.stderr))
+        except AssertionError as e:
+            _doctor_broken.append(str(e))
+    if _doctor_broken:
+        pytest.fail(_doctor_broken[0], pytrace=False)
+    for name in DOCTOR_NEEDED:
         if not _doctor.get(name, {}).get("ok"):
-            pytest.skip(f"this host cannot run VMs: {name}: {_doctor.get(name, {}).get('detail')}")
+            require_vm(f"this host cannot run VMs: {name}: "
+                       f"{_doctor.get(name, {}).get('detail')}")
     return cli
 
 
@@ -235,7 +243,7 @@ def test_debian_sysbench_output_comes_back_whole(vm: VmCli, nothing_left: None,
     import shutil
 
     if shutil.which("debootstrap") is None:
-        pytest.skip("debootstrap is not installed (make setup installs it)")
+        require_vm("debootstrap is not installed (make setup installs it)")
     ctx = tmp_path / "sysbench"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(
