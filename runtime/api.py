@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -480,9 +479,3 @@ class Runtime:
             "Stats": c.state.stats,
         }
 
-
-def print_logs(rt: Runtime, ref: str) -> None:
-    for stream, data in rt.logs(ref):
-        target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
-        target.write(data)
-        target.flush()

@@ -165,16 +165,6 @@ class Limits:
             device_write_bps=tuple(parse_device_rate(r) for r in device_write_bps),
         )
 
-    def is_empty(self) -> bool:
-        return (
-            self.memory_bytes is None
-            and self.cpu_quota_us is None
-            and self.cpu_shares is None
-            and self.pids_max is None
-            and not self.device_read_bps
-            and not self.device_write_bps
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "memory_bytes": self.memory_bytes,

@@ -30,6 +30,9 @@ from vm.guest import GuestError, find_kernel
 QEMU = "qemu-system-x86_64"
 KVM_DEVICE = "/dev/kvm"
 PROBE_TIMEOUT_S = 3.0
+# TCG has no vCPU that can spin: its probe can only be slow (a loaded host), never stuck,
+# so its limit only bounds a broken QEMU; a short timer turned "slow" into "cannot run VMs".
+TCG_PROBE_TIMEOUT_S = 120.0
 KERNEL_PROBE_TIMEOUT_S = 15.0   # the banner comes after the kernel decompressed itself
 KERNEL_BANNER = b"Linux version"
 PROBE_VERSION = 2               # in the cache key: verdicts of an older probe are not reused
@@ -114,6 +117,11 @@ def run_probe(accel: str, timeout: float = PROBE_TIMEOUT_S) -> ProbeResult:
         return ProbeResult(accel, True, seconds, f"a vCPU ran the probe in {seconds:.2f} s")
     first = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[0]
     return ProbeResult(accel, False, seconds, f"QEMU failed: {first}")
+
+
+def probe_tcg() -> ProbeResult:
+    """Whether QEMU runs guests under TCG here at all (however slowly)."""
+    return run_probe("tcg", timeout=TCG_PROBE_TIMEOUT_S)
 
 
 def kernel_probe_command(accel: str, kernel: str) -> list[str]:

@@ -88,7 +88,7 @@ def vm_checks(refresh: bool = False) -> list[Check]:
     if kvm is not None:
         checks.append(Check("KVM probe", kvm.ok, ("a vCPU ran: " if kvm.ok else "failed: ")
                             + f"{kvm.detail} (decided by the {kvm.check} check)"))
-    tcg = accel.run_probe("tcg")
+    tcg = accel.probe_tcg()
     checks.append(Check("TCG probe", tcg.ok, tcg.detail, "vm (without KVM)"))
     decision = accel.decide("auto", problem, kvm)
     usable = decision.accel == "kvm" or tcg.ok

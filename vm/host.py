@@ -113,14 +113,6 @@ def process_memory(pid: int) -> dict[str, int]:
     return out
 
 
-def our_domains(conn: libvirt.virConnect, prefix: str) -> list[str]:
-    """Names of defined or running domains starting with `prefix`."""
-    try:
-        return sorted(d.name() for d in conn.listAllDomains(0) if d.name().startswith(prefix))
-    except libvirt.libvirtError:
-        return []
-
-
 def destroy(dom: libvirt.virDomain) -> None:
     """Power a domain off now, if it still runs."""
     try:

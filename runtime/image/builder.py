@@ -53,10 +53,6 @@ class BuildResult:
     image: Image
     steps: list[StepResult]
 
-    @property
-    def all_cached(self) -> bool:
-        return all(s.cached for s in self.steps[1:])
-
 
 @dataclass
 class _State:

@@ -53,13 +53,3 @@ def tree_digest(root: Path) -> tuple[str, int]:
                     tar.addfile(info)
     return "sha256:" + sink.sha.hexdigest(), sink.size
 
-
-def tree_size(root: Path) -> int:
-    total = 0
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except FileNotFoundError:
-                pass
-    return total

@@ -104,25 +104,36 @@ def one_integration_test_at_a_time() -> Iterator[None]:
 
 @pytest.fixture
 def iso_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private state root; after the test, its containers are removed and the census must
+    be back where it started: what is left then (a mount, a cgroup, a veth, a bridge, a netns,
+    a rule, a container record) fails the test that leaked it."""
     require_root()
     root = Path(tempfile.mkdtemp(prefix="isobench-test-"))
     monkeypatch.setenv("ISOBENCH_ROOT", str(root))
     monkeypatch.setenv("ISOBENCH_CGROUP_PARENT", f"isobench-test-{root.name}")
+    before = Cli(root).census()
     yield root
-    teardown(Cli(root))
+    leaked = teardown(Cli(root)) - before
+    leaked.volumes = 0  # volumes live in the root, which goes with it
+    if leaked != Leftovers(0, 0, 0, 0):
+        pytest.fail(f"the test left behind (after rm -f of its containers): {leaked}",
+                    pytrace=False)
 
 
-def teardown(cli: Cli) -> None:
-    """Remove every container of this root, its cgroup parents and the root itself."""
+def teardown(cli: Cli) -> Leftovers:
+    """Remove every container of this root, its cgroup parents and the root itself. Returns
+    the census taken after the containers were removed, before the rest goes."""
     ids = cli("ps", "-aq", "--no-trunc").stdout.split()
     if ids:
         cli("rm", "-f", *ids)
+    left = cli.census()
     for parent in [*CGROUP_ROOT.glob(f"*/{cli.cgroup_parent}")]:
         try:
             parent.rmdir()
         except OSError:
-            pass  # still holds a cgroup: the test that leaked it fails on its census
+            pass  # still holds a cgroup: counted in `left`, which fails the test
     shutil.rmtree(cli.root, ignore_errors=True)
+    return left
 
 
 @pytest.fixture

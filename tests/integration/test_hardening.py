@@ -137,15 +137,27 @@ def test_privileged_can_mount_and_unshare_and_sees_the_host_devices(cli: Cli) ->
     assert cli.census() - before == Leftovers(0, 0, 0, 0)
 
 
-@pytest.mark.parametrize("flags, works", [
-    (["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined"], True),
-    (["--cap-add", "cap_sys_admin"], True),  # the profile follows the capabilities
-    (["--security-opt", "seccomp=unconfined"], False),  # the capability is still missing
+@pytest.mark.parametrize("flags, seccomp, works", [
+    (["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined"], "0", True),
+    (["--cap-add", "cap_sys_admin"], "2", True),  # the profile follows the capabilities
+    (["--security-opt", "seccomp=unconfined"], "0", False),  # the capability is still missing
 ])
 def test_mount_needs_sys_admin_and_a_profile_that_allows_it(cli: Cli, flags: list[str],
-                                                            works: bool) -> None:
-    proc = run(cli, *flags, script="mount -t tmpfs x /tmp && grep -c ' /tmp tmpfs' /proc/mounts")
-    assert (proc.returncode == 0 and proc.stdout.strip() == "1") is works, proc.stderr
+                                                            seccomp: str, works: bool) -> None:
+    proc = run(cli, *flags, script="grep -E '^(Seccomp|CapEff):' /proc/self/status; "
+               "mount -t tmpfs x /tmp; echo mount=$?; grep -c ' /tmp tmpfs' /proc/mounts")
+    # the container ran with the flags applied (a rejected flag is exit 125 and no output)
+    assert proc.returncode == (0 if works else 1), proc.stderr
+    assert status_field(proc.stdout, "Seccomp") == seccomp, proc.stdout
+    sys_admin = 1 << 21
+    assert bool(int(status_field(proc.stdout, "CapEff"), 16) & sys_admin) is works
+    lines = proc.stdout.splitlines()
+    if works:
+        assert lines[2:] == ["mount=0", "1"], proc.stderr
+    else:  # refused by the kernel for want of CAP_SYS_ADMIN, not by a filter (EPERM either way)
+        assert lines[2] != "mount=0" and lines[3] == "0", proc.stdout
+        assert "permission denied" in proc.stderr.lower() \
+            or EPERM_TEXT in proc.stderr, proc.stderr
 
 
 def test_cap_drop_all_makes_chown_fail(cli: Cli) -> None:

@@ -143,7 +143,9 @@ def test_different_machines_are_refused(key: str, value: Any, shown: str) -> Non
 def test_other_machine_fields_do_not_matter() -> None:
     other = {**MACHINE, "memory_bytes": 1, "versions": {"python": "3.12.0"}}
     base = make_doc({("m", "native"): TIGHT_BASE})
-    rules.compare(base, make_doc({("m", "native"): TIGHT_BASE}, machine=other))
+    result = rules.compare(base, make_doc({("m", "native"): TIGHT_BASE}, machine=other))
+    assert [(r.metric, r.target, r.change.verdict, r.change.base_median, r.change.new_median)
+            for r in result.rows] == [("m", "native", rules.SAME, 100.0, 100.0)]
 
 
 def test_different_schema_versions_are_refused() -> None:

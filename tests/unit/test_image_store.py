@@ -11,7 +11,7 @@ import pytest
 
 from runtime.errors import NotFound
 from runtime.image import busybox
-from runtime.image.layers import tree_digest, tree_size
+from runtime.image.layers import tree_digest
 from runtime.image.store import Image, ImageConfig, ImageStore, normalize_ref
 
 # --- tree_digest ---
@@ -78,14 +78,6 @@ def test_mtime_does_not_change_the_digest(tmp_path: Path) -> None:
         os.utime(path, (1_000_000, 1_000_000))
     os.utime(root / "bin" / "alias", (5, 5), follow_symlinks=False)
     assert tree_digest(root) == before
-
-
-def test_tree_size_counts_file_bytes(tmp_path: Path) -> None:
-    root = tmp_path / "t"
-    (root / "d").mkdir(parents=True)
-    (root / "a").write_bytes(b"x" * 10)
-    (root / "d" / "b").write_bytes(b"y" * 5)
-    assert tree_size(root) == 15
 
 
 # --- normalize_ref ---

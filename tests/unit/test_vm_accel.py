@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -198,3 +199,17 @@ def test_device_status(tmp_path: Path) -> None:
     node = tmp_path / "kvm"
     node.write_text("")
     assert accel.kvm_device_status(str(node)) is None
+
+
+def test_a_slow_tcg_probe_is_not_a_failure(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """A loaded host runs the sector slowly under TCG; well past the KVM probe's limit (where
+    a slow vCPU means one that never runs) it is still a TCG that works."""
+    qemu = tmp_path / accel.QEMU
+    qemu.write_text(f"#!/bin/sh\nsleep {accel.PROBE_TIMEOUT_S + 1}\n"
+                    f"exit {accel.EXPECTED_STATUS}\n")
+    qemu.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    result = accel.probe_tcg()
+    assert result.ok and result.accel == "tcg", result.detail
+    assert result.seconds > accel.PROBE_TIMEOUT_S

@@ -5,26 +5,52 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from runtime.image.layers import OPAQUE_XATTR
+from tests.vmhost import require_vm
 from vm.flatten import flatten, is_whiteout
 
 
+def _probe(make: Callable[[Path], None]) -> str | None:
+    """Why `make` cannot be done in a scratch dir here (None: it can), decided once, before
+    any test: a test's own failure to do it is then a failure, never a skip."""
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            make(Path(scratch) / "probe")
+        except OSError as e:
+            return e.strerror
+    return None
+
+
+def _mknod_whiteout(path: Path) -> None:
+    os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+
+
+def _mkdir_opaque(path: Path) -> None:
+    path.mkdir()
+    os.setxattr(path, "trusted.overlay.opaque", b"y")  # overlayfs' name, not the product's
+
+
+NO_WHITEOUT = _probe(_mknod_whiteout)
+NO_OPAQUE = _probe(_mkdir_opaque)
+
+
 def whiteout(path: Path) -> None:
-    try:
-        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
-    except PermissionError:
-        pytest.skip("creating a whiteout (char device 0:0) needs CAP_MKNOD")
+    if NO_WHITEOUT:
+        require_vm(f"creating a whiteout (char device 0:0) needs CAP_MKNOD: {NO_WHITEOUT}")
+    _mknod_whiteout(path)
 
 
 def opaque(path: Path) -> None:
-    try:
-        os.setxattr(path, OPAQUE_XATTR, b"y")
-    except OSError as e:
-        pytest.skip(f"setting {OPAQUE_XATTR} needs CAP_SYS_ADMIN and xattr support: {e}")
+    if NO_OPAQUE:
+        require_vm(f"setting trusted.overlay.opaque needs CAP_SYS_ADMIN and xattr support: "
+                   f"{NO_OPAQUE}")
+    os.setxattr(path, OPAQUE_XATTR, b"y")
 
 
 def tree(root: Path) -> dict[str, str]:
