@@ -16,6 +16,7 @@ import pytest
 from bench.profiles import PROFILES
 from results import document
 from tests.integration.conftest import Cli
+from tests.vmhost import require_vm
 
 pytestmark = pytest.mark.root
 
@@ -186,7 +187,7 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
 
     reason = VmTarget(None).unavailable()  # type: ignore[arg-type]
     if reason and shutil.which("libvirtd") is None:
-        pytest.skip(f"no VM on this host: {reason}")
+        require_vm(f"no VM on this host: {reason}")
     from tests.integration.test_vm_run import vm_census
 
     out = tmp_path / "session"
