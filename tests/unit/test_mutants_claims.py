@@ -1,0 +1,4 @@
+"""reports/claims.py: values pinned exactly where `make mutate`
+found the other tests let a mutant through."""
+
+from __future__ import annotations
