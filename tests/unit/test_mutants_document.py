@@ -185,3 +185,102 @@ def test_written_documents_load_back_equal(tmp_path: Path) -> None:
     doc = _doc()
     document.write_atomic(tmp_path / "r.json", doc)
     assert document.load(tmp_path / "r.json") == json.loads(json.dumps(doc))
+
+
+# -- the summary: its seed, resamples and order ------------------------------------------
+
+NUM = [4.9, 67.2, 76.7, 57.7, 87.7, 32.1, 69.8, 59.8]     # container
+DEN = [58.4, 46.2, 84.2, 94.5, 47.9, 66.8, 7.0, 70.4]     # native
+
+
+def _session(seed: Any, targets: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    doc = _doc()
+    doc["session"]["seed"] = seed
+    for target, values in (targets or {"container": NUM, "native": DEN}).items():
+        for rep, value in enumerate(values):
+            doc["runs"].append(_run("cpu", "cpu.single", target, rep, {"events_per_s": value}))
+    return doc
+
+
+def _ci(doc: dict[str, Any], target: str = "container") -> tuple[Any, Any, Any]:
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"][target]
+    return cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]
+
+
+def test_summary_cell_defaults_to_2000_resamples_from_seed_0_and_passes_both_on() -> None:
+    from results.stats import bootstrap_ratio_ci
+
+    cell = document.summary_cell(NUM, DEN)
+    assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
+        (pytest.approx(1.014376996805112), pytest.approx(0.5426126455879451, rel=1e-12),
+         pytest.approx(1.4835281615302869, rel=1e-12))
+    cell = document.summary_cell(NUM, DEN, seed=7, resamples=50)
+    assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
+        bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
+    assert cell["ci_low"] == pytest.approx(0.5665066998863989, rel=1e-12)
+
+
+@pytest.mark.parametrize(("seed", "expected"), [
+    (7, (0.5896482555086555, 1.501721712614751)),
+    (None, (0.5426126455879451, 1.4835281615302869)),   # no seed: seed 0
+    (0, (0.5426126455879451, 1.4835281615302869)),
+])
+def test_the_summary_bootstraps_from_the_sessions_seed(seed: Any,
+                                                       expected: tuple[float, float]) -> None:
+    doc = _session(seed)
+    document.recompute_summary(doc)
+    assert _ci(doc)[1:] == (pytest.approx(expected[0], rel=1e-12),
+                            pytest.approx(expected[1], rel=1e-12))
+    assert _ci(doc, "native") == (1.0, 1.0, 1.0)
+
+
+def test_the_summary_passes_its_resamples_and_seed_on() -> None:
+    from results.stats import bootstrap_ratio_ci
+
+    doc = _session(7)
+    document.recompute_summary(doc, resamples=50)
+    assert _ci(doc) == bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
+    doc = _session(7)
+    document.recompute_summary(doc, only=("cpu", "cpu.single"), resamples=50)
+    assert _ci(doc) == bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
+
+
+def test_a_document_without_runs_or_summary_summarizes_to_nothing() -> None:
+    assert document.run_values({}) == {}
+    doc = _doc()
+    del doc["summary"]
+    document.recompute_summary(doc)
+    assert doc["summary"] == {}
+
+
+def test_run_values_skip_missing_readings_and_runs_without_metrics() -> None:
+    doc = {"runs": [_run("cpu", "v", "native", 0),
+                    _run("cpu", "v", "native", 1, {"a": None, "b": 2}),
+                    {**_run("cpu", "v", "native", 2, {"b": 3.0}), "ok": False}]}
+    assert document.run_values(doc) == {("cpu", "v", "b", "native"): [2.0]}
+
+
+def test_summary_targets_in_the_fixed_order_then_by_name() -> None:
+    doc = _session(0, {t: [1.0, 2.0] for t in
+                       ("zeta", "vm", "alpha", "crun", "runc", "container", "native")})
+    document.recompute_summary(doc)
+    assert list(doc["summary"]["cpu"]["cpu.single"]["events_per_s"]) == \
+        ["native", "container", "runc", "crun", "vm", "alpha", "zeta"]
+
+
+def test_a_full_summary_orders_workloads_by_name_not_by_variant() -> None:
+    doc = _doc()
+    doc["runs"] = [_run("b", "a.v", "native", 0, {"m": 1.0}),
+                   _run("a", "z.v", "native", 0, {"m": 1.0})]
+    document.recompute_summary(doc)
+    assert list(doc["summary"]) == ["a", "b"]
+
+
+def test_recomputing_one_variant_drops_its_stale_metrics_only() -> None:
+    doc = _session(0)
+    doc["summary"] = {"cpu": {"cpu.single": {"gone": {"native": {}}},
+                              "cpu.multi": {"kept": {"native": {}}}}}
+    document.recompute_summary(doc, only=("cpu", "cpu.single"))
+    assert list(doc["summary"]["cpu"]) == ["cpu.multi", "cpu.single"]
+    assert list(doc["summary"]["cpu"]["cpu.single"]) == ["events_per_s"]
+    assert doc["summary"]["cpu"]["cpu.multi"] == {"kept": {"native": {}}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from results import stats
 from results.stats import bootstrap_median_ci, bootstrap_ratio_ci, intervals_overlap
 
 # A sample whose 99 % interval falls between two distinct bootstrap medians, so the bound
@@ -60,3 +61,47 @@ def test_the_ratio_ci_names_the_group_it_cannot_use(num: list[float], den: list[
     with pytest.raises(ValueError) as caught:
         bootstrap_ratio_ci(num, den)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ([], "no values to summarize"),
+    ([1.0, float("nan")], "values must be finite numbers"),
+])
+def test_a_summary_of_no_or_non_finite_values_is_refused(values: list[float],
+                                                         message: str) -> None:
+    for summary in (stats.median, stats.quartiles, stats.summarize):
+        with pytest.raises(ValueError) as caught:
+            summary(values)
+        assert str(caught.value) == message
+
+
+def test_percentile_interpolates_between_neighbouring_order_statistics() -> None:
+    data = [1.0, 2.0, 3.0, 10.0]
+    assert stats.percentile(data, 0.25) == 1.75      # pos 0.75: between 1 and 2
+    assert stats.percentile(data, 0.9) == pytest.approx(7.9)   # pos 2.7: between 3 and 10
+    assert stats.percentile(data, 1.0) == 10.0
+    assert stats.percentile(data, 0.0) == 1.0
+    with pytest.raises(ValueError) as caught:
+        stats.percentile([], 0.5)
+    assert str(caught.value) == "percentile of no values"
+
+
+def test_the_interval_cuts_half_the_missing_confidence_from_each_tail() -> None:
+    estimates = [float(x) for x in range(101)]
+    assert stats._interval(estimates, 50.0, 0.9) == (pytest.approx(5.0), pytest.approx(95.0))
+    # and widens to take in a point estimate outside it
+    assert stats._interval([float(x) for x in range(101)], 99.0, 0.5) == \
+        (pytest.approx(25.0), 99.0)
+
+
+def test_one_resample_is_allowed_and_the_bounds_are_checked_with_their_messages() -> None:
+    assert bootstrap_median_ci([1.0, 2.0, 3.0], resamples=1, seed=0)[0] == 2.0
+    assert bootstrap_ratio_ci([1.0, 2.0, 3.0], [1.0], resamples=1)[0] == 2.0
+    for kwargs, message in [({"resamples": 0}, "resamples must be at least 1"),
+                            ({"confidence": 0.0}, "confidence must be between 0 and 1"),
+                            ({"confidence": 1.0}, "confidence must be between 0 and 1")]:
+        for ci in (lambda **kw: bootstrap_median_ci([1.0, 2.0], **kw),
+                   lambda **kw: bootstrap_ratio_ci([1.0, 2.0], [1.0], **kw)):
+            with pytest.raises(ValueError) as caught:
+                ci(**kwargs)
+            assert str(caught.value) == message
