@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import tests.unit.test_mutants_claims as this
 from reports import claims
 from reports.claims import Verdict
 from tests.unit.test_report_claims import (
@@ -33,7 +34,7 @@ from tests.unit.test_report_claims import (
     startup,
     vm_footprint,
 )
-from tests.unit.test_report_support import MIB, doc, run
+from tests.unit.test_report_support import MIB, doc, host_samples, run
 
 KVM = {**doc()["machine"], "acceleration": {"mode": "kvm", "reason": ""}}
 MEM_OK = {"exit_code": 137, "given_mib": 64, "oom_kills": 1, "oom_restarts": 0, "peak_mib": 64}
@@ -81,6 +82,64 @@ VM_LIMITS = run(
 )
 DENSITY = run("density", "density.idle", "container", {"memory_per_instance_mib": 3.5})
 LAYERS = ["sha256:a", "nocolon", 7, "sha256:b"]
+
+
+# Runs each rule must not read: the same workload under another variant or target, and the
+# same variant under another workload, each carrying numbers that would change the verdict.
+_GARBAGE_EXTRA = {
+    "ns_inodes_container": {"pid": 1, "net": 1, "mnt": 1},
+    "ns_inodes_host": {"pid": 1, "net": 1, "mnt": 1},
+    "pid_in_container": 9,
+    "chroot": {"sees_host_pids": False, "sees_host_net": True},
+    "image": {"id": "decoy"},
+    "container": {},
+    "volume": "decoy",
+    "release": "0.0-decoy",
+    "memory_bytes": 4 * MIB,
+}
+_GARBAGE_METRICS = {
+    "survived": 0.0,
+    "cold_s": 5.0,
+    "cached_s": 6.0,
+    "same_as_host": 0.0,
+    "memory_per_instance_mib": 99.0,
+    "cpu_share": 0.95,
+    "exit_code": 0.0,
+    "given_mib": 64.0,
+    "peak_mib": 640.0,
+}
+DECOYS = [
+    run(
+        w,
+        v,
+        t,
+        _GARBAGE_METRICS,
+        extra=_GARBAGE_EXTRA,
+        exit_code=0,
+        accounting=host_samples([1, 1]),
+    )
+    for w, v, t in [
+        ("evidence", "evidence.decoy", "container"),
+        ("evidence", "evidence.namespaces", "runc"),
+        ("evidence", "evidence.build", "runc"),
+        ("evidence", "evidence.volume", "runc"),
+        ("decoy", "evidence.namespaces", "container"),
+        ("decoy", "evidence.build", "container"),
+        ("decoy", "evidence.volume", "container"),
+        ("decoy", "evidence.kernel", "container"),
+        ("footprint", "footprint.decoy", "vm"),
+        ("footprint", "footprint.decoy", "container"),
+        ("footprint", "footprint.idle", "runc"),
+        ("decoy", "footprint.idle", "vm"),
+        ("decoy", "footprint.idle", "container"),
+        ("density", "density.decoy", "container"),
+        ("density", "density.idle", "runc"),
+        ("decoy", "density.idle", "container"),
+        ("limits", "limits.decoy", "container"),
+        ("decoy", "limits.cpu_half", "container"),
+        ("decoy", "limits.memory_64m", "container"),
+    ]
+]
 
 
 SCENARIOS: dict[str, Callable[[], Verdict]] = {
@@ -299,6 +358,44 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
         doc(_vol({"survived": 1.0, "container_layer_survived": 1.0}))
     ),
     "vo_incomplete": lambda: claims.volumes_outlive(doc(_vol({"container_layer_survived": 0.0}))),
+    "ip_shared_mnt": lambda: claims.isolated_process(
+        doc(namespaces_run(ns_inodes_container={**CONTAINER_NS, "mnt": HOST_NS["mnt"]}))
+    ),
+    "cg_cpu_only": lambda: claims.cgroups_limit(doc(limits_runs(0.9, MEM_OK)[0])),
+    "cg_runc_after_cpu_only": lambda: claims.cgroups_limit(
+        doc(limits_runs(0.5, MEM_OK)[0], *limits_runs(0.5, MEM_OK, target="runc"))
+    ),
+    "sk_metric_wins": lambda: claims.shared_kernel(
+        doc(
+            run(
+                "evidence",
+                "evidence.kernel",
+                "container",
+                {"same_as_host": 1.0},
+                extra={"release": "6.2-custom"},
+            ),
+            machine={**doc()["machine"], "kernel": "6.2"},
+        )
+    ),
+    "sk_bare": lambda: claims.shared_kernel(
+        {
+            "runs": [
+                {
+                    "workload": "evidence",
+                    "variant": "evidence.kernel",
+                    "target": "container",
+                    "ok": True,
+                    "metrics": {"same_as_host": 1.0},
+                }
+            ]
+        }
+    ),
+    "wl_vm_idle": lambda: claims.weigh_less(
+        doc(footprint("container", [100, 100]), vm_footprint([400, 150, 160], ready_s=0.25))
+    ),
+    "wl_no_samples": lambda: claims.weigh_less(
+        doc(_with(footprint("container", [100]), "accounting", value={}), footprint("vm", [150]))
+    ),
 }
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
@@ -324,3 +421,13 @@ def test_every_claim_has_a_pinned_no_evidence_verdict() -> None:
 def test_condition_codes_list_the_codes_in_order() -> None:
     v = SCENARIOS["cg_vm_derived"]()
     assert v.condition_codes == ["derived_cpu_share", "vm_guest_kernel", "kvm"]
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_runs_of_other_workloads_variants_and_targets_change_nothing(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = doc
+    monkeypatch.setattr(this, "doc", lambda *runs, **kw: real(*runs, *DECOYS, **kw))
+    verdict = json.loads(json.dumps(dataclasses.asdict(SCENARIOS[name]())))
+    assert verdict == EXPECTED[name]
