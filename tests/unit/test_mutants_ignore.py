@@ -77,3 +77,62 @@ def test_an_unreadable_excluded_directory_is_skipped_an_included_one_is_an_error
     assert ig.walk(tmp_path / "one") == []
     with pytest.raises(PermissionError):
         ig.walk(tmp_path / "two")
+
+
+def test_the_walk_carries_each_patterns_result_down_from_the_parent(tmp_path: Path) -> None:
+    # `!a` re-includes `a` but matched no file under it, so `a/x` stays excluded (BuildKit).
+    for f in ("a/x", "a/y", "b/a/x"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert DockerIgnore("a/x\n!a\n").walk(tmp_path) == ["a", "a/y", "b", "b/a", "b/a/x"]
+    assert DockerIgnore("a\n!a/y\n").walk(tmp_path) == ["a", "a/y", "b", "b/a", "b/a/x"]
+
+
+def test_an_exception_for_everything_under_an_excluded_directory_enters_it(
+        tmp_path: Path) -> None:
+    for f in ("d/f", "e"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert DockerIgnore("d\n!d/**\n").walk(tmp_path) == ["d", "d/f", "e"]
+    assert DockerIgnore("d\n!d/*\n").walk(tmp_path) == ["d", "d/f", "e"]
+    assert DockerIgnore("d\n").walk(tmp_path) == ["e"]
+
+
+def test_matches_drops_a_leading_slash_and_never_excludes_the_root() -> None:
+    assert DockerIgnore("a").matches("/a")
+    assert DockerIgnore("Xy").matches("/Xy")
+    assert not DockerIgnore("*").matches("/")
+    assert not DockerIgnore("*").matches(".")
+    # a pattern that matches the empty path must not leak onto the first segment
+    assert not DockerIgnore("[^a]*").matches("a")
+    assert DockerIgnore("[^a]*").matches("b")
+
+
+def test_match_without_parent_results_looks_at_every_parent() -> None:
+    # _match(path, None): nothing known of the parents, so each is tried (patternmatcher's
+    # MatchesUsingParentResults with an empty parent result).
+    assert DockerIgnore("a")._match("a/x/y", None)[0] is True
+    assert DockerIgnore("a/x")._match("a/x/y", None)[0] is True
+    assert DockerIgnore("x")._match("a/x", None)[0] is False
+
+
+@pytest.mark.parametrize("pattern", ["[^]]", "[]a]", "[a", "[a-", "[^]", "*[", "a*[", "[a*",
+                                     "[\\", "a\\"])
+def test_globs_go_refuses_are_refused(pattern: str) -> None:
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore(pattern)
+    assert caught.value.args == (f"syntax error in pattern: {pattern}",)
+
+
+@pytest.mark.parametrize("pattern", ["[\\]]", "[a-c]", "[^a]", "a\\*", "[*]", "[^a-c]x",
+                                     "[\\a-b]", "*[ab]", "**", "a/**/b"])
+def test_globs_go_accepts_are_accepted(pattern: str) -> None:
+    assert DockerIgnore(pattern).patterns[0].text == pattern
+
+
+def test_reading_keeps_a_hash_after_leading_space_and_cleans_dot_dot() -> None:
+    assert read_patterns("#x\n #y\n") == [(2, "#y")]
+    assert read_patterns("../..\n!/[\n") == [(1, "../.."), (2, "![")]
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("!/[\n")
+    assert str(caught.value) == ".dockerignore:1: syntax error in pattern: ["
