@@ -136,3 +136,9 @@ def test_reading_keeps_a_hash_after_leading_space_and_cleans_dot_dot() -> None:
     with pytest.raises(DockerIgnoreError) as caught:
         DockerIgnore("!/[\n")
     assert str(caught.value) == ".dockerignore:1: syntax error in pattern: ["
+
+
+def test_no_text_is_no_patterns_and_a_prefix_pattern_keeps_its_whole_directory() -> None:
+    assert not DockerIgnore() and DockerIgnore().patterns == []
+    ig = DockerIgnore("ab/**")
+    assert [ig.matches(p) for p in ("ab/c", "abc", "ab", "a")] == [True, False, False, False]
