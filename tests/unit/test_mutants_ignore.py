@@ -1,0 +1,144 @@
+"""runtime/image/ignore.py: values pinned exactly where `make mutate`
+found the other tests let a mutant through."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runtime.image.ignore import DockerIgnore, DockerIgnoreError, read_patterns
+
+
+def test_errors_name_the_line_when_there_is_one() -> None:
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("ok\n[\n")
+    assert (str(caught.value), caught.value.message, caught.value.line) == \
+        (".dockerignore:2: syntax error in pattern: [", "syntax error in pattern: [", 2)
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("!")
+    assert str(caught.value) == '.dockerignore:1: illegal exclusion pattern: "!"'
+    assert str(DockerIgnoreError("no line")) == "no line"
+
+
+def test_repr_and_truth() -> None:
+    assert repr(DockerIgnore("a\n!b\n")) == "DockerIgnore(['a', '!b'])"
+    assert not DockerIgnore("# only a comment\n\n")
+    assert DockerIgnore("x")
+
+
+def test_reading_trims_go_spaces_only_and_keeps_lone_marks() -> None:
+    # \x1c-\x1f are spaces to Python, not to Go; "!" alone and "/" alone are kept as they are
+    assert read_patterns("\x1ca\x1c\n\t b \x0b\n!\n! \n/\n!/a\na\r\r\n") == [
+        (1, "\x1ca\x1c"), (2, "b"), (3, "!"), (4, "!"), (5, "/"), (6, "!a"), (7, "a")]
+
+
+@pytest.mark.parametrize(("pattern", "paths"), [
+    ("a/**", {"a": False, "a/b": True, "a/b/c": True, "ab": False}),
+    ("**/x", {"x": True, "c/x": True, "c/d/x": True, "cx": False}),
+    ("a/**/b", {"a/b": True, "a/c/b": True, "a/c/d/b": True, "ab": False}),
+    ("a+b", {"a+b": True, "aab": False}),
+    ("a.b", {"a.b": True, "axb": False}),
+    ("a?", {"ab": True, "a/": False, "a": False, "abc": False}),
+    ("\\*x", {"*x": True, "ax": False}),
+    ("[ab]c", {"ac": True, "bc": True, "cc": False}),
+    ("a/*", {"a/b": True, "a/b/c": True, "a": False}),
+    ("*", {"a": True, "a/b": True}),
+])
+def test_each_kind_of_pattern_matches_what_docker_matches(pattern: str,
+                                                          paths: dict[str, bool]) -> None:
+    ig = DockerIgnore(pattern)
+    assert {p: ig.matches(p) for p in paths} == paths
+
+
+def test_a_dockerignore_that_is_not_utf8_is_read_byte_for_byte(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_bytes(b"\xff.log\n")
+    (tmp_path / os.fsdecode(b"\xff.log")).write_text("")
+    (tmp_path / "keep").write_text("")
+    ig = DockerIgnore.from_context(tmp_path)
+    assert ig.walk(tmp_path) == [".dockerignore", "keep"]
+
+
+def test_an_unreadable_excluded_directory_is_skipped_an_included_one_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for d in ("one/skip", "two/keep"):
+        (tmp_path / d / "sub").mkdir(parents=True)
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.path.basename(path) in ("skip", "keep"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    # `skip` is excluded, entered for the wildcard exception, then not readable: left out
+    ig = DockerIgnore("skip\n!**/x\n")
+    assert ig.walk(tmp_path / "one") == []
+    with pytest.raises(PermissionError):
+        ig.walk(tmp_path / "two")
+
+
+def test_the_walk_carries_each_patterns_result_down_from_the_parent(tmp_path: Path) -> None:
+    # `!a` re-includes `a` but matched no file under it, so `a/x` stays excluded (BuildKit).
+    for f in ("a/x", "a/y", "b/a/x"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert DockerIgnore("a/x\n!a\n").walk(tmp_path) == ["a", "a/y", "b", "b/a", "b/a/x"]
+    assert DockerIgnore("a\n!a/y\n").walk(tmp_path) == ["a", "a/y", "b", "b/a", "b/a/x"]
+
+
+def test_an_exception_for_everything_under_an_excluded_directory_enters_it(
+        tmp_path: Path) -> None:
+    for f in ("d/f", "e"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    assert DockerIgnore("d\n!d/**\n").walk(tmp_path) == ["d", "d/f", "e"]
+    assert DockerIgnore("d\n!d/*\n").walk(tmp_path) == ["d", "d/f", "e"]
+    assert DockerIgnore("d\n").walk(tmp_path) == ["e"]
+
+
+def test_matches_drops_a_leading_slash_and_never_excludes_the_root() -> None:
+    assert DockerIgnore("a").matches("/a")
+    assert DockerIgnore("Xy").matches("/Xy")
+    assert not DockerIgnore("*").matches("/")
+    assert not DockerIgnore("*").matches(".")
+    # a pattern that matches the empty path must not leak onto the first segment
+    assert not DockerIgnore("[^a]*").matches("a")
+    assert DockerIgnore("[^a]*").matches("b")
+
+
+def test_match_without_parent_results_looks_at_every_parent() -> None:
+    # _match(path, None): nothing known of the parents, so each is tried (patternmatcher's
+    # MatchesUsingParentResults with an empty parent result).
+    assert DockerIgnore("a")._match("a/x/y", None)[0] is True
+    assert DockerIgnore("a/x")._match("a/x/y", None)[0] is True
+    assert DockerIgnore("x")._match("a/x", None)[0] is False
+
+
+@pytest.mark.parametrize("pattern", ["[^]]", "[]a]", "[a", "[a-", "[^]", "*[", "a*[", "[a*",
+                                     "[\\", "a\\"])
+def test_globs_go_refuses_are_refused(pattern: str) -> None:
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore(pattern)
+    assert caught.value.args == (f"syntax error in pattern: {pattern}",)
+
+
+@pytest.mark.parametrize("pattern", ["[\\]]", "[a-c]", "[^a]", "a\\*", "[*]", "[^a-c]x",
+                                     "[\\a-b]", "*[ab]", "**", "a/**/b"])
+def test_globs_go_accepts_are_accepted(pattern: str) -> None:
+    assert DockerIgnore(pattern).patterns[0].text == pattern
+
+
+def test_reading_keeps_a_hash_after_leading_space_and_cleans_dot_dot() -> None:
+    assert read_patterns("#x\n #y\n") == [(2, "#y")]
+    assert read_patterns("../..\n!/[\n") == [(1, "../.."), (2, "![")]
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("!/[\n")
+    assert str(caught.value) == ".dockerignore:1: syntax error in pattern: ["
+
+
+def test_no_text_is_no_patterns_and_a_prefix_pattern_keeps_its_whole_directory() -> None:
+    assert not DockerIgnore() and DockerIgnore().patterns == []
+    ig = DockerIgnore("ab/**")
+    assert [ig.matches(p) for p in ("ab/c", "abc", "ab", "a")] == [True, False, False, False]
