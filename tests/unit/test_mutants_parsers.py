@@ -37,23 +37,6 @@ def _read_job(io_bytes: int = 4096, total_ios: int = 1, iops: float = 1.0, mean:
 
 # ---- metrics, exactly ----------------------------------------------------------------------
 
-def test_sysbench_cpu_reports_the_printed_rate_and_latency() -> None:
-    assert parsers.parse_sysbench_cpu(fixture("sysbench_cpu_single.txt")) == {
-        "events_per_s": 2463.64, "latency_avg_ms": 0.40}
-
-
-def test_sysbench_memory_reports_the_printed_mib_per_second() -> None:
-    assert parsers.parse_sysbench_memory(fixture("sysbench_memory_seq.txt")) == {
-        "mib_per_s": 8514.84}
-
-
-def test_sysbench_random_access_ns_is_four_bytes_per_thread_over_the_throughput() -> None:
-    got = parsers.parse_sysbench_memory_random(fixture("sysbench_memory_random.txt"))
-    assert got["mib_per_s"] == 77.91
-    assert got["latency_avg_ms"] == 820.13
-    # 1 thread * 4 B / (77.91 MiB/s) in ns
-    assert got["access_ns"] == pytest.approx(48.96287082049801, rel=EXACT)
-
 
 def test_sysbench_random_access_ns_scales_with_the_threads() -> None:
     text = fixture("sysbench_memory_random.txt").replace("Number of threads: 1",

@@ -156,7 +156,8 @@ def test_sysbench_memory_random_derives_the_time_per_access() -> None:
     assert got["mib_per_s"] == 77.91
     assert got["latency_avg_ms"] == 820.13
     # 1 thread, 4 bytes per access: 4 / (77.91 * 2**20) s = 48.96 ns
-    assert got["access_ns"] == pytest.approx(4 / (77.91 * 2**20) * 1e9)
+    # to 1e-12: approx's default 1e-6 let a mutated 1000000001.0 ns-per-s pass
+    assert got["access_ns"] == pytest.approx(4 / (77.91 * 2**20) * 1e9, rel=1e-12)
     assert got["access_ns"] == pytest.approx(48.96, abs=0.01)
     # the same 4 B per access holds with sysbench's event statistics: sum / accesses
     events, block = 3, 64 << 20
