@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.contention import host_snapshot, host_window
 from runtime.cgroups import Cgroup, CgroupStats
 
 SAMPLED = ("cpu_total_ns", "memory_current", "pids_current")
@@ -27,6 +28,7 @@ class Accounting:
     samples: list[list[float]] = field(default_factory=list)  # [t_s, *SAMPLED]
     sampler_cpu_s: float = 0.0
     sampler_wall_s: float = 0.0
+    host: dict[str, float] | None = None  # the host's CPU over the same window (contention)
 
     def to_dict(self) -> dict[str, Any]:
         delta = {}
@@ -37,7 +39,7 @@ class Accounting:
                         "io_write_bytes", "io_read_ops", "io_write_ops"):
                 a, b = start.get(key, 0), self.end.get(key)
                 delta[key] = None if a is None or b is None else b - a
-        return {"start": self.start, "end": self.end, "delta": delta,
+        return {"start": self.start, "end": self.end, "delta": delta, "host": self.host,
                 "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,
                 "sampler_cpu_fraction": (self.sampler_cpu_s / self.sampler_wall_s
                                          if self.sampler_wall_s else None)}
@@ -55,9 +57,11 @@ class Sampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self._host0: dict[str, float] = {}
 
     def __enter__(self) -> Sampler:
         stats = self._safe_read()
+        self._host0 = host_snapshot()
         self.accounting.start = stats.to_dict() if stats else None
         self._t0 = time.monotonic()
         if self.period:
@@ -95,6 +99,7 @@ class Sampler:
             self._thread.join()
         if final is None:
             final = self._safe_read()
+        self.accounting.host = host_window(self._host0, host_snapshot())
         self.accounting.end = final.to_dict() if isinstance(final, CgroupStats) else final
         return self.accounting
 

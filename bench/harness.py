@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench import contention
 from bench.machine import machine_metadata
 from bench.model import ParseError, Parser, RunKey, RunRecord, Variant, Workload, image_tag
 from bench.profiles import Profile
@@ -29,6 +30,7 @@ from results import document
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument
 from runtime.image.builder import Builder
+from runtime.limits import Limits, cpus_to_quota
 
 IMAGES_DIR = Path(__file__).parent / "images"
 OUTPUT_KEPT = 4000  # characters of a failed run's output kept in the results
@@ -40,7 +42,8 @@ class Harness:
     def __init__(self, rt: Runtime, targets: dict[str, Target], workloads: list[Workload],
                  profile: Profile, out: Path, *, doc: dict[str, Any] | None = None,
                  seed: int | None = None, argv: list[str] | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 cpu_limit: float | None = None, keep_contended: bool = False) -> None:
         self.rt = rt
         self.all_targets = targets
         self.workloads = workloads
@@ -51,6 +54,10 @@ class Harness:
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         self.doc = doc
         self.argv = argv or []
+        # `--cpus`: a CPU limit on the isolated targets' scheduled runs (native stays the
+        # uncapped baseline); the guard counts it as what those runs asked for
+        self.cpu_limit = cpu_limit
+        self.keep_contended = keep_contended
         self.targets: dict[str, Target] = {}
         self.done: set[RunKey] = set()
 
@@ -95,6 +102,7 @@ class Harness:
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
         self.doc = self._document()
+        self.doc["session"]["keep_contended"] = self.keep_contended
         self.doc["targets"] = self._availability()
         for w in self.workloads:
             document.declare_workload(self.doc, w)
@@ -152,16 +160,35 @@ class Harness:
             self.record(self.run_variant(w, v, target, rep))
 
     def run_variant(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
-        """One command variant on one target (rep -1: a warm-up, not recorded)."""
-        values = {"threads": os.cpu_count() or 1, "seconds": self.profile.seconds,
-                  "scratch": "{scratch}"}
-        job = Job(image=image_tag(w.image), argv=v.argv(**values),
+        """One command variant on one target (rep -1: a warm-up, not recorded).
+
+        A run the contention guard finds contended is run again, at most RERUNS times; the
+        last attempt is kept, flagged when it is still contended."""
+        threads = os.cpu_count() or 1
+        values = {"threads": threads, "seconds": self.profile.seconds, "scratch": "{scratch}"}
+        limits = None
+        if self.cpu_limit is not None and target != document.NATIVE:
+            limits = Limits(cpu_quota_us=cpus_to_quota(self.cpu_limit))
+        job = Job(image=image_tag(w.image), argv=v.argv(**values), limits=limits,
                   sample_hz=self.profile.sample_hz)
-        return self.run_job(w.name, v.name, target, rep, job, v.parse)
+        cpu_threads = (int(v.cpu_threads.format(**values))
+                       if v.cpu_threads is not None and target != "vm" else None)
+        for attempt in range(1 + contention.RERUNS):
+            rec = self.run_job(w.name, v.name, target, rep, job, v.parse, threads=cpu_threads)
+            if rec.contention is not None:
+                rec.contention["attempts"] = attempt + 1
+            if not rec.contended or rep < 0:
+                break
+            self.progress(f"  contended ({'; '.join(rec.contention['reasons'])})"  # type: ignore[index]
+                          + (": again" if attempt < contention.RERUNS else ": kept, flagged"))
+        work_per_cpu(rec, v, self.profile.seconds)
+        return rec
 
     def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
-                parse: Parser | None, quiet: bool = False) -> RunRecord:
-        """One run; `quiet` when a non-zero exit is the expected outcome (limits)."""
+                parse: Parser | None, quiet: bool = False, threads: int | None = None
+                ) -> RunRecord:
+        """One run, with the contention guard's reading; `quiet` when a non-zero exit is the
+        expected outcome (limits); `threads` the CPUs a CPU-bound run keeps busy."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
         try:
             outcome = self.targets[target].run(job)
@@ -171,6 +198,11 @@ class Harness:
             self.progress(f"  failed: {rec.error}")
             return rec
         fill(rec, outcome)
+        cap = job.limits.cpu_quota_us / job.limits.cpu_period_us \
+            if job.limits and job.limits.cpu_quota_us else None
+        reading = contention.assess(outcome.accounting, threads, cap)
+        if reading is not None:
+            rec.contention, rec.contended = reading.as_dict(), reading.contended
         if outcome.exit_code != 0:
             rec.error = f"exit code {outcome.exit_code}"
         elif parse is not None:
@@ -186,6 +218,18 @@ class Harness:
             if not quiet:
                 self.progress(f"  failed: {rec.error}")
         return rec
+
+
+def work_per_cpu(rec: RunRecord, v: Variant, seconds: float) -> None:
+    """events_per_cpu_s: the events sysbench did per CPU-second its cgroup received, beside
+    events_per_s: what each target does with the CPU it got, whatever share of the machine
+    that was. Not for the VM: QEMU's CPU includes the boot and the emulation."""
+    if not rec.ok or not v.work_per_cpu or rec.target == "vm":
+        return
+    rate = rec.metrics.get("events_per_s")
+    received = (rec.contention or {}).get("received_cpu_s")
+    rec.metrics["events_per_cpu_s"] = \
+        rate * seconds / received if rate is not None and received else None
 
 
 def fill(rec: RunRecord, outcome: Outcome) -> None:

@@ -46,6 +46,11 @@ class Variant:
     parse: Parser | None = None                 # stdout -> metric name -> value
     metrics: tuple[Metric, ...] = ()            # results.metrics.named(...)
     needs_scratch: bool = False                 # a scratch area at "{scratch}" (disk)
+    # CPU-bound: how many threads it keeps busy ("1", "{threads}"), so the contention guard
+    # knows what it asked for; None for a run that waits (disk) rather than computes.
+    cpu_threads: str | None = None
+    # events_per_cpu_s beside its events_per_s: work per CPU-second received (sysbench cpu)
+    work_per_cpu: bool = False
 
     @property
     def scheduled(self) -> bool:
@@ -72,6 +77,8 @@ class RunRecord:
     accounting: dict[str, Any] = field(default_factory=dict)   # cgroup start/end/samples
     extra: dict[str, Any] = field(default_factory=dict)        # libvirt stats, ...
     started_at: float = 0.0
+    contended: bool = False                     # the contention guard's verdict (bench/contention)
+    contention: dict[str, Any] | None = None    # what it read: CPU asked/received, others, steal
 
 
 class Session(Protocol):
@@ -89,8 +96,10 @@ class Session(Protocol):
         ...
 
     def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
-                parse: Parser | None, quiet: bool = False) -> RunRecord:
-        """One job on one target, accounted; failures come back as a failed record."""
+                parse: Parser | None, quiet: bool = False, threads: int | None = None
+                ) -> RunRecord:
+        """One job on one target, accounted and read by the contention guard; failures
+        come back as a failed record."""
         ...
 
     def record(self, rec: RunRecord) -> None:

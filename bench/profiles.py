@@ -16,6 +16,7 @@ class Profile:
     density_containers: int
     density_vms: int
     vm_repeat: int          # a TCG boot takes ~20 s here: the VM gets fewer repetitions
+    orchestration_repeat: int = 1   # footprint, density, limits, evidence: each minutes long
     sample_hz: float = 10.0
 
     def repetitions(self, target: str, wanted: int) -> int:
@@ -23,13 +24,16 @@ class Profile:
         return min(wanted, self.vm_repeat) if target == "vm" else wanted
 
 
-# quick: 14 min 55 s here with 2 density VMs (2 cores, TCG, 13 boots of ~20 s): one VM
-# fewer keeps it inside the 15 minutes `make bench` promises.
+# quick: the fewest repetitions whose figures can carry a CI (results.stats.MIN_CI_N = 5) on
+# the host targets, and 3 for the VM (a range, no CI: each is a ~20 s TCG boot here until
+# the VM issue makes repetitions cheap).
 PROFILES = {
-    "quick": Profile("quick", repeat=3, warmup=1, seconds=2, startup_runs=5,
-                     footprint_seconds=8, density_containers=8, density_vms=1, vm_repeat=1),
+    "quick": Profile("quick", repeat=5, warmup=1, seconds=2, startup_runs=5,
+                     footprint_seconds=8, density_containers=8, density_vms=1, vm_repeat=3,
+                     orchestration_repeat=3),
     "full": Profile("full", repeat=10, warmup=2, seconds=10, startup_runs=30,
-                    footprint_seconds=30, density_containers=40, density_vms=4, vm_repeat=5),
+                    footprint_seconds=30, density_containers=40, density_vms=4, vm_repeat=5,
+                    orchestration_repeat=5),
     # for the tests: everything once, as short as the tools allow
     "tiny": Profile("tiny", repeat=1, warmup=0, seconds=1, startup_runs=1,
                     footprint_seconds=2, density_containers=2, density_vms=1, vm_repeat=1),

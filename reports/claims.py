@@ -41,8 +41,9 @@ No evidence at all is never a verdict either way: it is "inconclusive" with basi
     guest RAM lazily: an idle guest holds what it touched); inconclusive in between or
     without samples.
  6. start_faster (containers start faster than VMs). startup.true medians of container
-    (API path) and VM with bootstrap 95 % CIs. Supported if the container's CI lies wholly
-    below the VM's; refuted if wholly above; inconclusive if they overlap or one is missing.
+    (API path) and VM with bootstrap 95 % CIs, or their ranges where either has fewer than
+    results.stats.MIN_CI_N runs. Supported if the container's interval lies wholly below the
+    VM's; refuted if wholly above; inconclusive if they overlap or one is missing.
  7. weigh_less (containers are lighter: an idle container holds less host memory than an
     idle VM). footprint.idle medians of host memory (measured as in rule 5): supported if
     the VM holds at least WEIGHT_MARGIN times the container's; refuted if the container
@@ -308,6 +309,15 @@ def vm_holds_memory(doc: Doc) -> Verdict:
 
 # -- 6 ------------------------------------------------------------------------------------------
 
+def _interval(stats: Mapping[str, Any]) -> tuple[float, float]:
+    """A median's CI, or its range where too few runs carry a CI (data.median_ci): with every
+    run of one below every run of the other, the order is clear all the same (for 3 against
+    5 runs, equal distributions do that with probability 2/56)."""
+    if stats["low"] is None or stats["high"] is None:
+        return stats["min"], stats["max"]
+    return stats["low"], stats["high"]
+
+
 def start_faster(doc: Doc) -> Verdict:
     """Rule 6: container start-up (API path) against the VM's, by their medians' CIs."""
     claim, figure, lecture = "start_faster", "startup", (6, 1)
@@ -331,10 +341,13 @@ def start_faster(doc: Doc) -> Verdict:
         if container["median"] else None
     params = {"container": container["median"], "vm": vm["median"],
               "ratio": numbers["vm_over_container"] or 0.0}
-    if container["high"] < vm["low"]:
+    (c_low, c_high), (vm_low, vm_high) = _interval(container), _interval(vm)
+    numbers["intervals"] = "ci" if container["low"] is not None and vm["low"] is not None \
+        else "range"
+    if c_high < vm_low:
         return Verdict(claim, SUPPORTED, numbers, figure, ("faster", params), conditions,
                        lecture)
-    if container["low"] > vm["high"]:
+    if c_low > vm_high:
         return Verdict(claim, REFUTED, numbers, figure, ("slower", params), conditions, lecture)
     return Verdict(claim, INCONCLUSIVE, numbers, figure, ("overlap", params), conditions,
                    lecture)

@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from results.document import counted, keeps_contended
 from results.metrics import unit_and_direction
-from results.stats import bootstrap_median_ci, finite, quartiles
+from results.stats import bootstrap_median_ci, ci_supported, finite, quartiles
 
 NATIVE = "native"
 EXPECTED_TARGETS = ("native", "container", "runc", "vm")
@@ -47,7 +48,9 @@ def workload_order(name: str) -> tuple[int, str]:
 
 def runs(doc: Mapping[str, Any], workload: str | None = None, variant: str | None = None,
          target: str | None = None, *, ok: bool | None = True) -> list[dict[str, Any]]:
-    """The runs matching every given field (ok=None: failed ones too)."""
+    """The runs matching every given field (ok=None: failed ones too). ok=True: the runs
+    that count, successful and not contended (unless the session kept contended runs)."""
+    keep = keeps_contended(doc)
     out = []
     for run in doc.get("runs", []):
         if workload is not None and run.get("workload") != workload:
@@ -57,6 +60,8 @@ def runs(doc: Mapping[str, Any], workload: str | None = None, variant: str | Non
         if target is not None and run.get("target") != target:
             continue
         if ok is not None and bool(run.get("ok")) != ok:
+            continue
+        if ok and not counted(run, keep):
             continue
         out.append(run)
     return out
@@ -78,17 +83,30 @@ def runs_frame(doc: Mapping[str, Any]) -> pd.DataFrame:
                                        "value"])
 
 
+def contended_runs(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Successful runs the contention guard flagged (left out unless kept)."""
+    return [r for r in doc.get("runs", []) if r.get("ok") and r.get("contended")]
+
+
 def ratio_class(better: str | None, ratio: float | None, low: float | None,
-                high: float | None, tolerance: float = 0.05) -> str:
+                high: float | None, tolerance: float = 0.05, *, n: int | None = None,
+                native_n: int | None = None, noisy: bool = False) -> str:
     """How a ratio to native reads, in the metric's own direction.
 
     "same": within ±tolerance of 1; "better"/"worse": beyond it with the CI excluding 1;
     "better-noisy"/"worse-noisy": beyond it but the CI includes 1; "neutral": no direction.
+    Never coloured: "noisy" (either side's spread cannot carry a ratio) and "insufficient"
+    (fewer than MIN_CI_N repetitions on either side: no CI, so nothing to read it by).
     """
     if ratio is None:
         return "none"
     if better not in ("higher", "lower"):
         return "neutral"
+    if noisy:
+        return "noisy"
+    if (n is not None and not ci_supported(n)) or \
+            (native_n is not None and not ci_supported(native_n)):
+        return "insufficient"
     if abs(ratio - 1.0) <= tolerance:
         return "same"
     good = (ratio > 1.0) == (better == "higher")
@@ -110,19 +128,27 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
         for variant, metrics in variants.items():
             for metric, targets in metrics.items():
                 unit, better = unit_and_direction(doc, workload, variant, metric)
+                base = targets.get(NATIVE) or {}
                 for target, cell in targets.items():
                     ratio, lo, hi = (cell.get("ratio_to_native"), cell.get("ci_low"),
                                      cell.get("ci_high"))
+                    noisy = cell.get("noisy") or (base.get("noisy") if target != NATIVE
+                                                  else None)
                     rows.append({"workload": workload, "variant": variant, "metric": metric,
                                  "unit": unit, "better": better, "target": target,
                                  "n": cell.get("n"), "median": cell.get("median"),
                                  "iqr": cell.get("iqr"), "q1": cell.get("q1"),
-                                 "q3": cell.get("q3"), "ratio": ratio, "ci_low": lo,
-                                 "ci_high": hi,
-                                 "class": ratio_class(better, ratio, lo, hi)
+                                 "q3": cell.get("q3"), "min": cell.get("min"),
+                                 "max": cell.get("max"), "ratio": ratio, "ci_low": lo,
+                                 "ci_high": hi, "noisy": noisy or None,
+                                 "contended": cell.get("contended_excluded", 0),
+                                 "class": ratio_class(better, ratio, lo, hi, n=cell.get("n"),
+                                                      native_n=base.get("n"),
+                                                      noisy=bool(noisy))
                                  if target != NATIVE else "baseline"})
     columns = ["workload", "variant", "metric", "unit", "better", "target", "n", "median",
-               "iqr", "q1", "q3", "ratio", "ci_low", "ci_high", "class"]
+               "iqr", "q1", "q3", "min", "max", "ratio", "ci_low", "ci_high", "noisy",
+               "contended", "class"]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
@@ -334,12 +360,17 @@ def startup_values(doc: Mapping[str, Any]) -> dict[tuple[str, str], list[float]]
     return out
 
 
-def median_ci(values: list[float]) -> dict[str, float] | None:
+def median_ci(values: list[float]) -> dict[str, Any] | None:
+    """n, median, quartiles, range, and a bootstrap CI of the median (low and high None
+    below MIN_CI_N values: too few to carry one)."""
     if not values:
         return None
-    median, low, high = bootstrap_median_ci(values)
-    q1, _, q3 = quartiles(values)
-    return {"n": len(values), "median": median, "low": low, "high": high, "q1": q1, "q3": q3}
+    q1, median, q3 = quartiles(values)
+    low = high = None
+    if ci_supported(len(values)):
+        median, low, high = bootstrap_median_ci(values)
+    return {"n": len(values), "median": median, "low": low, "high": high, "q1": q1, "q3": q3,
+            "min": min(values), "max": max(values)}
 
 
 def mean(values: list[float]) -> float | None:

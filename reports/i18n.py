@@ -61,15 +61,26 @@ EN: dict[str, str] = {
     "env_argv": "command",
     "failed_runs": "Failed runs:",
     "failed_run": "{variant} on {target}: {error}",
+    "contended_runs": "Contended runs (the contention guard re-ran each up to twice; left "
+                      "out of ratios and verdicts unless --keep-contended):",
+    "contended_kept": "Contended runs (counted: the session ran with --keep-contended):",
+    "contended_run": "{variant} on {target}, repetition {rep}: {reasons}",
+    "cell_range": "n={n}, range {low}–{high}",
+    "cell_noisy": "noisy ({reason}): not coloured, no verdict",
+    "cell_insufficient": "too few runs for a CI: not coloured",
+    "cell_contended": "{n} contended run(s) left out",
+    "legend_plain": "plain: noisy or too few runs (n < 5) to read a ratio by",
     "env_seed": "seed",
     "accel_none": "no VM measured",
     "available": "available",
     "not_available": "not available",
     "not_installed": "not installed",
     # -- summary -------------------------------------------------------------------------------
-    "summary_intro": "Each cell: the median over repetitions ± the interquartile range, then "
-                     "the ratio of the median to native's with its bootstrap 95 % confidence "
-                     "interval. ↑ higher is better, ↓ lower is better.",
+    "summary_intro": "Each cell: the median over its n repetitions ± the interquartile range, "
+                     "then the ratio of the median to native's with its bootstrap 95 % "
+                     "confidence interval. Below n = 5 on either side no interval is shown: "
+                     "the cell gives n and the range instead. ↑ higher is better, ↓ lower is "
+                     "better.",
     "legend_better": "better than native",
     "legend_worse": "worse than native",
     "legend_noisy": "pale: the CI includes 1",
@@ -422,14 +433,25 @@ RU: dict[str, str] = {
     "env_argv": "команда",
     "failed_runs": "Неудачные запуски:",
     "failed_run": "{variant} на {target}: {error}",
+    "contended_runs": "Запуски с конкуренцией за ЦП (каждый повторён до двух раз; не входят "
+                      "в отношения и вердикты без --keep-contended):",
+    "contended_kept": "Запуски с конкуренцией за ЦП (учтены: сессия запущена с "
+                      "--keep-contended):",
+    "contended_run": "{variant} на {target}, повтор {rep}: {reasons}",
+    "cell_range": "n={n}, диапазон {low}–{high}",
+    "cell_noisy": "шумно ({reason}): без цвета и вердикта",
+    "cell_insufficient": "мало запусков для интервала: без цвета",
+    "cell_contended": "исключено запусков с конкуренцией: {n}",
+    "legend_plain": "без цвета: шумно или слишком мало запусков (n < 5)",
     "env_seed": "seed",
     "accel_none": "ВМ не измерялась",
     "available": "доступна",
     "not_available": "недоступна",
     "not_installed": "не установлен",
-    "summary_intro": "В каждой ячейке — медиана по повторам ± межквартильный размах, затем "
-                     "отношение медианы к нативной с бутстреп-интервалом 95 %. ↑ — чем больше, "
-                     "тем лучше; ↓ — чем меньше, тем лучше.",
+    "summary_intro": "В каждой ячейке — медиана по n повторам ± межквартильный размах, затем "
+                     "отношение медианы к нативной с бутстреп-интервалом 95 %. При n < 5 с "
+                     "любой стороны интервал не показывается: в ячейке n и диапазон. ↑ — чем "
+                     "больше, тем лучше; ↓ — чем меньше, тем лучше.",
     "legend_better": "лучше нативного",
     "legend_worse": "хуже нативного",
     "legend_noisy": "бледнее: интервал включает 1",

@@ -25,6 +25,7 @@ from reports.i18n import LANGS, Translator
 from reports.load import load_results
 from results.compare import IMPROVED, NOISE, REGRESSED
 from results.metrics import unit_and_direction
+from results.stats import ci_supported
 
 FORMATS = ("html", "pdf")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -98,7 +99,12 @@ def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                 target=r.get("target"),
                 error=" ".join(str(r.get("error") or "?").split())[:240])
               for r in data.runs(doc, ok=False)]
-    return {"rows": rows, "targets": targets, "accel_reason": reason, "failed": failed}
+    contended = [t("contended_run", variant=r.get("variant"), target=r.get("target"),
+                   rep=int(r.get("repetition", 0)) + 1,
+                   reasons="; ".join((r.get("contention") or {}).get("reasons") or ["?"]))
+                 for r in data.contended_runs(doc)]
+    return {"rows": rows, "targets": targets, "accel_reason": reason, "failed": failed,
+            "contended": contended, "keep_contended": data.keeps_contended(doc)}
 
 
 def _missing(doc: Mapping[str, Any], t: Translator) -> list[dict[str, str]]:
@@ -127,16 +133,40 @@ def _summary(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                 if r is None:
                     row_cells.append({"value": "", "ratio": "", "class": "empty"})
                     continue
-                iqr = r["iqr"]
-                value = fmt(r["median"]) + (f" ± {fmt(iqr)}" if iqr else "")
-                ratio = t("baseline") if target == data.NATIVE else \
-                    fmt_ratio(_f(r["ratio"]), _f(r["ci_low"]), _f(r["ci_high"]))
-                row_cells.append({"value": value, "ratio": ratio, "class": r["class"],
-                                  "n": int(r["n"]) if r["n"] == r["n"] else None})
+                row_cells.append(_summary_cell(r, target, t))
             rows.append({"variant": variant, "metric": metric, "unit": first["unit"],
                          "arrow": arrow(first["better"]), "cells": row_cells})
         groups.append({"workload": workload, "rows": rows})
     return {"groups": groups, "targets": targets}
+
+
+def _n(value: Any) -> int | None:
+    f = _f(value)
+    return int(f) if f is not None else None
+
+
+def _summary_cell(r: Mapping[str, Any], target: str, t: Translator) -> dict[str, Any]:
+    """One target's cell: the median, its n (and range where n cannot carry a CI), the ratio
+    (with a CI only where both sides can carry one), and why it is not coloured."""
+    n = _n(r["n"])
+    iqr = _f(r["iqr"])
+    if n is not None and ci_supported(n):
+        value, detail = fmt(r["median"]) + (f" ± {fmt(iqr)}" if iqr else ""), f"n={n}"
+    else:
+        value = fmt(r["median"])
+        detail = t("cell_range", n=n if n is not None else "?", low=fmt(_f(r["min"])),
+                   high=fmt(_f(r["max"])))
+    ratio = t("baseline") if target == data.NATIVE else \
+        fmt_ratio(_f(r["ratio"]), _f(r["ci_low"]), _f(r["ci_high"]))
+    notes = []
+    if r["noisy"]:
+        notes.append(t("cell_noisy", reason=r["noisy"]))
+    if r["class"] == "insufficient":
+        notes.append(t("cell_insufficient"))
+    if r["contended"]:
+        notes.append(t("cell_contended", n=int(r["contended"])))
+    return {"value": value, "detail": detail, "ratio": ratio, "class": r["class"], "n": n,
+            "notes": notes}
 
 
 def _f(value: Any) -> float | None:
@@ -154,7 +184,8 @@ def _overhead_plots(doc: Mapping[str, Any], t: Translator) -> list[dict[str, Any
         return out
     for workload in sorted(frame["workload"].unique(), key=data.workload_order):
         part = frame[(frame["workload"] == workload) & (frame["target"] != data.NATIVE)]
-        rows = [{"label": f"{r['variant']} · {r['metric']} {arrow(r['better'])}".strip(),
+        rows = [{"label": f"{r['variant']} · {r['metric']} {arrow(r['better'])} "
+                          f"(n={_n(r['n'])})",
                  "target": r["target"], "ratio": _f(r["ratio"]), "low": _f(r["ci_low"]),
                  "high": _f(r["ci_high"]), "better": r["better"]}
                 for _, r in part.iterrows()]
@@ -196,8 +227,9 @@ def _startup(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     bars = None
     if rows:
         bars = Markup(plots.bars_ci(
-            [{"label": r["label"], "median": r["median"], "low": r["low"], "high": r["high"],
-              "color": colors[r["label"]]} for r in rows], t, t("ax_launch"), log=True))
+            [{"label": f"{r['label']} (n={r['n']})", "median": r["median"], "low": r["low"],
+              "high": r["high"], "color": colors[r["label"]]} for r in rows], t, t("ax_launch"),
+            log=True))
     return {"svg": svg, "rows": rows, "container_over_runc": ratio, "bars": bars}
 
 
@@ -239,8 +271,8 @@ def _footprint(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     measured = [r for r in rows if r["median"]]
     if measured:
         weight = Markup(plots.bars_ci(
-            [{"label": r["target"], "median": r["median"], "color": plots.color(r["name"])}
-             for r in measured], t, t("ax_mib"), log=True))
+            [{"label": f"{r['target']} (n={r['samples']})", "median": r["median"],
+              "color": plots.color(r["name"])} for r in measured], t, t("ax_mib"), log=True))
     return {"svg": svg, "rows": rows, "vm_svg": vm_svg, "weight": weight}
 
 

@@ -8,7 +8,14 @@
      "workloads": {name: {"variants": {variant: {"metrics": {metric: {unit, better}}}}}},
      "runs":      [a run record as a dict, ...],
      "summary":   {workload: {variant: {metric: {target: {n, median, iqr, q1, q3, min, max,
-                   mean, stdev, cv, ratio_to_native, ci_low, ci_high}}}}}}
+                   mean, stdev, cv, ratio_to_native, ci_low, ci_high, paired,
+                   contended_excluded, noisy}}}}}}
+
+A run the contention guard flagged (`"contended": true`) is kept in `runs` but left out of
+the summary unless the session was run with --keep-contended (session.keep_contended); a
+cell says how many it left out. A cell whose spread cannot carry a ratio says why in
+`noisy` (results.stats.noisy_reason); below results.stats.MIN_CI_N repetitions on either
+side its ratio has no CI (ci_low and ci_high null).
 
 results/schema.json is the contract (JSON Schema, draft 2020-12): bench writes it, reports/
 and `isobench compare` read it. Writes are atomic, so a session interrupted at any point
@@ -34,8 +41,9 @@ from typing import Any, Protocol
 
 from results.errors import ResultsError, UnknownSchemaVersion
 from results.metrics import Metric
+from results.metrics import cv_limit as metric_cv_limit
 from results.migrate import SCHEMA_VERSION, migrate
-from results.stats import bootstrap_ratio_ci, summarize
+from results.stats import bootstrap_ratio_ci, noisy_reason, summarize
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 NATIVE = "native"
@@ -152,29 +160,74 @@ def completed_keys(doc: Document, *, include_failed: bool = True) -> set[RunKey]
 
 # -- the summary ------------------------------------------------------------------------------
 
-def run_values(doc: Mapping[str, Any]) -> dict[tuple[str, str, str, str], list[float]]:
-    """(workload, variant, metric, target) -> the successful repetitions' values (a missing
-    reading, null, is no value)."""
-    grouped: dict[tuple[str, str, str, str], list[float]] = {}
+def keeps_contended(doc: Mapping[str, Any]) -> bool:
+    """Whether the session was told to count contended runs (`--keep-contended`)."""
+    return bool((doc.get("session") or {}).get("keep_contended"))
+
+
+def counted(run: Mapping[str, Any], keep_contended: bool) -> bool:
+    """A run whose values count: successful, and not contended unless those are kept."""
+    return bool(run.get("ok")) and (keep_contended or not run.get("contended"))
+
+
+def run_values(doc: Mapping[str, Any], *, keep_contended: bool | None = None
+               ) -> dict[tuple[str, str, str, str], list[float]]:
+    """(workload, variant, metric, target) -> the counted repetitions' values (a missing
+    reading, null, is no value; a contended run is left out unless kept: by default as the
+    session was told)."""
+    return {key: [v for _, v in pairs]
+            for key, pairs in _values_by_repetition(doc, keep_contended).items()}
+
+
+def _values_by_repetition(doc: Mapping[str, Any], keep_contended: bool | None = None
+                          ) -> dict[tuple[str, str, str, str], list[tuple[int, float]]]:
+    keep = keeps_contended(doc) if keep_contended is None else keep_contended
+    grouped: dict[tuple[str, str, str, str], list[tuple[int, float]]] = {}
     for run in doc.get("runs", []):
-        if not run.get("ok"):
+        if not counted(run, keep):
             continue
         for metric, value in run.get("metrics", {}).items():
             if value is None:
                 continue
             key = (run["workload"], run["variant"], metric, run["target"])
-            grouped.setdefault(key, []).append(float(value))
+            grouped.setdefault(key, []).append((int(run.get("repetition", 0)), float(value)))
     return grouped
 
 
+def contended_counts(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], int]:
+    """(workload, variant, target) -> successful runs flagged contended."""
+    out: dict[tuple[str, str, str], int] = {}
+    for run in doc.get("runs", []):
+        if run.get("ok") and run.get("contended"):
+            key = (run["workload"], run["variant"], run["target"])
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def paired_by_round(values: Sequence[tuple[int, float]], native: Sequence[tuple[int, float]]
+                    ) -> tuple[list[float], list[float]] | None:
+    """Both sides aligned by repetition when every repetition is on both (the scheduled runs
+    are interleaved by round, so round i of a target ran beside round i of native); None
+    when they do not pair up one to one."""
+    mine, theirs = dict(values), dict(native)
+    if len(mine) != len(values) or len(theirs) != len(native) or mine.keys() != theirs.keys():
+        return None
+    rounds = sorted(mine)
+    return [mine[r] for r in rounds], [theirs[r] for r in rounds]
+
+
 def summary_cell(values: Sequence[float], native: Sequence[float] | None, *,
-                 seed: int = 0, resamples: int = 2000) -> dict[str, Any]:
-    """One target's numbers for one metric, with its ratio to native and a bootstrap CI."""
+                 seed: int = 0, resamples: int = 2000, paired: bool = False
+                 ) -> dict[str, Any]:
+    """One target's numbers for one metric, with its ratio to native and a bootstrap CI
+    (none below results.stats.MIN_CI_N repetitions on either side); `paired`: the two
+    lists are aligned by round."""
     cell: dict[str, Any] = summarize(values).as_dict()
     ratio = low = high = None
     if native:
-        ratio, low, high = bootstrap_ratio_ci(values, native, resamples=resamples, seed=seed)
-    cell.update(ratio_to_native=ratio, ci_low=low, ci_high=high)
+        ratio, low, high = bootstrap_ratio_ci(values, native, resamples=resamples, seed=seed,
+                                              paired=paired)
+    cell.update(ratio_to_native=ratio, ci_low=low, ci_high=high, paired=paired)
     return cell
 
 
@@ -192,7 +245,8 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
     always give the same document.
     """
     seed = int(doc["session"].get("seed") or 0)
-    grouped = run_values(doc)
+    grouped = _values_by_repetition(doc)
+    flagged = {} if keeps_contended(doc) else contended_counts(doc)
     summary = doc.setdefault("summary", {})
     if only is None:
         summary.clear()
@@ -202,13 +256,20 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
             grouped, key=lambda k: (k[0], k[1], k[2], _target_order(k[3]))):
         if only is not None and (workload, variant) != only:
             continue
-        values = grouped[(workload, variant, metric, target)]
-        native = grouped.get((workload, variant, metric, NATIVE))
+        pairs = grouped[(workload, variant, metric, target)]
+        values = [v for _, v in pairs]
+        native_pairs = grouped.get((workload, variant, metric, NATIVE))
         if target == NATIVE:
             cell = summary_cell(values, None)
             cell.update(ratio_to_native=1.0, ci_low=1.0, ci_high=1.0)
+        elif native_pairs and (aligned := paired_by_round(pairs, native_pairs)) is not None:
+            cell = summary_cell(aligned[0], aligned[1], seed=seed, resamples=resamples,
+                                paired=True)
         else:
-            cell = summary_cell(values, native, seed=seed, resamples=resamples)
+            cell = summary_cell(values, [v for _, v in native_pairs or []], seed=seed,
+                                resamples=resamples)
+        cell["contended_excluded"] = flagged.get((workload, variant, target), 0)
+        cell["noisy"] = noisy_reason(values, metric_cv_limit(metric))
         metrics = summary.setdefault(workload, {}).setdefault(variant, {})
         metrics.setdefault(metric, {})[target] = cell
     if only is not None:  # same order as a full rebuild, so the file does not churn

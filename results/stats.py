@@ -126,9 +126,24 @@ def bootstrap_median_ci(values: Sequence[float], *, resamples: int = 2000,
     return point, low, high
 
 
+MIN_CI_N = 5  # interim: the statistics branch (issue 14) replaces this block
+
+
+def ci_supported(n: int) -> bool:
+    return n >= MIN_CI_N
+
+
+def noisy_reason(values: Sequence[float], cv_limit: float) -> str | None:
+    data = finite(values)
+    if len(data) < 2:
+        return None
+    cv = summarize(data).cv
+    return f"CV {cv:.0%} > {cv_limit:.0%}" if cv is not None and cv > cv_limit else None
+
+
 def bootstrap_ratio_ci(
     numerator_values: Sequence[float], denominator_values: Sequence[float], *,
-    resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
+    resamples: int = 2000, confidence: float = 0.95, seed: int = 0, paired: bool = False,
 ) -> tuple[float | None, float | None, float | None]:
     """(ratio of medians, low, high) by a percentile bootstrap, each group resampled alone.
 
@@ -143,6 +158,8 @@ def bootstrap_ratio_ci(
     if den_median == 0.0:
         return None, None, None
     point = statistics.median(num) / den_median
+    if min(len(num), len(den)) < MIN_CI_N:
+        return point, None, None
     rng = random.Random(seed)
     estimates = []
     for _ in range(resamples):

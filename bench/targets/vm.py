@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from bench.contention import host_snapshot, host_window
 from bench.targets.base import SCRATCH, Job, Outcome, Target
 from bench.timers import FirstOutput
 from runtime.errors import IsobenchError
@@ -62,11 +63,14 @@ class VmTarget(Target):
                         scratch_bytes=SCRATCH_BYTES if job.wants_scratch else None,
                         sample_interval=1.0 / job.sample_hz if job.sample_hz else None,
                         cpu_quota_us=quota, cpu_period_us=period, cpu_cap_after_boot=True)
-        t0 = time.perf_counter()
+        t0, host0 = time.perf_counter(), host_snapshot()
         result = vm_driver(self.rt).run(req, capture=True)
         wall = time.perf_counter() - t0
+        # the host's CPU over the whole run (boot included, as QEMU's cgroup reading is), for
+        # the contention guard: QEMU's CPU is the run's, the rest is other processes'
         accounting: dict[str, Any] = {"start": None, "end": result.cgroup,
-                                      "at_exit": result.cgroup_live, "samples": result.samples}
+                                      "at_exit": result.cgroup_live, "samples": result.samples,
+                                      "host": host_window(host0, host_snapshot())}
         extra = {"accel": result.accel, "accel_note": result.accel_note,
                  "accel_reason": result.accel_reason, "kernel_release": result.kernel_release,
                  "domain_stats": result.domain_stats, "qemu_memory": result.qemu_memory,

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets.vm import BackgroundVm, vm_driver
-from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES
+from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
 from results.metrics import named
 from runtime.cgroups import open_cgroup
 from runtime.spec import ContainerSpec
@@ -22,20 +22,22 @@ IDLE = Variant("density.idle", metrics=named(
 class Density(Workload):
     def run(self, session: Session) -> None:
         profile = session.profile
-        if "container" in session.targets and \
-                ("density", "density.idle", "container", 0) not in session.done:
-            session.progress(f"density: {profile.density_containers} idle containers")
-            session.record(_container_density(session, profile.density_containers))
-        if "vm" in session.targets and profile.density_vms and \
-                ("density", "density.idle", "vm", 0) not in session.done:
-            session.progress(f"density: {profile.density_vms} idle VMs of "
-                             f"{VM_SMALLEST_BYTES >> 20} MiB")
-            session.record(_vm_density(session, profile.density_vms))
+        targets = ["container"] + (["vm"] if profile.density_vms else [])
+        for _variant, target, rep in repeated(session, "density", [IDLE.name], targets):
+            if target == "container":
+                session.progress(f"density: {profile.density_containers} idle containers "
+                                 f"rep {rep + 1}")
+                session.record(_container_density(session, profile.density_containers, rep))
+            else:
+                session.progress(f"density: {profile.density_vms} idle VMs of "
+                                 f"{VM_SMALLEST_BYTES >> 20} MiB rep {rep + 1}")
+                session.record(_vm_density(session, profile.density_vms, rep))
 
 
-def _container_density(session: Session, count: int) -> RunRecord:
+def _container_density(session: Session, count: int, rep: int) -> RunRecord:
     rt = session.rt
-    rec = RunRecord("density", "density.idle", "container", 0, ok=False, started_at=time.time())
+    rec = RunRecord("density", "density.idle", "container", rep, ok=False,
+                    started_at=time.time())
     started: list[str] = []
     per_instance: list[dict[str, Any]] = []
     try:
@@ -70,7 +72,7 @@ def _mean_mib(per_instance: list[dict[str, Any]], key: str) -> float | None:
     return sum(values) / len(values) / 2**20
 
 
-def _vm_density(session: Session, count: int) -> RunRecord:
+def _vm_density(session: Session, count: int, rep: int) -> RunRecord:
     """Idle guests started one by one through the driver (each after the one before printed
     its first line), measured while all before it still run, then all destroyed."""
     # Imported here, not at the top: libvirt-python is optional (bench/targets/vm.py), and
@@ -78,7 +80,7 @@ def _vm_density(session: Session, count: int) -> RunRecord:
     from vm import host
     from vm.driver import VmRequest
 
-    rec = RunRecord("density", "density.idle", "vm", 0, ok=False, started_at=time.time())
+    rec = RunRecord("density", "density.idle", "vm", rep, ok=False, started_at=time.time())
     t0 = time.perf_counter()
     vms: list[BackgroundVm] = []
     per_instance: list[dict[str, Any]] = []

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets import Job
-from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
+from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env, repeated
 from results.metrics import named
 from runtime.image.builder import Builder
 from runtime.spec import ContainerSpec
@@ -34,20 +34,22 @@ VARIANTS = (
 
 class Evidence(Workload):
     def run(self, session: Session) -> None:
-        steps: list[tuple[str, Collector]] = [
-            ("evidence.kernel", _kernel), ("evidence.namespaces", _namespaces),
-            ("evidence.build", _build_trace), ("evidence.volume", _volume_round_trip)]
-        for variant, collect in steps:
-            targets = list(session.targets) if variant == "evidence.kernel" else ["container"]
-            for target in targets:
-                if target in session.targets and \
-                        ("evidence", variant, target, 0) not in session.done:
-                    session.progress(f"evidence: {variant} on {target}")
-                    session.record(_collected(session, variant, target, collect))
+        collectors: dict[str, Collector] = {
+            "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
+            "evidence.build": _build_trace, "evidence.volume": _volume_round_trip}
+        # the kernel on every target; the rest is about the container
+        for variant, target, rep in repeated(session, "evidence", ["evidence.kernel"]):
+            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
+            session.record(_collected(session, variant, target, rep, collectors[variant]))
+        others = [v for v in collectors if v != "evidence.kernel"]
+        for variant, target, rep in repeated(session, "evidence", others, ["container"]):
+            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
+            session.record(_collected(session, variant, target, rep, collectors[variant]))
 
 
-def _collected(session: Session, variant: str, target: str, collect: Collector) -> RunRecord:
-    rec = RunRecord("evidence", variant, target, 0, ok=False, started_at=time.time())
+def _collected(session: Session, variant: str, target: str, rep: int,
+               collect: Collector) -> RunRecord:
+    rec = RunRecord("evidence", variant, target, rep, ok=False, started_at=time.time())
     try:
         collect(session, target, rec)
         rec.ok = True
@@ -112,9 +114,12 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
     ctx = Path(tempfile.mkdtemp(prefix="isobench-evidence-"))
     tag = f"isobench-evidence-{secrets.token_hex(4)}"
     try:
-        (ctx / "app.txt").write_text(f"built for the trace {secrets.token_hex(8)}\n")
+        token = secrets.token_hex(8)
+        (ctx / "app.txt").write_text(f"built for the trace {token}\n")
+        # the token in the first step makes every step a miss on the first build, also when
+        # an earlier repetition built the same file
         (ctx / "Dockerfile").write_text(
-            "FROM busybox\nENV GREETING=hello\nWORKDIR /app\nCOPY app.txt ./\n"
+            f"FROM busybox\nENV GREETING=hello TRACE={token}\nWORKDIR /app\nCOPY app.txt ./\n"
             'RUN echo "$GREETING" > built.txt\nCMD ["cat", "app.txt", "built.txt"]\n')
         builder = Builder(session.rt, out=lambda _line: None)
         t0 = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bench.model import RunRecord, Session, Variant, Workload, image_tag
 from bench.targets import Job
+from bench.workloads.common import repeated
 from results.metrics import named
 
 VM_MEMORY_BYTES = 512 << 20
@@ -15,13 +16,12 @@ IDLE = Variant("footprint.idle", metrics=named(
 class Footprint(Workload):
     def run(self, session: Session) -> None:
         seconds = session.profile.footprint_seconds
-        for target in session.targets:
-            if ("footprint", "footprint.idle", target, 0) in session.done:
-                continue
-            session.progress(f"footprint of an idle instance on {target} ({seconds}s)")
+        for variant, target, rep in repeated(session, "footprint", [IDLE.name]):
+            session.progress(f"footprint of an idle instance on {target} ({seconds}s) "
+                             f"rep {rep + 1}")
             job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
                       memory_bytes=VM_MEMORY_BYTES if target == "vm" else None)
-            rec = session.run_job("footprint", "footprint.idle", target, 0, job, None)
+            rec = session.run_job("footprint", variant, target, rep, job, None)
             if rec.ok:
                 rec.metrics = _memory_metrics(rec)
             session.record(rec)

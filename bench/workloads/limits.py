@@ -9,7 +9,7 @@ from typing import Any
 from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_stress_ng_metrics
 from bench.targets import Job
-from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES
+from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
 from results.metrics import named
 from runtime.limits import Limits
 
@@ -43,22 +43,20 @@ VARIANTS = (
 
 class LimitsWorkload(Workload):
     def run(self, session: Session) -> None:
-        for target in session.targets:
-            if ("limits", "limits.cpu_half", target, 0) not in session.done:
-                session.progress(f"limits: --cpus 0.5 on {target}")
-                session.record(_cpu_half(session, target))
-        for target in session.targets:
-            if ("limits", "limits.memory_64m", target, 0) in session.done:
+        for variant, target, rep in repeated(session, "limits", [v.name for v in VARIANTS]):
+            if variant == "limits.cpu_half":
+                session.progress(f"limits: --cpus 0.5 on {target} rep {rep + 1}")
+                session.record(_cpu_half(session, target, rep))
                 continue
             size = VM_SMALLEST_BYTES if target == "vm" else 64 << 20
             session.progress(f"limits: {size >> 20} MiB of memory, twice that allocated, "
-                             f"on {target}")
-            session.record(_memory_overrun(session, image_tag(self.image), target, size))
+                             f"on {target} rep {rep + 1}")
+            session.record(_memory_overrun(session, image_tag(self.image), target, size, rep))
 
 
-def _cpu_half(session: Session, target: str) -> RunRecord:
+def _cpu_half(session: Session, target: str, rep: int) -> RunRecord:
     job = Job(BUSYBOX, ["sh", "-c", BUSY_LOOP.format(s=BUSY_SECONDS)], limits=CPU_HALF)
-    rec = session.run_job("limits", "limits.cpu_half", target, 0, job, None)
+    rec = session.run_job("limits", "limits.cpu_half", target, rep, job, None)
     if target == "vm":
         share = vm_busy_share(rec.accounting.get("samples") or [],
                               rec.extra.get("timings") or {})
@@ -72,11 +70,12 @@ def _cpu_half(session: Session, target: str) -> RunRecord:
     return rec
 
 
-def _memory_overrun(session: Session, image: str, target: str, size: int) -> RunRecord:
+def _memory_overrun(session: Session, image: str, target: str, size: int,
+                    rep: int) -> RunRecord:
     hog = MEMORY_HOG.format(mib=2 * size >> 20)
     job = Job(image, ["sh", "-c", hog], limits=Limits(memory_bytes=size),
               memory_bytes=size if target == "vm" else None)
-    rec = session.run_job("limits", "limits.memory_64m", target, 0, job, _oom_restarts,
+    rec = session.run_job("limits", "limits.memory_64m", target, rep, job, _oom_restarts,
                           quiet=True)
     # An overrun is the point: a non-zero exit is expected; the run fails when the limit did
     # not hold, or when that cannot be told. A reading the target did not give is None.

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from runtime.errors import IsobenchError
+from runtime.errors import InvalidArgument, IsobenchError
 
 OUT_ROOT = Path("reports/out")
 
@@ -45,8 +45,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, highlight=False)
     profile = PROFILES[args.profile]
-    if args.repeat is not None:
-        profile = dataclasses.replace(profile, repeat=args.repeat)
+    if args.repeat is not None:  # every target's and startup's repetitions, the VM's too
+        if args.repeat < 1:
+            raise InvalidArgument(f"--repeat must be at least 1, not {args.repeat}")
+        profile = dataclasses.replace(profile, repeat=args.repeat, vm_repeat=args.repeat,
+                                      startup_runs=args.repeat,
+                                      orchestration_repeat=args.repeat)
+    cpu_limit = None
+    if args.cpus is not None:
+        from runtime.limits import parse_cpus
+
+        try:
+            cpu_limit = parse_cpus(args.cpus)
+        except ValueError as e:
+            raise InvalidArgument(f"--cpus: {e}") from None
     rt = Runtime()
     targets = all_targets(rt)
     chosen_targets = select(args.targets, targets, "target")
@@ -60,7 +72,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       [workloads.WORKLOADS[n] for n in chosen_workloads], profile, out,
                       doc=doc, seed=args.seed, argv=list(args.argv),
                       progress=lambda line: console.print(f"[dim]{time.strftime('%H:%M:%S')}"
-                                                          f"[/dim] {line}"))
+                                                          f"[/dim] {line}"),
+                      cpu_limit=cpu_limit, keep_contended=args.keep_contended)
     out.mkdir(parents=True, exist_ok=True)
     _point_latest(out)
     harness.run()
@@ -73,7 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", choices=["quick", "full", "tiny"], default="quick")
     p.add_argument("--targets", help="comma-separated: native,container,runc,crun,vm")
     p.add_argument("--workloads", help="comma-separated: cpu,memory,disk,net,startup,...")
-    p.add_argument("--repeat", type=int)
+    p.add_argument("--repeat", type=int,
+                   help="repetitions of every measurement on every target, the VM's and "
+                        "startup's included (default: the profile's)")
+    p.add_argument("--cpus", metavar="N",
+                   help="a CPU limit (as docker run --cpus) on the scheduled runs of every "
+                        "target but native, the uncapped baseline")
+    p.add_argument("--keep-contended", action="store_true",
+                   help="count runs the contention guard flagged in ratios and verdicts")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="results directory (default reports/out/<UTC timestamp>)")
     p.add_argument("--resume", metavar="DIR", help="continue an interrupted session")

@@ -26,7 +26,7 @@ class OneRun:
         self.jobs: list[Job] = []
 
     def run_job(self, workload: str, variant: str, target: str, rep: int, job: Job,
-                parse: Any, quiet: bool = False) -> RunRecord:
+                parse: Any, quiet: bool = False, threads: int | None = None) -> RunRecord:
         self.jobs.append(job)
         return RunRecord(workload, variant, target, rep, ok=False, exit_code=self.exit_code,
                          error="" if self.exit_code == 0 else "exit", output=self.output,
@@ -37,7 +37,7 @@ def overrun(target: str, exit_code: int | None, end: dict[str, Any] | None,
             output: str = "") -> RunRecord:
     size = 256 * MIB if target == "vm" else 64 * MIB
     return limits._memory_overrun(OneRun(exit_code, end, output), "isobench-bench",  # type: ignore[arg-type]
-                                  target, size)
+                                  target, size, 0)
 
 
 @pytest.mark.parametrize("target", ["native", "container", "runc"])
@@ -100,7 +100,7 @@ def test_a_run_that_did_not_run_stays_as_the_target_left_it() -> None:
 
 def test_the_job_asks_twice_the_limit_under_that_limit() -> None:
     session = OneRun(137, {"oom_kills": 1, "memory_peak": MIB})
-    limits._memory_overrun(session, "img", "container", 64 * MIB)  # type: ignore[arg-type]
+    limits._memory_overrun(session, "img", "container", 64 * MIB, 0)  # type: ignore[arg-type]
     job = session.jobs[0]
     assert job.limits == Limits(memory_bytes=64 * MIB) and job.memory_bytes is None
     assert "--vm 4 --vm-bytes 128M" in job.argv[-1]  # 4 workers of 32 MiB: see MEMORY_HOG

@@ -280,6 +280,13 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
     "sf_zero": lambda: claims.start_faster(
         doc(*startup("container", [0] * 5), *startup("vm", [10] * 5))
     ),
+    # three VM boots carry no CI: the ranges decide (every VM run above every container run)
+    "sf_faster_range": lambda: claims.start_faster(
+        doc(*startup("container", [10, 11, 12, 10, 11]), *startup("vm", [100, 110, 120]))
+    ),
+    "sf_range_overlap": lambda: claims.start_faster(
+        doc(*startup("container", [10, 11, 12, 10, 60]), *startup("vm", [50, 100, 110]))
+    ),
     "wl_none": lambda: claims.weigh_less(doc()),
     "wl_lighter": lambda: claims.weigh_less(
         doc(footprint("container", [100, 100]), footprint("vm", [150, 150]), DENSITY)

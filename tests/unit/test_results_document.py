@@ -238,7 +238,55 @@ def test_summary_numbers() -> None:
     assert (container["n"], container["median"], container["iqr"]) == (3, 10, 1)
     assert container["cv"] == pytest.approx(1 / 10)
     assert container["ratio_to_native"] == pytest.approx(10 / 11)
-    assert 9 / 12 <= container["ci_low"] <= 10 / 11 <= container["ci_high"] <= 11 / 10
+    # three repetitions a side cannot carry a CI (results.stats.MIN_CI_N): none is stored
+    assert (container["ci_low"], container["ci_high"]) == (None, None)
+    assert container["paired"] is True and container["contended_excluded"] == 0
+
+
+def _five_rounds(doc: dict[str, Any], contended: set[tuple[str, int]] = frozenset()  # type: ignore[assignment]
+                 ) -> None:
+    for rep in range(5):
+        for target, eps in (("native", 100.0 + rep), ("container", 98.0 + rep)):
+            run = _run(target, rep, eps)
+            run.contended = (target, rep) in contended
+            document.add_run(doc, run)
+
+
+def test_a_contended_run_is_kept_but_left_out_of_the_summary() -> None:
+    doc = document.new_document(profile="quick", argv=[], repeat=5, seed=0, machine=MACHINE)
+    _five_rounds(doc, {("container", 4)})
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
+    assert len(doc["runs"]) == 10 and doc["runs"][-1]["contended"] is True
+    # 98..101 counted, 102 (contended) not: n 4, no CI, and the left-out run counted
+    assert (cell["n"], cell["max"], cell["contended_excluded"]) == (4, 101.0, 1)
+    assert (cell["ci_low"], cell["ci_high"]) == (None, None)
+    # the rounds no longer pair up one to one: the ratio is unpaired
+    assert cell["paired"] is False
+    assert document.run_values(doc)[("cpu", "cpu.single", "events_per_s", "container")] == [
+        98.0, 99.0, 100.0, 101.0]
+    document.validate(doc)
+
+
+def test_keep_contended_counts_them() -> None:
+    doc = document.new_document(profile="quick", argv=[], repeat=5, seed=0, machine=MACHINE)
+    doc["session"]["keep_contended"] = True
+    _five_rounds(doc, {("container", 4)})
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
+    assert (cell["n"], cell["max"], cell["contended_excluded"]) == (5, 102.0, 0)
+    assert cell["paired"] is True and cell["ci_low"] is not None
+    assert cell["ratio_to_native"] == pytest.approx(100 / 102)
+    assert cell["ci_low"] <= cell["ratio_to_native"] <= cell["ci_high"]
+    # asked explicitly, the reader can count them either way
+    assert len(document.run_values(doc, keep_contended=False)[
+        ("cpu", "cpu.single", "events_per_s", "container")]) == 4
+    document.validate(doc)
+
+
+def test_rounds_pair_only_one_to_one() -> None:
+    pairs = document.paired_by_round([(0, 1.0), (1, 2.0)], [(1, 20.0), (0, 10.0)])
+    assert pairs == ([1.0, 2.0], [10.0, 20.0])
+    assert document.paired_by_round([(0, 1.0), (1, 2.0)], [(0, 10.0)]) is None
+    assert document.paired_by_round([(0, 1.0), (0, 2.0)], [(0, 10.0), (1, 1.0)]) is None
 
 
 def test_no_ratio_without_a_working_native() -> None:

@@ -69,15 +69,18 @@ def test_percentile_linear() -> None:
 
 
 def test_ratio_point_estimate_is_ratio_of_medians() -> None:
-    ratio, low, high = bootstrap_ratio_ci([9, 10, 11], [10, 11, 12], resamples=500)
+    ratio, low, high = bootstrap_ratio_ci([8, 9, 10, 11, 12], [9, 10, 11, 12, 13],
+                                          resamples=500)
     assert ratio == pytest.approx(10 / 11)
     assert low <= ratio <= high
-    # the bootstrap medians come from the data, so the bounds lie in [9/12, 11/10]
-    assert 9 / 12 <= low and high <= 11 / 10
+    # the bootstrap medians come from the data, so the bounds lie in [8/13, 12/9]
+    assert 8 / 13 <= low and high <= 12 / 9
+    # below five values a side: the ratio, no CI
+    assert bootstrap_ratio_ci([9, 10, 11], [10, 11, 12]) == (pytest.approx(10 / 11), None, None)
 
 
 def test_ratio_of_constant_groups_is_exact() -> None:
-    assert bootstrap_ratio_ci([6, 6, 6], [3, 3]) == (2.0, 2.0, 2.0)
+    assert bootstrap_ratio_ci([6] * 5, [3] * 6) == (2.0, 2.0, 2.0)
 
 
 def test_ratio_is_deterministic_for_a_seed() -> None:

@@ -1,0 +1,105 @@
+"""The contention guard: did a run get the machine it asked for?
+
+On a shared 2-core host a run can receive a fraction of the CPU it asked for, and a ratio to
+native then measures how much CPU each target was given, not what isolation costs (seen
+here: cpu.all received 0.6-1.6 of its 2 CPU-seconds per second, and runc read as 1.9x
+*faster* than native). So every run records, over the window its cgroup was accounted:
+
+- the CPU it received (its cgroup's CPU time) against the CPU it asked for: threads x wall,
+  capped by a CPU limit it was given on purpose (`--cpus`), for the variants that are
+  CPU-bound (a disk run waits on I/O and asks for no CPU);
+- the host's busy and steal time (psutil.cpu_times) and load average across the window;
+- the other processes' CPU: the host's busy time minus what the run received.
+
+A run is `contended` when it received < 90 % of what it asked for, or something else (other
+processes, or the hypervisor's steal) took > 10 % of a core on average. The harness re-runs
+a contended scheduled run at most twice and keeps the last; what stays contended is kept,
+flagged, and left out of ratios and verdicts unless --keep-contended.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+RECEIVED_MIN = 0.90         # of the CPU asked for
+OTHERS_MAX_CORES = 0.10     # other processes' (or steal's) CPU, in cores, averaged
+RERUNS = 2                  # a contended scheduled run is tried at most this many more times
+
+
+def host_snapshot() -> dict[str, float]:
+    """The host's cumulative CPU times (seconds, all CPUs) and load now."""
+    t = psutil.cpu_times()
+    # user includes guest time on Linux; iowait is idle waiting, not work
+    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+    return {"t": time.monotonic(), "busy_s": busy, "steal_s": getattr(t, "steal", 0.0),
+            "load1": os.getloadavg()[0]}
+
+
+def host_window(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, float]:
+    """What the host did between two snapshots."""
+    return {"wall_s": end["t"] - start["t"], "busy_s": end["busy_s"] - start["busy_s"],
+            "steal_s": end["steal_s"] - start["steal_s"], "load1_start": start["load1"],
+            "load1_end": end["load1"], "cpus": float(psutil.cpu_count() or 1)}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    asked_cpu_s: float | None       # None: the run is not CPU-bound (or its threads unknown)
+    received_cpu_s: float | None    # None: its cgroup's CPU time was not read
+    others_cores: float | None      # other processes' CPU over the window, in cores
+    steal_cores: float | None
+    load1: float | None             # the higher of the start and end 1-minute load
+    reasons: tuple[str, ...]
+
+    @property
+    def contended(self) -> bool:
+        return bool(self.reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"asked_cpu_s": self.asked_cpu_s, "received_cpu_s": self.received_cpu_s,
+                "received_fraction": (self.received_cpu_s / self.asked_cpu_s
+                                      if self.asked_cpu_s and self.received_cpu_s is not None
+                                      else None),
+                "others_cores": self.others_cores, "steal_cores": self.steal_cores,
+                "load1": self.load1, "reasons": list(self.reasons)}
+
+
+def asked_cpu(threads: int | None, wall_s: float, cpu_limit: float | None) -> float | None:
+    """CPU-seconds a run asks for: threads x wall, no more than its CPU limit allows."""
+    if threads is None or wall_s <= 0:
+        return None
+    cores = float(threads) if cpu_limit is None else min(float(threads), cpu_limit)
+    return cores * wall_s
+
+
+def assess(accounting: Mapping[str, Any], threads: int | None,
+           cpu_limit: float | None = None) -> Assessment | None:
+    """The guard's reading of one run's accounting (None: no host window was recorded)."""
+    host = accounting.get("host")
+    if not isinstance(host, Mapping) or not host.get("wall_s"):
+        return None
+    wall = float(host["wall_s"])
+    used = (accounting.get("delta") or {}).get("cpu_total_ns")
+    if used is None and accounting.get("start") is None:  # a fresh cgroup began at 0
+        used = (accounting.get("end") or {}).get("cpu_total_ns")
+    received = float(used) / 1e9 if isinstance(used, int | float) else None
+    asked = asked_cpu(threads, wall, cpu_limit)
+    others = (max(0.0, float(host["busy_s"]) - received) / wall
+              if received is not None else None)
+    steal = float(host["steal_s"]) / wall
+    reasons = []
+    if asked and received is not None and received < RECEIVED_MIN * asked:
+        reasons.append(f"received {received / asked:.0%} of the CPU it asked for "
+                       f"({received:.2f} of {asked:.2f} CPU-s)")
+    if others is not None and others > OTHERS_MAX_CORES:
+        reasons.append(f"other processes used {others:.2f} of a core")
+    if steal > OTHERS_MAX_CORES:
+        reasons.append(f"the hypervisor stole {steal:.2f} of a core")
+    load = max(float(host["load1_start"]), float(host["load1_end"]))
+    return Assessment(asked, received, others, steal, load, tuple(reasons))
