@@ -207,23 +207,27 @@ def _ci(doc: dict[str, Any], target: str = "container") -> tuple[Any, Any, Any]:
     return cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]
 
 
+EXACT_CI = (0.5496575342465754, 1.502087682672234)   # the exact bootstrap of 8 vs 8 values
+
+
 def test_summary_cell_defaults_to_2000_resamples_from_seed_0_and_passes_both_on() -> None:
     from results.stats import bootstrap_ratio_ci
 
     cell = document.summary_cell(NUM, DEN)
     assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
-        (pytest.approx(1.014376996805112), pytest.approx(0.5426126455879451, rel=1e-12),
-         pytest.approx(1.4835281615302869, rel=1e-12))
+        (pytest.approx(1.014376996805112), pytest.approx(EXACT_CI[0], rel=1e-12),
+         pytest.approx(EXACT_CI[1], rel=1e-12))
+    # up to results.stats.EXACT_MAX_N values the bootstrap is exact: no seed changes it
     cell = document.summary_cell(NUM, DEN, seed=7, resamples=50)
     assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
         bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
-    assert cell["ci_low"] == pytest.approx(0.5665066998863989, rel=1e-12)
+    assert cell["ci_low"] == pytest.approx(EXACT_CI[0], rel=1e-12)
 
 
 @pytest.mark.parametrize(("seed", "expected"), [
-    (7, (0.5896482555086555, 1.501721712614751)),
-    (None, (0.5426126455879451, 1.4835281615302869)),   # no seed: seed 0
-    (0, (0.5426126455879451, 1.4835281615302869)),
+    (7, EXACT_CI),          # exact: the session's seed matters only beyond EXACT_MAX_N
+    (None, EXACT_CI),
+    (0, EXACT_CI),
 ])
 def test_the_summary_bootstraps_from_the_sessions_seed(seed: Any,
                                                        expected: tuple[float, float]) -> None:
