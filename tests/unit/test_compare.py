@@ -285,3 +285,32 @@ def test_table_format() -> None:
     assert lines[-1] == ("1 regressed, 0 improved, 0 changed within noise, 0 insufficient "
                          "(n<5), of 2 compared (threshold 5%; CIs Holm-adjusted over 2 cells, "
                          "family-wise alpha 0.05)")
+
+
+def test_per_metric_thresholds_file_json_and_contended(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    base_doc = make_doc({("events_per_s", "container"): TIGHT_BASE})
+    new_doc = make_doc({("events_per_s", "container"): scaled(TIGHT_BASE, 0.9)})
+    base, new = write(tmp_path, "base", base_doc), write(tmp_path, "new", new_doc)
+    assert compare_cli.main([base, new]) == 1                                   # -10 % > 5 %
+    assert compare_cli.main([base, new, "--threshold", "cpu.single.events_per_s=15%"]) == 0
+    assert compare_cli.main([base, new, "--threshold", "events_per_s=0.15"]) == 0
+    (tmp_path / "t.yaml").write_text("cpu.cpu.single.events_per_s: 15%\n")
+    assert compare_cli.main([base, new, "--thresholds-file", str(tmp_path / "t.yaml")]) == 0
+    capsys.readouterr()
+    assert compare_cli.main([base, new, "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["rows"]
+    assert (row["verdict"], row["base"]["n"], row["new"]["n"], out["family"]) == \
+        ("regressed", 5, 5, 1)
+    assert row["ci"][1] < 0.95 and row["confidence"] == 0.95
+    # contended runs are left out: two of five leaves n = 3, insufficient
+    for run in new_doc["runs"][:2]:
+        run["contended"] = True
+    new = write(tmp_path, "contended", new_doc)
+    assert compare_cli.main([new, new]) == 0
+    assert rules.compare(base_doc, new_doc).rows[0].verdict == rules.INSUFFICIENT
+    assert rules.compare(base_doc, new_doc, keep_contended=True).rows[0].verdict == \
+        rules.REGRESSED
+    assert compare_cli.main([base, new, "--keep-contended"]) == 1
