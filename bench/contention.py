@@ -50,6 +50,7 @@ def host_window(start: Mapping[str, float], end: Mapping[str, float]) -> dict[st
 
 @dataclass(frozen=True)
 class Assessment:
+    wall_s: float                   # the window: the cgroup's start and end readings
     asked_cpu_s: float | None       # None: the run is not CPU-bound (or its threads unknown)
     received_cpu_s: float | None    # None: its cgroup's CPU time was not read
     others_cores: float | None      # other processes' CPU over the window, in cores
@@ -62,7 +63,8 @@ class Assessment:
         return bool(self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"asked_cpu_s": self.asked_cpu_s, "received_cpu_s": self.received_cpu_s,
+        return {"wall_s": self.wall_s, "asked_cpu_s": self.asked_cpu_s,
+                "received_cpu_s": self.received_cpu_s,
                 "received_fraction": (self.received_cpu_s / self.asked_cpu_s
                                       if self.asked_cpu_s and self.received_cpu_s is not None
                                       else None),
@@ -102,4 +104,4 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     if steal > OTHERS_MAX_CORES:
         reasons.append(f"the hypervisor stole {steal:.2f} of a core")
     load = max(float(host["load1_start"]), float(host["load1_end"]))
-    return Assessment(asked, received, others, steal, load, tuple(reasons))
+    return Assessment(wall, asked, received, others, steal, load, tuple(reasons))

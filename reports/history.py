@@ -5,9 +5,10 @@
 reported). Sessions are ordered by `session.started_at`. A session that cannot be read is
 listed as skipped with its reason; it does not stop the report.
 
-Regressions compare the current session with the most recent earlier session run on a
-comparable machine (same cpu_model, cores, kernel and VM acceleration, as compare
-requires) by results.compare's rule: the one `isobench compare` applies.
+Regressions compare the current session with the most recent earlier session run on the
+same machine (same cpu_model, cores, kernel and VM acceleration: what `isobench compare`
+warns about) by results.compare's rule, called as `isobench compare` calls it (per-metric
+thresholds, Holm across every cell, contended runs left out), so the two agree.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from reports.errors import ReportError
 from reports.load import load_results
 from results.compare import ONLY_BASE, ONLY_NEW, RESAMPLES, Row, compare, differences
 from results.document import RESULTS_FILE, run_values
-from results.stats import bootstrap_median_ci
+from results.stats import MIN_CI_N, bootstrap_median_ci
 
 Document = Mapping[str, Any]
 
@@ -101,15 +102,19 @@ def regressions(base: Document, new: Document, threshold: float | None = None,
 
 
 def trend_frame(sessions: Sequence[tuple[str, Document]]) -> pd.DataFrame:
-    """One row per (session, workload, variant, metric, target): median and 95 % CI."""
+    """One row per (session, workload, variant, metric, target): n, median and 95 % CI.
+    Below results.stats.MIN_CI_N runs low and high are the median: no error bar is drawn
+    for an interval the sample cannot support."""
     rows = []
     for index, (label, doc) in enumerate(sessions):
         for (workload, variant, metric, target), values in run_values(doc).items():
             if workload in data.NOT_IN_SUMMARY:
                 continue
-            median, low, high = bootstrap_median_ci(values, resamples=500)
+            median, low, high = bootstrap_median_ci(values, resamples=500, min_n=MIN_CI_N)
+            if low is None or high is None:
+                low = high = median
             rows.append({"session": index, "label": label, "workload": workload,
                          "variant": variant, "metric": metric, "target": target,
-                         "median": median, "low": low, "high": high})
+                         "n": len(values), "median": median, "low": low, "high": high})
     return pd.DataFrame(rows, columns=["session", "label", "workload", "variant", "metric",
-                                       "target", "median", "low", "high"])
+                                       "target", "n", "median", "low", "high"])

@@ -43,7 +43,7 @@ from results.errors import ResultsError, UnknownSchemaVersion
 from results.metrics import Metric
 from results.metrics import cv_limit as metric_cv_limit
 from results.migrate import SCHEMA_VERSION, migrate
-from results.stats import bootstrap_ratio_ci, noisy_reason, summarize
+from results.stats import bootstrap_ratio_ci, ci_supported, noisy_reason, summarize
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 NATIVE = "native"
@@ -261,7 +261,8 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
         native_pairs = grouped.get((workload, variant, metric, NATIVE))
         if target == NATIVE:
             cell = summary_cell(values, None)
-            cell.update(ratio_to_native=1.0, ci_low=1.0, ci_high=1.0)
+            exact = 1.0 if ci_supported(len(values)) else None  # no CI below MIN_CI_N
+            cell.update(ratio_to_native=1.0, ci_low=exact, ci_high=exact)
         elif native_pairs and (aligned := paired_by_round(pairs, native_pairs)) is not None:
             cell = summary_cell(aligned[0], aligned[1], seed=seed, resamples=resamples,
                                 paired=True)

@@ -63,6 +63,11 @@ def run(runs: int, seconds: int) -> dict[str, dict[str, list[float]]]:
     return results
 
 
+def _spread(iqr: float | None, digits: int) -> str:
+    """An IQR column: "-" for one run, which has no spread to show."""
+    return f"{'-':>6}" if iqr is None else f"{iqr:>6.{digits}f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.tools.netperf", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,11 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the raw values here")
     args = parser.parse_args(argv)
     results = run(args.runs, args.seconds)
-    print(f"{'placement':<18} {'iperf3 Gbit/s':>14} {'IQR':>6} {'tcp_lat us':>11} {'IQR':>6}")
+    print(f"{'placement':<18} {'iperf3 Gbit/s':>14} {'IQR':>6} {'tcp_lat us':>11} {'IQR':>6} "
+          f"{'n':>3}")
     for kind, metrics in results.items():
         bw, lat = summarize(metrics["iperf3_gbit_s"]), summarize(metrics["tcp_lat_us"])
-        print(f"{kind:<18} {bw.median:>14.2f} {bw.iqr:>6.2f} {lat.median:>11.1f} "
-              f"{lat.iqr:>6.1f}")
+        print(f"{kind:<18} {bw.median:>14.2f} {_spread(bw.iqr, 2)} {lat.median:>11.1f} "
+              f"{_spread(lat.iqr, 1)} {bw.n:>3}")
     native = results["native"]
     for kind in PLACEMENTS[1:]:
         bw = median(results[kind]["iperf3_gbit_s"]) / median(native["iperf3_gbit_s"])

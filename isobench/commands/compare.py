@@ -6,26 +6,35 @@ the thresholds, what makes two sessions comparable) are results.compare's, which
 report's history section uses too.
 
 Exit status: 0 nothing regressed, 1 something regressed, 2 usage or results errors (the
-"trouble" code of cmp and diff).
+"trouble" code of cmp and diff), including sessions of different schema versions and, with
+--strict-machine, of different machines.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from results.compare import (
-    DEFAULT_THRESHOLD,
     IMPROVED,
+    INSUFFICIENT,
     NOISE,
     REGRESSED,
     CompareResult,
+    Row,
+    Thresholds,
     compare,
 )
 from results.document import load, results_path
 from results.errors import ResultsError
+from results.stats import MIN_CI_N
 from runtime.errors import IsobenchError
 
 
@@ -57,32 +66,72 @@ def _percent(change: float | None, base: float | None, new: float | None) -> str
     return f"{change * 100:+.1f}%"
 
 
+def _side(median: float | None, n: int) -> str:
+    return "-" if median is None else f"{_number(median)} (n={n})"
+
+
+def _ratio(row: Row) -> str:
+    """The ratio new/base with the CI its verdict stands on, or why there is none."""
+    c = row.change
+    if c.ratio is None:
+        return "-"
+    if c.verdict == INSUFFICIENT:
+        return f"{c.ratio:.3f}, n={min(c.base_n, c.new_n)} insufficient"
+    if c.ci is None:
+        return f"{c.ratio:.3f}"
+    return f"{c.ratio:.3f} [{c.ci[0]:.3f}, {c.ci[1]:.3f}] @{c.confidence * 100:.4g}%"
+
+
+HEADER = ("WORKLOAD", "VARIANT", "METRIC", "TARGET", "BASE MEDIAN", "NEW MEDIAN", "CHANGE",
+          "RATIO [CI]", "VERDICT")
+
+
+def _cells(r: Row) -> tuple[str, ...]:
+    c = r.change
+    return (r.workload, r.variant, f"{r.metric} ({r.unit})" if r.unit else r.metric, r.target,
+            _side(c.base_median, c.base_n), _side(c.new_median, c.new_n),
+            _percent(c.change, c.base_median, c.new_median), _ratio(r), r.verdict)
+
+
+def _footer(result: CompareResult) -> str:
+    counts = {v: sum(r.verdict == v for r in result.rows)
+              for v in (REGRESSED, IMPROVED, NOISE, INSUFFICIENT)}
+    return (f"{counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
+            f"{counts[NOISE]} changed within noise, {counts[INSUFFICIENT]} insufficient "
+            f"(n<{MIN_CI_N}), of {len(result.rows)} compared (threshold {_threshold(result)}; "
+            f"CIs Holm-adjusted over {result.family} cells, family-wise alpha "
+            f"{result.alpha:g})")
+
+
 def format_table(result: CompareResult) -> str:
-    header = ("WORKLOAD", "VARIANT", "METRIC", "TARGET", "BASE MEDIAN", "NEW MEDIAN", "CHANGE",
-              "VERDICT")
-    rows = [header] + [
-        (r.workload, r.variant, f"{r.metric} ({r.unit})" if r.unit else r.metric, r.target,
-         _number(r.change.base_median), _number(r.change.new_median),
-         _percent(r.change.change, r.change.base_median, r.change.new_median), r.verdict)
-        for r in result.rows
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    rows = [HEADER] + [_cells(r) for r in result.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     numeric = {4, 5, 6}
     lines = ["  ".join(cell.rjust(w) if i in numeric else cell.ljust(w)
                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in rows]
-    counts = {v: sum(r.verdict == v for r in result.rows) for v in (REGRESSED, IMPROVED, NOISE)}
-    lines.append(f"\n{counts[REGRESSED]} regressed, {counts[IMPROVED]} improved, "
-                 f"{counts[NOISE]} changed within noise, of {len(result.rows)} compared "
-                 f"(threshold {_threshold(result)})")
+    lines.append("\n" + _footer(result))
     return "\n".join(lines)
+
+
+def format_markdown(result: CompareResult) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in result.rows]
+    return "\n".join(lines + ["", _footer(result)])
+
+
+def format_json(result: CompareResult) -> str:
+    return json.dumps(result.as_dict(), indent=2)
+
+
+FORMATS = {"text": format_table, "md": format_markdown, "json": format_json}
 
 
 def _threshold(result: CompareResult) -> str:
     """The threshold given, else the metrics' own: one figure when they share it."""
-    if result.threshold is not None:
-        return f"{result.threshold * 100:g}%"
-    used = {r.threshold for r in result.rows} or {DEFAULT_THRESHOLD}
+    used = {r.threshold for r in result.rows}
+    if not used:
+        return "per metric" if result.threshold is None else f"{result.threshold * 100:g}%"
     return f"{used.pop() * 100:g}%" if len(used) == 1 else "per metric"
 
 
@@ -99,32 +148,90 @@ def parse_threshold(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise CompareUsageError(f"invalid threshold {text!r}: must be a non-negative number")
     if percent:
-        return value / 100.0
+        value /= 100.0
+        if value >= 1:
+            raise CompareUsageError(f"invalid threshold {text!r}: must be under 100%")
+        return value
     if value >= 1:
         raise CompareUsageError(f"ambiguous threshold {text!r}: write {raw}% or "
                                 f"{value / 100:g}")
     return value
 
 
+def parse_thresholds(specs: Sequence[str], files: Sequence[str] = ()) -> Thresholds:
+    """--threshold values ("5%" for all, "cpu.single.events_per_s=3%" for one) and
+    --thresholds-file mappings of the same keys; the command line wins over a file."""
+    overrides: dict[str, float] = {}
+    for path in files:
+        overrides.update(_thresholds_file(path))
+    default = None
+    for spec in specs:
+        key, sep, value = spec.partition("=")
+        if not sep:
+            default = parse_threshold(spec)
+        elif not key.strip():
+            raise CompareUsageError(f"invalid threshold {spec!r}: write METRIC=5%")
+        else:
+            overrides[key.strip()] = parse_threshold(value)
+    return Thresholds(overrides, default)
+
+
+def _thresholds_file(path: str) -> dict[str, float]:
+    """A YAML or JSON mapping (JSON is YAML) of key -> "3%" or 0.03."""
+    try:
+        data: Any = yaml.safe_load(Path(path).read_text())
+    except OSError as e:
+        raise CompareUsageError(f"--thresholds-file {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise CompareUsageError(f"--thresholds-file {path}: not YAML or JSON{line}") from None
+    if not isinstance(data, dict):
+        raise CompareUsageError(f"--thresholds-file {path}: must map metric names to "
+                                "thresholds, e.g. cpu.single.events_per_s: 3%")
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise CompareUsageError(f"--thresholds-file {path}: {key}: write 3% or 0.03")
+        try:
+            out[str(key)] = parse_threshold(str(value))
+        except CompareUsageError as e:
+            raise CompareUsageError(f"--thresholds-file {path}: {key}: {e}") from None
+    return out
+
+
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", metavar="BASELINE", help="results file or directory")
     p.add_argument("new", metavar="NEW", help="results file or directory")
-    p.add_argument("--threshold",
-                   help="relative change that counts, e.g. 5%% or 0.05 (default 5%%)")
+    p.add_argument("--threshold", action="append", default=[], metavar="[METRIC=]VALUE",
+                   help="relative change that counts: 5%% (or 0.05) for every metric, or "
+                        "cpu.single.events_per_s=3%% for one (workload.variant.metric, "
+                        "variant.metric or metric); repeatable. Default: each metric's own")
+    p.add_argument("--thresholds-file", action="append", default=[], metavar="FILE",
+                   help="YAML or JSON mapping of the same keys to thresholds")
+    p.add_argument("--format", choices=sorted(FORMATS), default="text",
+                   help="text (default), md or json")
+    p.add_argument("--strict-machine", action="store_true",
+                   help="refuse (exit 2) when the machines differ, instead of warning")
+    p.add_argument("--keep-contended", action="store_true",
+                   help="keep runs marked contended (left out by default)")
     p.add_argument("--force", action="store_true",
                    help="compare even when the schema versions or machines differ")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    # None: each metric's own threshold (results.metrics), as the report's history uses
-    threshold = parse_threshold(args.threshold) if args.threshold is not None else None
+    thresholds = parse_thresholds(args.threshold, args.thresholds_file)
     try:
         base = load(results_path(args.baseline))
         new = load(results_path(args.new))
-        result = compare(base, new, threshold, force=args.force)
+        result = compare(base, new, force=args.force, thresholds=thresholds,
+                         strict_machine=args.strict_machine,
+                         keep_contended=args.keep_contended)
     except ResultsError as e:
         raise ResultsTrouble(str(e)) from None
-    print(format_table(result))
+    for warning in result.warnings:
+        print(f"isobench: warning: {warning}", file=sys.stderr)
+    print(FORMATS[args.format](result))
     return 1 if result.regressions else 0
 
 

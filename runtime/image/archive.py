@@ -251,6 +251,18 @@ class _Writer:
         self.dir_times: list[tuple[str, int]] = []
         self.created: list[str] = []
 
+    def _real_dirs(self, rel: str) -> bool:
+        """Whether `rel` and each of its ancestors under dest is a directory, not a link."""
+        path = self.dest
+        for part in rel.split("/") if rel else []:
+            path = os.path.join(path, part)
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    return False
+            except OSError:  # gone, or under something that is no directory now
+                return False
+        return True
+
     def _abs(self, rel: str) -> str:
         return os.path.join(self.dest, rel) if rel else self.dest
 
@@ -368,13 +380,11 @@ class _Writer:
     def finish(self) -> None:
         """Directory mtimes last (writing into a directory changes its mtime), deepest first."""
         for rel, ns in sorted(self.dir_times, key=lambda t: -t[0].count("/") - bool(t[0])):
-            path = self._abs(rel)
-            try:
-                if not stat.S_ISDIR(os.lstat(path).st_mode):
-                    continue
-            except (FileNotFoundError, NotADirectoryError):  # a later member replaced it
-                continue  # (or a parent of it: "a/x/" then the file "a")
-            os.utime(path, ns=(ns, ns), follow_symlinks=False)
+            # a later member may have replaced it or an ancestor ("a/x/" then the file or the
+            # symlink "a"): only a path of real directories all the way down is touched, so
+            # no symlink, not even a loop, leads the timestamp outside the tree
+            if self._real_dirs(rel):
+                os.utime(self._abs(rel), ns=(ns, ns), follow_symlinks=False)
 
     def undo(self, was_empty: bool) -> None:
         if was_empty:

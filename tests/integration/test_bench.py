@@ -5,6 +5,7 @@ orchestration workloads on every target, the VM and crun included."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -52,8 +53,8 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]
     # the ratio is the container's median over native's, as the runs give them
     values = {t: [r["metrics"]["events_per_s"] for r in doc["runs"]
-                  if r["variant"] == "cpu.single" and r["target"] == t] for t in ("native",
-                                                                                   "container")}
+                  if r["variant"] == "cpu.single" and r["target"] == t
+                  and not r["contended"]] for t in ("native", "container")}
     assert cell["container"]["ratio_to_native"] == pytest.approx(
         statistics.median(values["container"]) / statistics.median(values["native"]))
     assert 0.5 < cell["container"]["ratio_to_native"] < 2.0
@@ -71,20 +72,6 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     assert runc_net["metrics"]["iperf3_gbit_s"] > 0 and runc_net["metrics"]["tcp_lat_us"] > 0
     # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
     assert cli.census() - before == type(before)(0, 0, 0, 0)
-    # compare: a copy with the container's cpu.single throughput halved (beyond its 5 %
-    # threshold) is exactly one regression, exit 1; the same copy as the baseline, one
-    # improvement and exit 0
-    worse = doctored(out, tmp_path / "worse", "cpu.single", "container", "events_per_s", 0.5)
-    proc = cli("compare", str(out), str(worse))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert verdicts(proc.stdout, "regressed") == [
-        ("cpu", "cpu.single", "events_per_s", "container")], proc.stdout
-    assert verdicts(proc.stdout, "improved") == []
-    proc = cli("compare", str(worse), str(out))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert verdicts(proc.stdout, "regressed") == []
-    assert verdicts(proc.stdout, "improved") == [
-        ("cpu", "cpu.single", "events_per_s", "container")], proc.stdout
 
 
 def doctored(out: Path, to: Path, variant: str, target: str, metric: str,
@@ -127,6 +114,46 @@ def check_memory_limit_held(run: dict) -> None:
     margin = PEAK_MARGIN_MIB.get(target, DEFAULT_PEAK_MARGIN_MIB)
     assert m["peak_mib"] is not None and 0 < m["peak_mib"] <= m["given_mib"] + margin, (
         target, m)
+
+
+def compare_session(cli: Cli, out: Path, seed: int, *extra: str) -> dict:
+    """Five repetitions of cpu on native and the container: enough for a CI a side.
+
+    --keep-contended: the guard still re-runs a contended run twice, but one that stays
+    contended (a busy neighbour on a shared test machine) keeps its place, so each cell keeps
+    its five runs and the comparison is about the cap, not about who else was running."""
+    proc = cli("bench", "--profile", "tiny", "--repeat", "5", "--targets", "native,container",
+               "--workloads", "cpu", "--out", str(out), "--seed", str(seed),
+               "--keep-contended", *extra, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return document.load(out / "results.json")
+
+
+def test_compare_two_real_sessions_then_a_capped_container(cli: Cli, tmp_path: Path) -> None:
+    """Two real sessions of the same work compare clean (exit 0); a third with the container
+    capped at a quarter of a CPU (--cpus 0.25, far below cpu.single's one busy thread) is a
+    regression of the container's throughput, exit 1, and of nothing on native; the capped
+    container's work per CPU-second stays the same (the cap is not a cost of isolation)."""
+    base = compare_session(cli, tmp_path / "base", 11)
+    compare_session(cli, tmp_path / "again", 12)
+    capped = compare_session(cli, tmp_path / "capped", 13, "--cpus", "0.25")
+    # the capped runs asked for what the cap allows: the guard did not call them contended
+    # for it (a busy neighbour may still flag one, which the guard re-runs)
+    for run in capped["runs"]:
+        reading = run["contention"]
+        cores = 0.25 if run["target"] == "container" else \
+            (1 if run["variant"] == "cpu.single" else os.cpu_count())
+        assert reading["asked_cpu_s"] == pytest.approx(cores * reading["wall_s"]), run
+    proc = cli("compare", str(tmp_path / "base"), str(tmp_path / "again"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert verdicts(proc.stdout, "regressed") == []
+    proc = cli("compare", str(tmp_path / "base"), str(tmp_path / "capped"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    regressed = verdicts(proc.stdout, "regressed")
+    assert ("cpu", "cpu.single", "events_per_s", "container") in regressed, proc.stdout
+    assert not [row for row in regressed if row[3] == "native"], proc.stdout
+    assert not [row for row in regressed if row[2] == "events_per_cpu_s"], proc.stdout
+    assert base["session"]["keep_contended"] is True
 
 
 def test_ctrl_c_keeps_finished_runs_and_resume_completes(cli: Cli, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from runtime.image.archive import (
@@ -410,6 +410,12 @@ def _fuzz_entry(kind: str, name: str, link: str, outside: Path) -> tuple[tarfile
 @needs_root
 @FUZZ
 @given(MEMBERS, st.booleans())
+# found by this test: a directory's parent replaced by a symlink to itself (ELOOP when its
+# mtime was set at the end), and by one to the outside directory (whose subdirectory's
+# mtime the same step would have set through the link)
+@example([("dir", "a/a", "/a"), ("symlink", "a", "a")], False)
+@example([("dir", "a/a", "/a"), ("symlink", "a", "a")], True)
+@example([("dir", "a/x", ""), ("symlink", "a", "/a")], False)
 def test_random_member_names_never_escape(members: list[tuple[str, str, str]],
                                           whiteouts: bool) -> None:
     with sandbox() as (box, dest, outside):

@@ -84,9 +84,10 @@ def test_lower_is_better() -> None:
 
 
 def test_from_zero() -> None:
-    row = one_row([0.0, 0.0, 0.0], [2.0, 2.0, 2.0], better="lower")
+    row = one_row([0.0] * 5, [2.0] * 5, better="lower")
     assert (row.change.change, row.verdict) == (None, rules.REGRESSED)
-    assert one_row([0.0, 0.0], [0.0, 0.0]).verdict == rules.SAME
+    assert one_row([0.0] * 5, [0.0] * 5).verdict == rules.SAME
+    assert one_row([0.0] * 3, [2.0] * 3, better="lower").verdict == rules.INSUFFICIENT
 
 
 def test_unknown_direction_is_reported_not_failed() -> None:
@@ -130,13 +131,17 @@ def test_threshold_is_respected() -> None:
     ("cpu_model", "AMD EPYC", "cpu_model"),
     ("acceleration", {"mode": "kvm", "reason": "probe"}, "acceleration 'tcg' vs 'kvm'"),
 ])
-def test_different_machines_are_refused(key: str, value: Any, shown: str) -> None:
+def test_different_machines_warn_or_with_strict_machine_are_refused(key: str, value: Any,
+                                                                    shown: str) -> None:
     other = {**MACHINE, key: value}
     base, new = make_doc({("m", "native"): TIGHT_BASE}), make_doc(
         {("m", "native"): TIGHT_BASE}, machine=other)
     with pytest.raises(ResultsError, match="refusing to compare") as err:
-        rules.compare(base, new)
+        rules.compare(base, new, strict_machine=True)
     assert shown in str(err.value) and "--force" in str(err.value)
+    (warning,) = rules.compare(base, new).warnings
+    assert shown in warning
+    assert rules.compare(base, new).rows[0].verdict == rules.SAME
     assert rules.compare(base, new, force=True).rows[0].verdict == rules.SAME
 
 
@@ -203,11 +208,17 @@ def test_machine_refusal_and_force(tmp_path: Path, capsys: pytest.CaptureFixture
     base = write(tmp_path, "base", make_doc({("m", "native"): TIGHT_BASE}))
     new = write(tmp_path, "new", make_doc({("m", "native"): scaled(TIGHT_BASE, 0.5)},
                                           machine={**MACHINE, "kernel": "6.12"}))
-    assert compare_cli.main([base, new]) == 2
+    assert compare_cli.main([base, new, "--strict-machine"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("isobench: refusing to compare: the machines differ (kernel")
     assert err.count("\n") == 1
+    # without --strict-machine: one warning line on stderr, and the comparison's own code
+    assert compare_cli.main([base, new]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("isobench: warning: the machines differ (kernel") and \
+        err.count("\n") == 1
     assert compare_cli.main([base, new, "--force"]) == 1
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("argv", [
@@ -264,9 +275,42 @@ def test_table_format() -> None:
                     ("events_per_s", "container"): scaled(TIGHT_BASE, 0.5)})
     lines = compare_cli.format_table(rules.compare(base, new)).splitlines()
     assert lines[0].split() == ["WORKLOAD", "VARIANT", "METRIC", "TARGET", "BASE", "MEDIAN",
-                                "NEW", "MEDIAN", "CHANGE", "VERDICT"]
+                                "NEW", "MEDIAN", "CHANGE", "RATIO", "[CI]", "VERDICT"]
     assert lines[1].split() == ["cpu", "cpu.single", "events_per_s", "(events/s)", "native",
-                                "100", "100", "+0.0%", "same"]
-    assert lines[2].split()[-4:] == ["100", "50", "-50.0%", "regressed"]
-    assert lines[-1] == ("1 regressed, 0 improved, 0 changed within noise, of 2 compared "
-                         "(threshold 5%)")
+                                "100", "(n=5)", "100", "(n=5)", "+0.0%", "1.000", "[0.985,",
+                                "1.015]", "@95%", "same"]
+    # two cells: Holm judges the smaller p-value at 1 - 0.05 / 2, the other at 1 - 0.05
+    assert lines[2].split()[-8:] == ["50", "(n=5)", "-50.0%", "0.500", "[0.493,", "0.508]",
+                                     "@97.5%", "regressed"]
+    assert lines[-1] == ("1 regressed, 0 improved, 0 changed within noise, 0 insufficient "
+                         "(n<5), of 2 compared (threshold 5%; CIs Holm-adjusted over 2 cells, "
+                         "family-wise alpha 0.05)")
+
+
+def test_per_metric_thresholds_file_json_and_contended(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    base_doc = make_doc({("events_per_s", "container"): TIGHT_BASE})
+    new_doc = make_doc({("events_per_s", "container"): scaled(TIGHT_BASE, 0.9)})
+    base, new = write(tmp_path, "base", base_doc), write(tmp_path, "new", new_doc)
+    assert compare_cli.main([base, new]) == 1                                   # -10 % > 5 %
+    assert compare_cli.main([base, new, "--threshold", "cpu.single.events_per_s=15%"]) == 0
+    assert compare_cli.main([base, new, "--threshold", "events_per_s=0.15"]) == 0
+    (tmp_path / "t.yaml").write_text("cpu.cpu.single.events_per_s: 15%\n")
+    assert compare_cli.main([base, new, "--thresholds-file", str(tmp_path / "t.yaml")]) == 0
+    capsys.readouterr()
+    assert compare_cli.main([base, new, "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["rows"]
+    assert (row["verdict"], row["base"]["n"], row["new"]["n"], out["family"]) == \
+        ("regressed", 5, 5, 1)
+    assert row["ci"][1] < 0.95 and row["confidence"] == 0.95
+    # contended runs are left out: two of five leaves n = 3, insufficient
+    for run in new_doc["runs"][:2]:
+        run["contended"] = True
+    new = write(tmp_path, "contended", new_doc)
+    assert compare_cli.main([new, new]) == 0
+    assert rules.compare(base_doc, new_doc).rows[0].verdict == rules.INSUFFICIENT
+    assert rules.compare(base_doc, new_doc, keep_contended=True).rows[0].verdict == \
+        rules.REGRESSED
+    assert compare_cli.main([base, new, "--keep-contended"]) == 1

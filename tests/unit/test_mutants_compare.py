@@ -10,7 +10,7 @@ import pytest
 from results import compare as rules
 from results import metrics
 from results.errors import ResultsError
-from results.stats import bootstrap_median_ci
+from results.stats import bootstrap_ratio_ci
 
 MACHINE = {"cpu_model": "X", "cores": 2, "kernel": "6.1", "acceleration": {"mode": "kvm"}}
 
@@ -43,25 +43,27 @@ def test_incomparable_sessions_are_refused_with_every_difference_named() -> None
                                  "use --force to compare anyway")
     other = {**MACHINE, "cores": 4, "kernel": "6.2"}
     with pytest.raises(ResultsError) as caught:
-        rules.check_comparable(_doc(), _doc(machine=other))
+        rules.check_comparable(_doc(), _doc(machine=other), strict_machine=True)
     assert str(caught.value) == ("refusing to compare: the machines differ (cores 2 vs 4; "
                                  "kernel '6.1' vs '6.2'); use --force to compare anyway")
+    # without strict_machine: one warning line, and the comparison goes on
+    assert rules.check_comparable(_doc(), _doc(machine=other)) == [
+        "the machines differ (cores 2 vs 4; kernel '6.1' vs '6.2'): changes may be the "
+        "machine's"]
 
 
 def test_a_metric_measured_on_one_side_keeps_that_sides_median() -> None:
     assert rules.compare_values("lower", [], [3.0, 1.0, 2.0]) == rules.Change(
-        rules.ONLY_NEW, None, 2.0, None, None, None)
+        rules.ONLY_NEW, None, 2.0, None, base_n=0, new_n=3)
     assert rules.compare_values("lower", [4.0, 6.0], None) == rules.Change(
-        rules.ONLY_BASE, 5.0, None, None, None, None)
+        rules.ONLY_BASE, 5.0, None, None, base_n=2, new_n=0)
 
 
-def test_the_cis_are_the_bootstrap_with_the_resamples_asked_for() -> None:
-    base, new = [10.0, 11.0, 12.0, 13.0, 30.0], [20.0, 21.0, 22.0, 23.0, 50.0]
-    got = rules.compare_values("lower", base, new, resamples=3)
-    _, blo, bhi = bootstrap_median_ci(base, resamples=3)
-    _, nlo, nhi = bootstrap_median_ci(new, resamples=3)
-    assert bootstrap_median_ci(base, resamples=3) != bootstrap_median_ci(base)
-    assert (got.base_ci, got.new_ci) == ((blo, bhi), (nlo, nhi))
+def test_the_ci_is_the_ratio_bootstrap_at_the_level_judged() -> None:
+    base, new = [10.0, 11.0, 12.0, 13.0, 14.0], [20.0, 21.0, 22.0, 23.0, 24.0]
+    got = rules.compare_values("lower", base, new)
+    assert got.confidence == 0.95 and got.p_value is not None and got.p_value <= 0.05
+    assert got.ci == bootstrap_ratio_ci(new, base)[1:]
     assert got.verdict == rules.REGRESSED
 
 
@@ -97,8 +99,8 @@ def test_a_threshold_that_is_not_a_finite_non_negative_number_is_refused(thresho
 
 
 def test_a_zero_threshold_is_allowed_and_recorded() -> None:
-    cell = ("w", "w.v", "m", "native", 1.0)
-    result = rules.compare(_doc(cell), _doc(cell), 0.0, resamples=10)
+    cells = [("w", "w.v", "m", "native", 1.0)] * 5
+    result = rules.compare(_doc(*cells), _doc(*cells), 0.0, resamples=10)
     assert result.threshold == 0.0
     assert [r.threshold for r in result.rows] == [0.0]
     assert result.rows[0].verdict == rules.SAME
@@ -107,16 +109,17 @@ def test_a_zero_threshold_is_allowed_and_recorded() -> None:
 def test_each_metric_is_judged_by_its_own_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
     own = metrics.Metric("events_per_s", "events/s", "higher", "test", threshold=0.5)
     monkeypatch.setitem(metrics.METRICS, "events_per_s", own)
-    base = [("cpu", "cpu.single", "events_per_s", "native", v) for v in (100.0, 100.0, 100.0)]
-    new = [("cpu", "cpu.single", "events_per_s", "native", v) for v in (70.0, 70.0, 70.0)]
+    base = [("cpu", "cpu.single", "events_per_s", "native", v) for v in [100.0] * 5]
+    new = [("cpu", "cpu.single", "events_per_s", "native", v) for v in [70.0] * 5]
     result = rules.compare(_doc(*base), _doc(*new), resamples=10)
     assert result.threshold is None
     assert [(r.threshold, r.verdict) for r in result.rows] == [(0.5, rules.SAME)]
 
 
-def test_compare_resamples_as_asked() -> None:
-    values = [10.0, 11.0, 12.0, 13.0, 30.0]
-    cells = [("w", "w.v", "m", "native", v) for v in values]
-    row = rules.compare(_doc(*cells), _doc(*cells), resamples=3).rows[0]
-    _, low, high = bootstrap_median_ci(values, resamples=3)
-    assert row.change.base_ci == row.change.new_ci == (low, high)
+def test_compare_resamples_as_asked_beyond_the_exact_bootstrap() -> None:
+    values = [float(v) for v in range(1, 31)]   # beyond EXACT_MAX_N: Monte Carlo
+    new = [v * 1.5 for v in values]
+    got = rules.compare_values("higher", values, new, resamples=3)
+    assert got.confidence == 0.95
+    assert got.ci == bootstrap_ratio_ci(new, values, resamples=3)[1:]
+    assert got.ci != bootstrap_ratio_ci(new, values)[1:]

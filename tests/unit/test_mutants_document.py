@@ -207,42 +207,61 @@ def _ci(doc: dict[str, Any], target: str = "container") -> tuple[Any, Any, Any]:
     return cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]
 
 
+EXACT_CI = (0.5496575342465754, 1.502087682672234)   # the exact bootstrap of 8 vs 8 values
+
+
 def test_summary_cell_defaults_to_2000_resamples_from_seed_0_and_passes_both_on() -> None:
     from results.stats import bootstrap_ratio_ci
 
     cell = document.summary_cell(NUM, DEN)
     assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
-        (pytest.approx(1.014376996805112), pytest.approx(0.5426126455879451, rel=1e-12),
-         pytest.approx(1.4835281615302869, rel=1e-12))
+        (pytest.approx(1.014376996805112), pytest.approx(EXACT_CI[0], rel=1e-12),
+         pytest.approx(EXACT_CI[1], rel=1e-12))
+    # up to results.stats.EXACT_MAX_N values the bootstrap is exact: no seed changes it
     cell = document.summary_cell(NUM, DEN, seed=7, resamples=50)
     assert (cell["ratio_to_native"], cell["ci_low"], cell["ci_high"]) == \
         bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
-    assert cell["ci_low"] == pytest.approx(0.5665066998863989, rel=1e-12)
+    assert cell["ci_low"] == pytest.approx(EXACT_CI[0], rel=1e-12)
 
 
-@pytest.mark.parametrize(("seed", "expected"), [
-    (7, (0.5896482555086555, 1.501721712614751)),
-    (None, (0.5426126455879451, 1.4835281615302869)),   # no seed: seed 0
-    (0, (0.5426126455879451, 1.4835281615302869)),
-])
-def test_the_summary_bootstraps_from_the_sessions_seed(seed: Any,
-                                                       expected: tuple[float, float]) -> None:
+@pytest.mark.parametrize("seed", [7, None, 0])
+def test_the_summary_bootstraps_rounds_from_the_sessions_seed(seed: Any) -> None:
+    """Both targets ran rounds 0..7: the ratio's bootstrap resamples rounds (paired, by
+    Monte Carlo from the session's seed, None counting as 0)."""
+    from results.stats import bootstrap_ratio_ci
+
     doc = _session(seed)
     document.recompute_summary(doc)
-    assert _ci(doc)[1:] == (pytest.approx(expected[0], rel=1e-12),
-                            pytest.approx(expected[1], rel=1e-12))
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
+    assert cell["paired"] is True
+    expected = bootstrap_ratio_ci(NUM, DEN, paired=True, seed=seed or 0)
+    assert _ci(doc) == expected
+    assert expected[1:] != bootstrap_ratio_ci(NUM, DEN, paired=True, seed=(seed or 0) + 1)[1:]
     assert _ci(doc, "native") == (1.0, 1.0, 1.0)
+
+
+def test_unpaired_rounds_give_the_exact_unpaired_bootstrap() -> None:
+    # the container's last round is missing: the rounds do not pair up, each side alone
+    doc = _session(7, {"container": NUM[:7], "native": DEN})
+    document.recompute_summary(doc)
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
+    from results.stats import bootstrap_ratio_ci
+
+    assert cell["paired"] is False
+    assert _ci(doc) == bootstrap_ratio_ci(NUM[:7], DEN, seed=123)  # exact: no seed matters
 
 
 def test_the_summary_passes_its_resamples_and_seed_on() -> None:
     from results.stats import bootstrap_ratio_ci
 
+    expected = bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50, paired=True)
+    assert expected != bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=2000, paired=True)
     doc = _session(7)
     document.recompute_summary(doc, resamples=50)
-    assert _ci(doc) == bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
+    assert _ci(doc) == expected
     doc = _session(7)
     document.recompute_summary(doc, only=("cpu", "cpu.single"), resamples=50)
-    assert _ci(doc) == bootstrap_ratio_ci(NUM, DEN, seed=7, resamples=50)
+    assert _ci(doc) == expected
 
 
 def test_a_document_without_runs_or_summary_summarizes_to_nothing() -> None:

@@ -13,15 +13,12 @@ from results.stats import bootstrap_median_ci, bootstrap_ratio_ci, intervals_ove
 LUMPY = [90.2, 12.2, 47.4, 25.4, 54.8, 57.8, 2.3, 22.5]
 
 
-def test_the_median_ci_defaults_are_2000_resamples_from_seed_0() -> None:
-    # 2001 resamples or seed 1 both give low = 12.2 exactly: the default is what is pinned.
+def test_the_median_ci_of_up_to_20_values_is_the_exact_bootstrap() -> None:
+    # exact: every resample weighted by its probability, so no seed or count changes it;
+    # the 99 % bounds are whole bootstrap medians (never interpolated between them)
     point, low, high = bootstrap_median_ci(LUMPY, confidence=0.99)
-    assert point == 36.4
-    assert low == pytest.approx(12.17525, rel=1e-12)
-    assert high == 74.0
-    assert bootstrap_median_ci(LUMPY, confidence=0.99) == \
-        bootstrap_median_ci(LUMPY, confidence=0.99, resamples=2000, seed=0)
-    assert bootstrap_median_ci(LUMPY, confidence=0.99, seed=1)[1] == pytest.approx(12.2)
+    assert (point, low, high) == (36.4, 7.25, 74.0)
+    assert bootstrap_median_ci(LUMPY, confidence=0.99, seed=1, resamples=3) == (point, low, high)
 
 
 def test_intervals_touching_at_either_end_overlap() -> None:
@@ -36,12 +33,13 @@ NUM = [4.9, 67.2, 76.7, 57.7, 87.7, 32.1, 69.8, 59.8]
 DEN = [58.4, 46.2, 84.2, 94.5, 47.9, 66.8, 7.0, 70.4]
 
 
-def test_the_ratio_ci_defaults_are_2000_resamples_from_seed_0() -> None:
-    # 2001 resamples give high = 2.20865..., seed 1 gives (0.32743..., 2.31347...)
+def test_the_unpaired_ratio_ci_of_up_to_20_values_is_exact() -> None:
     point, low, high = bootstrap_ratio_ci(NUM, DEN, confidence=0.99)
     assert point == pytest.approx(1.014376996805112, rel=1e-12)
-    assert low == pytest.approx(0.3167808219178082, rel=1e-12)
-    assert high == pytest.approx(2.2095394736841896, rel=1e-12)
+    assert (low, high) == (pytest.approx(0.34807149576669805, rel=1e-12),
+                           pytest.approx(2.360655737704918, rel=1e-12))
+    assert bootstrap_ratio_ci(NUM, DEN, confidence=0.99, seed=5, resamples=7) == \
+        (point, low, high)
 
 
 def test_resamples_whose_denominator_median_is_zero_are_dropped() -> None:
@@ -87,11 +85,10 @@ def test_percentile_interpolates_between_neighbouring_order_statistics() -> None
 
 
 def test_the_interval_cuts_half_the_missing_confidence_from_each_tail() -> None:
-    estimates = [float(x) for x in range(101)]
-    assert stats._interval(estimates, 50.0, 0.9) == (pytest.approx(5.0), pytest.approx(95.0))
+    dist = [(float(x), 1 / 101) for x in range(101)]
+    assert stats.Bootstrap(50.0, dist).interval(0.9) == (5.0, 95.0)
     # and widens to take in a point estimate outside it
-    assert stats._interval([float(x) for x in range(101)], 99.0, 0.5) == \
-        (pytest.approx(25.0), 99.0)
+    assert stats.Bootstrap(99.0, dist).interval(0.5) == (25.0, 99.0)
 
 
 def test_one_resample_is_allowed_and_the_bounds_are_checked_with_their_messages() -> None:
