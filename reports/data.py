@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from results.document import counted, keeps_contended
-from results.metrics import unit_and_direction
+from results.metrics import threshold, unit_and_direction
 from results.stats import bootstrap_median_ci, ci_supported, finite, quartiles
 
 NATIVE = "native"
@@ -142,7 +142,8 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                  "max": cell.get("max"), "ratio": ratio, "ci_low": lo,
                                  "ci_high": hi, "noisy": noisy or None,
                                  "contended": cell.get("contended_excluded", 0),
-                                 "class": ratio_class(better, ratio, lo, hi, n=cell.get("n"),
+                                 "class": ratio_class(better, ratio, lo, hi, threshold(metric),
+                                                      n=cell.get("n"),
                                                       native_n=base.get("n"),
                                                       noisy=bool(noisy))
                                  if target != NATIVE else "baseline"})
