@@ -25,7 +25,9 @@ _PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*(?:-\d+)?):)?"
 
 def check_mapping(value: Any, path: str, allowed: tuple[str, ...], extensions: bool = False
                   ) -> dict[str, Any]:
-    """A mapping of string keys, each in `allowed` (or `x-*` with extensions)."""
+    """A mapping of string keys, each in `allowed` (or `x-*` with extensions). The schema
+    (runtime.compose.schema) has refused keys the specification does not have, so a key
+    left over here is one isobench does not implement."""
     if not isinstance(value, dict):
         raise ComposeError(f"{path}: must be a mapping")
     for key in value:
@@ -33,8 +35,19 @@ def check_mapping(value: Any, path: str, allowed: tuple[str, ...], extensions: b
             raise ComposeError(f"{path}: key {key!r} must be a string")
         if key in allowed or (extensions and key.startswith("x-")):
             continue
-        raise ComposeError(f"{path}.{key}: unknown key" if path else f"{key}: unknown key")
+        raise ComposeError(f"'{key}' is not supported by isobench" if not path else
+                           f"'{key}' in {where(path)} is not supported by isobench")
     return value
+
+
+def where(path: str) -> str:
+    """`service "web"` for services.web, `service "web" at build` deeper, else the path."""
+    parts = path.split(".", 2)
+    if parts[0] == "services" and len(parts) > 1:
+        name = parts[1].split("[", 1)[0]
+        rest = path[len("services.") + len(name):].lstrip(".")
+        return f'service "{name}"' + (f" at {rest}" if rest else "")
+    return path
 
 
 def check_string(value: Any, path: str) -> str:

@@ -44,6 +44,7 @@ from runtime.compose.fields import (
 from runtime.compose.graph import start_order
 from runtime.compose.interpolate import interpolate
 from runtime.compose.model import NetworkSpec, Project, Service
+from runtime.compose.schema import validate
 from runtime.compose.textfile import read_bounded_utf8
 from runtime.compose.yaml import parse_yaml
 
@@ -179,6 +180,7 @@ def parse_project(data: Any, *, workdir: Path, project: str | None = None,
     host_env = dict(os.environ) if host_env is None else host_env
     warnings: list[str] = []
     data = interpolate(data, host_env, "", warnings)
+    validate(data)  # the Compose Specification's schema: unknown keys, wrong shapes
     doc = check_mapping(data, "", TOP_KEYS, extensions=True)
     proj = Project(name=project_name(project, doc.get("name"), workdir), workdir=workdir,
                    config_file=config_file, warnings=warnings)
