@@ -1,19 +1,25 @@
 """A compose file -> a validated Project: no side effects, nothing touched but the file.
 
-The subset: top-level `name`, `services`, `volumes`, `networks` (and the obsolete
-`version`, `x-*` extensions); per service `image`, `build`, `command`, `entrypoint`,
-`environment`, `ports`, `volumes`, `networks`, `depends_on`, `working_dir`, `hostname`,
-`privileged`, `cap_add`, `cap_drop`, `security_opt`.
-Every other key is an error naming its path (`services.web.bogus: unknown key`), never
-dropped. String values are interpolated as compose does (`${VAR:-default}`, `$$`), from
-the shell's environment over a `.env` file beside the compose file. YAML is read with
+The file is first checked against isobench's JSON Schema of the Compose file format
+(schema.py, built from spec_keys.py's table of the documented keys): a key the specification
+does not have is "unknown key 'restrat' in service "web" (did you mean 'restart'?)". Then
+the subset isobench implements is read: top-level `name`, `services`, `volumes`,
+`networks` (and the obsolete `version`, `x-*` extensions);
+per service `image`, `build` (context, dockerfile, args), `command`, `entrypoint`,
+`environment`, `env_file`, `ports`, `volumes`, `networks`, `network_mode`, `depends_on`
+(with its conditions), `working_dir`, `hostname`, `privileged`, `cap_add`, `cap_drop`,
+`security_opt`, `restart`, `healthcheck`, `deploy.resources.limits`, `labels`,
+`extra_hosts`, `dns`, `ulimits`, `tmpfs`, `init`, `stop_signal`, `stop_grace_period`.
+A key of the specification outside that subset is "'configs' is not supported by isobench",
+never dropped. String values are interpolated as compose does (`${VAR:-default}`, `$$`),
+from the shell's environment over a `.env` file beside the compose file. YAML is read with
 YAML 1.2's scalars, as compose reads it. Whatever can be known from the file alone
 (dependency cycles and unknown dependencies, a service with nothing to run, references to
-undeclared volumes or networks, bad ports and subnets) is checked here, before `up`
-creates anything.
+undeclared volumes or networks, bad ports and subnets, waiting for the health of a service
+without a healthcheck, a missing env_file) is checked here, before `up` creates anything.
 
 Here: the file, its `.env`, the project's name, a service's keys and the top level; the
-pieces are yaml, interpolate, fields (one value each), graph (the order) and model.
+pieces are yaml, interpolate, schema, fields (one value each), graph (the order) and model.
 """
 
 from __future__ import annotations
