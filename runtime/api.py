@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import launcher, ports, security
+from runtime import health, launcher, ports, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, CgroupFactory, open_cgroup
 from runtime.cgroups.devices import ALLOW_ALL, DEFAULT_DEVICE_RULES
 from runtime.containers import (
+    ACTIVE,
     Container,
     ContainerConfig,
     ContainerStore,
@@ -32,7 +33,16 @@ from runtime.image.bases import get_image
 from runtime.image.store import Image, ImageStore, normalize_ref
 from runtime.init import ExecFailure, InitSpec, ProcessSpec
 from runtime.limits import Limits
-from runtime.network import SPECIAL_MODES, NetworkStore
+from runtime.network import CONTAINER_MODE, NetworkStore, is_named
+from runtime.options import (
+    ULIMITS,
+    RestartPolicy,
+    parse_dns,
+    parse_extra_host,
+    parse_signal,
+    parse_tmpfs,
+    restart_delay,
+)
 from runtime.ports import PortMapping, parse_publish
 from runtime.rootfs import RootfsPlan
 from runtime.spec import ContainerSpec
@@ -109,7 +119,12 @@ class Runtime:
         """Validate everything, then record the container; no resource exists yet.
         `start_pending`: a start follows at once (run), so a crash before it is garbage."""
         network, sec = spec.network, spec.security
-        if network not in SPECIAL_MODES:
+        if network.startswith(CONTAINER_MODE):  # joins another container's network
+            network = CONTAINER_MODE + self.get(network[len(CONTAINER_MODE):]).id
+            if spec.publish:
+                raise InvalidArgument("conflicting options: port publishing and the "
+                                      "container type network mode")
+        elif is_named(network):
             try:
                 self.networks.get(network)
             except NotFound as e:
@@ -124,8 +139,9 @@ class Runtime:
         for item in spec.env:
             if not item.partition("=")[0]:
                 raise InvalidArgument(f"invalid environment variable: {item}")
+        stop_signal = self._check_process_options(spec)
         mounts = [parse_volume_spec(v) for v in spec.volumes]
-        mappings = [parse_publish(p) for p in spec.publish] if network not in SPECIAL_MODES \
+        mappings = [parse_publish(p) for p in spec.publish] if is_named(network) \
             else []
         if spec.rootfs is not None:
             if not os.path.isdir(spec.rootfs):
@@ -166,6 +182,12 @@ class Runtime:
                 labels=dict(spec.labels), aliases=list(spec.aliases),
                 privileged=sec.privileged, cap_add=list(sec.cap_add),
                 cap_drop=list(sec.cap_drop), security_opt=list(sec.security_opt),
+                tmpfs=list(spec.tmpfs), restart_policy=spec.restart.to_dict(),
+                healthcheck=(spec.healthcheck.to_dict() if spec.healthcheck
+                             and not spec.healthcheck.disabled else None),
+                init=spec.init, stop_signal=stop_signal, stop_timeout=spec.stop_timeout,
+                ulimits=[[u.name, u.soft, u.hard] for u in spec.ulimits],
+                dns=list(spec.dns), extra_hosts=list(spec.extra_hosts),
             ),
             cgroup=self.cgroups.name(cid),
         )
@@ -187,6 +209,25 @@ class Runtime:
             raise
         return c
 
+    @staticmethod
+    def _check_process_options(spec: ContainerSpec) -> int:
+        """--restart, --rm, --stop-signal, --tmpfs, --add-host, --dns: refused as Docker."""
+        try:
+            stop_signal = parse_signal(spec.stop_signal) if spec.stop_signal else 15
+            for entry in spec.tmpfs:
+                parse_tmpfs(entry)
+            for entry in spec.extra_hosts:
+                parse_extra_host(entry)
+            for entry in spec.dns:
+                parse_dns(entry)
+        except ValueError as e:
+            raise InvalidArgument(str(e)) from None
+        if spec.auto_remove and spec.restart.name != "no":
+            raise InvalidArgument("conflicting options: cannot specify both --restart and --rm")
+        if spec.stop_timeout is not None and spec.stop_timeout < 0:
+            raise InvalidArgument("invalid stop timeout: must not be negative")
+        return stop_signal
+
     def _hold_new(self, cid: str) -> None:
         self.containers.path(cid).mkdir(parents=True)
         fd = self.containers.hold(cid)
@@ -205,6 +246,7 @@ class Runtime:
                           upper=str(base / "upper"), work=str(base / "work"),
                           readonly=c.config.readonly_rootfs,
                           binds=[(host, inside, bool(ro)) for host, inside, ro in c.config.binds],
+                          tmpfs=[parse_tmpfs(t) for t in c.config.tmpfs],
                           **({"privileged": True, "masked": (), "readonly_paths": ()}
                              if c.config.privileged else {}))
 
@@ -228,6 +270,8 @@ class Runtime:
                                1)
             self._held[c.id] = lock
         cg = self._cgroup(c)
+        self._stop_marker(c).unlink(missing_ok=True)  # a fresh start: the policy applies again
+        c.state.restart_count, c.state.health = 0, None
         try:
             if not c.state.start_pending:  # recorded before the cgroup and the network exist
                 c.state.start_pending = True
@@ -238,6 +282,8 @@ class Runtime:
             cg.set_limits(Limits.from_dict(c.config.limits))
             cg.set_devices(ALLOW_ALL if hardened.privileged else DEFAULT_DEVICE_RULES)
             plugged = self.attachments.plug(c)
+            if c.config.network.startswith(CONTAINER_MODE):
+                plugged.netns = self._network_of(c.config.network[len(CONTAINER_MODE):])
         except BaseException:
             cg.destroy()
             self.containers.remove(c)
@@ -248,9 +294,9 @@ class Runtime:
         spec = InitSpec(
             process=ProcessSpec(argv=c.config.argv, env=c.config.env, workdir=c.config.workdir,
                                 user=c.config.user, capabilities=hardened.mask,
-                                seccomp=program),
+                                seccomp=program, rlimits=self._rlimits(c)),
             rootfs=plan, hostname=c.config.hostname, cgroup_procs=cg.procs_paths(),
-            network=c.config.network, netns=plugged.netns,
+            network=c.config.network, netns=plugged.netns, init=c.config.init,
         )
         try:
             started = launcher.start(self.sc, spec, self._hooks(c, cg, plugged),
@@ -274,8 +320,12 @@ class Runtime:
         """Run in the monitor process: they record state and tear down."""
         store = self.containers
 
+        served = [False]
+
         def on_started(pid: int, namespaces: dict[str, int]) -> None:
-            ports.serve(plugged.listeners, c.state.ip)
+            if not served[0]:  # once: a restarted command keeps the network and the proxies
+                ports.serve(plugged.listeners, c.state.ip)
+                served[0] = True
             c.state.status, c.state.pid, c.state.start_pending = "running", pid, False
             c.state.pid_start = process_start_time(pid)
             c.state.monitor_pid = os.getpid()
@@ -300,7 +350,74 @@ class Runtime:
             self.attachments.unplug(c, remove_anonymous=True)
             store.remove(c)
 
-        return launcher.MonitorHooks(on_started, on_exited, on_failed_start)
+        policy = RestartPolicy.from_dict(c.config.restart_policy)
+        marker = self._stop_marker(c)
+        backoff = [0.0]
+
+        def stop_requested() -> bool:
+            return marker.exists()
+
+        def next_delay(code: int, ran_for: float) -> float | None:
+            if not policy.wants_restart(code, c.state.restart_count, stop_requested()):
+                return None
+            backoff[0] = restart_delay(backoff[0], ran_for)
+            return backoff[0]
+
+        def on_restarting(code: int) -> None:
+            """Docker's `Restarting (1)`: the same container, cgroup, network and upper
+            layer; RestartCount counts the runs after the first."""
+            c.state.status, c.state.exit_code, c.state.finished_at = "restarting", code, now()
+            c.state.restart_count += 1
+            c.state.pid, c.state.pid_start = 0, 0
+            store.save(c)
+
+        check = health.Healthcheck.from_dict(c.config.healthcheck)
+        sc, hostname = self.sc, c.config.hostname
+        probe_spec = None
+        if check is not None:
+            probe_spec = ProcessSpec(argv=check.argv(), env=c.config.env,
+                                     workdir=c.config.workdir, user=c.config.user,
+                                     rlimits=self._rlimits(c))
+            hardened = self._hardening(c)
+            probe_spec.capabilities = hardened.mask
+            probe_spec.seccomp = hardened.program(self.root / "seccomp")
+
+        def prober(pid: int) -> launcher.Prober | None:
+            if check is None or probe_spec is None:
+                return None
+            state = health.HealthState()
+
+            def record(st: health.HealthState) -> None:
+                c.state.health = st.to_dict()
+                store.save(c)
+
+            record(state)  # `starting`, from the first moment
+            return launcher.Prober(
+                check, state, c.state.started_at or now(),
+                lambda out: launcher.spawn_in(sc, pid, probe_spec, hostname, cg.procs_paths(),
+                                              False, out),
+                record)
+
+        return launcher.MonitorHooks(on_started, on_exited, on_failed_start,
+                                     restart_delay=next_delay, on_restarting=on_restarting,
+                                     stop_requested=stop_requested, prober=prober)
+
+    def _network_of(self, ref: str) -> str:
+        """The network namespace of a running container, for --network container:ID."""
+        other = self.get(ref)
+        if other.state.status != "running":
+            raise Conflict(f"cannot join the network of a non running container: "
+                           f"{other.short_id}", 125)
+        return f"/proc/{other.state.pid}/ns/net"
+
+    def _stop_marker(self, c: Container) -> Path:
+        """Written by stop, kill and rm -f before they signal: the restart policy stands
+        down (Docker's HasBeenManuallyStopped)."""
+        return self.containers.path(c.id) / "stop-requested"
+
+    @staticmethod
+    def _rlimits(c: Container) -> list[tuple[int, int, int]]:
+        return [(ULIMITS[name], int(soft), int(hard)) for name, soft, hard in c.config.ulimits]
 
     def run(self, spec: ContainerSpec, *, detach: bool = False,
             interactive: bool = False) -> RunResult:
@@ -315,14 +432,14 @@ class Runtime:
 
     def _refresh(self, c: Container) -> Container:
         """A running record whose process and monitor are both gone died with a crash."""
-        if (c.state.status == "running" and not is_alive(c.state.pid, c.state.pid_start)
+        if (c.state.status in ACTIVE and not is_alive(c.state.pid, c.state.pid_start)
                 and not is_alive(c.state.monitor_pid, c.state.monitor_start)):
             c.state.status = "dead"
         return c
 
     def list(self, all_: bool = False) -> list[Container]:
         found = [self._refresh(c) for c in self.containers.list()]
-        return found if all_ else [c for c in found if c.state.status == "running"]
+        return found if all_ else [c for c in found if c.state.status in ACTIVE]
 
     def _wait_finished(self, c: Container, timeout: float) -> bool:
         """Until the monitor has recorded the exit and gone (so nothing writes after us)."""
@@ -338,8 +455,8 @@ class Runtime:
         timeout)."""
         c = self.get(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while c.state.status == "running" and is_alive(c.state.monitor_pid,
-                                                        c.state.monitor_start):
+        while c.state.status in ACTIVE and is_alive(c.state.monitor_pid,
+                                                     c.state.monitor_start):
             if deadline is not None and time.monotonic() > deadline:
                 return None
             time.sleep(0.01)
@@ -350,26 +467,37 @@ class Runtime:
         if c.state.status != "running":
             raise Conflict(f"Cannot kill container: {ref}: container {c.short_id} is not running",
                            1)
+        if sig in (signal.SIGKILL, c.config.stop_signal):  # a stop: no restart follows
+            self._stop_marker(c).touch()
         os.kill(c.state.pid, sig)
         if sig == signal.SIGKILL:
             self._wait_finished(c, STOP_TIMEOUT_S)
         return c
 
-    def stop(self, ref: str, timeout: float = STOP_TIMEOUT_S) -> Container:
-        """SIGTERM, then SIGKILL to every process of the container after `timeout`."""
+    def stop(self, ref: str, timeout: float | None = None) -> Container:
+        """The container's stop signal (SIGTERM unless --stop-signal), then SIGKILL to every
+        process of it after `timeout` (default: its --stop-timeout, else 10 s). A restart
+        policy stands down; a container between two runs of one just stays stopped."""
         c = self.get(ref)
-        if c.state.status != "running":
+        if c.state.status not in ACTIVE:
             return c
-        try:
-            os.kill(c.state.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if timeout is None:
+            timeout = STOP_TIMEOUT_S if c.config.stop_timeout is None else c.config.stop_timeout
+        self._stop_marker(c).touch()
+        c = self.get(ref)  # the run of now: the marker keeps another from starting
+        if c.state.status == "running":
+            try:
+                os.kill(c.state.pid, c.config.stop_signal)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + timeout
         while is_alive(c.state.pid, c.state.pid_start) and time.monotonic() < deadline:
             time.sleep(0.01)
         if is_alive(c.state.pid, c.state.pid_start):
             self._cgroup(c).kill()
-        self._wait_finished(c, STOP_TIMEOUT_S)
+        if not self._wait_finished(c, STOP_TIMEOUT_S):
+            self._cgroup(c).kill()  # a run that began as the marker was written
+            self._wait_finished(c, STOP_TIMEOUT_S)
         return c
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container | None:
@@ -380,12 +508,15 @@ class Runtime:
                 raise
             self._remove_unreadable(e.path.parent.name, e)
             return None
-        if c.state.status == "running":
+        if c.state.status in ACTIVE:
             if not force:
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container "
-                               "before attempting removal or force remove", 1)
+                raise Conflict(f"You cannot remove a {c.state.status} container {c.id}. Stop "
+                               "the container before attempting removal or force remove", 1)
+            self._stop_marker(c).touch()
             self._cgroup(c).kill()
-            self._wait_finished(c, STOP_TIMEOUT_S)
+            if not self._wait_finished(c, STOP_TIMEOUT_S):
+                self._cgroup(c).kill()
+                self._wait_finished(c, STOP_TIMEOUT_S)
         self._cgroup(c).destroy()  # in case a crash left it
         self.attachments.unplug(c, remove_anonymous=volumes)
         self.containers.remove(c)
@@ -458,16 +589,32 @@ class Runtime:
                 "Pid": c.state.pid if running else 0, "ExitCode": c.state.exit_code,
                 "OOMKilled": c.state.oom_killed, "Error": c.state.error,
                 "StartedAt": c.state.started_at, "FinishedAt": c.state.finished_at,
+                "Restarting": c.state.status == "restarting",
+                **({"Health": c.state.health} if c.state.health else {}),
             },
+            "RestartCount": c.state.restart_count,
             "Config": {"Cmd": c.config.argv, "Env": c.config.env, "WorkingDir": c.config.workdir,
-                       "User": c.config.user, "Hostname": c.config.hostname},
+                       "User": c.config.user, "Hostname": c.config.hostname,
+                       "Labels": c.config.labels,
+                       "StopSignal": signal.Signals(c.config.stop_signal).name,
+                       "StopTimeout": c.config.stop_timeout,
+                       **({"Healthcheck": c.config.healthcheck} if c.config.healthcheck
+                          else {})},
             "HostConfig": {"Limits": c.config.limits, "NetworkMode": c.config.network,
                            "AutoRemove": c.config.auto_remove,
                            "ReadonlyRootfs": c.config.readonly_rootfs,
                            "Privileged": c.config.privileged,
                            "CapAdd": c.config.cap_add or None,
                            "CapDrop": c.config.cap_drop or None,
-                           "SecurityOpt": c.config.security_opt or None},
+                           "SecurityOpt": c.config.security_opt or None,
+                           "RestartPolicy": RestartPolicy.from_dict(
+                               c.config.restart_policy).to_dict(),
+                           "Init": c.config.init,
+                           "Ulimits": [{"Name": n, "Soft": lo, "Hard": hi}
+                                       for n, lo, hi in c.config.ulimits] or None,
+                           "Tmpfs": dict(parse_tmpfs(t) for t in c.config.tmpfs) or None,
+                           "Dns": c.config.dns or None,
+                           "ExtraHosts": c.config.extra_hosts or None},
             "Cgroup": {"Name": c.cgroup, "Paths": cg.paths()},
             "Namespaces": c.state.namespaces if running else {},
             "NetworkSettings": {"Network": c.config.network, "IPAddress": c.state.ip,

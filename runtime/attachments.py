@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from runtime import ports
 from runtime.containers import Container, ContainerStore
-from runtime.network import SPECIAL_MODES, NetworkStore, netns_path
+from runtime.network import NetworkStore, extra_host_lines, is_named, netns_path
 from runtime.volumes import MountSpec, VolumeStore
 
 
@@ -40,23 +40,43 @@ class Attachments:
         plugged = Plugged(binds=[(h, i, bool(ro)) for h, i, ro in c.config.binds])
         try:
             self._volumes(c, plugged)
-            if c.config.network not in SPECIAL_MODES:
+            if is_named(c.config.network):
                 hosts = str(self.containers.path(c.id) / "hosts")
                 open(hosts, "w").close()
                 ep = self.networks.attach(c.config.network, c.id, c.name, c.config.hostname,
-                                          c.config.aliases, hosts)
+                                          c.config.aliases, hosts, c.config.extra_hosts)
                 c.state.ip, plugged.netns = ep.ip, netns_path(ep)
                 plugged.binds.append((hosts, "/etc/hosts", False))
                 for spec in c.config.publish:
                     sock, bound = ports.bind(ports.PortMapping(**spec))
                     plugged.listeners.append((sock, bound))
                 c.state.ports = [b.to_dict() for _, b in plugged.listeners]
+            elif c.config.extra_hosts and c.config.network != "host":
+                plugged.binds.append((self._hosts_alone(c), "/etc/hosts", False))
+            if c.config.dns:
+                plugged.binds.append((self._resolv_conf(c), "/etc/resolv.conf", False))
             self.containers.save(c)
         except BaseException:
             plugged.close_listeners()
             self.unplug(c, remove_anonymous=True)
             raise
         return plugged
+
+    def _hosts_alone(self, c: Container) -> str:
+        """/etc/hosts for a container on no network, with its --add-host entries."""
+        path = str(self.containers.path(c.id) / "hosts")
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
+                 *extra_host_lines(c.config.extra_hosts)]
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def _resolv_conf(self, c: Container) -> str:
+        """--dns: the container's /etc/resolv.conf names those servers only, as Docker's."""
+        path = str(self.containers.path(c.id) / "resolv.conf")
+        with open(path, "w") as f:
+            f.write("".join(f"nameserver {ip}\n" for ip in c.config.dns))
+        return path
 
     def _volumes(self, c: Container, plugged: Plugged) -> None:
         for mount in c.config.mounts:
@@ -74,7 +94,7 @@ class Attachments:
             plugged.fill.append(spec.target)
 
     def unplug(self, c: Container, remove_anonymous: bool) -> None:
-        if c.config.network not in SPECIAL_MODES:
+        if is_named(c.config.network):
             self.networks.detach(c.config.network, c.id)
         if remove_anonymous:
             for name in c.config.anonymous_volumes:

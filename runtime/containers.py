@@ -24,6 +24,7 @@ from typing import Any
 from runtime.errors import Conflict, InvalidArgument, NotFound
 from runtime.fsutil import CorruptState, read_json, warn_corrupt, write_json
 
+ACTIVE = ("running", "restarting")  # statuses with a monitor that answers for the container
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # Docker's rule
 
 # Docker-like generated names.
@@ -59,11 +60,20 @@ class ContainerConfig:
     cap_add: list[str] = field(default_factory=list)   # as given (Docker's inspect shows so)
     cap_drop: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)       # PATH[:OPTIONS]
+    restart_policy: dict[str, Any] = field(default_factory=dict)  # options.RestartPolicy
+    healthcheck: dict[str, Any] | None = None            # health.Healthcheck
+    init: bool = False
+    stop_signal: int = 15
+    stop_timeout: float | None = None
+    ulimits: list[list[Any]] = field(default_factory=list)  # [name, soft, hard]
+    dns: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # HOST:IP
 
 
 @dataclass
 class ContainerState:
-    status: str = "created"             # created | running | exited
+    status: str = "created"             # created | running | restarting | exited
     pid: int = 0                        # the container's PID 1, as the host sees it
     pid_start: int = 0                  # its start time in ticks, to detect pid reuse
     monitor_pid: int = 0
@@ -78,6 +88,8 @@ class ContainerState:
     ip: str = ""
     ports: list[dict[str, Any]] = field(default_factory=list)  # as bound on the host
     start_pending: bool = False         # a start is under way: set before any resource
+    restart_count: int = 0              # restarts by the restart policy since the start
+    health: dict[str, Any] | None = None  # health.HealthState while a check is configured
 
 
 @dataclass

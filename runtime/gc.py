@@ -63,7 +63,7 @@ def verdict(record: Container | None, held: bool, monitor_alive: bool) -> Verdic
         return Verdict.KEEP
     if record is None:
         return Verdict.REMOVE
-    if record.state.status == "running":
+    if record.state.status in ("running", "restarting"):
         return Verdict.REMOVE if record.config.auto_remove else Verdict.MARK_DEAD
     if record.state.status == "created" and record.state.start_pending:
         return Verdict.REMOVE

@@ -44,6 +44,7 @@ class ProcessSpec:
     capabilities: int = security.capability_mask(security.DEFAULT_CAPABILITIES)
     no_new_privs: bool = True
     seccomp: bytes | None = None  # a compiled BPF program, loaded last; None: unconfined
+    rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # resource, soft, hard
 
 
 @dataclass
@@ -56,6 +57,7 @@ class InitSpec:
     cgroup_procs: list[str] = field(default_factory=list)
     network: str = "none"
     netns: str | None = None  # a prepared network namespace to join instead of a new one
+    init: bool = False        # --init: PID 1 forwards signals and reaps; the command is its child
 
     def unshare_flags(self) -> int:
         flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
@@ -128,6 +130,8 @@ def become(sc: Syscalls, spec: ProcessSpec, hostname: str) -> NoReturn:
     env.setdefault("HOME", identity.home)
     workdir = spec.workdir or "/"
     os.makedirs(workdir, exist_ok=True)  # Docker creates a missing working directory
+    for resource_id, soft, hard in spec.rlimits:  # --ulimit: before the capabilities go
+        sc.setrlimit(resource_id, soft, hard)
     security.drop_bounding_set(sc, spec.capabilities, security.last_capability())
     sc.set_identity(identity.uid, identity.gid, list(identity.groups))
     if identity.uid == 0:
@@ -165,8 +169,35 @@ def guarded(err_fd: int, body) -> NoReturn:  # noqa: ANN001
         fail(err_fd, EXIT_RUNTIME, f"container init: {type(e).__name__}: {e}")
 
 
-def container_init(sc: Syscalls, spec: InitSpec) -> None:
-    """PID 1 of the new PID namespace: cgroup, namespaces, rootfs, then `become`."""
+# What an init (tini, Docker's --init) passes on to the command it runs.
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
+
+
+def reap_as_init(child: int) -> NoReturn:
+    """PID 1 under --init, as tini: pass signals on to the command, reap every orphan, and
+    exit with the command's status (a signal N as 128 + N)."""
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED_SIGNALS:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(EXIT_RUNTIME)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def container_init(sc: Syscalls, spec: InitSpec, err_fd: int | None = None) -> None:
+    """PID 1 of the new PID namespace: cgroup, namespaces, rootfs, then `become` (under
+    --init, in a child of PID 1: `err_fd`, the error pipe, is then the child's alone)."""
     reset_signals()
     for path in spec.cgroup_procs:  # in the cgroup before anything else runs
         fd = os.open(path, os.O_WRONLY)
@@ -183,6 +214,12 @@ def container_init(sc: Syscalls, spec: InitSpec) -> None:
     sc.sethostname(spec.hostname)
     if spec.network != "host":
         sc.link_up("lo")
+    if spec.init:
+        child = os.fork()
+        if child != 0:
+            if err_fd is not None:
+                os.close(err_fd)  # the command's exec closes the last copy: the start is told
+            reap_as_init(child)
     become(sc, spec.process, spec.hostname)
 
 

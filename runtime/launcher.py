@@ -22,9 +22,9 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
-from runtime import init
+from runtime import health, init
 from runtime.errors import EXIT_RUNTIME
 from runtime.syscalls import CLONE_NEWPID, NAMESPACE_FILES, Syscalls
 
@@ -68,11 +68,23 @@ class LogWriter:
         os.close(self.fd)
 
 
-def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter) -> None:
+class Ticker(Protocol):
+    """Work the monitor does between reads of the container's output (health probes)."""
+
+    def timeout(self) -> float: ...
+    def tick(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter,
+          ticker: Ticker | None = None) -> None:
     """Copy each pipe to the log and, when attached, to our own stdout/stderr, until EOF."""
     open_fds = dict(streams)
     while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [])
+        ready, _, _ = select.select(list(open_fds), [], [],
+                                    None if ticker is None else max(0.0, ticker.timeout()))
+        if ticker is not None:
+            ticker.tick()
         for fd in ready:
             data = os.read(fd, 65536)
             name, echo = open_fds[fd]
@@ -105,6 +117,13 @@ class MonitorHooks:
     on_started: Callable[[int, dict[str, int]], None]
     on_exited: Callable[[int, bool], None]  # exit code, whether the start failed
     on_failed_start: Callable[[int, str], None]
+    # The restart policy: given the exit code and how long the command ran, the delay before
+    # it runs again, or None when it does not (no policy, its limit, a stop by the user).
+    restart_delay: Callable[[int, float], float | None] = lambda _code, _ran: None
+    on_restarting: Callable[[int], None] = lambda _code: None
+    stop_requested: Callable[[], bool] = lambda: False
+    # The health check of one run of the command (None: none configured).
+    prober: Callable[[int], Ticker | None] = lambda _pid: None
 
 
 def _close(*fds: int) -> None:
@@ -140,6 +159,75 @@ def _close_all_but(keep: set[int]) -> None:
     os.closerange(low, 65536)
 
 
+def _spawn(sc: Syscalls, spec: init.InitSpec, interactive: bool) -> tuple[int, int, int, int]:
+    """Fork the container's PID 1 in a new PID namespace: (pid, stdout, stderr, error pipe)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    fail_r, fail_w = os.pipe()
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    sc.unshare(CLONE_NEWPID)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        if not interactive:
+            _to_devnull(0)
+        os.closerange(3, fail_w)
+        os.closerange(fail_w + 1, 65536)
+        init.guarded(fail_w, lambda: init.container_init(sc, spec, fail_w))
+    # Our own later children (iproute2 for the teardown, the next run of a restart policy)
+    # must not land in the container's PID namespace: once its PID 1 is gone, forking there
+    # fails with ENOMEM.
+    sc.setns(own_pid_ns, CLONE_NEWPID)
+    _close(out_w, err_w, fail_w, own_pid_ns)
+    return pid, out_r, err_r, fail_r
+
+
+def _sleep_unless_stopped(delay: float, stop_requested: Callable[[], bool]) -> bool:
+    """The restart policy's back-off; True when the user stopped the container meanwhile."""
+    deadline = time.monotonic() + delay
+    while True:
+        if stop_requested():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.05))
+
+
+def _restart(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: MonitorHooks,
+             log: LogWriter) -> tuple[int, int, int] | int:
+    """Run the command again (same cgroup, network, upper layer): (pid, stdout, stderr), or
+    the failure's exit code when it could not be exec'd (told on the container's stderr)."""
+    pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive)
+    failure = read_all(fail_r)
+    if failure:
+        failed_code, _, message = failure.decode(errors="replace").partition("\t")
+        relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
+        os.waitpid(pid, 0)
+        log.write("stderr", f"isobench: {message}\n".encode())
+        return int(failed_code)
+    hooks.on_started(pid, namespace_inodes(pid))
+    return pid, out_r, err_r
+
+
+def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: MonitorHooks,
+              log: LogWriter, code: int, ran_for: float) -> tuple[tuple[int, int, int] | None,
+                                                                  int]:
+    """After an exit: the restart policy's next run, or (None, the last exit code)."""
+    while True:
+        delay = hooks.restart_delay(code, ran_for)
+        if delay is None:
+            return None, code
+        hooks.on_restarting(code)
+        if _sleep_unless_stopped(delay, hooks.stop_requested):
+            return None, code
+        started = _restart(sc, spec, interactive, hooks, log)
+        if not isinstance(started, int):
+            return started, code
+        code, ran_for = started, 0.0  # a failed exec is an exit like another
+
+
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
              attach: bool, interactive: bool, info_w: int, keep_fds: set[int]) -> NoReturn:
     code = EXIT_RUNTIME
@@ -152,24 +240,7 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             signal.signal(sig, signal.SIG_IGN)
         if not attach:
             _to_devnull(0, 1, 2)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        fail_r, fail_w = os.pipe()
-        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
-        sc.unshare(CLONE_NEWPID)
-        pid = os.fork()
-        if pid == 0:
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            if not interactive:
-                _to_devnull(0)
-            os.closerange(3, fail_w)
-            os.closerange(fail_w + 1, 65536)
-            init.guarded(fail_w, lambda: init.container_init(sc, spec))
-        # Our own later children (iproute2 for the teardown) must not land in the container's
-        # PID namespace: once its PID 1 is gone, forking there fails with ENOMEM.
-        sc.setns(own_pid_ns, CLONE_NEWPID)
-        _close(out_w, err_w, fail_w, own_pid_ns)
+        pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive)
         failure = read_all(fail_r)
         log = LogWriter(log_path)
         if failure:
@@ -184,9 +255,17 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         _tell(info_w, f"S\t{pid}".encode())
         os.close(info_w)
         echo_out, echo_err = (1, 2) if attach else (None, None)
-        relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log)
-        _, status = os.waitpid(pid, 0)
-        code = exit_code_of(status)
+        run: tuple[int, int, int] | None = (pid, out_r, err_r)
+        while run is not None:
+            pid, out_r, err_r = run
+            began = time.monotonic()
+            ticker = hooks.prober(pid)
+            relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log, ticker)
+            if ticker is not None:
+                ticker.close()
+            _, status = os.waitpid(pid, 0)
+            run, code = _next_run(sc, spec, interactive, hooks, log, exit_code_of(status),
+                                  time.monotonic() - began)
         log.close()
         hooks.on_exited(code, False)
     except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
@@ -242,15 +321,23 @@ def wait_attached(started: Started) -> int:
     return exit_code_of(status)
 
 
-def exec_in(sc: Syscalls, pid: int, spec: init.ProcessSpec, hostname: str,
-            cgroup_procs: list[str], interactive: bool) -> int:
-    """Run a process inside a running container: join its cgroup and namespaces, then exec.
+def spawn_in(sc: Syscalls, pid: int, spec: init.ProcessSpec, hostname: str,
+             cgroup_procs: list[str], interactive: bool, output: int | None = None
+             ) -> tuple[int, int]:
+    """Start a process inside a running container: join its cgroup and namespaces, then
+    exec. Returns (the joining child, the error pipe); the child's status is the process's.
+    `output`: a descriptor for the process's stdout and stderr (a health probe's pipe), whose
+    SIGTERM then kills the process outright (a probe past its timeout).
 
     The joining child forks once more because setns(PID) applies only to children."""
     fail_r, fail_w = os.pipe()
     child = os.fork()
     if child == 0:
         def body() -> None:
+            if output is not None:
+                os.dup2(output, 1)
+                os.dup2(output, 2)
+                _close_all_but({fail_w})
             ns_fds = [os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY)
                       for name in ("ipc", "uts", "net", "pid", "cgroup", "mnt")]
             procs = [os.open(p, os.O_WRONLY) for p in cgroup_procs]  # host paths: open first
@@ -265,13 +352,99 @@ def exec_in(sc: Syscalls, pid: int, spec: init.ProcessSpec, hostname: str,
             _close(fail_w, *procs)
             for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(s, lambda n, _f: os.kill(grandchild, n))
+            if output is not None:
+                signal.signal(signal.SIGTERM, lambda _n, _f: os.kill(grandchild, signal.SIGKILL))
             _, status = os.waitpid(grandchild, 0)
             os._exit(exit_code_of(status))
         init.guarded(fail_w, body)
     os.close(fail_w)
+    return child, fail_r
+
+
+def exec_in(sc: Syscalls, pid: int, spec: init.ProcessSpec, hostname: str,
+            cgroup_procs: list[str], interactive: bool) -> int:
+    """Run a process inside a running container and wait for it (`exec`)."""
+    child, fail_r = spawn_in(sc, pid, spec, hostname, cgroup_procs, interactive)
     failure = read_all(fail_r)
     _, status = os.waitpid(child, 0)
     if failure:
         code, _, message = failure.decode(errors="replace").partition("\t")
         raise init.ExecFailure(int(code), message)
     return exit_code_of(status)
+
+
+class Prober:
+    """A container's health check, run by its monitor between reads of its output: one
+    probe at a time, `exec`'d into the container, killed past its timeout; each result goes
+    to `record` (exit code, output, start, end)."""
+
+    def __init__(self, check: health.Healthcheck, state: health.HealthState,
+                 started_at: float, spawn: Callable[[int], tuple[int, int]],
+                 record: Callable[[health.HealthState], None]) -> None:
+        self.check, self.state, self.started_at = check, state, started_at
+        self.spawn, self.record = spawn, record
+        self.due = time.time() + state.next_delay(check, started_at, time.time())
+        self.child = 0
+        self.out_r = -1
+        self.output = b""
+        self.began = 0.0
+
+    def timeout(self) -> float:
+        now = time.time()
+        if self.child:
+            return min(0.05, max(0.0, self.began + self.check.timeout - now))
+        return max(0.0, self.due - now)
+
+    def tick(self) -> None:
+        now = time.time()
+        if not self.child:
+            if now >= self.due:
+                self._start(now)
+            return
+        self._drain()
+        done, status = os.waitpid(self.child, os.WNOHANG)
+        if done:
+            self._finish(exit_code_of(status), self.output.decode(errors="replace"), now)
+        elif now >= self.began + self.check.timeout:
+            os.kill(self.child, signal.SIGTERM)  # the probe is SIGKILLed, its joiner exits
+            os.waitpid(self.child, 0)
+            self._finish(-1, health.timeout_output(self.check), now)
+
+    def _start(self, now: float) -> None:
+        out_r, out_w = os.pipe()
+        os.set_blocking(out_r, False)
+        try:
+            self.child, fail_r = self.spawn(out_w)
+        finally:
+            os.close(out_w)
+        failure = read_all(fail_r)
+        self.out_r, self.output, self.began = out_r, b"", now
+        if failure:  # the probe's command does not exist: a failed probe, as Docker's
+            os.waitpid(self.child, 0)
+            _, _, message = failure.decode(errors="replace").partition("\t")
+            self._finish(-1, message, time.time())
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self.out_r, 65536):
+                self.output = (self.output + chunk)[-health.MAX_OUTPUT:]
+        except BlockingIOError:
+            pass
+
+    def _finish(self, code: int, output: str, end: float) -> None:
+        _close(self.out_r)
+        self.child, self.out_r = 0, -1
+        self.state.record(self.check, code, output, self.began, end, self.started_at)
+        self.record(self.state)
+        self.due = end + self.state.next_delay(self.check, self.started_at, end)
+
+    def close(self) -> None:
+        """The container has exited: a probe still running goes with it."""
+        if self.child:
+            try:
+                os.kill(self.child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.child, 0)
+            _close(self.out_r)
+            self.child = 0

@@ -33,6 +33,13 @@ BASE_POOL = ipaddress.ip_network("10.88.0.0/16")
 NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 NETNS_DIR = Path("/run/netns")
 SPECIAL_MODES = ("none", "host")
+CONTAINER_MODE = "container:"  # --network container:ID: another container's namespace
+
+
+def is_named(mode: str) -> bool:
+    """A network of the store (a bridge with an endpoint per member), not none, host or
+    another container's."""
+    return mode not in SPECIAL_MODES and not mode.startswith(CONTAINER_MODE)
 
 
 class NetworkError(IsobenchError):
@@ -48,6 +55,7 @@ class Endpoint:
     netns: str
     hosts_file: str
     hostname: str
+    extra_hosts: list[str] = field(default_factory=list)  # --add-host HOST:IP, as written
 
 
 @dataclass
@@ -95,11 +103,21 @@ def host_networks() -> list[ipaddress.IPv4Network]:
     return nets
 
 
+def extra_host_lines(extra_hosts: list[str]) -> list[str]:
+    """--add-host HOST:IP entries as /etc/hosts lines (Docker writes them last)."""
+    out = []
+    for entry in extra_hosts:
+        host, _, ip = entry.partition(":")
+        out.append(f"{ip}\t{host}")
+    return out
+
+
 def write_hosts(ep: Endpoint, peers: list[Endpoint]) -> None:
     """Rewrite in place: the file is bind-mounted, so replacing its inode would hide it."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
              f"{ep.ip}\t{' '.join(dict.fromkeys([ep.hostname, ep.name, *ep.aliases]))}"]
     lines += [f"{p.ip}\t{' '.join(dict.fromkeys([p.name, *p.aliases]))}" for p in peers]
+    lines += extra_host_lines(ep.extra_hosts)
     with open(ep.hosts_file, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -210,14 +228,14 @@ class NetworkStore:
 
     # ---- members ----
     def attach(self, name: str, cid: str, cname: str, hostname: str, aliases: list[str],
-               hosts_file: str) -> Endpoint:
+               hosts_file: str, extra_hosts: list[str] | None = None) -> Endpoint:
         """Named netns + veth into it, an address, the default route, hosts files."""
         with self.lock():
             net = self._load(name)
             if net is None:
                 raise NotFound(f"network {name} not found", 1)
             ep = Endpoint(self._allocate(net), cname, aliases, f"veth{cid[:8]}",
-                          f"isobench-{cid[:12]}", hosts_file, hostname)
+                          f"isobench-{cid[:12]}", hosts_file, hostname, list(extra_hosts or []))
             host_cmds = [f"netns add {ep.netns}"]
             if not os.path.exists(f"/sys/class/net/{net.bridge}"):
                 host_cmds = [f"link add name {net.bridge} type bridge",

@@ -65,6 +65,7 @@ class RootfsPlan:
     binds: list[tuple[str, str, bool]] = field(default_factory=list)  # host, inside, ro
     fill: list[str] = field(default_factory=list)  # volume targets to seed from the image
     privileged: bool = False  # host devices, /sys writable (masks are emptied by the caller)
+    tmpfs: list[tuple[str, str]] = field(default_factory=list)  # --tmpfs: inside, options
 
     def overlay_options(self) -> str:
         return f"lowerdir={':'.join(self.lower)},upperdir={self.upper},workdir={self.work}"
@@ -88,7 +89,42 @@ class RootfsPlan:
         ]
         table += [{"Type": "bind", "Source": h, "Destination": c, "Options": "ro" if ro else "rw"}
                   for h, c, ro in self.binds]
+        table += [{"Type": "tmpfs", "Source": "tmpfs", "Destination": path,
+                   "Options": ",".join(tmpfs_options(options)[2])}
+                  for path, options in self.tmpfs]
         return table
+
+
+# --tmpfs's option words that are mount flags; Docker's default is noexec,nosuid,nodev.
+_TMPFS_FLAGS = {"ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False),
+                "noexec": (MS_NOEXEC, True), "exec": (MS_NOEXEC, False),
+                "nosuid": (MS_NOSUID, True), "suid": (MS_NOSUID, False),
+                "nodev": (MS_NODEV, True), "dev": (MS_NODEV, False)}
+_TMPFS_DEFAULT = ("rw", "noexec", "nosuid", "nodev")
+
+
+def tmpfs_options(options: str) -> tuple[int, str, list[str]]:
+    """`size=64m,mode=1777,exec` -> (mount flags, data, every option as applied)."""
+    words = [*_TMPFS_DEFAULT, *(w for w in options.split(",") if w)]
+    flags, data, shown = 0, [], {}
+    for word in words:
+        if word in _TMPFS_FLAGS:
+            bit, on = _TMPFS_FLAGS[word]
+            flags = flags | bit if on else flags & ~bit
+            group = next(k for k, (b, _) in _TMPFS_FLAGS.items() if b == bit)
+            shown[group] = word
+        else:
+            data.append(word)
+            shown[word.partition("=")[0]] = word
+    return flags, ",".join(data), list(shown.values())
+
+
+def mount_tmpfs(sc: Syscalls, root: str, tmpfs: list[tuple[str, str]]) -> None:
+    for inside, options in tmpfs:
+        target = _inside(root, inside)
+        _mkdir(target)
+        flags, data, _ = tmpfs_options(options)
+        sc.mount("tmpfs", target, "tmpfs", flags, data or None)
 
 
 def _inside(root: str, path: str) -> str:
@@ -218,5 +254,6 @@ def build_rootfs(plan: RootfsPlan, sc: Syscalls = sc_mod.REAL) -> None:
     mount_root(sc, plan)
     mount_pseudo_filesystems(sc, plan.target, plan.privileged)
     mount_binds(sc, plan.target, plan.binds, plan.fill)
+    mount_tmpfs(sc, plan.target, plan.tmpfs)
     harden_paths(sc, plan.target, plan.masked, plan.readonly_paths)
     enter_root(sc, plan.target, plan.readonly)

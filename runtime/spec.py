@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runtime.health import Healthcheck
 from runtime.image.store import Image
 from runtime.limits import Limits
 from runtime.network import DEFAULT_NETWORK
+from runtime.options import RestartPolicy, Ulimit
 
 Bind = tuple[str, str, bool]  # host path, path inside, read-only
 
@@ -53,4 +55,15 @@ class ContainerSpec:
     volumes: list[str] = field(default_factory=list)
     binds: list[Bind] = field(default_factory=list)
     readonly_rootfs: bool = False
+    tmpfs: list[str] = field(default_factory=list)        # --tmpfs PATH[:OPTIONS]
     auto_remove: bool = False             # --rm
+    # The process's life: --restart, --health-*, --init, --stop-signal, --stop-timeout,
+    # --ulimit; name resolution: --dns, --add-host.
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    healthcheck: Healthcheck | None = None
+    init: bool = False
+    stop_signal: str | None = None        # default SIGTERM
+    stop_timeout: float | None = None     # default 10 s
+    ulimits: list[Ulimit] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # HOST:IP

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import resource
 import socket
 import stat
 import struct
@@ -144,6 +145,10 @@ class Syscalls:
         """bpf(2) with a union bpf_attr; returns its result (a new fd for PROG_LOAD)."""
         raise NotImplementedError
 
+    def setrlimit(self, resource_id: int, soft: int, hard: int) -> None:
+        """setrlimit(2): raising a hard limit needs CAP_SYS_RESOURCE (--ulimit)."""
+        raise NotImplementedError
+
 
 class LinuxSyscalls(Syscalls):
     """The real calls."""
@@ -221,6 +226,12 @@ class LinuxSyscalls(Syscalls):
         return _check(_libc.syscall(ctypes.c_long(_SYS_BPF), ctypes.c_int(cmd), buf,
                                     ctypes.c_uint(len(attr))))
 
+    def setrlimit(self, resource_id: int, soft: int, hard: int) -> None:
+        try:
+            resource.setrlimit(resource_id, (soft, hard))
+        except ValueError as e:  # the kernel's EINVAL, as the module reports it
+            raise OSError(22, f"setrlimit: {e}") from None
+
 
 @dataclass
 class RecordingSyscalls(Syscalls):
@@ -292,6 +303,9 @@ class RecordingSyscalls(Syscalls):
         self._record("bpf", cmd, attr)
         # BPF_PROG_LOAD gives a new fd, which the caller closes: make it a real one.
         return os.open(os.devnull, os.O_RDONLY) if cmd == 5 else 0
+
+    def setrlimit(self, resource_id: int, soft: int, hard: int) -> None:
+        self._record("setrlimit", resource_id, soft, hard)
 
 
 REAL: Syscalls = LinuxSyscalls()

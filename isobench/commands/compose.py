@@ -53,7 +53,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_ps(args: argparse.Namespace) -> int:
     compose = _open(args, need_file=False)
     found = [c for c in compose.containers(args.services or None)
-             if args.all or c.state.status == "running"]
+             if args.all or c.state.status in ("running", "restarting")]
     if args.quiet:
         for c in found:
             print(c.id)
@@ -84,13 +84,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = verbs.add_parser("up", help="create and start the services")
     v.add_argument("-d", "--detach", action="store_true", help="run in the background")
     v.add_argument("--build", action="store_true", help="build images before starting")
-    v.add_argument("-t", "--timeout", type=float, default=STOP_TIMEOUT_S,
-                   help="seconds to wait for a container to stop (recreate, Ctrl-C)")
+    v.add_argument("-t", "--timeout", type=float, default=None,
+                   help="seconds to wait for a container to stop (recreate, Ctrl-C; default: "
+                   f"its stop_grace_period, else {STOP_TIMEOUT_S:g})")
     v.set_defaults(handler=cmd_up)
 
     v = verbs.add_parser("down", help="stop and remove containers and networks")
     v.add_argument("-v", "--volumes", action="store_true", help="also remove volumes")
-    v.add_argument("-t", "--timeout", type=float, default=STOP_TIMEOUT_S)
+    v.add_argument("-t", "--timeout", type=float, default=None,
+                   help="seconds to wait for a container to stop (default: its "
+                   f"stop_grace_period, else {STOP_TIMEOUT_S:g})")
     v.set_defaults(handler=cmd_down)
 
     v = verbs.add_parser("ps", help="list the project's containers")

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from isobench.commands.common import each, env_flags, print_table
 from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
+from runtime.health import Healthcheck
 from runtime.limits import Limits
+from runtime.options import (
+    parse_dns,
+    parse_duration,
+    parse_extra_host,
+    parse_restart,
+    parse_signal,
+    parse_ulimit,
+)
 from runtime.ports import PortMapping
 from runtime.spec import ContainerSpec, Security
+
+T = TypeVar("T")
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -34,6 +45,40 @@ def _limits(args: argparse.Namespace) -> Limits:
                              device_write_bps=args.device_write_bps)
 
 
+def _flag(flag: str, value: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise InvalidArgument(f'invalid argument "{value}" for "{flag}" flag: {e}') from None
+
+
+def _healthcheck(args: argparse.Namespace) -> Healthcheck | None:
+    """--health-cmd and friends (Docker's): none given keeps no check; --no-healthcheck is
+    test NONE."""
+    if args.no_healthcheck:
+        if args.health_cmd:
+            raise InvalidArgument("--no-healthcheck conflicts with --health-* options")
+        return Healthcheck(["NONE"])
+    if not args.health_cmd:
+        return None
+    check = Healthcheck(["CMD-SHELL", args.health_cmd])
+    for dest, flag in (("interval", "--health-interval"), ("timeout", "--health-timeout"),
+                       ("start_period", "--health-start-period"),
+                       ("start_interval", "--health-start-interval")):
+        value = getattr(args, f"health_{dest}")
+        if value is not None:
+            seconds = _flag(flag, value, parse_duration)
+            if seconds < 0:
+                raise InvalidArgument(f"{flag} cannot be negative")
+            if seconds:  # 0: the default, as Docker
+                setattr(check, dest, seconds)
+    if args.health_retries is not None:
+        if args.health_retries < 0:
+            raise InvalidArgument("--health-retries cannot be negative")
+        check.retries = args.health_retries or check.retries
+    return check
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     limits = _limits(args)
     image, command = args.image, list(args.command)
@@ -50,6 +95,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         aliases=args.network_alias,
         labels=dict(item.partition("=")[::2] for item in args.label),
         security=Security(args.privileged, args.cap_add, args.cap_drop, args.security_opt),
+        tmpfs=args.tmpfs, restart=_flag("--restart", args.restart, parse_restart),
+        healthcheck=_healthcheck(args), init=args.init, stop_signal=args.stop_signal,
+        stop_timeout=args.stop_timeout,
+        ulimits=[_flag("--ulimit", u, parse_ulimit) for u in args.ulimit],
+        dns=[_flag("--dns", d, parse_dns) for d in args.dns],
+        extra_hosts=[":".join(_flag("--add-host", h, parse_extra_host)) for h in args.add_host],
     )
     result = rt.run(spec, detach=args.detach, interactive=args.interactive)
     if args.detach:
@@ -70,9 +121,15 @@ def _ago(ts: float | None) -> str:
 
 
 def status_line(c: Container) -> str:
+    """Docker's STATUS: `Up 5 seconds (healthy)`, `Restarting (1) 2 seconds ago`, ..."""
     s = c.state
     if s.status == "running":
-        return f"Up {_ago(s.started_at)}"
+        health = (s.health or {}).get("Status")
+        shown = {"starting": " (health: starting)", "healthy": " (healthy)",
+                 "unhealthy": " (unhealthy)"}.get(health or "", "")
+        return f"Up {_ago(s.started_at)}{shown}"
+    if s.status == "restarting":
+        return f"Restarting ({s.exit_code}) {_ago(s.finished_at)} ago"
     if s.status == "exited":
         return f"Exited ({s.exit_code}) {_ago(s.finished_at)} ago"
     return s.status.capitalize()
@@ -101,22 +158,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     rt = Runtime()
-    return each(args.containers, lambda ref: rt.stop(ref, timeout=args.time))
-
-
-def parse_signal(value: str) -> int:
-    name = value.upper()
-    if name.isdigit():
-        return int(name)
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else f"SIG{name}"])
-    except KeyError:
-        raise InvalidArgument(f"invalid signal: {value}") from None
+    return each(args.containers, lambda ref: rt.stop(ref, timeout=args.time))  # -t, or its own
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
     rt = Runtime()
-    sig = parse_signal(args.signal)
+    try:
+        sig = parse_signal(args.signal)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
     return each(args.containers, lambda ref: rt.kill(ref, sig))
 
 
@@ -200,6 +250,22 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="drop a Linux capability (ALL for every one)")
     p.add_argument("--security-opt", action="append", default=[], metavar="OPT",
                    help="seccomp=unconfined turns Docker's default seccomp profile off")
+    p.add_argument("--restart", default="no", help="no, always, on-failure[:N], unless-stopped")
+    p.add_argument("--health-cmd", help="command run in the container to check its health")
+    p.add_argument("--health-interval", help="time between checks (default 30s)")
+    p.add_argument("--health-timeout", help="time one check may take (default 30s)")
+    p.add_argument("--health-retries", type=int, help="failures in a row for unhealthy (3)")
+    p.add_argument("--health-start-period", help="grace period after the start (0s)")
+    p.add_argument("--health-start-interval", help="time between checks in it (5s)")
+    p.add_argument("--no-healthcheck", action="store_true")
+    p.add_argument("--init", action="store_true",
+                   help="an init as PID 1 that forwards signals and reaps processes")
+    p.add_argument("--stop-signal", help="signal to stop the container (default SIGTERM)")
+    p.add_argument("--stop-timeout", type=float, help="seconds before SIGKILL (default 10)")
+    p.add_argument("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]")
+    p.add_argument("--tmpfs", action="append", default=[], metavar="PATH[:OPTIONS]")
+    p.add_argument("--dns", action="append", default=[], metavar="IP")
+    p.add_argument("--add-host", action="append", default=[], metavar="HOST:IP")
     p.add_argument("image", nargs="?", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD")
 
@@ -217,7 +283,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_ps)
 
     p = sub.add_parser("stop", help="stop running containers")
-    p.add_argument("-t", "--time", type=float, default=10.0)
+    p.add_argument("-t", "--time", type=float, default=None,
+                   help="seconds before SIGKILL (default: the container's --stop-timeout, else 10)")
     p.add_argument("containers", nargs="+")
     p.set_defaults(handler=cmd_stop)
 

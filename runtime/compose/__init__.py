@@ -6,6 +6,8 @@ runtime. Split as compose-go splits its loader; each module imports only those a
     model        Project, Service, ... and compose's names for what a project owns
     yaml         the file's YAML, read as compose reads it
     interpolate  `${VAR:-default}` substitution
+    spec_keys    the Compose file format's keys and shapes, from the specification's docs
+    schema       that table as a JSON Schema, checked first: unknown keys, shapes
     fields       one value of the file checked and converted
     loader       file + .env + validation -> Project
     project      up/down/ps/logs over the Runtime

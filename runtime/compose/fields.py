@@ -12,8 +12,23 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from runtime.compose.dotenv import MAX_ENV_FILE_BYTES, parse_env
 from runtime.compose.errors import ComposeError
-from runtime.compose.model import BuildSpec, Mount, NetworkSpec, VolumeSpec
+from runtime.compose.model import CONDITIONS, BuildSpec, Dependency, Mount, NetworkSpec, VolumeSpec
+from runtime.compose.textfile import read_bounded_utf8
+from runtime.health import Healthcheck, parse_test
+from runtime.limits import Limits
+from runtime.options import (
+    RestartPolicy,
+    Ulimit,
+    parse_dns,
+    parse_duration,
+    parse_extra_host,
+    parse_restart,
+    parse_signal,
+    parse_tmpfs,
+    ulimit,
+)
 
 _RESOURCE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
 _ENV_KEY_RE = re.compile(r"^[^=\s]+$")
@@ -25,7 +40,9 @@ _PORT_RE = re.compile(r"^(?:(?:(?P<ip>[0-9.]+):)?(?P<host>\d*(?:-\d+)?):)?"
 
 def check_mapping(value: Any, path: str, allowed: tuple[str, ...], extensions: bool = False
                   ) -> dict[str, Any]:
-    """A mapping of string keys, each in `allowed` (or `x-*` with extensions)."""
+    """A mapping of string keys, each in `allowed` (or `x-*` with extensions). The schema
+    (runtime.compose.schema) has refused keys the specification does not have, so a key
+    left over here is one isobench does not implement."""
     if not isinstance(value, dict):
         raise ComposeError(f"{path}: must be a mapping")
     for key in value:
@@ -33,8 +50,19 @@ def check_mapping(value: Any, path: str, allowed: tuple[str, ...], extensions: b
             raise ComposeError(f"{path}: key {key!r} must be a string")
         if key in allowed or (extensions and key.startswith("x-")):
             continue
-        raise ComposeError(f"{path}.{key}: unknown key" if path else f"{key}: unknown key")
+        raise ComposeError(f"'{key}' is not supported by isobench" if not path else
+                           f"'{key}' in {where(path)} is not supported by isobench")
     return value
+
+
+def where(path: str) -> str:
+    """`service "web"` for services.web, `service "web" at build` deeper, else the path."""
+    parts = path.split(".", 2)
+    if parts[0] == "services" and len(parts) > 1:
+        name = parts[1].split("[", 1)[0]
+        rest = path[len("services.") + len(name):].lstrip(".")
+        return f'service "{name}"' + (f" at {rest}" if rest else "")
+    return path
 
 
 def check_string(value: Any, path: str) -> str:
@@ -219,13 +247,19 @@ def parse_mount(value: Any, path: str, workdir: Path) -> Mount:
     return Mount(source=source, target=target, read_only=read_only, bind=bind)
 
 
-def parse_build(value: Any, path: str, workdir: Path) -> BuildSpec:
-    """A context directory, or {context, dockerfile}; the Dockerfile is relative to the
-    context, the context to the compose file's directory."""
+def parse_build(value: Any, path: str, workdir: Path, host_env: dict[str, str] | None = None
+                ) -> BuildSpec:
+    """A context directory, or {context, dockerfile, args}; the Dockerfile is relative to the
+    context, the context to the compose file's directory. `args` are --build-arg's: a name
+    without a value takes the shell's, or is left out when it has none."""
+    args: dict[str, str] = {}
     if isinstance(value, str):
         context, dockerfile = value, None
     else:
-        spec = check_mapping(value, path, ("context", "dockerfile"))
+        spec = check_mapping(value, path, ("context", "dockerfile", "args"))
+        for item in parse_environment(spec.get("args"), f"{path}.args", host_env or {}):
+            key, _, val = item.partition("=")
+            args[key] = val
         context = check_string(spec.get("context", "."), f"{path}.context")
         dockerfile = spec.get("dockerfile")
         if dockerfile is not None:
@@ -236,26 +270,210 @@ def parse_build(value: Any, path: str, workdir: Path) -> BuildSpec:
     if dockerfile:
         df_path = Path(dockerfile)
         df = Path(os.path.normpath(df_path if df_path.is_absolute() else ctx / df_path))
-    return BuildSpec(context=ctx, dockerfile=df)
+    return BuildSpec(context=ctx, dockerfile=df, args=args)
 
 
-def parse_depends_on(value: Any, path: str) -> list[str]:
+def parse_depends_on(value: Any, path: str) -> dict[str, Dependency]:
+    """The short list (each `service_started`) or the long mapping {condition, required,
+    restart}; `restart` matters only to `compose restart`, which isobench does not have."""
     if isinstance(value, list):
-        return check_string_list(value, path)
+        return {dep: Dependency() for dep in check_string_list(value, path)}
+    if not isinstance(value, dict):
+        raise ComposeError(f"{path}: must be a list or a mapping")
+    out = {}
+    for dep, spec in value.items():
+        spec = check_mapping(spec, f"{path}.{dep}", ("condition", "required", "restart"),
+                             extensions=True)
+        cond = spec.get("condition", "service_started")
+        if cond not in CONDITIONS:
+            raise ComposeError(f"{path}.{dep}.condition: {cond!r} is not one of "
+                               f"{', '.join(CONDITIONS)}")
+        out[dep] = Dependency(cond, parse_bool(spec.get("required", True),
+                                               f"{path}.{dep}.required"))
+    return out
+
+
+# ---- the keys that map to `run`'s options ----------------------------------------------------
+
+def parse_bool(value: Any, path: str) -> bool:
+    """A boolean, or the strings the schema lets through for one (`"true"`, `"false"`)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ComposeError(f"{path}: must be a boolean")
+
+
+def _run_option(parse: Any, value: str, path: str) -> Any:
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise ComposeError(f"{path}: {e}") from None
+
+
+def string_or_list(value: Any, path: str) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else check_string_list(value, path)
+
+
+def parse_restart_key(value: Any, path: str) -> RestartPolicy:
+    return _run_option(parse_restart, check_string(value, path), path)
+
+
+def parse_duration_key(value: Any, path: str) -> float:
+    seconds = _run_option(parse_duration, check_string(value, path), path)
+    if seconds < 0:
+        raise ComposeError(f"{path}: {value!r} must not be negative")
+    return seconds
+
+
+def parse_healthcheck(value: Any, path: str) -> Healthcheck | None:
+    """Docker's meaning: `disable: true` (or test NONE) turns a check off; an unset or zero
+    duration is Docker's default (30s, 30s, 0s, 5s; retries 3)."""
+    spec = check_mapping(value, path, ("test", "interval", "timeout", "retries", "start_period",
+                                       "start_interval", "disable"), extensions=True)
+    if parse_bool(spec.get("disable", False), f"{path}.disable"):
+        return Healthcheck(["NONE"])
+    if spec.get("test") is None:
+        raise ComposeError(f"{path}.test: required (isobench images carry no HEALTHCHECK "
+                           "to inherit)")
+    test = _run_option(parse_test, spec["test"], f"{path}.test")
+    check = Healthcheck(test)
+    for key in ("interval", "timeout", "start_period", "start_interval"):
+        if spec.get(key) is not None:
+            seconds = parse_duration_key(spec[key], f"{path}.{key}")
+            if seconds:
+                setattr(check, key, seconds)
+    if spec.get("retries") is not None:
+        retries = spec["retries"]
+        try:
+            retries = int(retries)
+        except (TypeError, ValueError):
+            raise ComposeError(f"{path}.retries: {retries!r} is not a number") from None
+        if retries < 0:
+            raise ComposeError(f"{path}.retries: must not be negative")
+        check.retries = retries or check.retries
+    return check
+
+
+def parse_deploy(value: Any, path: str) -> Limits:
+    """deploy.resources.limits {cpus, memory, pids}: the cgroup limits of --cpus, --memory
+    and --pids-limit."""
+    if value is None:
+        return Limits()
+    deploy = check_mapping(value, path, ("resources",), extensions=True)
+    resources = check_mapping(deploy.get("resources") or {}, f"{path}.resources", ("limits",),
+                              extensions=True)
+    limits = check_mapping(resources.get("limits") or {}, f"{path}.resources.limits",
+                           ("cpus", "memory", "pids"), extensions=True)
+    flags = {}
+    for key, flag in (("cpus", "cpus"), ("memory", "memory"), ("pids", "pids_limit")):
+        if limits.get(key) is not None:
+            flags[flag] = str(limits[key])
+            _run_option(lambda v, f=flag: Limits.from_flags(**{f: v}), flags[flag],
+                        f"{path}.resources.limits.{key}")
+    return Limits.from_flags(**flags)
+
+
+def parse_env_files(value: Any, path: str, workdir: Path, host_env: dict[str, str]
+                    ) -> dict[str, str]:
+    """env_file: paths (relative to the compose file's directory) read as `.env` files, a
+    later file over an earlier one; a missing file is an error unless `required: false`."""
+    out: dict[str, str] = {}
+    entries = [value] if isinstance(value, str) else (value or [])
+    for i, entry in enumerate(entries):
+        where = f"{path}[{i}]" if not isinstance(value, str) else path
+        required = True
+        if isinstance(entry, dict):
+            spec = check_mapping(entry, where, ("path", "required"))
+            required = parse_bool(spec.get("required", True), f"{where}.required")
+            entry = spec["path"]
+        file = Path(os.path.expanduser(check_string(entry, where)))
+        file = Path(os.path.normpath(file if file.is_absolute() else workdir / file))
+        try:
+            text = read_bounded_utf8(file, MAX_ENV_FILE_BYTES, str(file))
+        except FileNotFoundError:
+            if required:
+                raise ComposeError(f"env file {file} not found: stat {file}: no such file or "
+                                   "directory") from None
+            continue
+        except OSError as e:
+            raise ComposeError(f"env file {file}: {e.strerror}") from None
+        out.update(parse_env(text, str(file), host_env))
+    return out
+
+
+def parse_labels(value: Any, path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
     if isinstance(value, dict):
-        out = []
-        for dep, spec in value.items():
-            if not isinstance(dep, str):
-                raise ComposeError(f"{path}: key {dep!r} must be a string")
-            if spec is not None:
-                spec = check_mapping(spec, f"{path}.{dep}", ("condition",))
-                cond = spec.get("condition", "service_started")
-                if cond != "service_started":
-                    raise ComposeError(f"{path}.{dep}.condition: {cond!r} is not supported "
-                                       "(only service_started)")
-            out.append(dep)
-        return out
-    raise ComposeError(f"{path}: must be a list or a mapping")
+        for key, val in value.items():
+            out[key] = "" if val is None else _scalar_text(val)
+    else:
+        for item in check_string_list(value or [], path):
+            key, _, val = item.partition("=")
+            out[key] = val
+    for key in out:
+        if key.startswith("com.docker.compose."):
+            raise ComposeError(f"{path}: label {key!r} is reserved for compose's own use")
+    return out
+
+
+def parse_extra_hosts(value: Any, path: str) -> list[str]:
+    """A list of `HOST:IP` / `HOST=IP`, or a mapping HOST: IP (or a list of IPs)."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(value, dict):
+        for host, ips in value.items():
+            for ip in [ips] if isinstance(ips, str) else ips:
+                pairs.append(_run_option(parse_extra_host, f"{host}={ip}", f"{path}.{host}"))
+    else:
+        for i, item in enumerate(check_string_list(value or [], path)):
+            pairs.append(_run_option(parse_extra_host, item, f"{path}[{i}]"))
+    return [f"{host}:{ip}" for host, ip in pairs]
+
+
+def parse_dns_key(value: Any, path: str) -> list[str]:
+    return [_run_option(parse_dns, d, path) for d in string_or_list(value, path)]
+
+
+def parse_ulimits(value: Any, path: str) -> list[Ulimit]:
+    """NAME: N (soft and hard) or NAME: {soft, hard}."""
+    out = []
+    for name, spec in (value or {}).items():
+        where = f"{path}.{name}"
+        if isinstance(spec, dict):
+            spec = check_mapping(spec, where, ("soft", "hard"), extensions=True)
+            out.append(_run_option(lambda _v, s=spec, n=name: ulimit(n, s["soft"], s["hard"]),
+                                   "", where))
+        else:
+            out.append(_run_option(lambda _v, s=spec, n=name: ulimit(n, s), "", where))
+    return out
+
+
+def parse_tmpfs_key(value: Any, path: str) -> list[str]:
+    entries = string_or_list(value, path)
+    for entry in entries:
+        _run_option(parse_tmpfs, entry, path)
+    return entries
+
+
+def parse_stop_signal(value: Any, path: str) -> str:
+    text = check_string(value, path)
+    _run_option(parse_signal, text, path)
+    return text
+
+
+def parse_network_mode(value: Any, path: str) -> str:
+    """host, none, bridge (the project's default network) or service:NAME; Docker's
+    container:NAME names a container outside the project."""
+    mode = check_string(value, path)
+    if mode in ("host", "none", "bridge") or (mode.startswith("service:") and mode[8:]):
+        return mode
+    if mode.startswith("container:"):
+        raise ComposeError(f"{path}: {mode!r}: container:NAME is not supported by isobench "
+                           "(service:NAME is)")
+    raise ComposeError(f"{path}: invalid network_mode {mode!r} (host, none, bridge or "
+                       "service:NAME)")
 
 
 def parse_service_networks(value: Any, path: str) -> list[str]:

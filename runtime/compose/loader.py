@@ -1,19 +1,25 @@
 """A compose file -> a validated Project: no side effects, nothing touched but the file.
 
-The subset: top-level `name`, `services`, `volumes`, `networks` (and the obsolete
-`version`, `x-*` extensions); per service `image`, `build`, `command`, `entrypoint`,
-`environment`, `ports`, `volumes`, `networks`, `depends_on`, `working_dir`, `hostname`,
-`privileged`, `cap_add`, `cap_drop`, `security_opt`.
-Every other key is an error naming its path (`services.web.bogus: unknown key`), never
-dropped. String values are interpolated as compose does (`${VAR:-default}`, `$$`), from
-the shell's environment over a `.env` file beside the compose file. YAML is read with
+The file is first checked against isobench's JSON Schema of the Compose file format
+(schema.py, built from spec_keys.py's table of the documented keys): a key the specification
+does not have is "unknown key 'restrat' in service "web" (did you mean 'restart'?)". Then
+the subset isobench implements is read: top-level `name`, `services`, `volumes`,
+`networks` (and the obsolete `version`, `x-*` extensions);
+per service `image`, `build` (context, dockerfile, args), `command`, `entrypoint`,
+`environment`, `env_file`, `ports`, `volumes`, `networks`, `network_mode`, `depends_on`
+(with its conditions), `working_dir`, `hostname`, `privileged`, `cap_add`, `cap_drop`,
+`security_opt`, `restart`, `healthcheck`, `deploy.resources.limits`, `labels`,
+`extra_hosts`, `dns`, `ulimits`, `tmpfs`, `init`, `stop_signal`, `stop_grace_period`.
+A key of the specification outside that subset is "'configs' is not supported by isobench",
+never dropped. String values are interpolated as compose does (`${VAR:-default}`, `$$`),
+from the shell's environment over a `.env` file beside the compose file. YAML is read with
 YAML 1.2's scalars, as compose reads it. Whatever can be known from the file alone
 (dependency cycles and unknown dependencies, a service with nothing to run, references to
-undeclared volumes or networks, bad ports and subnets) is checked here, before `up`
-creates anything.
+undeclared volumes or networks, bad ports and subnets, waiting for the health of a service
+without a healthcheck, a missing env_file) is checked here, before `up` creates anything.
 
 Here: the file, its `.env`, the project's name, a service's keys and the top level; the
-pieces are yaml, interpolate, fields (one value each), graph (the order) and model.
+pieces are yaml, interpolate, schema, fields (one value each), graph (the order) and model.
 """
 
 from __future__ import annotations
@@ -31,19 +37,33 @@ from runtime.compose.fields import (
     check_resources,
     check_string,
     check_string_list,
+    parse_bool,
     parse_build,
     parse_command,
     parse_depends_on,
+    parse_deploy,
+    parse_dns_key,
+    parse_duration_key,
+    parse_env_files,
     parse_environment,
+    parse_extra_hosts,
+    parse_healthcheck,
+    parse_labels,
     parse_mount,
     parse_network,
+    parse_network_mode,
     parse_port,
+    parse_restart_key,
     parse_service_networks,
+    parse_stop_signal,
+    parse_tmpfs_key,
+    parse_ulimits,
     parse_volume,
 )
 from runtime.compose.graph import start_order
 from runtime.compose.interpolate import interpolate
-from runtime.compose.model import NetworkSpec, Project, Service
+from runtime.compose.model import Dependency, NetworkSpec, Project, Service
+from runtime.compose.schema import validate
 from runtime.compose.textfile import read_bounded_utf8
 from runtime.compose.yaml import parse_yaml
 
@@ -58,7 +78,9 @@ _SERVICE_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
 TOP_KEYS = ("version", "name", "services", "volumes", "networks")
 SERVICE_KEYS = ("image", "build", "command", "entrypoint", "environment", "ports", "volumes",
                 "networks", "depends_on", "working_dir", "hostname", "privileged", "cap_add",
-                "cap_drop", "security_opt")
+                "cap_drop", "security_opt", "restart", "healthcheck", "deploy", "env_file",
+                "extra_hosts", "labels", "dns", "ulimits", "tmpfs", "init", "stop_signal",
+                "stop_grace_period", "network_mode")
 
 
 # ---- project names ---------------------------------------------------------------------------
@@ -114,11 +136,13 @@ def parse_service(name: str, value: Any, workdir: Path, host_env: dict[str, str]
     if spec.get("image") is not None:
         s.image = check_string(spec["image"], f"{path}.image")
     if spec.get("build") is not None:
-        s.build = parse_build(spec["build"], f"{path}.build", workdir)
+        s.build = parse_build(spec["build"], f"{path}.build", workdir, host_env)
     s.command = parse_command(spec.get("command"), f"{path}.command")
     s.entrypoint = parse_command(spec.get("entrypoint"), f"{path}.entrypoint")
-    s.environment = parse_environment(spec.get("environment"), f"{path}.environment",
-                                      host_env)
+    from_files = parse_env_files(spec.get("env_file"), f"{path}.env_file", workdir, host_env)
+    environment = parse_environment(spec.get("environment"), f"{path}.environment", host_env)
+    given = {item.partition("=")[0] for item in environment}  # `environment` wins
+    s.environment = [f"{k}={v}" for k, v in from_files.items() if k not in given] + environment
     ports = spec.get("ports") or []
     if not isinstance(ports, list):
         raise ComposeError(f"{path}.ports: must be a list")
@@ -133,10 +157,25 @@ def parse_service(name: str, value: Any, workdir: Path, host_env: dict[str, str]
             raise ComposeError(f'{path}.volumes: duplicate mount point "{target}"')
     if spec.get("networks") is not None:
         s.networks = parse_service_networks(spec["networks"], f"{path}.networks")
-    if not s.networks:
+    if spec.get("network_mode") is not None:
+        s.network_mode = parse_network_mode(spec["network_mode"], f"{path}.network_mode")
+        if s.networks:
+            raise ComposeError(f'service "{name}" declares mutually exclusive `network_mode` '
+                               "and `networks`")
+        if s.network_mode == "bridge":
+            s.network_mode = None
+    if not s.networks and s.network_mode is None:
         s.networks = [DEFAULT_NETWORK]
     if spec.get("depends_on") is not None:
-        s.depends_on = parse_depends_on(spec["depends_on"], f"{path}.depends_on")
+        s.dependencies = parse_depends_on(spec["depends_on"], f"{path}.depends_on")
+    if s.network_mode and s.network_mode.startswith("service:"):
+        # compose's implicit dependency: the other service's network must exist first
+        s.dependencies.setdefault(s.network_mode[8:], Dependency())
+        if s.ports:
+            raise ComposeError(f'service "{name}": ports cannot be published with '
+                               f"network_mode {s.network_mode} (publish them on "
+                               f'"{s.network_mode[8:]}")')
+    s.depends_on = list(s.dependencies)
     if spec.get("working_dir") is not None:
         s.working_dir = check_string(spec["working_dir"], f"{path}.working_dir")
         if not s.working_dir.startswith("/"):
@@ -145,17 +184,37 @@ def parse_service(name: str, value: Any, workdir: Path, host_env: dict[str, str]
     if spec.get("hostname") is not None:
         s.hostname = check_string(spec["hostname"], f"{path}.hostname")
     _hardening(s, spec, path)
+    _run_options(s, spec, path)
     if s.image is None and s.build is None:
         raise ComposeError(f'service "{name}" has neither an image nor a build context '
                            "specified")
     return s
 
 
+def _run_options(s: Service, spec: dict[str, Any], path: str) -> None:
+    """The keys `run` has a flag for: restart, healthcheck, deploy (limits), labels, ..."""
+    if spec.get("restart") is not None:
+        s.restart = parse_restart_key(spec["restart"], f"{path}.restart")
+    if spec.get("healthcheck") is not None:
+        s.healthcheck = parse_healthcheck(spec["healthcheck"], f"{path}.healthcheck")
+    s.limits = parse_deploy(spec.get("deploy"), f"{path}.deploy")
+    s.labels = parse_labels(spec.get("labels"), f"{path}.labels")
+    s.extra_hosts = parse_extra_hosts(spec.get("extra_hosts"), f"{path}.extra_hosts")
+    s.dns = parse_dns_key(spec.get("dns"), f"{path}.dns")
+    s.ulimits = parse_ulimits(spec.get("ulimits"), f"{path}.ulimits")
+    s.tmpfs = parse_tmpfs_key(spec.get("tmpfs"), f"{path}.tmpfs")
+    if spec.get("init") is not None:
+        s.init = parse_bool(spec["init"], f"{path}.init")
+    if spec.get("stop_signal") is not None:
+        s.stop_signal = parse_stop_signal(spec["stop_signal"], f"{path}.stop_signal")
+    if spec.get("stop_grace_period") is not None:
+        s.stop_grace_period = parse_duration_key(spec["stop_grace_period"],
+                                                 f"{path}.stop_grace_period")
+
+
 def _hardening(s: Service, spec: dict[str, Any], path: str) -> None:
     """privileged, cap_add, cap_drop, security_opt: checked now, as `run` would check them."""
-    privileged = spec.get("privileged", False)
-    if not isinstance(privileged, bool):
-        raise ComposeError(f"{path}.privileged: must be a boolean")
+    privileged = parse_bool(spec.get("privileged", False), f"{path}.privileged")
     sec = s.security
     sec.privileged = privileged
     for key in ("cap_add", "cap_drop", "security_opt"):
@@ -179,6 +238,7 @@ def parse_project(data: Any, *, workdir: Path, project: str | None = None,
     host_env = dict(os.environ) if host_env is None else host_env
     warnings: list[str] = []
     data = interpolate(data, host_env, "", warnings)
+    validate(data)  # the Compose Specification's schema: unknown keys, wrong shapes
     doc = check_mapping(data, "", TOP_KEYS, extensions=True)
     proj = Project(name=project_name(project, doc.get("name"), workdir), workdir=workdir,
                    config_file=config_file, warnings=warnings)
@@ -205,6 +265,12 @@ def parse_project(data: Any, *, workdir: Path, project: str | None = None,
     if DEFAULT_NETWORK not in proj.networks:
         proj.networks[DEFAULT_NETWORK] = NetworkSpec(name=DEFAULT_NETWORK)
     for s in proj.services.values():
+        for dep, cond in s.dependencies.items():
+            target = proj.services.get(dep)
+            if (cond.condition == "service_healthy" and target is not None
+                    and (target.healthcheck is None or target.healthcheck.disabled)):
+                raise ComposeError(f'service "{s.name}" depends on "{dep}" being healthy, but '
+                                   f'"{dep}" has no healthcheck')
         for net in s.networks:
             if net not in proj.networks:
                 raise ComposeError(f'service "{s.name}" refers to undefined network "{net}"')

@@ -8,13 +8,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.compose.graph import start_order
+from runtime.health import Healthcheck
+from runtime.limits import Limits
+from runtime.options import RestartPolicy, Ulimit
 from runtime.spec import Security
+
+CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 
 @dataclass
 class BuildSpec:
     context: Path
     dockerfile: Path | None = None
+    args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Dependency:
+    """One entry of the long `depends_on`: what `up` waits for before the dependent starts;
+    a dependency that is not `required` only warns when it fails."""
+
+    condition: str = "service_started"
+    required: bool = True
 
 
 @dataclass
@@ -39,10 +54,24 @@ class Service:
     ports: list[str] = field(default_factory=list)
     volumes: list[Mount] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
-    depends_on: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)   # every service it starts after
+    dependencies: dict[str, Dependency] = field(default_factory=dict)
     working_dir: str | None = None
     hostname: str | None = None
     security: Security = field(default_factory=Security)  # privileged, cap_add, ...
+    # The keys that map to `run`'s options (runtime.spec.ContainerSpec).
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    healthcheck: Healthcheck | None = None
+    limits: Limits = field(default_factory=Limits)        # deploy.resources.limits
+    labels: dict[str, str] = field(default_factory=dict)
+    extra_hosts: list[str] = field(default_factory=list)  # HOST:IP
+    dns: list[str] = field(default_factory=list)
+    ulimits: list[Ulimit] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    init: bool = False
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None
+    network_mode: str | None = None                       # host, none or service:NAME
 
 
 @dataclass

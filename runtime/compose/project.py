@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 STOP_TIMEOUT_S = 10.0
 POLL_S = 0.1
 FINISHED = ("exited", "dead")
+ACTIVE = ("running", "restarting")
 
 # Docker compose's labels: what belongs to a project is found by them.
 LABEL_PROJECT = "com.docker.compose.project"
@@ -216,7 +217,7 @@ class Compose:
         return project_containers(self.rt, self.name, services)
 
     # ---- up ----
-    def up(self, *, detach: bool, build: bool = False, timeout: float = STOP_TIMEOUT_S,
+    def up(self, *, detach: bool, build: bool = False, timeout: float | None = None,
            stdout: BinaryIO | None = None, stderr: BinaryIO | None = None) -> int:
         project = self._need_project()
         order = project.order()
@@ -290,7 +291,8 @@ class Compose:
                 except NotFound:
                     pass
             self.say(f" Building {name} -> {tag}")
-            Builder(self.rt, out=self.say).build(s.build.context, s.build.dockerfile, tag)
+            Builder(self.rt, out=self.say).build(s.build.context, s.build.dockerfile, tag,
+                                                 build_args=s.build.args)
 
     def _make_networks(self, project: Project, created: Created) -> None:
         for key in project.used_networks():
@@ -320,22 +322,83 @@ class Compose:
             created.volumes.append(name)
             self.say(f' Volume "{name}"  Created')
 
+    def _network(self, project: Project, s: Service) -> str:
+        """The runtime's --network for the service: its project network, host, none, or the
+        network namespace of another service's container (network_mode: service:NAME)."""
+        mode = s.network_mode
+        if mode is None:
+            return project.network_name(s.networks[0])
+        if mode.startswith("service:"):
+            return f"container:{project.container_name(mode[len('service:'):])}"
+        return mode
+
     def _start_service(self, project: Project, s: Service, created: Created) -> Container:
-        labels = {LABEL_PROJECT: self.name, LABEL_SERVICE: s.name, LABEL_NUMBER: "1",
-                  LABEL_WORKDIR: str(project.workdir)}
+        self._wait_for_dependencies(project, s)
+        labels = {**s.labels, LABEL_PROJECT: self.name, LABEL_SERVICE: s.name,
+                  LABEL_NUMBER: "1", LABEL_WORKDIR: str(project.workdir)}
         if project.config_file:
             labels[LABEL_FILES] = str(project.config_file)
+        named = s.network_mode is None
         c = self.rt.create(ContainerSpec(
             project.image_tag(s.name), s.command, name=project.container_name(s.name),
             env=s.environment, workdir=s.working_dir, hostname=s.hostname,
-            entrypoint=s.entrypoint, network=project.network_name(s.networks[0]),
+            entrypoint=s.entrypoint, network=self._network(project, s),
             volumes=mount_specs(project, s), publish=s.ports, labels=labels,
-            aliases=[s.name], security=s.security))
+            aliases=[s.name] if named else [], security=s.security, limits=s.limits,
+            restart=s.restart, healthcheck=s.healthcheck, init=s.init,
+            stop_signal=s.stop_signal, stop_timeout=s.stop_grace_period, ulimits=s.ulimits,
+            tmpfs=s.tmpfs, dns=s.dns, extra_hosts=s.extra_hosts))
         created.containers.append(c.id)
         self.say(f" Container {c.name}  Created")
         self.rt.start(c, attach=False)
         self.say(f" Container {c.name}  Started")
         return c
+
+    # ---- depends_on conditions ----
+    def _wait_for_dependencies(self, project: Project, s: Service) -> None:
+        """Compose's conditions, in the order of the file: service_started (already so: the
+        dependency was started first), service_healthy (its healthcheck says healthy; it
+        being unhealthy or exiting fails the `up`), service_completed_successfully (it
+        exited 0; another code fails the `up`). A dependency that is not `required` warns."""
+        for dep, cond in s.dependencies.items():
+            if cond.condition == "service_started":
+                continue
+            name = project.container_name(dep)
+            self.say(f" Container {name}  Waiting")
+            try:
+                self._wait_condition(name, dep, cond.condition)
+            except ComposeError as e:
+                if cond.required:
+                    raise
+                self.say(f"WARN optional dependency {dep!r} failed: {e}")
+                continue
+            self.say(f" Container {name}  "
+                     f"{'Healthy' if cond.condition == 'service_healthy' else 'Exited'}")
+
+    def _wait_condition(self, name: str, service: str, condition: str) -> None:
+        while True:
+            try:
+                c = self.rt.get(name)
+            except NotFound:
+                raise ComposeError(f"dependency failed to start: container {name} is gone"
+                                   ) from None
+            state = c.state
+            if condition == "service_healthy":
+                health = (state.health or {}).get("Status")
+                if state.status == "running" and health == "healthy":
+                    return
+                if state.status == "running" and health == "unhealthy":
+                    raise ComposeError(f"dependency failed to start: container {name} is "
+                                       "unhealthy")
+                if state.status in FINISHED:
+                    raise ComposeError(f"dependency failed to start: container {name} exited "
+                                       f"({state.exit_code})")
+            elif state.status in FINISHED:  # service_completed_successfully
+                if state.exit_code == 0:
+                    return
+                raise ComposeError(f'service "{service}" didn\'t complete successfully: exit '
+                                   f"{state.exit_code}")
+            time.sleep(POLL_S)
 
     def _rollback(self, created: Created) -> None:
         """Take back what this `up` made; secondary failures are told, not raised."""
@@ -357,7 +420,7 @@ class Compose:
             except Exception as e:  # noqa: BLE001
                 self.say(f"WARN cleanup: volume {name}: {e}")
 
-    def _attach(self, started: list[Container], timeout: float, stdout: BinaryIO | None,
+    def _attach(self, started: list[Container], timeout: float | None, stdout: BinaryIO | None,
                 stderr: BinaryIO | None) -> int:
         """Follow until every container has ended. Ctrl-C stops them all (the logs go on
         until they have ended); a second Ctrl-C kills them."""
@@ -406,7 +469,7 @@ class Compose:
         return 0
 
     # ---- down ----
-    def down(self, *, volumes: bool = False, timeout: float = STOP_TIMEOUT_S) -> int:
+    def down(self, *, volumes: bool = False, timeout: float | None = None) -> int:
         """Stop and remove the project's containers, then its networks (and volumes with -v).
         Goes on past a failure and reports the first one at the end."""
         errors = self._stop_and_remove(self.containers(), timeout, anonymous=volumes)
@@ -433,9 +496,10 @@ class Compose:
                 errors.append(e)
         return errors
 
-    def _stop_all(self, ids: list[str], timeout: float) -> list[IsobenchError]:
+    def _stop_all(self, ids: list[str], timeout: float | None) -> list[IsobenchError]:
         """Docker's stop for each, side by side: a PID 1 that ignores SIGTERM costs one
-        timeout in all, not one per container."""
+        timeout in all, not one per container. No timeout: each container's own
+        (stop_grace_period, else 10 s)."""
         errors: list[IsobenchError] = []
 
         def stop(cid: str) -> None:
@@ -453,9 +517,9 @@ class Compose:
             t.join()
         return errors
 
-    def _stop_and_remove(self, found: list[Container], timeout: float, anonymous: bool
+    def _stop_and_remove(self, found: list[Container], timeout: float | None, anonymous: bool
                          ) -> list[IsobenchError]:
-        running = [c for c in found if c.state.status == "running"]
+        running = [c for c in found if c.state.status in ACTIVE]
         errors = self._stop_all([c.id for c in running], timeout)
         for c in found:
             try:

@@ -225,7 +225,7 @@ CASES = [
     ("compose-cycle", ["compose", "-f", "{compose-cycle}", "up", "-d"], 1,
      "dependency cycle detected"),
     ("compose-unknown-key", ["compose", "-f", "{compose-unknown-key}", "up", "-d"], 1,
-     "services.a.bogus_key: unknown key"),
+     "unknown key 'bogus_key' in service \"a\""),
     ("compose-no-services", ["compose", "-f", "{compose-no-services}", "up", "-d"], 1,
      "no services defined"),
     # vm: refused before any domain is defined

@@ -167,7 +167,7 @@ def test_failed_up_leaves_nothing(cli: Cli, tmp_path: Path, case: str) -> None:
                  'service "x" has neither an image nor a build context specified',
                  id="no-image-no-build"),
     pytest.param("services:\n  web:\n    image: busybox\n    bogus: 1\n",
-                 "services.web.bogus: unknown key", id="unknown-key"),
+                 "unknown key 'bogus' in service \"web\"", id="unknown-key"),
     pytest.param("services:\n  web:\n    image: busybox\n   command: [sh]\n", "{file}:4: ",
                  id="yaml-error"),
 ])

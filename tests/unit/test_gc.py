@@ -34,6 +34,8 @@ def record(status: str = "running", auto_remove: bool = False, pending: bool = F
     (record(), False, True, Verdict.KEEP),                      # monitor alive (older record)
     (record(auto_remove=True), False, False, Verdict.REMOVE),   # --rm, monitor died
     (record(), False, False, Verdict.MARK_DEAD),                # kept for ps -a / logs / rm
+    (record("restarting"), False, False, Verdict.MARK_DEAD),    # died between two runs
+    (record("restarting"), True, False, Verdict.KEEP),          # its monitor waits to restart
     (record("created", pending=True), False, False, Verdict.REMOVE),  # start killed
     (record("created", pending=True), True, False, Verdict.KEEP),     # start under way
     (record("created"), False, False, Verdict.KEEP),            # created, nobody starts it

@@ -13,14 +13,15 @@ from runtime.compose.project import mount_specs
 from tests.unit.compose.helpers import error_of, project, write
 
 
-def test_unsupported_dependency_condition(tmp_path: Path) -> None:
+def test_waiting_for_health_needs_a_healthcheck(tmp_path: Path) -> None:
+    """Compose Specification, depends_on `service_healthy`: the dependency must declare a
+    healthcheck; refused when the file is read, before anything is created."""
     msg = error_of(tmp_path, """\
         services:
           web: {image: busybox, depends_on: {db: {condition: service_healthy}}}
           db: {image: busybox}
         """)
-    assert msg == ("services.web.depends_on.db.condition: 'service_healthy' is not supported "
-                   "(only service_started)")
+    assert msg == 'service "web" depends on "db" being healthy, but "db" has no healthcheck'
 
 
 @pytest.mark.parametrize(("port", "message"), [

@@ -37,7 +37,8 @@ def test_start_order_puts_dependencies_first_and_keeps_file_order(tmp_path: Path
     p = project(tmp_path, """\
         services:
           client: {image: x, depends_on: [web]}
-          web: {image: x, depends_on: {db: {condition: service_started}, cache: }}
+          web: {image: x, depends_on: {db: {condition: service_started},
+                                          cache: {condition: service_started}}}
           other: {image: x}
           db: {image: x}
           cache: {image: x, depends_on: [db]}

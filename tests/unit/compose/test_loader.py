@@ -36,30 +36,50 @@ def test_parse_project_accepts_a_preparsed_document(tmp_path: Path) -> None:
     assert list(p.services) == ["web"] and p.name == "p"
 
 
-# ---- unknown keys ---------------------------------------------------------------------------
+# ---- unknown and unsupported keys ------------------------------------------------------------
+# The schema (runtime.compose.schema) refuses what the Compose Specification does not have; a
+# key it has that isobench does not implement is refused by the loader, in different words.
 
-@pytest.mark.parametrize(("text", "path"), [
-    ("bogus: 1\nservices: {web: {image: busybox}}\n", "bogus"),
-    ("services:\n  web:\n    image: busybox\n    bogus: 1\n", "services.web.bogus"),
-    ("services:\n  web:\n    image: busybox\n    restart: always\n", "services.web.restart"),
-    ("services:\n  web:\n    build: {context: ., target: x}\n", "services.web.build.target"),
-    ("services:\n  web:\n    image: busybox\n    depends_on:\n      db: {condition: "
-     "service_started, restart: true}\n  db:\n    image: busybox\n",
-     "services.web.depends_on.db.restart"),
+@pytest.mark.parametrize(("text", "message"), [
+    ("bogus: 1\nservices: {web: {image: busybox}}\n", "unknown key 'bogus' at the top level"),
+    ("servics: {web: {image: busybox}}\n",
+     "unknown key 'servics' at the top level (did you mean 'services'?)"),
+    ("services:\n  web:\n    image: busybox\n    bogus: 1\n",
+     "unknown key 'bogus' in service \"web\""),
+    ("services:\n  web:\n    image: busybox\n    restrat: always\n",
+     "unknown key 'restrat' in service \"web\" (did you mean 'restart'?)"),
+    ("services:\n  web:\n    build: {context: ., dockerfle: x}\n",
+     "unknown key 'dockerfle' in service \"web\" at build (did you mean 'dockerfile'?)"),
+    ("services: {web: {image: busybox}}\nnetworks:\n  front:\n    drivr: bridge\n",
+     "unknown key 'drivr' in networks.front (did you mean 'driver'?)"),
+])
+def test_unknown_keys_say_where_and_guess(tmp_path: Path, text: str, message: str) -> None:
+    assert error_of(tmp_path, text) == message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("configs: {c: {file: ./c}}\nservices: {web: {image: busybox}}\n",
+     "'configs' is not supported by isobench"),
+    ("services:\n  web:\n    image: busybox\n    secrets: [s]\n",
+     "'secrets' in service \"web\" is not supported by isobench"),
+    ("services:\n  web:\n    build: {context: ., target: x}\n",
+     "'target' in service \"web\" at build is not supported by isobench"),
     ("services:\n  web:\n    image: busybox\n    ports:\n      - {target: 80, mode: host}\n",
-     "services.web.ports[0].mode"),
+     "'mode' in service \"web\" at ports[0] is not supported by isobench"),
     ("services:\n  web:\n    image: busybox\n    volumes:\n      - {type: volume, source: d,"
-     " target: /d, volume: {nocopy: true}}\nvolumes: {d: }\n", "services.web.volumes[0].volume"),
+     " target: /d, volume: {nocopy: true}}\nvolumes: {d: }\n",
+     "'volume' in service \"web\" at volumes[0] is not supported by isobench"),
     ("services: {web: {image: busybox}}\nnetworks:\n  front:\n    driver: overlay\n",
-     "networks.front.driver"),
+     "'driver' in networks.front is not supported by isobench"),
     ("services: {web: {image: busybox}}\nnetworks:\n  front:\n    ipam:\n      config:\n"
      "        - subnet: 10.9.0.0/24\n          gateway: 10.9.0.1\n",
-     "networks.front.ipam.config[0].gateway"),
+     "'gateway' in networks.front.ipam.config[0] is not supported by isobench"),
     ("services: {web: {image: busybox}}\nvolumes:\n  data:\n    driver: local\n",
-     "volumes.data.driver"),
+     "'driver' in volumes.data is not supported by isobench"),
 ])
-def test_unknown_keys_name_their_path(tmp_path: Path, text: str, path: str) -> None:
-    assert error_of(tmp_path, text) == f"{path}: unknown key"
+def test_unsupported_keys_are_told_apart_from_unknown_ones(tmp_path: Path, text: str,
+                                                           message: str) -> None:
+    assert error_of(tmp_path, text) == message
 
 
 def test_extension_fields_and_version_are_accepted(tmp_path: Path) -> None:
