@@ -25,6 +25,7 @@ from runtime.fsutil import read_json, write_json
 from runtime.image import copy as copying
 from runtime.image import dockerfile as df
 from runtime.image.archive import ArchiveError, add_local_archive, is_archive
+from runtime.image.dockerfile.syntax import MAX_DOCKERFILE_CHARS
 from runtime.image.ignore import DockerIgnore
 from runtime.image.store import Image, ImageConfig, Pin
 from runtime.spec import ContainerSpec
@@ -98,6 +99,25 @@ def apply_config(step: df.Step, config: ImageConfig, cmd_set: bool = False) -> I
     return config
 
 
+# Bytes read of a Dockerfile at most: the parser's bound is MAX_DOCKERFILE_CHARS characters,
+# and UTF-8 takes at most 4 bytes for one; reading no more keeps a huge file cheap.
+MAX_DOCKERFILE_BYTES = 4 * MAX_DOCKERFILE_CHARS
+
+
+def _read_dockerfile(path: Path, shown: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_DOCKERFILE_BYTES + 1)
+    except OSError as e:
+        raise BuildError(f"failed to read Dockerfile {path}: {e.strerror}") from None
+    if len(data) > MAX_DOCKERFILE_BYTES:
+        raise BuildError(f"{shown}: file is larger than {MAX_DOCKERFILE_BYTES} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{shown}: not UTF-8 text (byte {e.start})") from None
+
+
 class Builder:
     def __init__(self, rt: Runtime, out: Callable[[str], None] | None = None) -> None:
         self.rt = rt
@@ -137,11 +157,8 @@ class Builder:
         if not context.is_dir():
             raise BuildError(f"unable to prepare context: path {str(context)!r} not found")
         path = Path(dockerfile) if dockerfile else context / "Dockerfile"
-        try:
-            text = path.read_text()
-        except OSError as e:
-            raise BuildError(f"failed to read Dockerfile {path}: {e.strerror}") from None
         shown = os.path.relpath(path) if not path.is_absolute() else str(path)
+        text = _read_dockerfile(path, shown)
         try:
             parsed = df.parse(text, path=shown, build_args=build_args or {})
         except df.DockerfileError as e:

@@ -163,3 +163,27 @@ def test_nothing_read_beyond_the_bound(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(ComposeError):
         loader.load(big, "p", host_env={})
     assert os.path.getsize(big) == 1000  # untouched
+
+
+def test_a_huge_dockerfile_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """Bounds (issue 21): the builder reads at most 4 bytes per allowed character of a
+    Dockerfile, so a 1 GiB file (sparse here) is refused at once with bounded memory."""
+    import tracemalloc
+
+    from runtime.image.builder import MAX_DOCKERFILE_BYTES, BuildError, _read_dockerfile
+
+    big = tmp_path / "Dockerfile"
+    with open(big, "wb") as f:
+        f.truncate(1 << 30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BuildError, match=f"Dockerfile: file is larger than "
+                                             f"{MAX_DOCKERFILE_BYTES} bytes"):
+            _read_dockerfile(big, "Dockerfile")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * MAX_DOCKERFILE_BYTES + (1 << 20)
+    (tmp_path / "Latin1").write_bytes(b"FROM busybox\nLABEL a=\xe9\n")
+    with pytest.raises(BuildError, match=r"^Latin1: not UTF-8 text \(byte 21\)$"):
+        _read_dockerfile(tmp_path / "Latin1", "Latin1")
