@@ -147,6 +147,8 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                                       native_n=base.get("n"),
                                                       noisy=bool(noisy))
                                  if target != NATIVE else "baseline"})
+    rows += _all_contended_rows(doc, skip, {(r["workload"], r["variant"], r["metric"],
+                                             r["target"]) for r in rows})
     columns = ["workload", "variant", "metric", "unit", "better", "target", "n", "median",
                "iqr", "q1", "q3", "min", "max", "ratio", "ci_low", "ci_high", "noisy",
                "contended", "class"]
@@ -156,6 +158,27 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
     frame["_w"] = frame["workload"].map(workload_order)
     frame["_t"] = frame["target"].map(target_order)
     return frame.sort_values(["_w", "variant", "metric", "_t"]).drop(columns=["_w", "_t"])
+
+
+def _all_contended_rows(doc: Mapping[str, Any], skip: set[str],
+                        present: set[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+    """A row for each cell whose every run was left out as contended: it has no summary
+    cell, but the table says it was measured and why it shows nothing."""
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for run in contended_runs(doc) if not keeps_contended(doc) else []:
+        for metric, value in (run.get("metrics") or {}).items():
+            key = (run["workload"], run["variant"], metric, run["target"])
+            if run["workload"] not in skip and key not in present and _num(value) is not None:
+                counts[key] = counts.get(key, 0) + 1
+    rows = []
+    for (workload, variant, metric, target), count in counts.items():
+        unit, better = unit_and_direction(doc, workload, variant, metric)
+        rows.append({"workload": workload, "variant": variant, "metric": metric, "unit": unit,
+                     "better": better, "target": target, "n": 0, "median": None,
+                     "iqr": None, "q1": None, "q3": None, "min": None, "max": None,
+                     "ratio": None, "ci_low": None, "ci_high": None, "noisy": None,
+                     "contended": count, "class": "contended"})
+    return rows
 
 
 # -- conditions ---------------------------------------------------------------------------------
@@ -178,7 +201,8 @@ def is_tcg(doc: Mapping[str, Any]) -> bool:
 
 def missing_targets(doc: Mapping[str, Any]) -> list[dict[str, str]]:
     """Every expected target that produced nothing, with why: declared unavailable (its
-    reason), not part of this session, or ran with no successful run."""
+    reason), not part of this session, ran with no successful run, or every successful run
+    was left out as contended."""
     targets = doc.get("targets", {})
     out = []
     for name in sorted(set(EXPECTED_TARGETS) | set(targets), key=target_order):
@@ -188,9 +212,14 @@ def missing_targets(doc: Mapping[str, Any]) -> list[dict[str, str]]:
         elif not info.get("available", False):
             out.append({"name": name, "kind": "unavailable", "reason": info.get("reason", "")})
         elif not runs(doc, target=name):
+            contended = [r for r in contended_runs(doc) if r["target"] == name]
             failed = runs(doc, target=name, ok=False)
-            out.append({"name": name, "kind": "failed" if failed else "no_runs",
-                        "reason": (failed[0].get("error") or "").strip() if failed else ""})
+            if contended:
+                out.append({"name": name, "kind": "contended",
+                            "reason": f"all {len(contended)} successful runs contended"})
+            else:
+                out.append({"name": name, "kind": "failed" if failed else "no_runs",
+                            "reason": (failed[0].get("error") or "").strip() if failed else ""})
     return out
 
 

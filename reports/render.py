@@ -149,6 +149,9 @@ def _summary_cell(r: Mapping[str, Any], target: str, t: Translator) -> dict[str,
     """One target's cell: the median, its n (and range where n cannot carry a CI), the ratio
     (with a CI only where both sides can carry one), and why it is not coloured."""
     n = _n(r["n"])
+    if r["class"] == "contended":  # every run of the cell was left out
+        return {"value": "–", "detail": "n=0", "ratio": "", "class": "contended", "n": 0,
+                "notes": [t("cell_all_contended", n=int(r["contended"]))]}
     iqr = _f(r["iqr"])
     if n is not None and ci_supported(n):
         value, detail = fmt(r["median"]) + (f" ± {fmt(iqr)}" if iqr else ""), f"n={n}"

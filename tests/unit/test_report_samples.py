@@ -82,3 +82,14 @@ def test_contended_runs_are_listed_and_left_out(tmp_path: Path) -> None:
     (cell,) = summary_cells(html)
     assert "n=6" in cell and "left out" not in cell
     assert "counted: the session ran with --keep-contended" in html_lib.unescape(html)
+
+
+def test_a_cell_whose_every_run_was_contended_says_so(tmp_path: Path) -> None:
+    # a busy shared machine: the guard re-ran each container run twice and it stayed
+    # contended; the summary has no cell for it, the table still names it
+    d = session([100, 101, 102, 100, 101], [90, 91, 92, 90, 91],
+                contended=frozenset(range(5)))
+    assert "container" not in d["summary"]["cpu"]["cpu.single"]["events_per_s"]
+    (cell,) = summary_cells(html_of(d, tmp_path))
+    assert cell.startswith("contended: ") and "n=0" in cell
+    assert "all 5 runs contended: left out" in cell
