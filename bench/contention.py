@@ -9,7 +9,10 @@ here: cpu.all received 0.6-1.6 of its 2 CPU-seconds per second, and runc read as
   capped by a CPU limit it was given on purpose (`--cpus`), for the variants that are
   CPU-bound (a disk run waits on I/O and asks for no CPU);
 - the host's busy and steal time (psutil.cpu_times) and load average across the window;
-- the other processes' CPU: the host's busy time minus what the run received.
+- the other processes' CPU: the host's busy time minus what the run received and minus the
+  harness's own (this process and its threads: the sampler, the runtime's setup done
+  in-process), which is the measurement's cost, reported apart. A separate process that
+  starts the instance (the container's monitor, `runc` itself) counts as another process.
 
 A run is `contended` when it received < 90 % of what it asked for, or something else (other
 processes, or the hypervisor's steal) took > 10 % of a core on average. The harness re-runs
@@ -20,6 +23,7 @@ flagged, and left out of ratios and verdicts unless --keep-contended.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,20 +36,30 @@ OTHERS_MAX_CORES = 0.10     # other processes' (or steal's) CPU, in cores, avera
 RERUNS = 2                  # a contended scheduled run is tried at most this many more times
 
 
+def _harness_cpu_s() -> float:
+    # this process only: a waited-for child's usage would include the workload's own CPU
+    # when the workload is that child (native's sh, runc's container)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
 def host_snapshot() -> dict[str, float]:
-    """The host's cumulative CPU times (seconds, all CPUs) and load now."""
+    """The host's cumulative CPU times (seconds, all CPUs), the harness's own, and the load
+    now."""
     t = psutil.cpu_times()
     # user includes guest time on Linux; iowait is idle waiting, not work
     busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
     return {"t": time.monotonic(), "busy_s": busy, "steal_s": getattr(t, "steal", 0.0),
-            "load1": os.getloadavg()[0]}
+            "harness_s": _harness_cpu_s(), "load1": os.getloadavg()[0]}
 
 
 def host_window(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, float]:
     """What the host did between two snapshots."""
     return {"wall_s": end["t"] - start["t"], "busy_s": end["busy_s"] - start["busy_s"],
-            "steal_s": end["steal_s"] - start["steal_s"], "load1_start": start["load1"],
-            "load1_end": end["load1"], "cpus": float(psutil.cpu_count() or 1)}
+            "steal_s": end["steal_s"] - start["steal_s"],
+            "harness_s": end.get("harness_s", 0.0) - start.get("harness_s", 0.0),
+            "load1_start": start["load1"], "load1_end": end["load1"],
+            "cpus": float(psutil.cpu_count() or 1)}
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class Assessment:
     asked_cpu_s: float | None       # None: the run is not CPU-bound (or its threads unknown)
     received_cpu_s: float | None    # None: its cgroup's CPU time was not read
     others_cores: float | None      # other processes' CPU over the window, in cores
+    harness_cores: float            # the harness's own (sampler, setup, runc), in cores
     steal_cores: float | None
     load1: float | None             # the higher of the start and end 1-minute load
     reasons: tuple[str, ...]
@@ -68,7 +83,8 @@ class Assessment:
                 "received_fraction": (self.received_cpu_s / self.asked_cpu_s
                                       if self.asked_cpu_s and self.received_cpu_s is not None
                                       else None),
-                "others_cores": self.others_cores, "steal_cores": self.steal_cores,
+                "others_cores": self.others_cores, "harness_cores": self.harness_cores,
+                "steal_cores": self.steal_cores,
                 "load1": self.load1, "reasons": list(self.reasons)}
 
 
@@ -92,7 +108,8 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
         used = (accounting.get("end") or {}).get("cpu_total_ns")
     received = float(used) / 1e9 if isinstance(used, int | float) else None
     asked = asked_cpu(threads, wall, cpu_limit)
-    others = (max(0.0, float(host["busy_s"]) - received) / wall
+    harness = max(0.0, float(host.get("harness_s", 0.0)))
+    others = (max(0.0, float(host["busy_s"]) - received - harness) / wall
               if received is not None else None)
     steal = float(host["steal_s"]) / wall
     reasons = []
@@ -104,4 +121,5 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     if steal > OTHERS_MAX_CORES:
         reasons.append(f"the hypervisor stole {steal:.2f} of a core")
     load = max(float(host["load1_start"]), float(host["load1_end"]))
-    return Assessment(wall, asked, received, others, steal, load, tuple(reasons))
+    return Assessment(wall, asked, received, others, harness / wall, steal, load,
+                      tuple(reasons))

@@ -101,3 +101,14 @@ def test_a_real_snapshot_moves_forward() -> None:
     b = contention.host_snapshot()
     window = host_window(a, b)
     assert window["wall_s"] > 0 and window["busy_s"] >= 0 and window["cpus"] >= 1
+
+
+def test_the_harness_own_cpu_is_not_another_process() -> None:
+    # 0.3 CPU-s besides the run, of which 0.25 were the harness's (sampler, setup)
+    acc = accounting(2.0, 2.3)
+    acc["host"]["harness_s"] = 0.25
+    reading = assess(acc, threads=1)
+    assert reading is not None and not reading.contended
+    assert reading.others_cores == pytest.approx(0.025)
+    assert reading.harness_cores == pytest.approx(0.125)
+    assert reading.as_dict()["harness_cores"] == pytest.approx(0.125)
