@@ -14,8 +14,9 @@ from runtime.errors import EXIT_RUNTIME, IsobenchError
 # the chosen verb's module is imported: `isobench run` pays for none of the others (compose's
 # YAML loader, compare's results schema, ...). tests/unit/test_cli.py keeps this table true.
 COMMANDS: dict[str, str] = {
-    "run": "containers", "ps": "containers", "stop": "containers", "kill": "containers",
-    "rm": "containers", "logs": "containers", "exec": "containers", "inspect": "containers",
+    "run": "containers", "ps": "containers", "stats": "containers", "stop": "containers",
+    "kill": "containers", "rm": "containers", "logs": "containers", "exec": "containers",
+    "inspect": "containers",
     "build": "images", "images": "images", "rmi": "images", "import": "images",
     "history": "images",
     "volume": "storage", "network": "storage",

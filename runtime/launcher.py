@@ -14,10 +14,12 @@ holds the container record's lock (one of `keep_fds`) until it exits: that is ho
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
+import termios
 import time
 import traceback
 from collections.abc import Callable
@@ -88,6 +90,47 @@ def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter) -> None:
                     open_fds[fd] = (name, None)  # the terminal went away; keep logging
 
 
+def relay_tty(master: int, log: LogWriter, echo: int | None, stdin: int | None) -> None:
+    """`run -t`: the container's terminal is a pty whose slave is its stdin, stdout and
+    stderr (one stream, as in Docker). Copy the master to the log and, attached, to our
+    stdout; with -i copy our stdin to the master. The master reads EIO once the last holder
+    of the slave has gone: that is the end."""
+    inputs = [master] + ([stdin] if stdin is not None else [])
+    while True:
+        ready, _, _ = select.select(inputs, [], [])
+        if stdin is not None and stdin in ready:
+            data = os.read(stdin, 65536)
+            if data:
+                os.write(master, data)
+            else:  # our stdin closed: the terminal sends end-of-file, as a typed ^D would
+                os.write(master, b"\x04")
+                inputs.remove(stdin)
+                stdin = None
+        if master in ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the slave's last holder closed it
+                data = b""
+            if not data:
+                os.close(master)
+                return
+            log.write("stdout", data)
+            if echo is not None:
+                try:
+                    os.write(echo, data)
+                except OSError:
+                    echo = None  # the terminal went away; keep logging
+
+
+def open_pty(size_from: int | None) -> tuple[int, int]:
+    """A pty pair; the slave gets the size of the terminal `size_from`, when it is one."""
+    master, slave = os.openpty()
+    if size_from is not None and os.isatty(size_from):
+        size = fcntl.ioctl(size_from, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    return master, slave
+
+
 @dataclass
 class Started:
     """What the caller learns once the command has been exec'd (or has failed to be)."""
@@ -141,7 +184,8 @@ def _close_all_but(keep: set[int]) -> None:
 
 
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
-             attach: bool, interactive: bool, info_w: int, keep_fds: set[int]) -> NoReturn:
+             attach: bool, interactive: bool, info_w: int, keep_fds: set[int],
+             tty: bool = False) -> NoReturn:
     code = EXIT_RUNTIME
     try:
         # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
@@ -152,16 +196,28 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             signal.signal(sig, signal.SIG_IGN)
         if not attach:
             _to_devnull(0, 1, 2)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
+        if tty:  # the master plays both pipes' part below
+            out_r, out_w = open_pty(0 if attach else None)
+            err_r, err_w = os.open(os.devnull, os.O_RDONLY), os.dup(out_w)
+            # The container mounts a devpts of its own, where the host's slave is not: it is
+            # bound at /dev/console, as runc does with its console, so `tty` names it.
+            spec.rootfs.binds = [*spec.rootfs.binds, (os.ttyname(out_w), "/dev/console", False)]
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
         fail_r, fail_w = os.pipe()
         own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
         sc.unshare(CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
+            if tty:  # a session of its own with the pty as its controlling terminal
+                os.close(out_r)
+                os.setsid()
+                fcntl.ioctl(out_w, termios.TIOCSCTTY, 0)
+                os.dup2(out_w, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
-            if not interactive:
+            if not interactive and not tty:
                 _to_devnull(0)
             os.closerange(3, fail_w)
             os.closerange(fail_w + 1, 65536)
@@ -174,7 +230,10 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         log = LogWriter(log_path)
         if failure:
             failed_code, _, message = failure.decode(errors="replace").partition("\t")
-            relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
+            if tty:  # a pty's master reads EIO, not EOF: what the start printed is in `failure`
+                _close(out_r, err_r)
+            else:
+                relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
             os.waitpid(pid, 0)
             code = int(failed_code)
             hooks.on_failed_start(code, message)
@@ -184,7 +243,11 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         _tell(info_w, f"S\t{pid}".encode())
         os.close(info_w)
         echo_out, echo_err = (1, 2) if attach else (None, None)
-        relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log)
+        if tty:
+            os.close(err_r)
+            relay_tty(out_r, log, echo_out, 0 if attach and interactive else None)
+        else:
+            relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log)
         _, status = os.waitpid(pid, 0)
         code = exit_code_of(status)
         log.close()
@@ -200,7 +263,8 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
 
 
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
-          attach: bool, interactive: bool = False, keep_fds: set[int] | None = None) -> Started:
+          attach: bool, interactive: bool = False, keep_fds: set[int] | None = None,
+          tty: bool = False) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
     the command has been exec'd or has failed."""
     info_r, info_w = os.pipe()
@@ -209,7 +273,8 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
         os.close(info_r)
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
-        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set())
+        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set(),
+                 tty)
     os.close(info_w)
     if not attach:
         os.waitpid(pid, 0)
