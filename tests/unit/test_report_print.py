@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,23 @@ def test_the_probe_sees_an_overflow(tmp_path: Path) -> None:
     page.write_text("<html><body><div style='width:2000px'>wide</div></body></html>")
     seen = _layout(page, tmp_path, 1280)
     assert seen["scroll"] > seen["inner"]
+
+
+def test_environment_says_plainly_when_native_is_a_guest(tmp_path: Path) -> None:
+    doc = json.loads((FIXTURES / "tcg_all_targets.json").read_text())
+    doc["machine"]["virtualization"] = {"guest": True, "type": "kvm",
+                                        "source": "systemd-detect-virt",
+                                        "hypervisor_flag": True, "container": None}
+    doc["machine"]["cpu"] = {"logical_cores": 2, "physical_cores": 2, "governor": None,
+                             "freq_mhz": {"current": 2600.0, "min": None, "max": None}}
+    doc["machine"]["isobench"] = {"version": "0.1.0", "commit": "abc1234"}
+    html = render.render_html(doc, tmp_path / "results.json")
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    assert ("this host is itself a virtual machine (kvm guest; the CPU's hypervisor flag, "
+            "systemd-detect-virt)") in text
+    assert "2 600 MHz" in text or "2600 MHz" in text
+    assert "0.1.0 (commit abc1234)" in text
+    doc["machine"]["virtualization"] = {"guest": False, "type": "none", "source": "dmi",
+                                        "hypervisor_flag": False, "container": None}
+    text = re.sub(r"<[^>]+>", " ", render.render_html(doc, tmp_path / "results.json"))
+    assert "bare metal" in text and "itself a virtual machine" not in text
