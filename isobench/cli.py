@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "volume": "storage", "network": "storage",
     "compose": "compose",
     "compare": "compare",
+    "export": "export",
     "bench": "bench",
     "report": "report",
     "vm": "vm",
