@@ -1,6 +1,8 @@
 """The "machine" block of a results document: this host's CPU, memory, kernel, distribution,
 cgroup mode (runtime's detection), VM acceleration (proved by the VM driver and passed in)
-and the version of every tool a target runs."""
+the version of every tool a target runs; psutil's CPU counts, frequency and memory, the
+frequency governor, whether this host is itself a guest (the CPU's hypervisor flag and the
+hypervisor's type), and the isobench version and commit that measured."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from typing import Any
 
+import psutil
+
+from results.provenance import checkout_commit
 from runtime.cgroups import CgroupError, detect_mode
 
 # tool -> argv printing its version (stdout or stderr); a missing tool is recorded as null.
@@ -109,6 +114,77 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+# DMI vendor or product strings -> systemd-detect-virt's names, where systemd is absent.
+DMI_VIRT = (("KVM", "kvm"), ("QEMU", "qemu"), ("VMware", "vmware"), ("VirtualBox", "oracle"),
+            ("Xen", "xen"), ("Microsoft Corporation Virtual Machine", "microsoft"),
+            ("Amazon EC2", "amazon"), ("Google Compute Engine", "google"), ("BHYVE", "bhyve"))
+
+
+def cpu_flags_from(cpuinfo: str) -> set[str]:
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def _detect_virt(*flags: str, timeout: float = 3.0) -> str | None:
+    """systemd-detect-virt's answer ("none" on bare metal), or None where it is missing."""
+    exe = shutil.which("systemd-detect-virt")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe, *flags], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() or None
+
+
+def dmi_virt(dmi_dir: str = "/sys/class/dmi/id") -> str | None:
+    text = " ".join(_read(f"{dmi_dir}/{name}").strip()
+                    for name in ("sys_vendor", "product_name", "bios_vendor"))
+    if not text.strip():
+        return None
+    return next((name for marker, name in DMI_VIRT if marker in text), "none")
+
+
+def virtualization(cpuinfo: str | None = None, *, detect: Any = _detect_virt,
+                   dmi: Any = dmi_virt) -> dict[str, Any]:
+    """Is this host itself a guest? The CPU's `hypervisor` flag (set by every hypervisor that
+    exposes CPUID leaf 0x40000000), the hypervisor's type from systemd-detect-virt --vm, else
+    DMI, else only the flag (type "unknown"); and the container it may run in."""
+    flag = "hypervisor" in cpu_flags_from(_read("/proc/cpuinfo") if cpuinfo is None
+                                          else cpuinfo)
+    kind, source = detect("--vm"), "systemd-detect-virt"
+    if kind is None:
+        kind, source = dmi(), "dmi"
+    if kind is None:
+        kind, source = ("unknown" if flag else "none"), "cpuid"
+    guest = flag or kind != "none"
+    if guest and kind == "none":  # the flag says guest where the tool says none: say so
+        kind = "unknown"
+    container = detect("--container")
+    return {"guest": guest, "type": kind, "source": source, "hypervisor_flag": flag,
+            "container": None if container in (None, "none") else container}
+
+
+def cpu_details(cpu_dir: str = "/sys/devices/system/cpu") -> dict[str, Any]:
+    """psutil's counts and frequency, and the frequency governor (None where the kernel
+    exposes no cpufreq, as in most guests)."""
+    freq = psutil.cpu_freq()
+    governor = _read(f"{cpu_dir}/cpu0/cpufreq/scaling_governor").strip() or None
+
+    def mhz(value: float | None) -> float | None:
+        return round(value, 1) if value else None  # psutil reports 0.0 for unknown
+
+    return {"logical_cores": psutil.cpu_count(logical=True),
+            "physical_cores": psutil.cpu_count(logical=False),
+            "freq_mhz": {"current": mhz(freq.current) if freq else None,
+                         "min": mhz(freq.min) if freq else None,
+                         "max": mhz(freq.max) if freq else None},
+            "governor": governor}
+
+
 def machine_metadata(acceleration: Mapping[str, Any] | None = None, *,
                      tools: Mapping[str, Sequence[str]] = TOOLS,
                      timeout: float = 3.0) -> dict[str, Any]:
@@ -135,4 +211,8 @@ def machine_metadata(acceleration: Mapping[str, Any] | None = None, *,
         "cgroup_mode": _cgroup_mode(),
         "acceleration": accel,
         "versions": versions,
+        "cpu": cpu_details(),
+        "memory_available_bytes": psutil.virtual_memory().available,
+        "virtualization": virtualization(),
+        "isobench": {"version": versions["isobench"], "commit": checkout_commit()},
     }

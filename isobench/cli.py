@@ -14,18 +14,21 @@ from runtime.errors import EXIT_RUNTIME, IsobenchError
 # the chosen verb's module is imported: `isobench run` pays for none of the others (compose's
 # YAML loader, compare's results schema, ...). tests/unit/test_cli.py keeps this table true.
 COMMANDS: dict[str, str] = {
-    "run": "containers", "ps": "containers", "stop": "containers", "kill": "containers",
-    "rm": "containers", "logs": "containers", "exec": "containers", "inspect": "containers",
+    "run": "containers", "ps": "containers", "stats": "containers", "stop": "containers",
+    "kill": "containers", "rm": "containers", "logs": "containers", "exec": "containers",
+    "inspect": "containers",
     "build": "images", "images": "images", "rmi": "images", "import": "images",
     "history": "images",
     "volume": "storage", "network": "storage",
     "compose": "compose",
     "compare": "compare",
+    "export": "export",
     "bench": "bench",
     "report": "report",
     "vm": "vm",
     "doctor": "doctor",
     "gc": "gc",
+    "completion": "completion",
 }
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
 
@@ -56,9 +59,22 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _VerbsFormatter(argparse.HelpFormatter):
+    """argparse measures the verbs without their extra indent: a verb as long as
+    "completion" would push its help to the next line."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(len(name) for name in action.choices)
+            self._action_max_length = max(self._action_max_length,
+                                          longest + self._current_indent
+                                          + 2 * self._indent_increment)
+
+
 def build_parser(modules: Iterable[str] = MODULES) -> Parser:
     """The parser with the verbs of `modules` (each a module of isobench.commands)."""
-    parser = Parser(prog="isobench", description=__doc__)
+    parser = Parser(prog="isobench", description=__doc__, formatter_class=_VerbsFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)

@@ -58,6 +58,16 @@ EN: dict[str, str] = {
     "env_cgroup": "cgroup mode",
     "env_accel": "VM acceleration",
     "env_versions": "tool versions",
+    "env_virt": "virtualization of this host",
+    "env_freq": "CPU frequency",
+    "virt_guest": "this host is itself a virtual machine ({type} guest; {how}): \"native\" "
+                  "runs under a hypervisor, so every ratio to native compares with a guest, "
+                  "not bare metal",
+    "virt_bare": "bare metal (no hypervisor flag, no hypervisor detected)",
+    "virt_flag": "the CPU's hypervisor flag",
+    "virt_container": "It runs inside a {container} container.",
+    "governor": "governor {governor}",
+    "no_governor": "no cpufreq governor exposed",
     "env_targets": "targets",
     "env_argv": "command",
     "failed_runs": "Failed runs:",
@@ -432,6 +442,16 @@ RU: dict[str, str] = {
     "env_cgroup": "режим cgroup",
     "env_accel": "ускорение ВМ",
     "env_versions": "версии инструментов",
+    "env_virt": "виртуализация этого хоста",
+    "env_freq": "частота процессора",
+    "virt_guest": "этот хост сам является виртуальной машиной (гость {type}; {how}): "
+                  "«native» работает под гипервизором, и все отношения к native — это "
+                  "сравнение с гостем, а не с голым железом",
+    "virt_bare": "голое железо (нет флага hypervisor, гипервизор не обнаружен)",
+    "virt_flag": "флаг процессора hypervisor",
+    "virt_container": "Он работает внутри контейнера {container}.",
+    "governor": "регулятор {governor}",
+    "no_governor": "регулятор cpufreq недоступен",
     "env_targets": "цели",
     "env_argv": "команда",
     "failed_runs": "Неудачные запуски:",

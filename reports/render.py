@@ -75,6 +75,39 @@ def accel_reason(doc: Mapping[str, Any]) -> str:
     return str((doc.get("machine", {}).get("acceleration") or {}).get("reason") or "")
 
 
+def _host_rows(m: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
+    """Whether "native" is itself a guest, the CPU's frequency and governor, the isobench
+    build: rows only where the results record them (older documents do not)."""
+    rows = []
+    virt = m.get("virtualization")
+    if virt:
+        if virt.get("guest"):
+            how = ", ".join(filter(None, [
+                t("virt_flag") if virt.get("hypervisor_flag") else "",
+                virt.get("source") if virt.get("source") != "cpuid" else ""]))
+            text = t("virt_guest", type=virt.get("type") or "?", how=how or "?")
+        else:
+            text = t("virt_bare")
+        if virt.get("container"):
+            text += " " + t("virt_container", container=virt["container"])
+        rows.append((t("env_virt"), text))
+    cpu = m.get("cpu") or {}
+    freq = (cpu.get("freq_mhz") or {})
+    if cpu:
+        parts = [f"{fmt(freq['current'])} MHz" if freq.get("current") else "",
+                 f"{fmt(freq['min'])}–{fmt(freq['max'])} MHz"
+                 if freq.get("min") and freq.get("max") else "",
+                 t("governor", governor=cpu["governor"]) if cpu.get("governor")
+                 else t("no_governor")]
+        rows.append((t("env_freq"), ", ".join(p for p in parts if p)))
+    build = m.get("isobench") or {}
+    if build:
+        rows.append(("isobench", " ".join(filter(None, [
+            build.get("version"), f"(commit {build['commit']})" if build.get("commit")
+            else ""])) or "–"))
+    return rows
+
+
 def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     m = doc.get("machine", {})
     mode = data.accel_mode(doc)
@@ -89,6 +122,7 @@ def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
             (t("env_distribution"), m.get("distribution") or "–"),
             (t("env_arch"), m.get("arch") or "–"),
             (t("env_cgroup"), m.get("cgroup_mode") or "–"), (t("env_accel"), accel_text)]
+    rows += _host_rows(m, t)
     versions = ", ".join(f"{tool} {version or '(' + t('not_installed') + ')'}"
                          for tool, version in sorted((m.get("versions") or {}).items()))
     rows.append((t("env_versions"), versions or "–"))

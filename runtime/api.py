@@ -15,7 +15,7 @@ from typing import Any
 from runtime import health, launcher, ports, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
-from runtime.cgroups import Cgroup, CgroupFactory, open_cgroup
+from runtime.cgroups import Cgroup, CgroupFactory, CgroupStats, open_cgroup
 from runtime.cgroups.devices import ALLOW_ALL, DEFAULT_DEVICE_RULES
 from runtime.containers import (
     ACTIVE,
@@ -258,7 +258,8 @@ class Runtime:
     def _cgroup(self, c: Container) -> Cgroup:
         return open_cgroup(c.cgroup)
 
-    def start(self, c: Container, *, attach: bool = True, interactive: bool = False) -> int | None:
+    def start(self, c: Container, *, attach: bool = True, interactive: bool = False,
+              tty: bool = False) -> int | None:
         """Start a created container. Attached: returns its exit code when it ends.
         Detached: returns None once the command runs. A failed start removes everything.
         The record's lock is held from here and handed to the monitor, which keeps it until
@@ -301,7 +302,7 @@ class Runtime:
         try:
             started = launcher.start(self.sc, spec, self._hooks(c, cg, plugged),
                                      str(self.containers.path(c.id) / "log.json"),
-                                     attach=attach, interactive=interactive,
+                                     attach=attach, interactive=interactive, tty=tty,
                                      keep_fds={self._held[c.id],
                                                *(s.fileno() for s, _ in plugged.listeners)})
         finally:
@@ -420,9 +421,9 @@ class Runtime:
         return [(ULIMITS[name], int(soft), int(hard)) for name, soft, hard in c.config.ulimits]
 
     def run(self, spec: ContainerSpec, *, detach: bool = False,
-            interactive: bool = False) -> RunResult:
+            interactive: bool = False, tty: bool = False) -> RunResult:
         c = self.create(spec, start_pending=True)
-        code = self.start(c, attach=not detach, interactive=interactive)
+        code = self.start(c, attach=not detach, interactive=interactive, tty=tty)
         return RunResult(c, code)
 
     # ---- lifecycle ----
@@ -566,23 +567,62 @@ class Runtime:
         except ExecFailure as e:
             raise StartError(str(e), e.code) from None
 
-    def logs(self, ref: str) -> Iterator[tuple[str, bytes]]:
+    def logs(self, ref: str, *, follow: bool = False, poll_s: float = 0.1
+             ) -> Iterator[tuple[str, bytes]]:
+        """The container's output as logged. `follow` (`logs -f`): keep reading what it
+        writes until it is no longer running (or is removed), then what is left, and stop."""
         c = self.get(ref)
         path = self.containers.path(c.id) / "log.json"
         try:
-            with open(path, "rb") as f:
-                for line in f:
-                    entry = json.loads(line)
-                    yield entry["stream"], entry["log"].encode("utf-8", "surrogateescape")
+            f = open(path, "rb")
         except FileNotFoundError:
-            return
+            if not follow or c.state.status != "running":
+                return
+            f = None
+        pending = b""
+        try:
+            while True:
+                if f is None:  # the monitor has not created the log yet
+                    try:
+                        f = open(path, "rb")
+                    except FileNotFoundError:
+                        pass
+                chunk = f.read() if f is not None else b""
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        entry = json.loads(line)
+                        yield entry["stream"], entry["log"].encode("utf-8", "surrogateescape")
+                if chunk or not follow:
+                    if not follow:
+                        return
+                    continue
+                try:
+                    running = self.get(c.id).state.status == "running"
+                except NotFound:  # --rm: the record went with the container
+                    running = False
+                if not running:
+                    follow = False  # one more read: what was written before it ended
+                    continue
+                time.sleep(poll_s)
+        finally:
+            if f is not None:
+                f.close()
+
+    def stats(self, c: Container) -> CgroupStats:
+        """A running container's cgroup counters now (`isobench stats`), the collectors'
+        normalized CgroupStats; an exited one's as recorded when it ended."""
+        if c.state.status != "running":
+            return CgroupStats.from_dict(c.state.stats or {})
+        return self._cgroup(c).stats()
 
     def inspect(self, ref: str) -> dict[str, Any]:
         c = self.get(ref)
         cg = self._cgroup(c)
         running = c.state.status == "running"
         return {
-            "Id": c.id, "Name": c.name, "Created": c.created,
+            "Id": c.id, "Name": f"/{c.name}", "Created": c.created,
             "Image": c.config.image, "ImageId": c.config.image_id,
             "State": {
                 "Status": c.state.status, "Running": running,

@@ -14,10 +14,12 @@ holds the container record's lock (one of `keep_fds`) until it exits: that is ho
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
+import termios
 import time
 import traceback
 from collections.abc import Callable
@@ -100,6 +102,47 @@ def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter,
                     open_fds[fd] = (name, None)  # the terminal went away; keep logging
 
 
+def relay_tty(master: int, log: LogWriter, echo: int | None, stdin: int | None) -> None:
+    """`run -t`: the container's terminal is a pty whose slave is its stdin, stdout and
+    stderr (one stream, as in Docker). Copy the master to the log and, attached, to our
+    stdout; with -i copy our stdin to the master. The master reads EIO once the last holder
+    of the slave has gone: that is the end."""
+    inputs = [master] + ([stdin] if stdin is not None else [])
+    while True:
+        ready, _, _ = select.select(inputs, [], [])
+        if stdin is not None and stdin in ready:
+            data = os.read(stdin, 65536)
+            if data:
+                os.write(master, data)
+            else:  # our stdin closed: the terminal sends end-of-file, as a typed ^D would
+                os.write(master, b"\x04")
+                inputs.remove(stdin)
+                stdin = None
+        if master in ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the slave's last holder closed it
+                data = b""
+            if not data:
+                os.close(master)
+                return
+            log.write("stdout", data)
+            if echo is not None:
+                try:
+                    os.write(echo, data)
+                except OSError:
+                    echo = None  # the terminal went away; keep logging
+
+
+def open_pty(size_from: int | None) -> tuple[int, int]:
+    """A pty pair; the slave gets the size of the terminal `size_from`, when it is one."""
+    master, slave = os.openpty()
+    if size_from is not None and os.isatty(size_from):
+        size = fcntl.ioctl(size_from, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    return master, slave
+
+
 @dataclass
 class Started:
     """What the caller learns once the command has been exec'd (or has failed to be)."""
@@ -159,18 +202,35 @@ def _close_all_but(keep: set[int]) -> None:
     os.closerange(low, 65536)
 
 
-def _spawn(sc: Syscalls, spec: init.InitSpec, interactive: bool) -> tuple[int, int, int, int]:
-    """Fork the container's PID 1 in a new PID namespace: (pid, stdout, stderr, error pipe)."""
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+def _spawn(sc: Syscalls, spec: init.InitSpec, interactive: bool, tty: bool = False,
+           size_from: int | None = None) -> tuple[int, int, int, int]:
+    """Fork the container's PID 1 in a new PID namespace: (pid, stdout, stderr, error pipe).
+    With `tty` its stdio is a new pty (sized from `size_from`) whose master is the stdout
+    returned, and the stderr returned reads nothing."""
+    if tty:  # the master plays both pipes' part
+        out_r, out_w = open_pty(size_from)
+        err_r, err_w = os.open(os.devnull, os.O_RDONLY), os.dup(out_w)
+        # The container mounts a devpts of its own, where the host's slave is not: it is
+        # bound at /dev/console, as runc does with its console, so `tty` names it (a
+        # restart's new pty replaces the last one's).
+        spec.rootfs.binds = [*(b for b in spec.rootfs.binds if b[1] != "/dev/console"),
+                             (os.ttyname(out_w), "/dev/console", False)]
+    else:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
     fail_r, fail_w = os.pipe()
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
     sc.unshare(CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
+        if tty:  # a session of its own with the pty as its controlling terminal
+            os.close(out_r)
+            os.setsid()
+            fcntl.ioctl(out_w, termios.TIOCSCTTY, 0)
+            os.dup2(out_w, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        if not interactive:
+        if not interactive and not tty:
             _to_devnull(0)
         os.closerange(3, fail_w)
         os.closerange(fail_w + 1, 65536)
@@ -196,14 +256,17 @@ def _sleep_unless_stopped(delay: float, stop_requested: Callable[[], bool]) -> b
 
 
 def _restart(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: MonitorHooks,
-             log: LogWriter) -> tuple[int, int, int] | int:
+             log: LogWriter, tty: bool = False) -> tuple[int, int, int] | int:
     """Run the command again (same cgroup, network, upper layer): (pid, stdout, stderr), or
     the failure's exit code when it could not be exec'd (told on the container's stderr)."""
-    pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive)
+    pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive, tty)
     failure = read_all(fail_r)
     if failure:
         failed_code, _, message = failure.decode(errors="replace").partition("\t")
-        relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
+        if tty:  # a pty's master reads EIO, not EOF
+            _close(out_r, err_r)
+        else:
+            relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
         os.waitpid(pid, 0)
         log.write("stderr", f"isobench: {message}\n".encode())
         return int(failed_code)
@@ -212,8 +275,8 @@ def _restart(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: Monito
 
 
 def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: MonitorHooks,
-              log: LogWriter, code: int, ran_for: float) -> tuple[tuple[int, int, int] | None,
-                                                                  int]:
+              log: LogWriter, code: int, ran_for: float, tty: bool = False
+              ) -> tuple[tuple[int, int, int] | None, int]:
     """After an exit: the restart policy's next run, or (None, the last exit code)."""
     while True:
         delay = hooks.restart_delay(code, ran_for)
@@ -222,14 +285,15 @@ def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: Monit
         hooks.on_restarting(code)
         if _sleep_unless_stopped(delay, hooks.stop_requested):
             return None, code
-        started = _restart(sc, spec, interactive, hooks, log)
+        started = _restart(sc, spec, interactive, hooks, log, tty)
         if not isinstance(started, int):
             return started, code
         code, ran_for = started, 0.0  # a failed exec is an exit like another
 
 
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
-             attach: bool, interactive: bool, info_w: int, keep_fds: set[int]) -> NoReturn:
+             attach: bool, interactive: bool, info_w: int, keep_fds: set[int],
+             tty: bool = False) -> NoReturn:
     code = EXIT_RUNTIME
     try:
         # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
@@ -240,12 +304,16 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             signal.signal(sig, signal.SIG_IGN)
         if not attach:
             _to_devnull(0, 1, 2)
-        pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive)
+        pid, out_r, err_r, fail_r = _spawn(sc, spec, interactive, tty,
+                                           0 if attach else None)
         failure = read_all(fail_r)
         log = LogWriter(log_path)
         if failure:
             failed_code, _, message = failure.decode(errors="replace").partition("\t")
-            relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
+            if tty:  # a pty's master reads EIO, not EOF: what the start printed is in `failure`
+                _close(out_r, err_r)
+            else:
+                relay({out_r: ("stdout", None), err_r: ("stderr", None)}, log)
             os.waitpid(pid, 0)
             code = int(failed_code)
             hooks.on_failed_start(code, message)
@@ -260,12 +328,16 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             pid, out_r, err_r = run
             began = time.monotonic()
             ticker = hooks.prober(pid)
-            relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log, ticker)
+            if tty:  # health probes tick with the pipes' relay only
+                os.close(err_r)
+                relay_tty(out_r, log, echo_out, 0 if attach and interactive else None)
+            else:
+                relay({out_r: ("stdout", echo_out), err_r: ("stderr", echo_err)}, log, ticker)
             if ticker is not None:
                 ticker.close()
             _, status = os.waitpid(pid, 0)
             run, code = _next_run(sc, spec, interactive, hooks, log, exit_code_of(status),
-                                  time.monotonic() - began)
+                                  time.monotonic() - began, tty)
         log.close()
         hooks.on_exited(code, False)
     except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
@@ -279,7 +351,8 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
 
 
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
-          attach: bool, interactive: bool = False, keep_fds: set[int] | None = None) -> Started:
+          attach: bool, interactive: bool = False, keep_fds: set[int] | None = None,
+          tty: bool = False) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
     the command has been exec'd or has failed."""
     info_r, info_w = os.pipe()
@@ -288,7 +361,8 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
         os.close(info_r)
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
-        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set())
+        _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set(),
+                 tty)
     os.close(info_w)
     if not attach:
         os.waitpid(pid, 0)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import termios
 import time
-from collections.abc import Callable
+import tty
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from isobench.commands.common import each, env_flags, print_table
+from isobench.commands.common import each, env_flags, print_formatted, print_table, template
 from runtime.api import Runtime
 from runtime.containers import Container
 from runtime.errors import EXIT_RUNTIME, InvalidArgument, IsobenchError, NotFound
@@ -79,6 +82,21 @@ def _healthcheck(args: argparse.Namespace) -> Healthcheck | None:
     return check
 
 
+@contextlib.contextmanager
+def raw_terminal(wanted: bool) -> Iterator[None]:
+    """`run -it`: our terminal passes every key to the container's pty (which echoes and
+    edits lines itself), and is restored however the run ends."""
+    fd = sys.stdin.fileno() if wanted and sys.stdin.isatty() else None
+    saved = termios.tcgetattr(fd) if fd is not None else None
+    if fd is not None:
+        tty.setraw(fd)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     limits = _limits(args)
     image, command = args.image, list(args.command)
@@ -102,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         dns=[_flag("--dns", d, parse_dns) for d in args.dns],
         extra_hosts=[":".join(_flag("--add-host", h, parse_extra_host)) for h in args.add_host],
     )
-    result = rt.run(spec, detach=args.detach, interactive=args.interactive)
+    with raw_terminal(args.tty and args.interactive and not args.detach):
+        result = rt.run(spec, detach=args.detach, interactive=args.interactive, tty=args.tty)
     if args.detach:
         print(result.container.id)
         return 0
@@ -135,25 +154,148 @@ def status_line(c: Container) -> str:
     return s.status.capitalize()
 
 
+PS_TITLES = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+             "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS",
+             "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES",
+             "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+
+
+def go_time(ts: float | None) -> str:
+    """Go's time.Time as Docker's CreatedAt prints it: 2024-05-01 12:00:00 +0000 UTC."""
+    if not ts:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(ts))
+
+
+def ps_row(c: Container, no_trunc: bool) -> dict[str, Any]:
+    """One container as `docker ps --format` sees it (Docker's ContainerContext fields)."""
+    command = " ".join(c.config.argv)
+    if not no_trunc and len(command) > 20:
+        command = command[:19] + "…"
+    running = c.state.status == "running"
+    return {"ID": c.id if no_trunc else c.short_id, "Image": c.config.image,
+            "Command": f'"{command}"', "CreatedAt": go_time(c.created),
+            "RunningFor": f"{_ago(c.created)} ago",
+            "Ports": ", ".join(str(PortMapping(**p)) for p in c.state.ports) if running else "",
+            "State": c.state.status, "Status": status_line(c), "Size": "",
+            "Names": c.name,
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(c.config.labels.items())),
+            "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.mounts),
+            "Networks": c.config.network}
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
+    tmpl = template(args.format, fields=PS_TITLES, context="ContainerContext") if args.format \
+        else None
     found = Runtime().list(all_=args.all)
     if args.quiet:
         for c in found:
             print(c.id if args.no_trunc else c.short_id)
         return 0
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
-    for c in found:
-        command = " ".join(c.config.argv)
-        if not args.no_trunc and len(command) > 20:
-            command = command[:19] + "…"
-        rows.append((c.id if args.no_trunc else c.short_id, c.config.image, f'"{command}"',
-                     f"{_ago(c.created)} ago", status_line(c),
-                     ", ".join(str(PortMapping(**p)) for p in c.state.ports)
-                     if c.state.status == "running" else "", c.name))
-    print_table(rows)
+    rows = [ps_row(c, args.no_trunc) for c in found]
+    if tmpl is not None:
+        print_formatted(tmpl, rows, PS_TITLES)
+        return 0
+    table = [tuple(PS_TITLES[k] for k in ("ID", "Image", "Command", "RunningFor", "Status",
+                                          "Ports", "Names"))]
+    table += [(r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
+               r["Names"]) for r in rows]
+    print_table(table)
     return 0
 
 
+STATS_TITLES = {"Container": "CONTAINER", "Name": "NAME", "ID": "CONTAINER ID",
+                "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %",
+                "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
+STATS_FORMAT = ("table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t"
+                "{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}")
+
+
+def binary_size(n: float) -> str:
+    """Docker's units.BytesSize: 15.94MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.4g}{unit}"
+        n /= 1024
+    return f"{n:.4g}TiB"
+
+
+def decimal_size(n: float) -> str:
+    """Docker's units.HumanSizeWithPrecision(n, 3): 693MB, 1.27kB, 0B."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n:.3g}TB"
+
+
+def net_bytes(pid: int) -> tuple[int, int]:
+    """Received and sent bytes of every interface but lo in `pid`'s network namespace."""
+    rx = tx = 0
+    try:
+        with open(f"/proc/{pid}/net/dev") as f:
+            lines = f.read().splitlines()[2:]
+    except OSError:
+        return 0, 0
+    for line in lines:
+        name, _, data = line.partition(":")
+        fields = data.split()
+        if name.strip() != "lo" and len(fields) >= 9:
+            rx, tx = rx + int(fields[0]), tx + int(fields[8])
+    return rx, tx
+
+
+def host_memory_bytes() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def stats_rows(rt: Runtime, containers: list[Container], interval_s: float
+               ) -> list[dict[str, Any]]:
+    """One sample per container: CPU % over `interval_s` (100 % = one core, as in Docker),
+    memory against its limit (the host's memory without one), network, block I/O, pids."""
+    first = {c.id: (time.monotonic(), rt.stats(c)) for c in containers}
+    time.sleep(interval_s)
+    rows, host_memory = [], host_memory_bytes()
+    for c in containers:
+        t0, before = first[c.id]
+        now = rt.stats(c)
+        wall_ns = (time.monotonic() - t0) * 1e9
+        cpu = ((now.cpu_total_ns or 0) - (before.cpu_total_ns or 0)) / wall_ns * 100 \
+            if c.state.status == "running" and wall_ns > 0 else 0.0
+        memory = now.memory_current or 0
+        limit = (c.config.limits or {}).get("memory_bytes") or host_memory
+        rx, tx = net_bytes(c.state.pid) if c.state.status == "running" else (0, 0)
+        rows.append({"Container": c.short_id, "Name": c.name, "ID": c.short_id,
+                     "CPUPerc": f"{max(cpu, 0.0):.2f}%",
+                     "MemUsage": f"{binary_size(memory)} / {binary_size(limit)}",
+                     "MemPerc": f"{memory / limit * 100 if limit else 0.0:.2f}%",
+                     "NetIO": f"{decimal_size(rx)} / {decimal_size(tx)}",
+                     "BlockIO": f"{decimal_size(now.io_read_bytes or 0)} / "
+                                f"{decimal_size(now.io_write_bytes or 0)}",
+                     "PIDs": str(now.pids_current or 0)})
+    return rows
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    tmpl = template(args.format or STATS_FORMAT, fields=STATS_TITLES, context="StatsEntry")
+    rt = Runtime()
+    chosen = [rt.get(ref) for ref in args.containers] if args.containers else \
+        rt.list(all_=args.all)
+    clear = sys.stdout.isatty() and not args.no_stream
+    while True:
+        live = [c for c in (rt.get(c.id) for c in chosen)
+                if c.state.status == "running" or args.all or args.containers]
+        rows = stats_rows(rt, live, 0.5 if args.no_stream else 1.0)
+        if clear:
+            sys.stdout.write("\033[2J\033[H")
+        print_formatted(tmpl, rows, STATS_TITLES)
+        sys.stdout.flush()
+        if args.no_stream:
+            return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -178,7 +320,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     rt = Runtime()
-    for stream, data in rt.logs(args.container):
+    for stream, data in rt.logs(args.container, follow=args.follow):
         target = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
         target.write(data)
         target.flush()
@@ -206,6 +348,7 @@ def inspect_any(rt: Runtime, ref: str) -> dict[str, Any]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    tmpl = template(args.format) if args.format else None
     rt = Runtime()
     out, code = [], 0
     for ref in args.refs:
@@ -214,7 +357,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         except IsobenchError as e:
             print(f"isobench: {e}", file=sys.stderr)
             code = 1
-    print(json.dumps(out, indent=4))
+    if args.format:
+        print_formatted(tmpl, out, {})
+    else:
+        print(json.dumps(out, indent=4))
     return code
 
 
@@ -222,6 +368,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
     p.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--name")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-w", "--workdir")
@@ -280,7 +427,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--no-trunc", action="store_true")
+    p.add_argument("--format", help="Go template: '{{.Names}}', 'table {{.ID}}\\t{{.Status}}'")
     p.set_defaults(handler=cmd_ps)
+
+    p = sub.add_parser("stats", help="live CPU, memory, network, block I/O and PIDs")
+    p.add_argument("-a", "--all", action="store_true", help="all containers, not just running")
+    p.add_argument("--no-stream", action="store_true", help="one sample, then exit")
+    p.add_argument("--format", help="Go template, e.g. 'table {{.Name}}\\t{{.CPUPerc}}'")
+    p.add_argument("containers", nargs="*")
+    p.set_defaults(handler=cmd_stats)
 
     p = sub.add_parser("stop", help="stop running containers")
     p.add_argument("-t", "--time", type=float, default=None,
@@ -300,6 +455,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_rm)
 
     p = sub.add_parser("logs", help="fetch a container's output")
+    p.add_argument("-f", "--follow", action="store_true",
+                   help="follow the output until the container exits")
     p.add_argument("container")
     p.set_defaults(handler=cmd_logs)
 
@@ -313,6 +470,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_exec)
 
     p = sub.add_parser("inspect", help="low-level information on containers or images")
+    p.add_argument("-f", "--format", help="Go template, e.g. '{{.State.Pid}}', '{{json .}}'")
     p.add_argument("refs", nargs="+")
     p.set_defaults(handler=cmd_inspect)
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from isobench.commands.common import print_table
+from isobench.commands.common import print_formatted, print_table, template
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument, IsobenchError, NotFound
 from runtime.image.store import normalize_ref
@@ -48,22 +48,38 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+IMAGES_TITLES = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG",
+                 "Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                 "Size": "SIZE"}
+
+
 def cmd_images(args: argparse.Namespace) -> int:
+    tmpl = template(args.format, fields=IMAGES_TITLES, context="ImageContext") \
+        if args.format else None
     rt = Runtime()
     if args.verify:
         return _verify(rt)
-    rows = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
     images = rt.images.list()
-    for image in images:
-        short = image.id.split(":")[1][:12]
-        for tag in image.tags or ["<none>:<none>"]:
-            repo, _, name = tag.rpartition(":")
-            rows.append((repo, name, short, _ago(image.created), _human(rt.images.size(image))))
     if args.quiet:
         for image in images:
             print(image.id.split(":")[1][:12])
         return 0
-    print_table(rows)
+    rows = []
+    for image in images:
+        short = image.id.split(":")[1][:12]
+        for tag in image.tags or ["<none>:<none>"]:
+            repo, _, name = tag.rpartition(":")
+            rows.append({"ID": short, "Repository": repo, "Tag": name, "Digest": "<none>",
+                         "CreatedSince": _ago(image.created),
+                         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC",
+                                                    time.gmtime(image.created)),
+                         "Size": _human(rt.images.size(image))})
+    if tmpl is not None:
+        print_formatted(tmpl, rows, IMAGES_TITLES)
+        return 0
+    keys = ("Repository", "Tag", "ID", "CreatedSince", "Size")
+    print_table([tuple(IMAGES_TITLES[k] for k in keys),
+                 *(tuple(r[k] for k in keys) for r in rows)])
     return 0
 
 
@@ -141,6 +157,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("--verify", action="store_true",
                    help="check that every layer and image matches its digest")
+    p.add_argument("--format", help="Go template, e.g. 'table {{.Repository}}\\t{{.Size}}'")
     p.set_defaults(handler=cmd_images)
 
     p = sub.add_parser("rmi", help="remove images")

@@ -79,3 +79,56 @@ def test_machine_metadata_of_this_host(tmp_path: Path) -> None:
     document.validate(doc)
     assert machine_block.machine_metadata(tools={})["acceleration"] == {"mode": None,
                                                                   "reason": "not probed"}
+
+
+def test_machine_block_says_whether_this_host_is_a_guest() -> None:
+    machine = machine_block.machine_metadata(tools={})
+    virt = machine["virtualization"]
+    flag = "hypervisor" in machine_block.cpu_flags_from(Path("/proc/cpuinfo").read_text())
+    assert virt["hypervisor_flag"] is flag
+    assert virt["guest"] is (flag or virt["type"] != "none")
+    cpu = machine["cpu"]
+    assert cpu["logical_cores"] == os.cpu_count()
+    assert cpu["freq_mhz"]["current"] is None or cpu["freq_mhz"]["current"] > 0
+    assert machine["isobench"]["commit"] == __import__("results.provenance").provenance \
+        .checkout_commit()
+    doc = document.new_document(profile="quick", argv=[], repeat=1, seed=0, machine=machine)
+    document.validate(doc)
+
+
+CPUINFO_GUEST = "processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n"
+CPUINFO_METAL = "processor\t: 0\nflags\t\t: fpu vme sse2 lahf_lm\n"
+
+
+def _no_tool(*_flags: str) -> None:
+    return None
+
+
+def test_virtualization_sources_in_order() -> None:
+    def tool(*flags: str) -> str:
+        return {"--vm": "kvm", "--container": "none"}[flags[0]]
+
+    assert machine_block.virtualization(CPUINFO_GUEST, detect=tool) == {
+        "guest": True, "type": "kvm", "source": "systemd-detect-virt",
+        "hypervisor_flag": True, "container": None}
+    # no systemd-detect-virt: DMI names the hypervisor
+    virt = machine_block.virtualization(CPUINFO_GUEST, detect=_no_tool, dmi=lambda: "qemu")
+    assert (virt["guest"], virt["type"], virt["source"]) == (True, "qemu", "dmi")
+    # neither: the CPU flag alone says "a guest of an unknown hypervisor"
+    virt = machine_block.virtualization(CPUINFO_GUEST, detect=_no_tool, dmi=lambda: None)
+    assert (virt["guest"], virt["type"], virt["source"]) == (True, "unknown", "cpuid")
+    virt = machine_block.virtualization(CPUINFO_METAL, detect=_no_tool, dmi=lambda: None)
+    assert (virt["guest"], virt["type"]) == (False, "none")
+    # the flag where the tool says none: still a guest
+    virt = machine_block.virtualization(CPUINFO_GUEST, detect=lambda *f: "none")
+    assert (virt["guest"], virt["type"]) == (True, "unknown")
+
+
+def test_dmi_names(tmp_path: Path) -> None:
+    (tmp_path / "sys_vendor").write_text("QEMU\n")
+    (tmp_path / "product_name").write_text("Standard PC (Q35 + ICH9, 2009)\n")
+    assert machine_block.dmi_virt(str(tmp_path)) == "qemu"
+    (tmp_path / "sys_vendor").write_text("Dell Inc.\n")
+    (tmp_path / "product_name").write_text("PowerEdge R640\n")
+    assert machine_block.dmi_virt(str(tmp_path)) == "none"
+    assert machine_block.dmi_virt(str(tmp_path / "absent")) is None
