@@ -295,7 +295,7 @@ def write_atomic(path: str | os.PathLike[str], doc: Document) -> None:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+        os.chmod(tmp, 0o640)  # root and its group: results can hold hostnames, commands, output
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import health, launcher, ports, security
+from runtime import health, launcher, ports, private, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, CgroupFactory, CgroupStats, open_cgroup
@@ -64,6 +64,7 @@ class RunResult:
 class Runtime:
     def __init__(self, root: Path | None = None, syscalls: sc_mod.Syscalls = sc_mod.REAL) -> None:
         self.root = Path(root) if root else state_root()
+        private.secure_state(self.root)  # 0700, tightened if looser; refused if unsafe
         self.sc = syscalls
         self.images = ImageStore(self.root)
         self.containers = ContainerStore(self.root)

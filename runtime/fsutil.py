@@ -22,7 +22,7 @@ def state_root() -> Path:
     return Path(os.environ.get("ISOBENCH_ROOT") or DEFAULT_ROOT)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
     """Write to a temp file beside `path`, rename: readers see old or new, never half.
 
     `durable` also fsyncs before the rename, so a power cut cannot leave an empty file;
@@ -63,7 +63,7 @@ def locked(path: Path, shared: bool = False) -> Iterator[None]:
     so a SIGKILLed CLI never leaves a store locked. Exclusive by default; `shared` lets
     readers that must not see a writer's half-done work in together."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

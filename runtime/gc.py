@@ -41,12 +41,13 @@ import shutil
 from dataclasses import dataclass, field
 from enum import Enum
 
+from runtime import firewall
 from runtime.api import Runtime
 from runtime.cgroups import CgroupError, open_cgroup
 from runtime.containers import Container, is_alive, now
 
 KINDS = ("containers", "processes", "cgroups", "overlay dirs", "netns", "veths", "bridges",
-         "volumes", "names")
+         "firewall rules", "volumes", "names")
 OVERLAY_DIRS = ("upper", "work", "rootfs")
 
 
@@ -121,6 +122,7 @@ class Collector:
                 self._cgroup(f"{self.rt.cgroup_parent}/{d.cid}")
             for kind, n in self.rt.networks.prune(live, self.dry_run).items():
                 self.add(kind, n)
+            self.add("firewall rules", firewall.sweep(self.dry_run))
             self._names({d.cid for d in dead if d.verdict is Verdict.REMOVE})
             for d in dead:
                 self._record(d)

@@ -7,7 +7,11 @@ the namespace per attach). pyroute2 was the first choice, but importing it costs
 on these machines, more than a whole container start; `ip -batch` costs a few ms.
 
 No masquerade or egress NAT is installed: traffic stays between the host and the
-project's own namespaces. Bridges exist while a network has members.
+project's own namespaces. Bridges exist while a network has members, and each bridge's
+isolation rules (firewall.py: nothing crosses to another bridge or interface, the host answers
+only on the network's own gateway) exist exactly as long as the bridge: made after the bridge
+is created and before it is up, removed with it. An `internal` network's members also get no
+default route, and start nothing towards the host.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runtime import firewall
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
 from runtime.fsutil import CorruptState, locked, read_json, warn_corrupt, write_json
 
@@ -68,6 +73,7 @@ class Network:
     created: float = field(default_factory=time.time)
     labels: dict[str, str] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    internal: bool = False   # no route out: no default route, nothing started to the host
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +86,10 @@ class Network:
     @property
     def prefix(self) -> int:
         return ipaddress.ip_network(self.subnet).prefixlen
+
+    @property
+    def rules(self) -> firewall.BridgeRules:
+        return firewall.BridgeRules(self.bridge, self.gateway, self.internal)
 
 
 def ip_batch(commands: list[str], netns: str | None = None) -> None:
@@ -174,7 +184,8 @@ class NetworkStore:
         return net
 
     def create(self, name: str, subnet: str | None = None,
-               labels: dict[str, str] | None = None, predefined: bool = False) -> Network:
+               labels: dict[str, str] | None = None, predefined: bool = False,
+               internal: bool = False) -> Network:
         """`predefined`: the default network's record, made on first use (get()); as in
         Docker, a user's `network create bridge` finds it already there."""
         if not NETWORK_NAME.match(name) or name in SPECIAL_MODES:
@@ -191,7 +202,7 @@ class NetworkStore:
             net_id = secrets.token_hex(32)
             bridge = DEFAULT_BRIDGE if name == DEFAULT_NETWORK else f"ib-{net_id[:12]}"
             net = Network(name, net_id, str(pool), str(pool.network_address + 1), bridge,
-                          labels=dict(labels or {}))
+                          labels=dict(labels or {}), internal=internal)
             self._save(net)
             return net
 
@@ -224,6 +235,8 @@ class NetworkStore:
             if net.endpoints:
                 raise Conflict(f"error while removing network: network {name} id "
                                f"{net.id[:12]} has active endpoints", 1)
+            if not os.path.exists(f"/sys/class/net/{net.bridge}"):
+                firewall.release([net.bridge])  # what a killed detach left
             self._path(name).unlink()
 
     # ---- members ----
@@ -236,20 +249,25 @@ class NetworkStore:
                 raise NotFound(f"network {name} not found", 1)
             ep = Endpoint(self._allocate(net), cname, aliases, f"veth{cid[:8]}",
                           f"isobench-{cid[:12]}", hosts_file, hostname, list(extra_hosts or []))
-            host_cmds = [f"netns add {ep.netns}"]
-            if not os.path.exists(f"/sys/class/net/{net.bridge}"):
-                host_cmds = [f"link add name {net.bridge} type bridge",
-                             f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
-                             f"link set {net.bridge} up", *host_cmds]
-            host_cmds += [f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
-                          f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
+            new_bridge = not os.path.exists(f"/sys/class/net/{net.bridge}")
+            host_cmds = [f"netns add {ep.netns}",
+                         f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
+                         f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
+            if new_bridge:
+                host_cmds.insert(0, f"link set {net.bridge} up")
+            inside = ["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
+                      "link set eth0 up"]
+            if not net.internal:
+                inside.append(f"route add default via {net.gateway}")
             net.endpoints[cid] = ep
             self._save(net)  # recorded before created: a crash leaves something to clean
             try:
+                if new_bridge:  # down until its rules are in: nothing crosses unfiltered
+                    ip_batch([f"link add name {net.bridge} type bridge",
+                              f"addr add {net.gateway}/{net.prefix} dev {net.bridge}"])
+                    firewall.isolate(net.rules)
                 ip_batch(host_cmds)
-                ip_batch(["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
-                          "link set eth0 up", f"route add default via {net.gateway}"],
-                         netns=ep.netns)
+                ip_batch(inside, netns=ep.netns)
             except BaseException:
                 self._teardown(net, cid)
                 raise
@@ -271,6 +289,9 @@ class NetworkStore:
         # -force: go on past what a half-made attach never created
         subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(commands) + "\n",
                        capture_output=True, text=True)
+        if drop_bridge and not net.endpoints and \
+                not os.path.exists(f"/sys/class/net/{net.bridge}"):
+            firewall.release([net.bridge])
         self._save(net)
 
     def prune(self, live: set[str], dry_run: bool = False) -> dict[str, int]:
@@ -297,6 +318,7 @@ class NetworkStore:
                     counts["bridges"] += 1
                     if not dry_run:
                         subprocess.run(["ip", "link", "del", net.bridge], capture_output=True)
+                        firewall.release([net.bridge])
                 if stale and not dry_run:
                     self._write_all_hosts(net)
         return counts

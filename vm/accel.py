@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from runtime import private
 from runtime.errors import IsobenchError
 from vm.guest import GuestError, find_kernel
 
@@ -222,7 +223,7 @@ def _qemu_identity() -> str:
 
 
 def cache_path() -> Path:
-    return Path(os.environ.get("ISOBENCH_RUN_DIR", "/run/isobench")) / CACHE_FILE
+    return private.run_dir() / CACHE_FILE
 
 
 def _guest_kernel() -> str | None:
@@ -249,7 +250,7 @@ def probe_kvm(refresh: bool = False) -> ProbeResult:
             pass
     result = run_checks("kvm", kernel)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.make_private(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps({"key": key, "at": time.time(), "kvm": result.to_dict()}))
         os.replace(tmp, path)

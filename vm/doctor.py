@@ -10,8 +10,11 @@ from dataclasses import dataclass
 
 import libvirt
 
+from runtime import private
 from runtime.cgroups import CgroupError, detect_mode
 from runtime.cgroups.detect import v1_mounts
+from runtime.errors import IsobenchError
+from runtime.fsutil import state_root
 from vm import accel, guest, host
 
 
@@ -30,6 +33,26 @@ def _version(cmd: list[str]) -> str | None:
         return None
     text = (out.stdout or out.stderr).strip().splitlines()
     return text[0] if out.returncode == 0 and text else None
+
+
+def state_checks() -> list[Check]:
+    """The modes of the state root, its top directories, the run directory and the cache as
+    found, and what was tightened (only root may enter: 0700; config and logs 0600)."""
+    try:
+        found = private.secure_state(state_root(), force=True)
+        files = private.private_files(state_root())
+    except (IsobenchError, OSError) as e:
+        return [Check("state modes", False, str(e), "containers, vm")]
+    checks = [Check("state dir", True, f.line())
+              for f in found if f.action != "absent"]
+    if files:
+        shown = "; ".join(f.line() for f in files[:5])
+        more = f" and {len(files) - 5} more" if len(files) > 5 else ""
+        checks.append(Check("state files", True,
+                            f"{len(files)} tightened to 0600: {shown}{more}"))
+    else:
+        checks.append(Check("state files", True, "config, log and network files private"))
+    return checks
 
 
 def host_checks() -> list[Check]:

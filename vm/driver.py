@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import libvirt
 
+from runtime import private
 from runtime.cgroups import Cgroup, CgroupError, CgroupFactory
 from runtime.containers import process_start_time
 from runtime.errors import EXIT_RUNTIME, InvalidArgument
@@ -102,6 +103,7 @@ class VmDriver:
         self.images = images or ImageStore(self.root)
         self.cgroups = cgroups or CgroupFactory.from_env()
         self.uri = uri or host.uri()
+        private.secure_state(self.root)
         self.vm_root = guest.vm_dir(self.root)
 
     # ---- before anything is created ----
@@ -225,7 +227,8 @@ class VmDriver:
         cleanup.quietly("remove run dir", shutil.rmtree, run_dir)
         write_owner(run_dir)  # before the disks, cgroup and domain: gc knows whose they are
         sock_path = socket_dir() / f"{plan.run_id}.sock"
-        sock_path.parent.mkdir(parents=True, exist_ok=True)
+        private.make_private(private.run_dir())  # 0700: the channel is root's alone
+        private.make_private(sock_path.parent)
         cleanup.quietly("remove socket", sock_path.unlink, True)
         overlay = run_dir / "root.qcow2"
         guest.create_overlay(disk.path, overlay)
@@ -296,7 +299,7 @@ def run_dir_owner_file(run_dir: Path) -> Path:
 
 def socket_dir() -> Path:
     """Channel sockets live under /run (a short path: sun_path holds 108 bytes)."""
-    return Path(os.environ.get("ISOBENCH_RUN_DIR", "/run/isobench")) / "vm"
+    return private.run_dir() / "vm"
 
 
 def _connect(path: Path) -> socket.socket:

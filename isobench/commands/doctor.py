@@ -9,9 +9,9 @@ import json
 def cmd_doctor(args: argparse.Namespace) -> int:
     # start-up time: vm.doctor loads libvirt's bindings (~16 ms); only `doctor` itself needs
     # them, not the full `isobench --help` that registers this module
-    from vm.doctor import host_checks, vm_checks
+    from vm.doctor import host_checks, state_checks, vm_checks
 
-    checks = host_checks() + vm_checks(refresh=args.refresh)
+    checks = state_checks() + host_checks() + vm_checks(refresh=args.refresh)
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=1))
     else:

@@ -38,7 +38,7 @@ def cmd_volume_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_network_create(args: argparse.Namespace) -> int:
-    print(Runtime().networks.create(args.name, subnet=args.subnet).id)
+    print(Runtime().networks.create(args.name, subnet=args.subnet, internal=args.internal).id)
     return 0
 
 
@@ -87,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="network_verb", metavar="COMMAND", parser_class=type(sub._parser_class()))
     p = net.add_parser("create")
     p.add_argument("--subnet")
+    p.add_argument("--internal", action="store_true",
+                   help="no route out of the network: members reach only each other")
     p.add_argument("name")
     p.set_defaults(handler=cmd_network_create)
     p = net.add_parser("ls")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runtime import private
 from runtime.errors import IsobenchError
 from runtime.fsutil import atomic_write
 from runtime.image.layers import tree_digest
@@ -25,7 +26,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 def host_cache() -> Path:
-    return Path(os.environ.get("ISOBENCH_CACHE") or "/var/cache/isobench")
+    return private.cache_dir()
 
 
 def _debootstrap(suite: str, target: Path) -> None:
@@ -46,6 +47,8 @@ def _debootstrap(suite: str, target: Path) -> None:
 
 def cached_base(suite: str) -> tuple[Path, str, int]:
     """The host's debootstrapped tree, its digest and size; made under a lock if missing."""
+    private.check_dir(host_cache(), bool(os.environ.get("ISOBENCH_CACHE")), "cache")
+    private.make_private(host_cache())  # 0700: a tree copied into every debian image
     base = host_cache() / "debootstrap" / suite
     base.mkdir(parents=True, exist_ok=True)
     with open(base / ".lock", "w") as lock:

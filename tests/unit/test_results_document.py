@@ -139,7 +139,7 @@ def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "out" / "results.json"
     document.write_atomic(path, doc)
     assert document.load(path) == doc
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # root and its group only
     assert os.listdir(path.parent) == ["results.json"]
 
 
