@@ -142,3 +142,19 @@ def test_no_text_is_no_patterns_and_a_prefix_pattern_keeps_its_whole_directory()
     assert not DockerIgnore() and DockerIgnore().patterns == []
     ig = DockerIgnore("ab/**")
     assert [ig.matches(p) for p in ("ab/c", "abc", "ab", "a")] == [True, False, False, False]
+
+
+def test_an_excluded_directory_that_is_entered_hands_its_results_down(tmp_path: Path) -> None:
+    # fsutil's walk keeps every directory it enters, excluded or not, on its parentDirs stack
+    # and matches a child with MatchesUsingParentResults(child, <that directory's MatchInfo>).
+    # `a/d` is excluded (`!a` matched `a` only while nothing was excluded, so it did not
+    # match `a/d`), and entered for `!a/d/keep`. `a/d/x` takes `a/d`'s results: `!a` is no hit,
+    # so `a/d/x` stays excluded. Looking at every ancestor afresh instead (no parent results)
+    # would find `!a` matching `a` and wrongly send `a/d/x`.
+    for f in ("a/d/keep", "a/d/x"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    ig = DockerIgnore("a/d\n!a\n!a/d/keep\n")
+    assert ig.walk(tmp_path) == ["a", "a/d", "a/d/keep"]
+    assert [ig.matches(p) for p in ("a", "a/d", "a/d/keep", "a/d/x")] == \
+        [False, True, False, True]
