@@ -115,75 +115,44 @@ def read_patterns(text: str) -> list[tuple[int, str]]:
 
 
 # ---- glob syntax check: Go's filepath.Match(pattern, ".") error cases ----
+#
+# Since Go 1.16 Match reads every chunk of the pattern to its end, whatever the name, so
+# `filepath.Match(p, ".")` fails exactly when p is malformed: a `\` at the very end, or a
+# `[` class that is empty, unclosed, or has a bare `-`/`]` where a character must be. Match
+# cuts the pattern into chunks at a `*` outside a class; a `*` that is not in a class is just
+# a character here, so the check is one pass over the whole pattern.
 
-def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
-    star = False
-    while pattern.startswith("*"):
-        pattern = pattern[1:]
-        star = True
-    in_range = False
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 < len(pattern):
-                i += 1
-        elif ch == "[":
-            in_range = True
-        elif ch == "]":
-            in_range = False
-        elif ch == "*" and not in_range:
-            break
-        i += 1
-    return star, pattern[:i], pattern[i:]
-
-
-def _get_esc(chunk: str, i: int) -> int:
-    if i >= len(chunk) or chunk[i] in "-]":
+def _get_esc(pattern: str, i: int) -> int:
+    """Go's getEsc: past the (possibly `\\`-escaped) class character at `i`."""
+    if i >= len(pattern) or pattern[i] in "-]":
         raise ValueError
-    if chunk[i] == "\\":
+    if pattern[i] == "\\":
         i += 1
-        if i >= len(chunk):
-            raise ValueError
     i += 1
-    if i >= len(chunk):
+    if i >= len(pattern):  # the class is never closed
         raise ValueError
     return i
 
 
-def _check_chunk(chunk: str) -> None:
-    i = 0
-    while i < len(chunk):
-        ch = chunk[i]
-        if ch == "[":
-            i += 1
-            if i < len(chunk) and chunk[i] == "^":
-                i += 1
-            ranges = 0
-            while True:
-                if i < len(chunk) and chunk[i] == "]" and ranges > 0:
-                    i += 1
-                    break
-                i = _get_esc(chunk, i)
-                if chunk[i] == "-":
-                    i = _get_esc(chunk, i + 1)
-                ranges += 1
-        elif ch == "\\":
-            i += 1
-            if i >= len(chunk):
-                raise ValueError
-            i += 1
-        else:
-            i += 1
-
-
 def _valid_glob(pattern: str) -> bool:
+    n, i = len(pattern), 0
     try:
-        while pattern:
-            star, chunk, pattern = _scan_chunk(pattern)
-            if star and not chunk:
-                return True
-            _check_chunk(chunk)
+        while i < n:
+            ch = pattern[i]
+            i += 1
+            if ch == "\\":
+                if i >= n:
+                    raise ValueError
+                i += 1
+            elif ch == "[":
+                if i < n and pattern[i] == "^":
+                    i += 1
+                first = i
+                while not (i < n and pattern[i] == "]" and i > first):
+                    i = _get_esc(pattern, i)
+                    if pattern[i] == "-":
+                        i = _get_esc(pattern, i + 1)
+                i += 1
     except ValueError:
         return False
     return True

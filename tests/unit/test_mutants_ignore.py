@@ -158,3 +158,52 @@ def test_an_excluded_directory_that_is_entered_hands_its_results_down(tmp_path: 
     assert ig.walk(tmp_path) == ["a", "a/d", "a/d/keep"]
     assert [ig.matches(p) for p in ("a", "a/d", "a/d/keep", "a/d/x")] == \
         [False, True, False, True]
+
+
+# Go's filepath.Match grammar (src/path/filepath/match.go): a class is '[' ['^'] ranges ']'
+# with at least one range; a range is c or c '-' c where c is any character but '\\', '-'
+# and ']' unless escaped with '\\' (getEsc); outside a class '\\' escapes the next character
+# and may not end the pattern. Since Go 1.16 Match reports a malformed part of the pattern
+# even after the name stopped matching, so patternmatcher.New's Match(p, ".") refuses all
+# of these, wherever they stand in the pattern.
+@pytest.mark.parametrize("pattern", [
+    "[\\]",     # the escaped ']' is a member, and then the class never closes
+    "[a][",     # a second class that never closes
+    "[a]\\",    # a '\' at the end after a class
+    "\\a[",     # an unclosed class after an escape
+    "*[]a]",    # an empty class after a star ('*' does not let the rest through)
+    "a**[]",    # the same after a '**'
+    "[^",       # nothing after the negation
+    "[a-]",     # a range without its upper end
+    "[-a]",     # a bare '-' where a character must be
+])
+def test_more_globs_go_refuses_are_refused(pattern: str) -> None:
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore(pattern)
+    assert caught.value.args == (f"syntax error in pattern: {pattern}",)
+
+
+@pytest.mark.parametrize(("pattern", "path"), [
+    ("[XY]", "X"),        # any character but '\', '-' and ']' is a class member
+    ("[\\-]", "-"),       # an escaped '-' is a member, not a range
+    ("[!-\\~]", "b"),     # the upper end of a range may be escaped
+    ("[[]", "["),         # '[' inside a class is a member
+    ("[a]]", "a]"),       # a ']' after the class is a literal
+    ("[.+]x", "+x"),      # as is '.' or '+' (escaped for the regexp, a member still)
+    ("[^\\]]x", "ax"),    # negated class of an escaped ']'
+    ("a\\[b", "a[b"),     # an escaped '[' opens no class
+])
+def test_more_globs_go_accepts_are_accepted_and_match(pattern: str, path: str) -> None:
+    ig = DockerIgnore(pattern)
+    assert (ig.patterns[0].text, ig.matches(path)) == (pattern, True)
+
+
+def test_a_class_go_accepts_but_its_regexp_refuses_is_an_error_with_its_line() -> None:
+    # `[z-a]` passes Match's syntax check (getEsc does not order the ends), but the regexp
+    # patternmatcher compiles from it, ^[z-a]$, does not compile, and Pattern.match then
+    # fails with filepath.ErrBadPattern: "syntax error in pattern". Docker reports it when
+    # it first matches with the pattern; here it is reported when the file is read.
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("ok\n[z-a]\n")
+    assert (str(caught.value), caught.value.line) == \
+        (".dockerignore:2: syntax error in pattern: [z-a]", 2)
