@@ -167,8 +167,9 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
     """patternmatcher's Pattern.compile: the kind of match and, for wildcards, a regex."""
     reg = "^"
     kind = _EXACT
-    pos, n, index = 0, len(pattern), 0
+    pos, n = 0, len(pattern)
     while pos < n:
+        start = pos
         ch = pattern[pos]
         pos += 1
         if ch == "*":
@@ -185,7 +186,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
                 else:
                     reg += "(.*/)?"
                     kind = _REGEXP
-                if index == 0:
+                if start == 0:  # Go: `i == 0`, the scanner's first rune
                     kind = _SUFFIX
             else:
                 reg += "[^/]*"
@@ -195,19 +196,15 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
             kind = _REGEXP
         elif ch in _REGEX_ESCAPES:
             reg += "\\" + ch
-        elif ch == "\\":
-            if pos < n:
-                reg += "\\" + pattern[pos]
-                pos += 1
-                kind = _REGEXP
-            else:
-                reg += "\\"
+        elif ch == "\\":  # never the last character: _valid_glob refused that
+            reg += "\\" + pattern[pos]
+            pos += 1
+            kind = _REGEXP
         elif ch in "[]":
             reg += ch
             kind = _REGEXP
         else:
             reg += ch
-        index += 1
     if kind != _REGEXP:
         return kind, None
     with warnings.catch_warnings():

@@ -207,3 +207,24 @@ def test_a_class_go_accepts_but_its_regexp_refuses_is_an_error_with_its_line() -
         DockerIgnore("ok\n[z-a]\n")
     assert (str(caught.value), caught.value.line) == \
         (".dockerignore:2: syntax error in pattern: [z-a]", 2)
+
+
+# patternmatcher's Pattern.compile: a "**" that starts the pattern (i == 0) makes it a
+# suffix match (strings.HasSuffix with what follows the "**"); "**" elsewhere is the regexp
+# (.*/)? and eats one "/" after it; "**" at the end is a prefix match when all before it
+# was plain text, and the regexp .* otherwise. `[` and `]` make it a regexp; plain text, with
+# `.+()|{}$` escaped, is compared as it is. A `^` is not escaped (not a glob character).
+# compile does not know about classes: a `*` in one still becomes [^/]*, so `[*]` turns into
+# the regexp [[^/]*] (a class of `[`, `^`, `/`, repeated, then a literal `]`).
+@pytest.mark.parametrize(("pattern", "paths"), [
+    ("**x", {"ax": True, "a/bx": True, "x": True, "xa": False}),
+    ("a**x", {"ax": True, "a/b/x": True, "abx": False}),
+    ("a/**x", {"a/x": True, "a/b/x": True, "a/bx": False}),
+    ("*/**", {"x": False, "x/y": True, "x/y/z": True}),
+    ("[+]", {"+": True, "a": False}),
+    ("X^", {"X^": True, "X": False}),
+    ("*[*]*", {"a]b": True, "a*b": False}),
+])
+def test_how_patternmatcher_classes_each_pattern(pattern: str, paths: dict[str, bool]) -> None:
+    ig = DockerIgnore(pattern)
+    assert {p: ig.matches(p) for p in paths} == paths
