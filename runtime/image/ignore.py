@@ -25,6 +25,7 @@ of the context that BuildKit does with it):
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -64,8 +65,6 @@ def _trim(s: str) -> str:
 
 def clean_path(path: str) -> str:
     """Go's path.Clean: no `.`, `..` resolved lexically, no doubled or trailing `/`."""
-    if path == "":
-        return "."
     rooted = path.startswith("/")
     parts: list[str] = []
     for seg in path.split("/"):
@@ -84,18 +83,13 @@ def clean_path(path: str) -> str:
     return joined or "."
 
 
-def _lines(text: str) -> list[str]:
-    # bufio.ScanLines: split on \n, drop one trailing \r, no empty token after a final \n.
-    raw = text.split("\n")
-    if text.endswith("\n"):
-        raw.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in raw]
-
-
 def read_patterns(text: str) -> list[tuple[int, str]]:
     """The patterns of a .dockerignore as ignorefile.ReadAll normalizes them, with lines."""
     out: list[tuple[int, str]] = []
-    for lineno, line in enumerate(_lines(text), 1):
+    # bufio.ScanLines splits on \n, drops one \r before it and has no empty token after a
+    # final \n. Neither needs code here: \r is a space the trim removes, and a blank line
+    # adds no pattern.
+    for lineno, line in enumerate(text.split("\n"), 1):
         if lineno == 1:
             line = line.removeprefix("\ufeff")
         if line.startswith("#"):
@@ -293,18 +287,15 @@ class DockerIgnore:
         matched = False
         info = [False] * len(self.patterns)
         for i, pattern in enumerate(self.patterns):
-            hit = parent[i] if parent else False
+            hit = parent[i] if parent is not None else False
             if not hit:
                 # An exclusion only matters once something matched, and vice versa.
                 if pattern.exclusion != matched:
                     continue
                 hit = pattern.match(path)
-                if not hit and not parent:
-                    head = path.rsplit("/", 1)[0] if "/" in path else "."
-                    if head != ".":
-                        dirs = head.split("/")
-                        hit = any(pattern.match("/".join(dirs[:j + 1]))
-                                  for j in range(len(dirs)))
+                if not hit and parent is None:
+                    dirs = path.split("/")[:-1]
+                    hit = any(pattern.match("/".join(dirs[:j + 1])) for j in range(len(dirs)))
             info[i] = hit
             if hit:
                 matched = not pattern.exclusion
@@ -315,11 +306,10 @@ class DockerIgnore:
         path = clean_path(relpath.replace(os.sep, "/")).lstrip("/")
         if path in ("", ".") or not self.patterns:
             return False
-        parts = path.split("/")
         info: list[bool] | None = None
-        matched = False
-        for k in range(1, len(parts) + 1):
-            matched, info = self._match("/".join(parts[:k]), info)
+        # each directory from the top down, with its parent's results, as BuildKit's walk
+        for prefix in itertools.accumulate(path.split("/"), lambda a, b: a + "/" + b):
+            matched, info = self._match(prefix, info)
         return matched
 
     def _can_skip(self, directory: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.image.ignore import DockerIgnore, DockerIgnoreError, read_patterns
+from runtime.image.ignore import DockerIgnore, DockerIgnoreError, Pattern, read_patterns
 
 
 def test_errors_name_the_line_when_there_is_one() -> None:
@@ -228,3 +228,57 @@ def test_a_class_go_accepts_but_its_regexp_refuses_is_an_error_with_its_line() -
 def test_how_patternmatcher_classes_each_pattern(pattern: str, paths: dict[str, bool]) -> None:
     ig = DockerIgnore(pattern)
     assert {p: ig.matches(p) for p in paths} == paths
+
+
+def test_a_pattern_that_cleans_to_spaces_is_dropped_and_patterns_keep_their_lines() -> None:
+    # ReadAll keeps `./ /` as " " (filepath.Clean of the trimmed line); New trims it to
+    # nothing and skips it (`continue`), going on with the next pattern.
+    assert DockerIgnore("./ /\nx\n").patterns == [Pattern("x", False, 2)]
+    assert DockerIgnore("a\n\n!b\n").patterns == [Pattern("a", False, 1), Pattern("b", True, 3)]
+
+
+def test_without_parent_results_only_real_ancestors_are_tried() -> None:
+    # MatchesUsingParentResults with no parent info tries each parent directory
+    # (filepath.Dir split on the separator); `x/a` is not a parent of `x/a b`.
+    assert DockerIgnore("x/a")._match("x/a b", None)[0] is False
+    assert DockerIgnore("x/a")._match("x/a/b c", None)[0] is True
+
+
+def test_matches_starts_at_the_top_with_no_parent_results(tmp_path: Path) -> None:
+    # BuildKit: `a` is matched with no parent info (`*` hit, `!a` hit, `!*` skipped since
+    # nothing was excluded any more); `a/b` then takes `a`'s results: `a/b` hits, `!*` was
+    # no hit for `a` and `*` does not match `a/b`, so `a/b` is excluded. (The classic
+    # builder's MatchesOrParentMatches would let `!*` match the parent `a` and send it.)
+    ig = DockerIgnore("*\n!a\na/b\n!*\n")
+    assert [ig.matches("a"), ig.matches("a/b")] == [False, True]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").write_text("")
+    assert ig.walk(tmp_path) == ["a"]
+
+
+@pytest.mark.parametrize("text", [
+    "d\n",              # no exception at all
+    "d\n!e/f\n",        # an exception only under another directory
+    "d\n!e/**\n",       # a trailing /** or /* still leaves a plain prefix
+    "d\n!e/*\n",
+    "d\nf\n",           # an excluded file is not a directory to read
+])
+def test_an_excluded_directory_no_exception_reaches_is_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    # fsutil's walk returns filepath.SkipDir for an excluded directory when every exception
+    # is a plain path (after dropping a trailing /** or /*) and none lies under it.
+    for f in ("d/x", "e/f", "f"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    read: list[str] = []
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        read.append(os.path.relpath(path, tmp_path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    ig = DockerIgnore(text)
+    sent = ig.walk(tmp_path)
+    assert "d" not in sent and "d/x" not in sent
+    assert sorted(read) == [".", "e"]
