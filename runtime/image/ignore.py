@@ -268,11 +268,12 @@ class DockerIgnore:
     def from_context(cls, context_dir: str | os.PathLike[str]) -> DockerIgnore:
         """The context's .dockerignore, or no patterns when it has none."""
         try:
-            with open(os.path.join(context_dir, ".dockerignore"), encoding="utf-8",
-                      errors="surrogateescape") as f:
-                return cls(f.read())
+            # bytes, not text mode: Go splits lines on \n only, so a lone \r stays in its line
+            with open(os.path.join(context_dir, ".dockerignore"), "rb") as f:
+                data = f.read()
         except FileNotFoundError:
             return cls("")
+        return cls(data.decode("utf-8", "surrogateescape"))
 
     def __repr__(self) -> str:
         shown = ["!" + p.text if p.exclusion else p.text for p in self.patterns]

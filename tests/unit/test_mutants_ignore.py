@@ -282,3 +282,14 @@ def test_an_excluded_directory_no_exception_reaches_is_not_read(
     sent = ig.walk(tmp_path)
     assert "d" not in sent and "d/x" not in sent
     assert sorted(read) == [".", "e"]
+
+
+def test_a_lone_carriage_return_does_not_end_a_line(tmp_path: Path) -> None:
+    # ignorefile.ReadAll scans with bufio.ScanLines: lines end at \n only, so `a\rb` is one
+    # pattern (TrimSpace leaves an inner \r) that matches neither `a` nor `b`.
+    (tmp_path / ".dockerignore").write_bytes(b"a\rb\nc\r\n")
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_text("")
+    ig = DockerIgnore.from_context(tmp_path)
+    assert [(p.line, p.text) for p in ig.patterns] == [(1, "a\rb"), (2, "c")]
+    assert ig.walk(tmp_path) == [".dockerignore", "a", "b"]
