@@ -171,6 +171,7 @@ def test_an_excluded_directory_that_is_entered_hands_its_results_down(tmp_path: 
     "[a][",     # a second class that never closes
     "[a]\\",    # a '\' at the end after a class
     "\\a[",     # an unclosed class after an escape
+    "\\.[]a]",  # an empty class right after an escaped character
     "*[]a]",    # an empty class after a star ('*' does not let the rest through)
     "a**[]",    # the same after a '**'
     "[^",       # nothing after the negation
