@@ -25,6 +25,7 @@ of the context that BuildKit does with it):
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -64,8 +65,6 @@ def _trim(s: str) -> str:
 
 def clean_path(path: str) -> str:
     """Go's path.Clean: no `.`, `..` resolved lexically, no doubled or trailing `/`."""
-    if path == "":
-        return "."
     rooted = path.startswith("/")
     parts: list[str] = []
     for seg in path.split("/"):
@@ -84,18 +83,13 @@ def clean_path(path: str) -> str:
     return joined or "."
 
 
-def _lines(text: str) -> list[str]:
-    # bufio.ScanLines: split on \n, drop one trailing \r, no empty token after a final \n.
-    raw = text.split("\n")
-    if text.endswith("\n"):
-        raw.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in raw]
-
-
 def read_patterns(text: str) -> list[tuple[int, str]]:
     """The patterns of a .dockerignore as ignorefile.ReadAll normalizes them, with lines."""
     out: list[tuple[int, str]] = []
-    for lineno, line in enumerate(_lines(text), 1):
+    # bufio.ScanLines splits on \n, drops one \r before it and has no empty token after a
+    # final \n. Neither needs code here: \r is a space the trim removes, and a blank line
+    # adds no pattern.
+    for lineno, line in enumerate(text.split("\n"), 1):
         if lineno == 1:
             line = line.removeprefix("\ufeff")
         if line.startswith("#"):
@@ -115,75 +109,44 @@ def read_patterns(text: str) -> list[tuple[int, str]]:
 
 
 # ---- glob syntax check: Go's filepath.Match(pattern, ".") error cases ----
+#
+# Since Go 1.16 Match reads every chunk of the pattern to its end, whatever the name, so
+# `filepath.Match(p, ".")` fails exactly when p is malformed: a `\` at the very end, or a
+# `[` class that is empty, unclosed, or has a bare `-`/`]` where a character must be. Match
+# cuts the pattern into chunks at a `*` outside a class; a `*` that is not in a class is just
+# a character here, so the check is one pass over the whole pattern.
 
-def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
-    star = False
-    while pattern.startswith("*"):
-        pattern = pattern[1:]
-        star = True
-    in_range = False
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            if i + 1 < len(pattern):
-                i += 1
-        elif ch == "[":
-            in_range = True
-        elif ch == "]":
-            in_range = False
-        elif ch == "*" and not in_range:
-            break
-        i += 1
-    return star, pattern[:i], pattern[i:]
-
-
-def _get_esc(chunk: str, i: int) -> int:
-    if i >= len(chunk) or chunk[i] in "-]":
+def _get_esc(pattern: str, i: int) -> int:
+    """Go's getEsc: past the (possibly `\\`-escaped) class character at `i`."""
+    if i >= len(pattern) or pattern[i] in "-]":
         raise ValueError
-    if chunk[i] == "\\":
+    if pattern[i] == "\\":
         i += 1
-        if i >= len(chunk):
-            raise ValueError
     i += 1
-    if i >= len(chunk):
+    if i >= len(pattern):  # the class is never closed
         raise ValueError
     return i
 
 
-def _check_chunk(chunk: str) -> None:
-    i = 0
-    while i < len(chunk):
-        ch = chunk[i]
-        if ch == "[":
-            i += 1
-            if i < len(chunk) and chunk[i] == "^":
-                i += 1
-            ranges = 0
-            while True:
-                if i < len(chunk) and chunk[i] == "]" and ranges > 0:
-                    i += 1
-                    break
-                i = _get_esc(chunk, i)
-                if chunk[i] == "-":
-                    i = _get_esc(chunk, i + 1)
-                ranges += 1
-        elif ch == "\\":
-            i += 1
-            if i >= len(chunk):
-                raise ValueError
-            i += 1
-        else:
-            i += 1
-
-
 def _valid_glob(pattern: str) -> bool:
+    n, i = len(pattern), 0
     try:
-        while pattern:
-            star, chunk, pattern = _scan_chunk(pattern)
-            if star and not chunk:
-                return True
-            _check_chunk(chunk)
+        while i < n:
+            ch = pattern[i]
+            i += 1
+            if ch == "\\":
+                if i >= n:
+                    raise ValueError
+                i += 1
+            elif ch == "[":
+                if i < n and pattern[i] == "^":
+                    i += 1
+                first = i
+                while not (i < n and pattern[i] == "]" and i > first):
+                    i = _get_esc(pattern, i)
+                    if pattern[i] == "-":
+                        i = _get_esc(pattern, i + 1)
+                i += 1
     except ValueError:
         return False
     return True
@@ -198,8 +161,9 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
     """patternmatcher's Pattern.compile: the kind of match and, for wildcards, a regex."""
     reg = "^"
     kind = _EXACT
-    pos, n, index = 0, len(pattern), 0
+    pos, n = 0, len(pattern)
     while pos < n:
+        start = pos
         ch = pattern[pos]
         pos += 1
         if ch == "*":
@@ -216,7 +180,7 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
                 else:
                     reg += "(.*/)?"
                     kind = _REGEXP
-                if index == 0:
+                if start == 0:  # Go: `i == 0`, the scanner's first rune
                     kind = _SUFFIX
             else:
                 reg += "[^/]*"
@@ -226,19 +190,15 @@ def _compile(pattern: str) -> tuple[str, re.Pattern[str] | None]:
             kind = _REGEXP
         elif ch in _REGEX_ESCAPES:
             reg += "\\" + ch
-        elif ch == "\\":
-            if pos < n:
-                reg += "\\" + pattern[pos]
-                pos += 1
-                kind = _REGEXP
-            else:
-                reg += "\\"
+        elif ch == "\\":  # never the last character: _valid_glob refused that
+            reg += "\\" + pattern[pos]
+            pos += 1
+            kind = _REGEXP
         elif ch in "[]":
             reg += ch
             kind = _REGEXP
         else:
             reg += ch
-        index += 1
     if kind != _REGEXP:
         return kind, None
     with warnings.catch_warnings():
@@ -308,11 +268,12 @@ class DockerIgnore:
     def from_context(cls, context_dir: str | os.PathLike[str]) -> DockerIgnore:
         """The context's .dockerignore, or no patterns when it has none."""
         try:
-            with open(os.path.join(context_dir, ".dockerignore"), encoding="utf-8",
-                      errors="surrogateescape") as f:
-                return cls(f.read())
+            # bytes, not text mode: Go splits lines on \n only, so a lone \r stays in its line
+            with open(os.path.join(context_dir, ".dockerignore"), "rb") as f:
+                data = f.read()
         except FileNotFoundError:
             return cls("")
+        return cls(data.decode("utf-8", "surrogateescape"))
 
     def __repr__(self) -> str:
         shown = ["!" + p.text if p.exclusion else p.text for p in self.patterns]
@@ -327,18 +288,15 @@ class DockerIgnore:
         matched = False
         info = [False] * len(self.patterns)
         for i, pattern in enumerate(self.patterns):
-            hit = parent[i] if parent else False
+            hit = parent[i] if parent is not None else False
             if not hit:
                 # An exclusion only matters once something matched, and vice versa.
                 if pattern.exclusion != matched:
                     continue
                 hit = pattern.match(path)
-                if not hit and not parent:
-                    head = path.rsplit("/", 1)[0] if "/" in path else "."
-                    if head != ".":
-                        dirs = head.split("/")
-                        hit = any(pattern.match("/".join(dirs[:j + 1]))
-                                  for j in range(len(dirs)))
+                if not hit and parent is None:
+                    dirs = path.split("/")[:-1]
+                    hit = any(pattern.match("/".join(dirs[:j + 1])) for j in range(len(dirs)))
             info[i] = hit
             if hit:
                 matched = not pattern.exclusion
@@ -349,11 +307,10 @@ class DockerIgnore:
         path = clean_path(relpath.replace(os.sep, "/")).lstrip("/")
         if path in ("", ".") or not self.patterns:
             return False
-        parts = path.split("/")
         info: list[bool] | None = None
-        matched = False
-        for k in range(1, len(parts) + 1):
-            matched, info = self._match("/".join(parts[:k]), info)
+        # each directory from the top down, with its parent's results, as BuildKit's walk
+        for prefix in itertools.accumulate(path.split("/"), lambda a, b: a + "/" + b):
+            matched, info = self._match(prefix, info)
         return matched
 
     def _can_skip(self, directory: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.image.ignore import DockerIgnore, DockerIgnoreError, read_patterns
+from runtime.image.ignore import DockerIgnore, DockerIgnoreError, Pattern, read_patterns
 
 
 def test_errors_name_the_line_when_there_is_one() -> None:
@@ -142,3 +142,155 @@ def test_no_text_is_no_patterns_and_a_prefix_pattern_keeps_its_whole_directory()
     assert not DockerIgnore() and DockerIgnore().patterns == []
     ig = DockerIgnore("ab/**")
     assert [ig.matches(p) for p in ("ab/c", "abc", "ab", "a")] == [True, False, False, False]
+
+
+def test_an_excluded_directory_that_is_entered_hands_its_results_down(tmp_path: Path) -> None:
+    # fsutil's walk keeps every directory it enters, excluded or not, on its parentDirs stack
+    # and matches a child with MatchesUsingParentResults(child, <that directory's MatchInfo>).
+    # `a/d` is excluded (`!a` matched `a` only while nothing was excluded, so it did not
+    # match `a/d`), and entered for `!a/d/keep`. `a/d/x` takes `a/d`'s results: `!a` is no hit,
+    # so `a/d/x` stays excluded. Looking at every ancestor afresh instead (no parent results)
+    # would find `!a` matching `a` and wrongly send `a/d/x`.
+    for f in ("a/d/keep", "a/d/x"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    ig = DockerIgnore("a/d\n!a\n!a/d/keep\n")
+    assert ig.walk(tmp_path) == ["a", "a/d", "a/d/keep"]
+    assert [ig.matches(p) for p in ("a", "a/d", "a/d/keep", "a/d/x")] == \
+        [False, True, False, True]
+
+
+# Go's filepath.Match grammar (src/path/filepath/match.go): a class is '[' ['^'] ranges ']'
+# with at least one range; a range is c or c '-' c where c is any character but '\\', '-'
+# and ']' unless escaped with '\\' (getEsc); outside a class '\\' escapes the next character
+# and may not end the pattern. Since Go 1.16 Match reports a malformed part of the pattern
+# even after the name stopped matching, so patternmatcher.New's Match(p, ".") refuses all
+# of these, wherever they stand in the pattern.
+@pytest.mark.parametrize("pattern", [
+    "[\\]",     # the escaped ']' is a member, and then the class never closes
+    "[a][",     # a second class that never closes
+    "[a]\\",    # a '\' at the end after a class
+    "\\a[",     # an unclosed class after an escape
+    "\\.[]a]",  # an empty class right after an escaped character
+    "*[]a]",    # an empty class after a star ('*' does not let the rest through)
+    "a**[]",    # the same after a '**'
+    "[^",       # nothing after the negation
+    "[a-]",     # a range without its upper end
+    "[-a]",     # a bare '-' where a character must be
+])
+def test_more_globs_go_refuses_are_refused(pattern: str) -> None:
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore(pattern)
+    assert caught.value.args == (f"syntax error in pattern: {pattern}",)
+
+
+@pytest.mark.parametrize(("pattern", "path"), [
+    ("[XY]", "X"),        # any character but '\', '-' and ']' is a class member
+    ("[\\-]", "-"),       # an escaped '-' is a member, not a range
+    ("[!-\\~]", "b"),     # the upper end of a range may be escaped
+    ("[[]", "["),         # '[' inside a class is a member
+    ("[a]]", "a]"),       # a ']' after the class is a literal
+    ("[.+]x", "+x"),      # as is '.' or '+' (escaped for the regexp, a member still)
+    ("[^\\]]x", "ax"),    # negated class of an escaped ']'
+    ("a\\[b", "a[b"),     # an escaped '[' opens no class
+])
+def test_more_globs_go_accepts_are_accepted_and_match(pattern: str, path: str) -> None:
+    ig = DockerIgnore(pattern)
+    assert (ig.patterns[0].text, ig.matches(path)) == (pattern, True)
+
+
+def test_a_class_go_accepts_but_its_regexp_refuses_is_an_error_with_its_line() -> None:
+    # `[z-a]` passes Match's syntax check (getEsc does not order the ends), but the regexp
+    # patternmatcher compiles from it, ^[z-a]$, does not compile, and Pattern.match then
+    # fails with filepath.ErrBadPattern: "syntax error in pattern". Docker reports it when
+    # it first matches with the pattern; here it is reported when the file is read.
+    with pytest.raises(DockerIgnoreError) as caught:
+        DockerIgnore("ok\n[z-a]\n")
+    assert (str(caught.value), caught.value.line) == \
+        (".dockerignore:2: syntax error in pattern: [z-a]", 2)
+
+
+# patternmatcher's Pattern.compile: a "**" that starts the pattern (i == 0) makes it a
+# suffix match (strings.HasSuffix with what follows the "**"); "**" elsewhere is the regexp
+# (.*/)? and eats one "/" after it; "**" at the end is a prefix match when all before it
+# was plain text, and the regexp .* otherwise. `[` and `]` make it a regexp; plain text, with
+# `.+()|{}$` escaped, is compared as it is. A `^` is not escaped (not a glob character).
+# compile does not know about classes: a `*` in one still becomes [^/]*, so `[*]` turns into
+# the regexp [[^/]*] (a class of `[`, `^`, `/`, repeated, then a literal `]`).
+@pytest.mark.parametrize(("pattern", "paths"), [
+    ("**x", {"ax": True, "a/bx": True, "x": True, "xa": False}),
+    ("a**x", {"ax": True, "a/b/x": True, "abx": False}),
+    ("a/**x", {"a/x": True, "a/b/x": True, "a/bx": False}),
+    ("*/**", {"x": False, "x/y": True, "x/y/z": True}),
+    ("[+]", {"+": True, "a": False}),
+    ("X^", {"X^": True, "X": False}),
+    ("*[*]*", {"a]b": True, "a*b": False}),
+])
+def test_how_patternmatcher_classes_each_pattern(pattern: str, paths: dict[str, bool]) -> None:
+    ig = DockerIgnore(pattern)
+    assert {p: ig.matches(p) for p in paths} == paths
+
+
+def test_a_pattern_that_cleans_to_spaces_is_dropped_and_patterns_keep_their_lines() -> None:
+    # ReadAll keeps `./ /` as " " (filepath.Clean of the trimmed line); New trims it to
+    # nothing and skips it (`continue`), going on with the next pattern.
+    assert DockerIgnore("./ /\nx\n").patterns == [Pattern("x", False, 2)]
+    assert DockerIgnore("a\n\n!b\n").patterns == [Pattern("a", False, 1), Pattern("b", True, 3)]
+
+
+def test_without_parent_results_only_real_ancestors_are_tried() -> None:
+    # MatchesUsingParentResults with no parent info tries each parent directory
+    # (filepath.Dir split on the separator); `x/a` is not a parent of `x/a b`.
+    assert DockerIgnore("x/a")._match("x/a b", None)[0] is False
+    assert DockerIgnore("x/a")._match("x/a/b c", None)[0] is True
+
+
+def test_matches_starts_at_the_top_with_no_parent_results(tmp_path: Path) -> None:
+    # BuildKit: `a` is matched with no parent info (`*` hit, `!a` hit, `!*` skipped since
+    # nothing was excluded any more); `a/b` then takes `a`'s results: `a/b` hits, `!*` was
+    # no hit for `a` and `*` does not match `a/b`, so `a/b` is excluded. (The classic
+    # builder's MatchesOrParentMatches would let `!*` match the parent `a` and send it.)
+    ig = DockerIgnore("*\n!a\na/b\n!*\n")
+    assert [ig.matches("a"), ig.matches("a/b")] == [False, True]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").write_text("")
+    assert ig.walk(tmp_path) == ["a"]
+
+
+@pytest.mark.parametrize("text", [
+    "d\n",              # no exception at all
+    "d\n!e/f\n",        # an exception only under another directory
+    "d\n!e/**\n",       # a trailing /** or /* still leaves a plain prefix
+    "d\n!e/*\n",
+    "d\nf\n",           # an excluded file is not a directory to read
+])
+def test_an_excluded_directory_no_exception_reaches_is_not_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    # fsutil's walk returns filepath.SkipDir for an excluded directory when every exception
+    # is a plain path (after dropping a trailing /** or /*) and none lies under it.
+    for f in ("d/x", "e/f", "f"):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("")
+    read: list[str] = []
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        read.append(os.path.relpath(path, tmp_path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    ig = DockerIgnore(text)
+    sent = ig.walk(tmp_path)
+    assert "d" not in sent and "d/x" not in sent
+    assert sorted(read) == [".", "e"]
+
+
+def test_a_lone_carriage_return_does_not_end_a_line(tmp_path: Path) -> None:
+    # ignorefile.ReadAll scans with bufio.ScanLines: lines end at \n only, so `a\rb` is one
+    # pattern (TrimSpace leaves an inner \r) that matches neither `a` nor `b`.
+    (tmp_path / ".dockerignore").write_bytes(b"a\rb\nc\r\n")
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_text("")
+    ig = DockerIgnore.from_context(tmp_path)
+    assert [(p.line, p.text) for p in ig.patterns] == [(1, "a\rb"), (2, "c")]
+    assert ig.walk(tmp_path) == [".dockerignore", "a", "b"]
