@@ -20,6 +20,7 @@ PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = (
      "out of memory: the kernel killed {0} (give the guest more --memory)"),
     (re.compile(r"Initramfs unpacking failed: (.*)"), "initramfs unpacking failed: {0}"),
     (re.compile(r"(?:Failed to execute|Requested init) (\S+)"), "init {0} could not run"),
+    (re.compile(r"isobench-initrd: (.*)"), "the isobench initrd: {0}"),
 )
 STAGE_TEXT = {
     "none": "before the kernel printed anything (QEMU firmware or kernel decompression)",

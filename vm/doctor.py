@@ -79,14 +79,16 @@ def host_checks() -> list[Check]:
 def vm_checks(refresh: bool = False) -> list[Check]:
     checks: list[Check] = []
     try:
-        kernel = guest.find_kernel()
-        checks.append(Check("guest kernel", True, f"{kernel.release} ({kernel.kernel}, "
-                            f"{kernel.initrd})", "vm"))
+        kernel = guest.boot_kernel()
+        checks.append(Check("guest kernel", True, f"{kernel.release}: {kernel.describe()}",
+                            "vm"))
         missing = guest.initrd_modules(kernel.initrd)
         checks.append(Check("initrd modules", not missing,
                             "virtio_blk and ext4 present" if not missing else
-                            f"missing {', '.join(missing)}: root=/dev/vda cannot be mounted "
-                            "(set MODULES=most in /etc/initramfs-tools/initramfs.conf)", "vm"))
+                            f"missing {', '.join(missing)}: root=/dev/vda cannot be mounted"
+                            + ("" if kernel.initrd.endswith(".cpio") else
+                               " (set MODULES=most in /etc/initramfs-tools/initramfs.conf)"),
+                            "vm"))
     except guest.GuestError as e:
         checks.append(Check("guest kernel", False, str(e), "vm"))
     for tool, hint in (("mkfs.ext4", "e2fsprogs"), ("qemu-img", "qemu-utils"),

@@ -119,7 +119,7 @@ class VmDriver:
         cpu_limits(req)  # validated before anything exists
         image = get_image(self.images, req.image)
         process = image_config.resolve(image.config, req)  # as a container's
-        kernel = guest.find_kernel()
+        kernel = guest.boot_kernel(req.boot, self.root)
         decision = accel.choose(req.accel)
         run_id = name.removeprefix(DOMAIN_PREFIX)
         hostname = req.hostname or run_id[:12]

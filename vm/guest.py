@@ -1,4 +1,10 @@
-"""What a guest boots: the host's kernel and initrd, and a disk made from the image.
+"""What a guest boots: the host's kernel and an initrd, and a disk made from the image.
+
+The kernel is the host's packaged one (/boot/vmlinuz-*), booted as its extracted ELF vmlinux
+through the PVH entry where it has one (vm/vmlinux.py: no XZ decompression under emulation),
+and the initrd is isobench's own (vm/initrd.py: busybox and a dozen modules, no udev), both
+built once per kernel and cached under ISOBENCH_ROOT/vm. `boot_kernel` falls back to the
+bzImage, and to the Debian initrd, with a one-line note each where those cannot be made.
 
 The disk is the image's layers flattened into one tree plus the init shim, written into an
 ext4 file by `mkfs.ext4 -d` (no loop mount), and cached per image digest and shim under
@@ -24,6 +30,8 @@ from pathlib import Path
 from runtime.errors import IsobenchError, NotFound
 from runtime.fsutil import read_json, state_root, write_json
 from runtime.image.store import Image, ImageStore
+from vm import initrd as own_initrd
+from vm import vmlinux
 from vm.flatten import flatten
 
 SHIM_SOURCE = Path(__file__).with_name("shim.c")
@@ -40,11 +48,20 @@ class GuestError(IsobenchError):
     """The guest cannot be prepared: kernel, initrd, init shim or disk."""
 
 
+# What a guest boots: "fast" (the extracted vmlinux and our initrd), "initrd" (the packaged
+# bzImage and our initrd), "debian" (the packaged bzImage and initrd: the path before issue 16).
+BOOT_MODES = ("fast", "initrd", "debian")
+
+
 @dataclass(frozen=True)
 class Kernel:
     kernel: str
     initrd: str
     release: str  # what `uname -r` prints in the guest
+    notes: tuple[str, ...] = ()  # one line each: what was chosen, or why a fallback was taken
+
+    def describe(self) -> str:
+        return f"{self.kernel}, {self.initrd}" + "".join(f"; {n}" for n in self.notes)
 
 
 def _version_key(release: str) -> list[int | str]:
@@ -75,8 +92,49 @@ def find_kernel(boot: str = "/boot") -> Kernel:
                      "(update-initramfs -c -k all)")
 
 
+def boot_kernel(mode: str = "fast", root: Path | None = None) -> Kernel:
+    """The kernel and initrd a guest boots in `mode` (BOOT_MODES), made and cached on first
+    use. A fallback (the bzImage, the Debian initrd) comes with its one-line reason."""
+    if mode not in BOOT_MODES:
+        raise GuestError(f"boot mode {mode!r}: one of {', '.join(BOOT_MODES)}")
+    packaged = find_kernel()
+    if mode == "debian":
+        return Kernel(packaged.kernel, packaged.initrd, packaged.release,
+                      ("the packaged bzImage and Debian initrd",))
+    cache = vm_dir(root) / "boot"
+    notes: list[str] = []
+    initrd = packaged.initrd
+    if os.environ.get("ISOBENCH_VM_INITRD"):
+        notes.append("initrd from ISOBENCH_VM_INITRD")
+    else:
+        try:
+            with _locked(cache / ".lock"):
+                made = own_initrd.ensure_initrd(packaged.release, cache)
+            initrd = str(made.path)
+            notes.append(f"isobench initrd ({len(made.modules)} modules, no udev)")
+        except own_initrd.InitrdError as e:
+            notes.append(f"Debian initrd kept (slow: udev, MODULES=most): {e}")
+    kernel = packaged.kernel
+    if mode == "fast":
+        with _locked(cache / ".lock"):
+            elf = vmlinux.ensure_vmlinux(packaged.kernel, packaged.release, cache)
+        if elf.path is not None:
+            kernel = str(elf.path)
+        notes.append(elf.note)
+    else:
+        notes.append("the packaged bzImage (decompressed by the guest)")
+    return Kernel(kernel, initrd, packaged.release, tuple(notes))
+
+
 def initrd_modules(initrd: str, wanted: tuple[str, ...] = ("virtio_blk", "ext4")) -> list[str]:
     """Which of `wanted` the initrd lacks (the guest cannot mount root=/dev/vda without them)."""
+    if initrd.endswith(".cpio"):  # our own: a plain newc archive, listed without a tool
+        try:
+            data = Path(initrd).read_bytes()
+        except OSError as e:
+            raise GuestError(f"cannot read {initrd}: {e.strerror}") from None
+        have = set(re.findall(rb"lib/modules/([\w-]+)\.ko\0", data))
+        return [m for m in wanted if m.encode() not in have]
     try:
         listing = subprocess.run(["lsinitramfs", initrd], capture_output=True, text=True,
                                  check=True, timeout=120).stdout

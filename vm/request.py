@@ -45,6 +45,9 @@ class VmRequest:
     forwards: list[Forward] | None = None  # None: no NIC at all
     sample_interval: float | None = None  # sample stats during the run
     cmdline_extra: str = ""
+    # guest.BOOT_MODES: "fast" (extracted vmlinux + isobench initrd), "initrd" (bzImage +
+    # isobench initrd), "debian" (bzImage + Debian initrd: the path before issue 16)
+    boot: str = "fast"
     console_copy: Path | None = None      # keep the guest console (ttyS0) here
     cgroup: str | None = None             # default: <ISOBENCH_CGROUP_PARENT>/vm-<run id>
     # --cpus as a container gets it: a CFS quota on the cgroup QEMU runs in, so every QEMU

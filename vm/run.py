@@ -61,6 +61,7 @@ class VmResult:
     memory_bytes: int
     vcpus: int
     kernel_release: str
+    boot: dict[str, Any]            # the kernel and initrd booted, and why (guest.boot_kernel)
     cgroup_name: str
     timings: dict[str, float | None]
     cgroup_live: dict[str, Any]     # at the command's exit, QEMU still holding the guest
@@ -196,6 +197,8 @@ class VmRun:
             accel_note=plan.decision.note, accel_reason=plan.decision.reason,
             domain=plan.name, image_id=plan.image.id, memory_bytes=plan.req.memory_bytes,
             vcpus=plan.req.vcpus, kernel_release=plan.kernel.release,
+            boot={"kernel": plan.kernel.kernel, "initrd": plan.kernel.initrd,
+                  "mode": plan.req.boot, "notes": list(plan.kernel.notes)},
             cgroup_name=self.cgroup.name, timings={}, cgroup_live=self.cgroup.stats().to_dict(),
             cgroup={}, domain_stats=host.domain_stats(self.conn, self.dom),
             qemu_memory=host.process_memory(self.qemu_pid), samples=self.samples,

@@ -73,6 +73,7 @@ class VmTarget(Target):
                                       "host": host_window(host0, host_snapshot())}
         extra = {"accel": result.accel, "accel_note": result.accel_note,
                  "accel_reason": result.accel_reason, "kernel_release": result.kernel_release,
+                 "boot": result.boot,
                  "domain_stats": result.domain_stats, "qemu_memory": result.qemu_memory,
                  "timings": result.timings, "memory_bytes": result.memory_bytes,
                  "vcpus": result.vcpus}

@@ -2,12 +2,15 @@
 
 1. boot-to-first-output: the same guest (image, kernel, initrd, devices, command) started
    through libvirt and as a plain qemu-system-x86_64 command, runs interleaved; medians and
-   their ratio (the goal: libvirt / raw <= 1.2);
+   their ratio (the goal: libvirt / raw <= 1.2); for each boot mode (vm/guest.py BOOT_MODES:
+   debian = the packaged bzImage and Debian initrd, initrd = the bzImage and isobench's
+   initrd, fast = the extracted vmlinux and isobench's initrd);
 2. the host memory an idle guest holds (QEMU's RSS and PSS, the cgroup's memory) for each
    --memory size, sampled every second while the guest sleeps: the lecture claims a VM holds
    everything it was given.
 
-    python -m bench.tools.vmboot [--runs 10] [--idle 30] [--sizes 512m,2g] [--out FILE]
+    python -m bench.tools.vmboot [--runs 10] [--modes debian,initrd,fast] [--idle 30]
+                                 [--sizes 512m,2g] [--out FILE]
 
 Every result records the acceleration; under TCG the numbers are emulation's, and say so.
 """
@@ -112,30 +115,50 @@ def summarize(values: list[float]) -> dict[str, float]:
 
 
 def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
-                    memory: int) -> dict[str, Any]:
-    req = VmRequest(image=image, command=BOOT_COMMAND, accel=accel, memory_bytes=memory,
-                    timeout=RUN_TIMEOUT_S)
-    drv.prepare(req, f"{DOMAIN_PREFIX}warmup")  # disk built and init compiled outside timing
-    raw: list[dict[str, Any]] = []
-    lv: list[dict[str, Any]] = []
+                    memory: int, modes: list[str] | None = None) -> dict[str, Any]:
+    """Per boot mode: libvirt and raw QEMU, `runs` each. Every round runs each mode once,
+    libvirt and raw alternating first, so a load change on the host hits every cell alike."""
+    modes = modes or ["fast"]
+    reqs = {m: VmRequest(image=image, command=BOOT_COMMAND, accel=accel, memory_bytes=memory,
+                         timeout=RUN_TIMEOUT_S, boot=m) for m in modes}
+    files: dict[str, Any] = {}
+    for mode, req in reqs.items():  # disk, init, initrd and vmlinux made outside timing
+        plan = drv.prepare(req, f"{DOMAIN_PREFIX}warmup")
+        files[mode] = {"kernel": plan.kernel.kernel, "initrd": plan.kernel.initrd,
+                       "notes": list(plan.kernel.notes)}
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
+        m: {"libvirt": [], "raw_qemu": []} for m in modes}
+    loads = [_loadavg()]
     for i in range(runs):
-        # Alternate which goes first, so neither always runs on a just-warmed host.
-        order = (("libvirt", libvirt_boot), ("raw", raw_boot))
-        for label, fn in order if i % 2 == 0 else order[::-1]:
-            sample = fn(drv, req)
-            (lv if label == "libvirt" else raw).append(sample)
-            print(f"  run {i + 1}/{runs} {label:7s} first output after "
-                  f"{sample['first_output_s']:.2f} s", file=sys.stderr, flush=True)
-    lv_s = summarize([s["first_output_s"] for s in lv])
-    raw_s = summarize([s["first_output_s"] for s in raw])
-    return {"libvirt": lv_s, "raw_qemu": raw_s, "ratio": lv_s["median"] / raw_s["median"],
-            "raw": {"libvirt": lv, "raw_qemu": raw}, "accel": lv[0]["accel"]}
+        for mode in modes:
+            # Alternate which goes first, so neither always runs on a just-warmed host.
+            order = (("libvirt", libvirt_boot), ("raw_qemu", raw_boot))
+            for label, fn in order if i % 2 == 0 else order[::-1]:
+                sample = fn(drv, reqs[mode])
+                samples[mode][label].append(sample)
+                print(f"  run {i + 1}/{runs} {mode:6s} {label:8s} first output after "
+                      f"{sample['first_output_s']:.2f} s", file=sys.stderr, flush=True)
+        loads.append(_loadavg())
+    out: dict[str, Any] = {"accel": samples[modes[0]]["libvirt"][0]["accel"], "modes": {},
+                           "loadavg_1m": summarize(loads)}
+    for mode in modes:
+        lv_s = summarize([s["first_output_s"] for s in samples[mode]["libvirt"]])
+        raw_s = summarize([s["first_output_s"] for s in samples[mode]["raw_qemu"]])
+        out["modes"][mode] = {"libvirt": lv_s, "raw_qemu": raw_s, "files": files[mode],
+                              "ratio": lv_s["median"] / raw_s["median"], "raw": samples[mode]}
+    return out
+
+
+def _loadavg() -> float:
+    """The host's 1-minute load average: these figures come from a shared 2-core machine."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
 
 
 def idle_memory(drv: VmDriver, image: str, accel: str, memory: int,
-                seconds: float) -> dict[str, Any]:
+                seconds: float, mode: str = "fast") -> dict[str, Any]:
     req = VmRequest(image=image, command=["sleep", str(int(seconds))], accel=accel,
-                    memory_bytes=memory, sample_interval=1.0, timeout=RUN_TIMEOUT_S)
+                    memory_bytes=memory, sample_interval=1.0, timeout=RUN_TIMEOUT_S, boot=mode)
     result = drv.run(req)
     ready = (result.timings["ready_s"] or 0) - (result.timings["resumed_s"] or 0)
     idle = [s for s in result.samples if s["t"] >= ready + 1.0]  # the guest is up and asleep
@@ -143,7 +166,7 @@ def idle_memory(drv: VmDriver, image: str, accel: str, memory: int,
     def series(key: str) -> list[int]:
         return [v for v in (_get(s, key) for s in idle) if v]
 
-    out: dict[str, Any] = {"memory_bytes": memory, "accel": result.accel,
+    out: dict[str, Any] = {"memory_bytes": memory, "accel": result.accel, "mode": mode,
                            "samples": len(idle), "raw": idle}
     for key in ("qemu.rss", "qemu.pss", "cgroup_memory"):
         values = series(key)
@@ -167,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--memory", default="512m", help="guest memory for the boot comparison")
+    p.add_argument("--modes", default="debian,initrd,fast",
+                   help="boot modes to compare (vm/guest.py BOOT_MODES)")
+    p.add_argument("--idle-modes", default="fast", help="boot modes for the idle test")
     p.add_argument("--idle", type=float, default=30.0, help="seconds each idle guest sleeps")
     p.add_argument("--sizes", default="512m,2g", help="guest memory sizes for the idle test")
     p.add_argument("--skip-boot", action="store_true")
@@ -178,14 +204,16 @@ def main(argv: list[str] | None = None) -> int:
                               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if not args.skip_boot:
         print(f"boot to first output, {args.runs} runs each, interleaved:", file=sys.stderr)
-        boot = boot_comparison(drv, args.image, args.accel, args.runs, parse_bytes(args.memory))
+        boot = boot_comparison(drv, args.image, args.accel, args.runs, parse_bytes(args.memory),
+                               args.modes.split(","))
         report["boot"] = boot
     if not args.skip_memory:
         report["idle_memory"] = []
-        for size in args.sizes.split(","):
-            print(f"idle guest with {size} for {args.idle:g} s:", file=sys.stderr)
-            report["idle_memory"].append(idle_memory(drv, args.image, args.accel,
-                                                     parse_bytes(size), args.idle))
+        for mode in args.idle_modes.split(","):
+            for size in args.sizes.split(","):
+                print(f"idle guest ({mode}) with {size} for {args.idle:g} s:", file=sys.stderr)
+                report["idle_memory"].append(idle_memory(drv, args.image, args.accel,
+                                                         parse_bytes(size), args.idle, mode))
     print_report(report)
     if args.out:
         write_json(args.out, report)
@@ -200,19 +228,24 @@ def print_report(report: dict[str, Any]) -> None:
           + (" (emulation: every guest instruction is translated in software; these are not "
              "KVM figures)" if accel == "tcg" else ""))
     if "boot" in report:
-        b = report["boot"]
-        for label in ("libvirt", "raw_qemu"):
-            s = b[label]
-            print(f"boot to first output via {label:8s}: median {s['median']:.2f} s "
-                  f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min {s['min']:.2f}, max {s['max']:.2f}, "
-                  f"n={s['n']})")
-        print(f"ratio libvirt / raw QEMU (medians): {b['ratio']:.3f}")
+        load = report["boot"]["loadavg_1m"]
+        print(f"host load (1-minute average, per round): median {load['median']:.2f}, "
+              f"{load['min']:.2f}-{load['max']:.2f}")
+        for mode, b in report["boot"]["modes"].items():
+            print(f"{mode}: {'; '.join(b['files']['notes'])}")
+            for label in ("libvirt", "raw_qemu"):
+                s = b[label]
+                print(f"  boot to first output via {label:8s}: median {s['median']:.2f} s "
+                      f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min {s['min']:.2f}, "
+                      f"max {s['max']:.2f}, n={s['n']})")
+            print(f"  ratio libvirt / raw QEMU (medians): {b['ratio']:.3f}")
     for m in report.get("idle_memory", []):
         parts = [f"{key} median {m[key]['median'] / mib:.0f} MiB "
                  f"({100 * m[key]['fraction_of_given']:.0f}% of given), max "
                  f"{m[key]['max'] / mib:.0f} MiB" for key in ("qemu.rss", "qemu.pss",
                                                             "cgroup_memory") if key in m]
-        print(f"idle guest given {m['memory_bytes'] / mib:.0f} MiB ({m['samples']} samples): "
+        print(f"idle guest ({m['mode']}) given {m['memory_bytes'] / mib:.0f} MiB "
+              f"({m['samples']} samples): "
               + "; ".join(parts))
     sys.stdout.flush()
 

@@ -79,7 +79,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
         workdir=args.workdir, user=args.user,
         entrypoint=[args.entrypoint] if args.entrypoint else None, hostname=args.hostname,
         memory_bytes=parse_memory(args.memory), vcpus=parse_vcpus(args.cpus),
-        accel=args.accel, timeout=parse_timeout(args.timeout),
+        accel=args.accel, timeout=parse_timeout(args.timeout), boot=args.boot,
         scratch_bytes=parse_bytes(args.scratch) if args.scratch else None,
         forwards=forwards if forwards or args.network == "user" else None,
         sample_interval=args.sample_interval,
@@ -110,6 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"),
                    help="auto: KVM only when a probe ran a vCPU; else TCG (emulation)")
     p.add_argument("--timeout", help="seconds for the whole run, boot included")
+    p.add_argument("--boot", default="fast", choices=("fast", "initrd", "debian"),
+                   help="fast: the extracted vmlinux and isobench's initrd; initrd: the "
+                        "packaged bzImage and isobench's initrd; debian: the packaged bzImage "
+                        "and Debian initrd")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")

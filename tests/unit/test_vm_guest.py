@@ -87,6 +87,10 @@ CONSOLE_INITRAMFS = CONSOLE_KERNEL + "[   9.2] Run /init as init process\nLoadin
     (CONSOLE_KERNEL + "[ 3.1] Kernel panic - not syncing: System is deadlocked on memory\n",
      False, "kernel panic: System is deadlocked on memory"),
     (CONSOLE_INITRAMFS, True, "the command was still running"),
+    (CONSOLE_KERNEL + "[ 1.9] Run /init as init process\n"
+     "isobench-initrd: /dev/vda never appeared\n",
+     False, "in the initramfs, before root=/dev/vda was mounted (the isobench initrd: /dev/vda "
+     "never appeared)"),
 ])
 def test_where_boot_stopped(console: str, ready: bool, phrase: str) -> None:
     assert phrase in bootlog.where_stopped(console, ready)
