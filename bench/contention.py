@@ -9,9 +9,12 @@ here: cpu.all received 0.6-1.6 of its 2 CPU-seconds per second, and runc read as
   capped by a CPU limit it was given on purpose (`--cpus`), for the variants that are
   CPU-bound (a disk run waits on I/O and asks for no CPU);
 - the host's busy and steal time (psutil.cpu_times) and load average across the window;
-- the other processes' CPU: the host's busy time minus what the run received and minus the
-  harness's own (this process and its threads: the sampler, the runtime's setup done
-  in-process), which is the measurement's cost, reported apart. A separate process that
+- the other processes' CPU: the host's busy time minus what the run received, minus the
+  kernel's threads (writeback and other work a disk run causes outside its cgroup: a
+  2 s disk.seqwrite kept flush workers at 0.10-0.15 of a core here, and flagged itself),
+  reported apart as `kernel_cores`, and minus the harness's own (this process and its
+  threads: the sampler, the runtime's setup done in-process), which is the measurement's
+  cost, reported apart as `harness_cores`. A separate process that
   starts the instance (the container's monitor, `runc` itself) counts as another process.
 
 A run is `contended` when it received < 90 % of what it asked for, or something else (other
@@ -43,6 +46,28 @@ def _harness_cpu_s() -> float:
     return own.ru_utime + own.ru_stime
 
 
+_PF_KTHREAD = 0x00200000
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _kernel_threads_cpu_s() -> float:
+    """CPU time of the kernel's own threads (kworkers, flushers, kswapd...): /proc/*/stat
+    with PF_KTHREAD in its flags. About 200 small reads, a few ms, twice per run."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        # after "pid (comm)": state is fields[0], flags fields[6], utime/stime fields[11:13]
+        if len(fields) > 12 and int(fields[6]) & _PF_KTHREAD:
+            total += int(fields[11]) + int(fields[12])
+    return total * _TICK_S
+
+
 def host_snapshot() -> dict[str, float]:
     """The host's cumulative CPU times (seconds, all CPUs), the harness's own, and the load
     now."""
@@ -50,7 +75,8 @@ def host_snapshot() -> dict[str, float]:
     # user includes guest time on Linux; iowait is idle waiting, not work
     busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
     return {"t": time.monotonic(), "busy_s": busy, "steal_s": getattr(t, "steal", 0.0),
-            "harness_s": _harness_cpu_s(), "load1": os.getloadavg()[0]}
+            "harness_s": _harness_cpu_s(), "kernel_s": _kernel_threads_cpu_s(),
+            "load1": os.getloadavg()[0]}
 
 
 def host_window(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, float]:
@@ -58,6 +84,7 @@ def host_window(start: Mapping[str, float], end: Mapping[str, float]) -> dict[st
     return {"wall_s": end["t"] - start["t"], "busy_s": end["busy_s"] - start["busy_s"],
             "steal_s": end["steal_s"] - start["steal_s"],
             "harness_s": end.get("harness_s", 0.0) - start.get("harness_s", 0.0),
+            "kernel_s": end.get("kernel_s", 0.0) - start.get("kernel_s", 0.0),
             "load1_start": start["load1"], "load1_end": end["load1"],
             "cpus": float(psutil.cpu_count() or 1)}
 
@@ -68,7 +95,8 @@ class Assessment:
     asked_cpu_s: float | None       # None: the run is not CPU-bound (or its threads unknown)
     received_cpu_s: float | None    # None: its cgroup's CPU time was not read
     others_cores: float | None      # other processes' CPU over the window, in cores
-    harness_cores: float            # the harness's own (sampler, setup, runc), in cores
+    harness_cores: float            # the harness's own (sampler, in-process setup), in cores
+    kernel_cores: float             # the kernel's threads (writeback...), in cores
     steal_cores: float | None
     load1: float | None             # the higher of the start and end 1-minute load
     reasons: tuple[str, ...]
@@ -84,6 +112,7 @@ class Assessment:
                                       if self.asked_cpu_s and self.received_cpu_s is not None
                                       else None),
                 "others_cores": self.others_cores, "harness_cores": self.harness_cores,
+                "kernel_cores": self.kernel_cores,
                 "steal_cores": self.steal_cores,
                 "load1": self.load1, "reasons": list(self.reasons)}
 
@@ -109,7 +138,8 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     received = float(used) / 1e9 if isinstance(used, int | float) else None
     asked = asked_cpu(threads, wall, cpu_limit)
     harness = max(0.0, float(host.get("harness_s", 0.0)))
-    others = (max(0.0, float(host["busy_s"]) - received - harness) / wall
+    kernel = max(0.0, float(host.get("kernel_s", 0.0)))
+    others = (max(0.0, float(host["busy_s"]) - received - harness - kernel) / wall
               if received is not None else None)
     steal = float(host["steal_s"]) / wall
     reasons = []
@@ -121,5 +151,5 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     if steal > OTHERS_MAX_CORES:
         reasons.append(f"the hypervisor stole {steal:.2f} of a core")
     load = max(float(host["load1_start"]), float(host["load1_end"]))
-    return Assessment(wall, asked, received, others, harness / wall, steal, load,
-                      tuple(reasons))
+    return Assessment(wall, asked, received, others, harness / wall, kernel / wall, steal,
+                      load, tuple(reasons))

@@ -112,3 +112,21 @@ def test_the_harness_own_cpu_is_not_another_process() -> None:
     assert reading.others_cores == pytest.approx(0.025)
     assert reading.harness_cores == pytest.approx(0.125)
     assert reading.as_dict()["harness_cores"] == pytest.approx(0.125)
+
+
+def test_the_kernels_own_threads_are_counted_apart() -> None:
+    # a disk run: 0.3 CPU-s in its cgroup, 0.28 in kernel flushers, 0.05 elsewhere, over 2 s
+    acc = accounting(0.3, 0.63)
+    acc["host"]["kernel_s"] = 0.28
+    reading = assess(acc, threads=None)
+    assert reading is not None and not reading.contended
+    assert reading.kernel_cores == pytest.approx(0.14)
+    assert reading.others_cores == pytest.approx(0.025)
+
+
+def test_kernel_threads_are_read_from_proc() -> None:
+    # kthreadd (PID 2) and its children are kernel threads: their CPU time is counted, and
+    # it never goes backwards
+    first = contention._kernel_threads_cpu_s()
+    assert first > 0
+    assert contention._kernel_threads_cpu_s() >= first
