@@ -37,6 +37,10 @@ import psutil
 RECEIVED_MIN = 0.90         # of the CPU asked for
 OTHERS_MAX_CORES = 0.10     # other processes' (or steal's) CPU, in cores, averaged
 RERUNS = 2                  # a contended scheduled run is tried at most this many more times
+# Below this window nothing is judged, only recorded: a 25 ms start-up run's "others" is the
+# launcher under test itself (runc runs outside the cgroup), and one scheduler tick of any
+# daemon is a tenth of a core over so short a window.
+MIN_WINDOW_S = 1.0
 
 
 def _harness_cpu_s() -> float:
@@ -126,8 +130,13 @@ def asked_cpu(threads: int | None, wall_s: float, cpu_limit: float | None) -> fl
 
 
 def assess(accounting: Mapping[str, Any], threads: int | None,
-           cpu_limit: float | None = None) -> Assessment | None:
-    """The guard's reading of one run's accounting (None: no host window was recorded)."""
+           cpu_limit: float | None = None, *, judge_others: bool = True
+           ) -> Assessment | None:
+    """The guard's reading of one run's accounting (None: no host window was recorded).
+
+    judge_others False: the other processes' CPU is recorded but flags nothing (a VM: QEMU's
+    CPU before it joins our cgroup is charged to libvirt's, so its "others" hold part of the
+    run itself until the VM's accounting window is fixed)."""
     host = accounting.get("host")
     if not isinstance(host, Mapping) or not host.get("wall_s"):
         return None
@@ -143,12 +152,13 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
               if received is not None else None)
     steal = float(host["steal_s"]) / wall
     reasons = []
-    if asked and received is not None and received < RECEIVED_MIN * asked:
+    judged = wall >= MIN_WINDOW_S
+    if judged and asked and received is not None and received < RECEIVED_MIN * asked:
         reasons.append(f"received {received / asked:.0%} of the CPU it asked for "
                        f"({received:.2f} of {asked:.2f} CPU-s)")
-    if others is not None and others > OTHERS_MAX_CORES:
+    if judged and judge_others and others is not None and others > OTHERS_MAX_CORES:
         reasons.append(f"other processes used {others:.2f} of a core")
-    if steal > OTHERS_MAX_CORES:
+    if judged and steal > OTHERS_MAX_CORES:
         reasons.append(f"the hypervisor stole {steal:.2f} of a core")
     load = max(float(host["load1_start"]), float(host["load1_end"]))
     return Assessment(wall, asked, received, others, harness / wall, kernel / wall, steal,

@@ -200,7 +200,8 @@ class Harness:
         fill(rec, outcome)
         cap = job.limits.cpu_quota_us / job.limits.cpu_period_us \
             if job.limits and job.limits.cpu_quota_us else None
-        reading = contention.assess(outcome.accounting, threads, cap)
+        reading = contention.assess(outcome.accounting, threads, cap,
+                                    judge_others=target != "vm")
         if reading is not None:
             rec.contention, rec.contended = reading.as_dict(), reading.contended
         if outcome.exit_code != 0:

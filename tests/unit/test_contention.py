@@ -130,3 +130,23 @@ def test_kernel_threads_are_read_from_proc() -> None:
     first = contention._kernel_threads_cpu_s()
     assert first > 0
     assert contention._kernel_threads_cpu_s() >= first
+
+
+def test_a_window_under_a_second_is_recorded_not_judged() -> None:
+    # a 25 ms start-up run: runc's own CPU outside the cgroup is half a core of "others"
+    reading = assess(accounting(0.005, 0.0175, wall_s=0.025), threads=None)
+    assert reading is not None and not reading.contended
+    assert reading.others_cores == pytest.approx(0.5)
+    # the same half core over a whole second is judged
+    assert assess(accounting(0.2, 0.7, wall_s=1.0), threads=None).contended  # type: ignore[union-attr]
+
+
+def test_a_vms_others_are_recorded_not_judged() -> None:
+    reading = assess(accounting(20.0, 36.0, wall_s=28.0, start=False), threads=None,
+                     judge_others=False)
+    assert reading is not None and not reading.contended
+    assert reading.others_cores == pytest.approx(16.0 / 28.0)
+    # steal still counts: it is the hypervisor's, not QEMU's
+    reading = assess(accounting(20.0, 20.0, wall_s=28.0, steal_s=5.6, start=False),
+                     threads=None, judge_others=False)
+    assert reading is not None and reading.reasons == ("the hypervisor stole 0.20 of a core",)
