@@ -196,7 +196,7 @@ def _summary_cell(r: Mapping[str, Any], target: str, t: Translator) -> dict[str,
     ratio = t("baseline") if target == data.NATIVE else \
         fmt_ratio(_f(r["ratio"]), _f(r["ci_low"]), _f(r["ci_high"]))
     notes = []
-    if r["noisy"]:
+    if isinstance(r["noisy"], str):  # pandas keeps a column of None as NaN
         notes.append(t("cell_noisy", reason=r["noisy"]))
     if r["class"] == "insufficient":
         notes.append(t("cell_insufficient"))

@@ -45,13 +45,13 @@ def test_three_runs_a_side_show_n_and_the_range_and_no_ci(tmp_path: Path) -> Non
     assert cell.startswith("insufficient: ")
     assert "n=3, range 90.0–99.0" in cell
     assert "×0.94" in cell and "[" not in cell  # the ratio, and no interval
-    assert "too few runs for a CI" in cell
+    assert "too few runs for a CI" in cell and "noisy" not in cell
 
 
 def test_five_runs_a_side_show_n_and_the_ci(tmp_path: Path) -> None:
     html = html_of(session([100, 101, 102, 100, 101], [90, 91, 92, 90, 91]), tmp_path)
     (cell,) = summary_cells(html)
-    assert cell.startswith("worse: ") and "n=5" in cell
+    assert cell.startswith("worse: ") and "n=5" in cell and "noisy" not in cell
     assert re.search(r"×0\.90\d* \[0\.\d+–0\.\d+\]", cell), cell
     # the ratio plot's label carries n too
     assert "cpu.single · events_per_s ↑ (n=5)" in html
@@ -62,8 +62,11 @@ def test_a_noisy_cell_is_not_coloured_and_says_why(tmp_path: Path) -> None:
     d = session([100, 101, 102, 100, 101], [50, 51, 100, 101, 50])
     cell = d["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
     assert cell["noisy"]
-    (text,) = summary_cells(html_of(d, tmp_path))
+    html = html_of(d, tmp_path)
+    (text,) = summary_cells(html)
     assert text.startswith("noisy: ") and f"noisy ({cell['noisy']})" in text
+    # native's steady cell says nothing of noise (pandas stores its missing reason as NaN)
+    assert html.count("noisy (") == 1 and "(nan)" not in html
 
 
 def test_contended_runs_are_listed_and_left_out(tmp_path: Path) -> None:
