@@ -21,7 +21,7 @@ def fmt(value: Any) -> str:
         return f"{value:.0f}"
     if a >= 10:
         return f"{value:.1f}"
-    if a >= 1:
+    if a >= 0.9995:  # 0.9999 too: "1.00" like its neighbours, not "1"
         return f"{value:.2f}"
     if a == 0:
         return "0"

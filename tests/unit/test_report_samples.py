@@ -96,3 +96,9 @@ def test_a_cell_whose_every_run_was_contended_says_so(tmp_path: Path) -> None:
     (cell,) = summary_cells(html_of(d, tmp_path))
     assert cell.startswith("contended: ") and "n=0" in cell
     assert "all 5 runs contended: left out" in cell
+
+
+def test_a_ratio_just_under_one_prints_with_two_decimals() -> None:
+    from reports.formatting import fmt
+
+    assert [fmt(0.99996), fmt(0.9994), fmt(1.0)] == ["1.00", "0.999", "1.00"]
