@@ -95,3 +95,31 @@ def test_a_from_zero_cell_shows_no_ratio_ci_and_a_base_of_one_does() -> None:
     up = rules.compare_values("lower", [1.0, 1.0, 1.0, 1.01, 0.99],
                               [1.5, 1.6, 1.55, 1.45, 1.5], resamples=400)
     assert up.verdict == rules.REGRESSED and up.ci is not None and up.ci[0] > 1.05
+
+
+def test_the_json_rows_and_totals_are_pinned_whole() -> None:
+    """`isobench compare --format json`: every key, and each value from the cell it names."""
+    new = [130.0, 131.0, 129.0, 130.5, 129.5]
+    result = rules.compare(_doc({"native": BASE, "container": BASE}),
+                           _doc({"native": BASE, "container": new},
+                                contended={"native": 0}), resamples=400)
+    same, up = result.rows
+    c = up.change
+    assert c.ci is not None and c.confidence is not None and c.p_value is not None
+    assert up.as_dict() == {
+        "workload": "cpu", "variant": "cpu.single", "metric": "events_per_s",
+        "target": "container", "unit": "events/s", "better": "higher", "threshold": 0.05,
+        "verdict": rules.IMPROVED, "base": {"n": 5, "median": 100.0},
+        "new": {"n": 5, "median": 130.0}, "change": pytest.approx(0.3),
+        "ratio": pytest.approx(1.3), "ci": list(c.ci), "confidence": c.confidence,
+        "p_value": c.p_value}
+    assert same.as_dict()["verdict"] == rules.SAME and same.as_dict()["target"] == "native"
+    # a cell with no CI says null
+    few = rules.compare(_doc({"runc": BASE[:3]}), _doc({"runc": new[:3]})).rows[0]
+    assert few.as_dict()["verdict"] == rules.INSUFFICIENT and few.as_dict()["ci"] is None
+    counts = {v: 0 for v in rules.VERDICTS}
+    counts.update({rules.SAME: 1, rules.IMPROVED: 1})
+    assert result.as_dict() == {
+        "alpha": 0.05, "family": 2, "min_n": 5, "threshold": None, "warnings": [],
+        "excluded_contended_runs": 0, "counts": counts,
+        "rows": [same.as_dict(), up.as_dict()]}
