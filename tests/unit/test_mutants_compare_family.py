@@ -123,3 +123,27 @@ def test_the_json_rows_and_totals_are_pinned_whole() -> None:
         "alpha": 0.05, "family": 2, "min_n": 5, "threshold": None, "warnings": [],
         "excluded_contended_runs": 0, "counts": counts,
         "rows": [same.as_dict(), up.as_dict()]}
+
+
+@pytest.mark.parametrize("value", [1.0, 1.5, -0.01, float("nan"), True])
+def test_a_threshold_is_a_fraction_in_0_1(value: Any) -> None:
+    from results.errors import ResultsError
+
+    with pytest.raises(ResultsError) as caught:
+        Thresholds({}, value)
+    assert str(caught.value) == f"threshold for all: must be a fraction in [0, 1), not {value!r}"
+    with pytest.raises(ResultsError) as caught:
+        Thresholds({"cpu.single.events_per_s": value})
+    assert str(caught.value) == ("threshold cpu.single.events_per_s: must be a fraction in "
+                                 f"[0, 1), not {value!r}")
+    assert Thresholds({"events_per_s": 0.0}, 0.999).default == 0.999
+
+
+def test_an_override_no_cell_matches_is_one_warning_naming_it() -> None:
+    result = rules.compare(_doc({"native": BASE}), _doc({"native": BASE}),
+                           thresholds=Thresholds({"cpu.single.event_per_s": 0.1,
+                                                  "mib_per_s": 0.1, "events_per_s": 0.1}),
+                           resamples=400)
+    assert result.warnings == [
+        "no cell compared matches the threshold for cpu.single.event_per_s, mib_per_s (keys are "
+        "workload.variant.metric, variant.metric or metric)"]
