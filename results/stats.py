@@ -393,6 +393,16 @@ def _ratio_of(top: float, bottom: float) -> float | None:
     return top / bottom if bottom != 0.0 else None
 
 
+def _ratio_groups(numerator_values: Sequence[float], denominator_values: Sequence[float],
+                  paired: bool) -> tuple[list[float], list[float]]:
+    num = _checked(numerator_values, "numerator values")
+    den = _checked(denominator_values, "denominator values")
+    if paired and len(num) != len(den):
+        raise ValueError(f"paired groups must have equal lengths, not {len(num)} and "
+                         f"{len(den)}")
+    return num, den
+
+
 def ratio_bootstrap(numerator_values: Sequence[float], denominator_values: Sequence[float],
                     *, paired: bool = False, resamples: int = 2000,
                     seed: int = 0) -> Bootstrap | None:
@@ -405,11 +415,7 @@ def ratio_bootstrap(numerator_values: Sequence[float], denominator_values: Seque
     indices are resampled jointly, by Monte Carlo. Resamples whose denominator median is 0
     are dropped.
     """
-    num = _checked(numerator_values, "numerator values")
-    den = _checked(denominator_values, "denominator values")
-    if paired and len(num) != len(den):
-        raise ValueError(f"paired groups must have equal lengths, not {len(num)} and "
-                         f"{len(den)}")
+    num, den = _ratio_groups(numerator_values, denominator_values, paired)
     point = _ratio_of(statistics.median(num), statistics.median(den))
     if point is None:
         return None
@@ -458,11 +464,7 @@ def bootstrap_ratio_ci(
     _check_bootstrap_args(resamples, confidence)
     _check_method(method)
     if not (ci_supported(len(numerator_values)) and ci_supported(len(denominator_values))):
-        num = _checked(numerator_values, "numerator values")
-        den = _checked(denominator_values, "denominator values")
-        if paired and len(num) != len(den):
-            raise ValueError(f"paired groups must have equal lengths, not {len(num)} and "
-                             f"{len(den)}")
+        num, den = _ratio_groups(numerator_values, denominator_values, paired)
         point = _ratio_of(statistics.median(num), statistics.median(den))
         return point, None, None  # too few values for any interval: no bootstrap at all
     boot = ratio_bootstrap(numerator_values, denominator_values, paired=paired,

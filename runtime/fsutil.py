@@ -97,3 +97,21 @@ def warn_corrupt(path: Path, err: BaseException) -> None:
     _warned.add(str(path))
     print(f"isobench: warning: skipping corrupt state file {path}: {_reason(err)}",
           file=sys.stderr)
+
+
+class TextFileError(ValueError):
+    """A text file over its size bound, or not UTF-8: the message names which."""
+
+
+def read_bounded_text(path: Path, limit: int) -> str:
+    """An untrusted text file's UTF-8 text, reading at most `limit` + 1 bytes, so a huge
+    file costs nothing; TextFileError when it is over `limit` bytes or not UTF-8. OSError
+    propagates."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TextFileError(f"file is larger than {limit} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError as e:
+        raise TextFileError(f"not UTF-8 text (byte {e.start})") from None

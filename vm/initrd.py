@@ -29,6 +29,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.fsutil import atomic_write
+
 GUEST_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4")
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 BUILDER_SOURCE = Path(__file__)
@@ -259,10 +261,5 @@ def ensure_initrd(release: str, cache: Path, modules_root: Path = Path("/lib/mod
         return Initrd(out, names, cached=True)
     data = build(modules_dir, busybox)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, data, durable=False)  # a cache: rebuilt if lost
     return Initrd(out, names, cached=False)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
-import os
 import shutil
 import struct
 import subprocess
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from runtime.fsutil import atomic_write
 
 ELF_MAGIC = b"\x7fELF"
 HDR_MAGIC = b"HdrS"
@@ -208,10 +209,5 @@ def ensure_vmlinux(bzimage: str, release: str, cache: Path) -> Vmlinux:
         why = "bzImage kept: its vmlinux has no PVH note (CONFIG_PVH), QEMU cannot boot it as ELF"
         nopvh.write_text(why + "\n")
         return Vmlinux(None, why)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(elf)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(out, elf, durable=False)  # a cache: rebuilt if lost
     return Vmlinux(out, f"uncompressed vmlinux with a PVH entry at {entry:#x} ({out.name})")

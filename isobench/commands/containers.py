@@ -211,22 +211,22 @@ STATS_FORMAT = ("table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.M
                 "{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}")
 
 
+def _human_size(n: float, base: int, units: tuple[str, ...], digits: int) -> str:
+    for unit in units[:-1]:
+        if abs(n) < base:
+            return f"{n:.{digits}g}{unit}"
+        n /= base
+    return f"{n:.{digits}g}{units[-1]}"
+
+
 def binary_size(n: float) -> str:
     """Docker's units.BytesSize: 15.94MiB."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.4g}{unit}"
-        n /= 1024
-    return f"{n:.4g}TiB"
+    return _human_size(n, 1024, ("B", "KiB", "MiB", "GiB", "TiB"), 4)
 
 
 def decimal_size(n: float) -> str:
     """Docker's units.HumanSizeWithPrecision(n, 3): 693MB, 1.27kB, 0B."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.3g}{unit}"
-        n /= 1000
-    return f"{n:.3g}TB"
+    return _human_size(n, 1000, ("B", "kB", "MB", "GB", "TB"), 3)
 
 
 def net_bytes(pid: int) -> tuple[int, int]:

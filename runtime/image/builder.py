@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import IsobenchError
-from runtime.fsutil import read_json, write_json
+from runtime.fsutil import TextFileError, read_bounded_text, read_json, write_json
 from runtime.image import copy as copying
 from runtime.image import dockerfile as df
 from runtime.image.archive import ArchiveError, add_local_archive, is_archive
@@ -106,16 +106,11 @@ MAX_DOCKERFILE_BYTES = 4 * MAX_DOCKERFILE_CHARS
 
 def _read_dockerfile(path: Path, shown: str) -> str:
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_DOCKERFILE_BYTES + 1)
+        return read_bounded_text(path, MAX_DOCKERFILE_BYTES)
     except OSError as e:
         raise BuildError(f"failed to read Dockerfile {path}: {e.strerror}") from None
-    if len(data) > MAX_DOCKERFILE_BYTES:
-        raise BuildError(f"{shown}: file is larger than {MAX_DOCKERFILE_BYTES} bytes")
-    try:
-        return data.decode()
-    except UnicodeDecodeError as e:
-        raise BuildError(f"{shown}: not UTF-8 text (byte {e.start})") from None
+    except TextFileError as e:
+        raise BuildError(f"{shown}: {e}") from None
 
 
 class Builder:
