@@ -32,10 +32,12 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 MIB = data.MIB
 
 EXAM_PARTS = (
-    ("exam_a1_title", "exam_a1", ("isolated_process", "chroot_no_isolation", "cgroups_limit")),
+    ("exam_a1_title", "exam_a1", ("isolated_process", "chroot_no_isolation", "cgroups_limit",
+                                  "runc_bundle")),
     ("exam_a2_title", "exam_a2", ("shared_kernel", "vm_holds_memory", "start_faster",
                                   "weigh_less")),
-    ("exam_a3_title", "exam_a3", ("build_trace", "layer_cache", "volumes_outlive")),
+    ("exam_a3_title", "exam_a3", ("build_trace", "layer_cache", "volumes_outlive",
+                                  "networks_join", "compose_app")),
 )
 FIGURE_ANCHORS = {"limits": "sec-limits", "trace": "sec-trace", "startup": "sec-startup",
                   "weight": "sec-footprint", "vm_memory": "sec-footprint"}
@@ -371,8 +373,10 @@ def _trace(doc: Mapping[str, Any], t: Translator) -> dict[str, Any] | None:
 
 def _evidence_tables(doc: Mapping[str, Any]) -> dict[str, Any]:
     kernel = [{"target": r["target"], "release": (r.get("extra") or {}).get("release"),
+               "boot_id": (r.get("extra") or {}).get("boot_id"),
                "same": (r.get("metrics") or {}).get("same_as_host"),
-               "host": (r.get("extra") or {}).get("host_release")}
+               "host": (r.get("extra") or {}).get("host_release"),
+               "host_boot_id": (r.get("extra") or {}).get("host_boot_id")}
               for r in sorted(data.runs(doc, "evidence", "evidence.kernel"),
                               key=lambda r: data.target_order(r["target"]))]
     ns_runs = data.runs(doc, "evidence", "evidence.namespaces", "container")
