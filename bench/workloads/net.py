@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
-from bench import leases
+from bench import leases, setup
 from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_iperf3, parse_qperf_latency
 from bench.targets import Job, RuncTarget
@@ -326,7 +326,10 @@ def _net_run(session: Session, image: str, target: str, kind: str, rep: int) -> 
         except Exception as e:  # noqa: BLE001 - a failed teardown fails the run, loudly
             rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
     rec.wall_s = time.perf_counter() - t0
-    rec.extra = {"placement": kind, **placement.extra}
+    rec.extra = {"placement": kind, **placement.extra,
+                 "setup": setup.block(target, network=placement.extra.get("network") or kind,
+                                      timer="iperf3's and qperf's own reports (host client → "
+                                            "server in the target)")}
     if rec.error:
         session.progress(f"  failed: {rec.error}")
     return rec

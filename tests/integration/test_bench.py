@@ -82,6 +82,16 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     assert trace["root_is_image_layers"] is True and trace["layers_rehashed_equal"] == \
         trace["layers"] >= 3, trace
     assert one(doc, "evidence.compose", "container")["extra"]["left_after_down"] == []
+    # every figure's run carries its setup: the disk each target wrote to, its network
+    for r in doc["runs"]:
+        if r["workload"] in ("cpu", "memory", "disk", "startup", "net", "limits"):
+            assert {"tools", "network", "timer", "limits"} <= set(r["extra"]["setup"]), r
+    disks = {t: one(doc, "disk.seqwrite", t)["extra"]["setup"]["disk"] for t in
+             ("native", "container", "runc")}
+    assert disks["native"].startswith("a host directory") and \
+        disks["container"].startswith("a volume") and "bind-mounted" in disks["runc"], disks
+    assert one(doc, "limits.memory_64m", "container")["extra"]["setup"]["limits"] == \
+        "memory 64 MiB"
     # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
     assert cli.census() - before == type(before)(0, 0, 0, 0)
 
