@@ -103,6 +103,7 @@ def test_the_cv_limit_at_just_below_and_just_above() -> None:
     ([100.0, 150.0, 60.0], 0.125, "CV 44 % > 12.5 %"),
     ([1.0, 3.0], 0.05, "CV 71 % > 5 %"),
     ([10.0, 12.0], 0.1, "CV 13 % > 10 %"),
+    ([2.0, 4.0], 0.1, "CV 47 % > 10 %"),      # 47.1 %: x 101 would round to 48
     ([-1.0, 1.0], 0.10, "CV undefined (mean 0)"),
     ([-2.0, 0.0, 2.0], 0.5, "CV undefined (mean 0)"),
 ])

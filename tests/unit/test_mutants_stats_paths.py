@@ -188,6 +188,12 @@ def test_the_median_ci_of_21_values_is_the_percentiles_of_2000_seed_0_resamples(
     got = bootstrap_median_ci(data, confidence=confidence)
     assert got == (point, *percentile_bounds(counts, point, confidence))
     assert got[1] == min(counts)
+    # and the count and seed given reach the resampling: one draw from seed 7 is one
+    # bootstrap median, the interval that and the point
+    (drawn,) = replay_median(data, 1, 7)
+    assert drawn != point and (drawn,) != tuple(replay_median(data, 1, 0))
+    assert bootstrap_median_ci(data, resamples=1, seed=7) == \
+        (point, min(drawn, point), max(drawn, point))
 
 
 def replay_unpaired(num: list[float], den: list[float], resamples: int, seed: int) -> Counter:
@@ -282,3 +288,20 @@ def test_tail_masses_at_bounds_equal_to_a_ratio_match_the_full_distribution(
         for upper in (False, True):
             assert boot._tail_mass(bound, upper=upper) == pytest.approx(
                 slow._tail_mass(bound, upper=upper), abs=1e-12), (bound, upper)
+
+
+def test_an_exact_ratios_p_value_never_builds_the_product_distribution() -> None:
+    """At n = 20 a side the product has up to 210 x 210 points; a p-value is one bisection
+    per numerator point (what compare does for every cell), for any positive bound and
+    positive denominators, below 1 as above it."""
+    num, den = [0.1 * v for v in spread(20, 1.0)], [0.02 * v for v in spread(20, 1.0)]
+    boot = ratio_bootstrap(num, den)
+    assert boot is not None and boot.point == pytest.approx(5.0)
+    assert min(b for b, _ in boot.factors[1]) < 1.0   # type: ignore[index]
+    for bound, above in ((0.5, True), (4.0, True), (9.0, False), (1.5, True)):
+        boot.p_beyond(bound, above=above)
+    assert "dist" not in vars(boot)
+    fresh = ratio_bootstrap(num, den)
+    assert fresh is not None
+    assert boot.p_beyond(4.0, above=True) == pytest.approx(
+        Bootstrap(fresh.point, fresh.dist).p_beyond(4.0, above=True), abs=1e-12)
