@@ -358,3 +358,17 @@ def test_a_run_without_a_repetition_is_round_0() -> None:
 
 def test_contended_counts_of_a_document_without_runs_is_empty() -> None:
     assert document.contended_counts({}) == {}
+
+
+def test_the_summary_defaults_to_2000_resamples() -> None:
+    # seed 85 puts a bound of this Monte-Carlo bootstrap on a lump edge that a 2001st
+    # resample moves (checked below), so only 2000 resamples give this interval
+    from results.stats import bootstrap_ratio_ci
+
+    container = [50.0 + (7 * i % 21) for i in range(21)]
+    native = [48.0 + (5 * i % 22) for i in range(22)]
+    doc = _session(85, {"container": container, "native": native})
+    document.recompute_summary(doc)
+    expected = bootstrap_ratio_ci(container, native, seed=85, resamples=2000)
+    assert expected != bootstrap_ratio_ci(container, native, seed=85, resamples=2001)
+    assert _ci(doc) == expected
