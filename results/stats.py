@@ -13,17 +13,19 @@ bootstrap medians), so two choices matter more than the method's name: (1) for u
 of up to EXACT_MAX_N values the bootstrap is *exact* (each resample's median weighted by its
 probability, Maritz & Jarrett 1978: no Monte-Carlo error, ~1 ms a cell); (2) bounds are whole
 bootstrap values, never interpolated between lumps (interpolating undercovers). The method
-(percentile or BCa) was chosen by tests/unit/test_results_simulation.py, coverage of the true
-ratio of medians by the 95 % interval (bench/tools/simulate_compare.py, 600-2000 trials, MC
-error ~0.5-0.9 points; normal and lognormal the same, the ratio of medians being invariant
-under a monotone transform for odd n):
+is the percentile interval, chosen over BCa by coverage of the true ratio of medians by the
+95 % interval (bench/tools/simulate_compare.py, 600-2000 trials, MC error ~0.5-0.9 points;
+normal and lognormal the same, the ratio of medians being invariant under a monotone
+transform for odd n; tests/unit/test_results_simulation.py keeps the percentile rows):
 
     unpaired percentile   n=5 96-97 %   n=10 96-97 %      paired percentile n=5 94.6 %  n=10 98 %
     unpaired BCa          n=5 95.7 %    n=10 94.5-94.7 %  paired BCa        n=5 83 %    n=10 89 %
 
 BCa's acceleration comes from the jackknife, which is erratic for a median; the percentile
-interval covers >= 93 % everywhere and is the default. The median's own CI at n = 5 is
-[min, max]: 1 - 2/2^5 = 93.75 % for any continuous distribution (94-95 % at n = 10).
+interval covers >= 93 % everywhere. Nothing selected BCa, so it was removed (issue 13: an
+option no caller uses is code no test keeps honest; `git log -S _acceleration` finds it).
+The median's own CI at n = 5 is [min, max]: 1 - 2/2^5 = 93.75 % for any
+continuous distribution (94-95 % at n = 10).
 """
 
 from __future__ import annotations
@@ -127,10 +129,6 @@ MIN_CI_N = 5
 median's bootstrap has at most 3 distinct values to choose from and its interval is about the
 sample's range (at n = 3 exactly [min, max], about 75 % coverage however it is labelled)."""
 
-PERCENTILE, BCA = "percentile", "bca"
-METHODS = (PERCENTILE, BCA)
-DEFAULT_METHOD = PERCENTILE   # chosen by tests/unit/test_results_simulation.py (docstring)
-
 # Up to this many values per group the unpaired bootstrap is computed exactly (every
 # resample weighted by its probability); beyond it the product of two groups' medians has
 # too many points to sort quickly, and Monte-Carlo resamples are used instead.
@@ -146,7 +144,8 @@ def ci_supported(n: int) -> bool:
 
 
 def _merged(items: Sequence[tuple[float, float]]) -> Dist:
-    """Sorted, equal values merged, the probabilities renormalised (dropped resamples)."""
+    """Sorted, equal values merged, the probabilities renormalised (dropped resamples).
+    Every weight is positive, so the total is 0 only when there are no items."""
     out: Dist = []
     for value, weight in sorted(items):
         if out and out[-1][0] == value:
@@ -154,7 +153,7 @@ def _merged(items: Sequence[tuple[float, float]]) -> Dist:
         else:
             out.append((value, weight))
     total = sum(w for _, w in out)
-    return [(v, w / total) for v, w in out] if total > 0 else []
+    return [(v, w / total) for v, w in out]
 
 
 @functools.cache
@@ -212,9 +211,10 @@ def _monte_carlo(values: list[float]) -> Dist:
 
 def _lower(dist: Dist, tail: float) -> float:
     """The largest value with P(below it) <= tail: conservative, never interpolated (a
-    median's bootstrap is lumpy, and interpolating between lumps undercovers)."""
-    bound, below = dist[0][0], 0.0
-    for value, weight in dist:
+    median's bootstrap is lumpy, and interpolating between lumps undercovers). The lowest
+    value always qualifies: nothing is below it."""
+    bound, below = dist[0]
+    for value, weight in dist[1:]:
         if below > tail + _EPS:
             break
         bound, below = value, below + weight
@@ -222,39 +222,19 @@ def _lower(dist: Dist, tail: float) -> float:
 
 
 def _upper(dist: Dist, tail: float) -> float:
-    bound, above = dist[-1][0], 0.0
-    for value, weight in reversed(dist):
+    """The smallest value with P(above it) <= tail (_lower's mirror image)."""
+    bound, above = dist[-1]
+    for value, weight in reversed(dist[:-1]):
         if above > tail + _EPS:
             break
         bound, above = value, above + weight
     return bound
 
 
-def _acceleration(jackknife: Sequence[Sequence[float]]) -> float:
-    """BCa's acceleration from leave-one-out estimates, one list per resampled group
-    (Efron & Tibshirani 1993, 14.15; the two-sample form weights each group by 1/n)."""
-    top = bottom = 0.0
-    for group in jackknife:
-        if len(group) < 2:
-            continue
-        centre, size = statistics.fmean(group), len(group)
-        top += sum((centre - v) ** 3 for v in group) / size ** 3
-        bottom += sum((centre - v) ** 2 for v in group) / size ** 2
-    return top / (6 * bottom ** 1.5) if bottom > 0 else 0.0
-
-
-_NORMAL = statistics.NormalDist()
-
-
-def _probit(p: float) -> float:
-    return _NORMAL.inv_cdf(min(max(p, 1e-9), 1 - 1e-9))
-
-
 @dataclass(frozen=True)
 class Bootstrap:
-    """The bootstrap distribution of a statistic (a median, a ratio of medians), with what
-    its intervals and p-values need: the point estimate and the leave-one-out estimates
-    for BCa's acceleration.
+    """The bootstrap distribution of a statistic (a median, a ratio of medians) and its
+    point estimate: what its percentile intervals and p-values need.
 
     An exact unpaired ratio keeps its two medians' distributions (`factors`) and builds the
     product (`dist`, up to 21 x 21 points at n = 20) only when an interval asks for it: a
@@ -264,7 +244,6 @@ class Bootstrap:
     point: float
     samples: Dist = field(default_factory=list)
     factors: tuple[Dist, Dist] | None = None
-    jackknife: tuple[tuple[float, ...], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -278,71 +257,48 @@ class Bootstrap:
         tops, bottoms = self.factors
         return _merged([(t / b, p * q) for t, p in tops for b, q in bottoms if b != 0.0])
 
-    @functools.cached_property
-    def acceleration(self) -> float:
-        return _acceleration(self.jackknife)
-
     def _tail_mass(self, bound: float, *, upper: bool) -> float:
         """P*(estimate <= bound), or P*(estimate >= bound) when `upper`."""
         if self.factors is not None and bound > 0 and all(b > 0 for b, _ in self.factors[1]):
-            # t / b <= bound  <=>  b >= t / bound (b > 0): one bisection per numerator point
+            # For b > 0 and bound > 0, t / b falls as b rises (t > 0) or stays below the bound
+            # (t <= 0): the b with t / b <= bound are a suffix of the sorted denominators, found
+            # by one bisection per numerator point. The test is the float t / b that `dist`
+            # holds, not b >= t / bound, which rounds differently: a ratio on the bound (105 /
+            # 100 against 1.05) would leave the mass on one path and not the other.
             tops, bottoms = self.factors
             values = [b for b, _ in bottoms]
             suffix = list(itertools.accumulate((q for _, q in reversed(bottoms))))[::-1] + [0.0]
             mass = 0.0
             for t, p in tops:
-                if upper:  # t / b >= bound  <=>  b <= t / bound
-                    mass += p * (1.0 - suffix[bisect.bisect_right(values, t / bound)])
+                if upper:  # t / b >= bound: the b before the first with t / b < bound
+                    first = bisect.bisect_left(values, True, key=lambda b, t=t: t / b < bound)
+                    mass += p * (1.0 - suffix[first])
                 else:
-                    mass += p * suffix[bisect.bisect_left(values, t / bound)]
+                    first = bisect.bisect_left(values, True, key=lambda b, t=t: t / b <= bound)
+                    mass += p * suffix[first]
             return mass
         if upper:
             return sum(w for v, w in self.dist if v >= bound)
         return sum(w for v, w in self.dist if v <= bound)
 
-    def _bias(self) -> float:
-        below = sum(w for v, w in self.dist if v < self.point)
-        return _probit(below + 0.5 * sum(w for v, w in self.dist if v == self.point))
-
-    def _tail(self, tail: float, z0: float) -> float:
-        """BCa's adjusted tail probability for a nominal one (Efron 1987)."""
-        z = z0 + _NORMAL.inv_cdf(tail)
-        return _NORMAL.cdf(z0 + z / (1 - self.acceleration * z))
-
-    def interval(self, confidence: float = 0.95,
-                 method: str = DEFAULT_METHOD) -> tuple[float, float]:
-        """A two-sided interval, widened to take in the point estimate (the lumpy bootstrap
-        of a median can miss it; error bars point - low, high - point are never negative)."""
-        _check_method(method)
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """The two-sided percentile interval, widened to take in the point estimate (the
+        lumpy bootstrap of a median can miss it; error bars point - low, high - point are
+        never negative)."""
         tail = (1.0 - confidence) / 2.0
-        low_tail = high_tail = tail
-        if method == BCA:
-            z0 = self._bias()
-            low_tail, high_tail = self._tail(tail, z0), 1.0 - self._tail(1.0 - tail, z0)
-        low, high = _lower(self.dist, low_tail), _upper(self.dist, high_tail)
+        low, high = _lower(self.dist, tail), _upper(self.dist, tail)
         return min(low, self.point), max(high, self.point)
 
-    def p_beyond(self, bound: float, *, above: bool, method: str = DEFAULT_METHOD) -> float:
+    def p_beyond(self, bound: float, *, above: bool) -> float:
         """The smallest 1 - confidence at which interval() lies wholly above (below) `bound`:
         a two-sided p-value for "the statistic is beyond the bound". 1 when the point
         estimate is not beyond it (interval() always holds the point)."""
-        _check_method(method)
         if (self.point <= bound) if above else (self.point >= bound):
             return 1.0
         mass = self._tail_mass(bound, upper=not above)
         if mass <= _EPS:
             return 0.0
-        if method == BCA:  # invert _tail: which nominal tail puts the bound at the mass
-            z0 = self._bias()
-            w = _probit(mass if above else 1.0 - mass) - z0
-            z = w / (1 + self.acceleration * w) - z0
-            mass = _NORMAL.cdf(z) if above else 1.0 - _NORMAL.cdf(z)
         return min(1.0, 2.0 * mass)
-
-
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
 
 
 def _check_bootstrap_args(resamples: int, confidence: float) -> None:
@@ -350,11 +306,6 @@ def _check_bootstrap_args(resamples: int, confidence: float) -> None:
         raise ValueError("resamples must be at least 1")
     if not 0.0 < confidence < 1.0:
         raise ValueError("confidence must be between 0 and 1")
-
-
-def _jackknife_medians(data: list[float]) -> list[float]:
-    return [statistics.median(data[:i] + data[i + 1:]) for i in range(len(data))] \
-        if len(data) > 1 else []
 
 
 def median_bootstrap(values: Sequence[float], *, resamples: int = 2000,
@@ -367,11 +318,11 @@ def median_bootstrap(values: Sequence[float], *, resamples: int = 2000,
     else:
         rng = random.Random(seed)
         dist = _monte_carlo([_resampled_median(rng, data) for _ in range(resamples)])
-    return Bootstrap(point, dist, jackknife=(tuple(_jackknife_medians(data)),))
+    return Bootstrap(point, dist)
 
 
 def bootstrap_median_ci(values: Sequence[float], *, resamples: int = 2000,
-                        confidence: float = 0.95, seed: int = 0, method: str = DEFAULT_METHOD,
+                        confidence: float = 0.95, seed: int = 0,
                         min_n: int = 1) -> tuple[float, float | None, float | None]:
     """(median, low, high); low and high None below `min_n` values.
 
@@ -381,12 +332,11 @@ def bootstrap_median_ci(values: Sequence[float], *, resamples: int = 2000,
     for any continuous distribution; ~97 % at n = 10.
     """
     _check_bootstrap_args(resamples, confidence)
-    _check_method(method)
     data = _checked(values)
     if len(data) < min_n:
         return statistics.median(data), None, None
     boot = median_bootstrap(data, resamples=resamples, seed=seed)
-    return (boot.point, *boot.interval(confidence, method))
+    return (boot.point, *boot.interval(confidence))
 
 
 def _ratio_of(top: float, bottom: float) -> float | None:
@@ -407,7 +357,8 @@ def ratio_bootstrap(numerator_values: Sequence[float], denominator_values: Seque
                     *, paired: bool = False, resamples: int = 2000,
                     seed: int = 0) -> Bootstrap | None:
     """The bootstrap of median(numerator) / median(denominator); None when the
-    denominator's median is 0 (the ratio is undefined) or no resample has a ratio.
+    denominator's median is 0 (the ratio is undefined), empty when no Monte-Carlo resample
+    has a ratio.
 
     Unpaired, each group is resampled on its own (independent runs): exactly up to
     EXACT_MAX_N values a group, else `resamples` draws from `seed`. Paired, the groups are
@@ -429,40 +380,24 @@ def ratio_bootstrap(numerator_values: Sequence[float], denominator_values: Seque
                               statistics.median(den[i] for i in picked))
             if ratio is not None:
                 estimates.append(ratio)
-        jackknife = [[_ratio_of(statistics.median(num[:i] + num[i + 1:]),
-                                statistics.median(den[:i] + den[i + 1:]))
-                      for i in rounds if len(num) > 1]]
-        boot = Bootstrap(point, _monte_carlo(estimates), jackknife=_groups(jackknife))
-    else:
-        den_median = statistics.median(den)
-        jackknife = [[m / den_median for m in _jackknife_medians(num)],
-                     [_ratio_of(statistics.median(num), m) for m in _jackknife_medians(den)]]
-        if len(num) <= EXACT_MAX_N and len(den) <= EXACT_MAX_N:
-            factors = (_exact_median_dist(num), _exact_median_dist(den))
-            if any(b != 0.0 for b, _ in factors[1]):
-                return Bootstrap(point, factors=factors, jackknife=_groups(jackknife))
-            return Bootstrap(point)
-        estimates = [r for r in (_ratio_of(_resampled_median(rng, num),
-                                           _resampled_median(rng, den))
-                                 for _ in range(resamples)) if r is not None]
-        boot = Bootstrap(point, _monte_carlo(estimates), jackknife=_groups(jackknife))
-    return boot
-
-
-def _groups(jackknife: list[list[float | None]]) -> tuple[tuple[float, ...], ...]:
-    return tuple(tuple(v for v in group if v is not None) for group in jackknife)
+        return Bootstrap(point, _monte_carlo(estimates))
+    if len(num) <= EXACT_MAX_N and len(den) <= EXACT_MAX_N:
+        # never empty: the sample's own median (non-zero here) has positive probability
+        return Bootstrap(point, factors=(_exact_median_dist(num), _exact_median_dist(den)))
+    estimates = [r for r in (_ratio_of(_resampled_median(rng, num),
+                                       _resampled_median(rng, den))
+                             for _ in range(resamples)) if r is not None]
+    return Bootstrap(point, _monte_carlo(estimates))
 
 
 def bootstrap_ratio_ci(
     numerator_values: Sequence[float], denominator_values: Sequence[float], *,
     paired: bool = False, resamples: int = 2000, confidence: float = 0.95, seed: int = 0,
-    method: str = DEFAULT_METHOD,
 ) -> tuple[float | None, float | None, float | None]:
     """(ratio of medians, low, high): (None, None, None) when the denominator's median is 0;
     low and high None when either group has fewer than MIN_CI_N values (or no resample has
     a ratio). See ratio_bootstrap for paired and unpaired."""
     _check_bootstrap_args(resamples, confidence)
-    _check_method(method)
     if not (ci_supported(len(numerator_values)) and ci_supported(len(denominator_values))):
         num, den = _ratio_groups(numerator_values, denominator_values, paired)
         point = _ratio_of(statistics.median(num), statistics.median(den))
@@ -473,7 +408,7 @@ def bootstrap_ratio_ci(
         return None, None, None
     if boot.empty:
         return boot.point, None, None
-    return (boot.point, *boot.interval(confidence, method))
+    return (boot.point, *boot.interval(confidence))
 
 
 # -- noise ------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def detection_rate(pairs: int, n: int, cv: float, seed: int = 2) -> tuple[float,
 
 def coverage(trials: int, n: int, sampler: Sampler, *, paired: bool, cv: float = 0.05,
              ratio: float = 1.1, confidence: float = 0.95, resamples: int = 500,
-             seed: int = 3, method: str | None = None) -> float:
+             seed: int = 3) -> float:
     """How often bootstrap_ratio_ci's interval holds the true ratio of medians.
 
     Paired groups share a per-round factor (the host's state in that round) as well as
@@ -114,7 +114,6 @@ def coverage(trials: int, n: int, sampler: Sampler, *, paired: bool, cv: float =
     """
     rng = random.Random(seed)
     held = 0
-    extra = {} if method is None else {"method": method}
     for trial in range(trials):
         if paired:
             rounds = [sampler(rng, 1.0, cv) for _ in range(n)]
@@ -124,7 +123,7 @@ def coverage(trials: int, n: int, sampler: Sampler, *, paired: bool, cv: float =
             num = [sampler(rng, ratio, cv) for _ in range(n)]
             den = [sampler(rng, 1.0, cv) for _ in range(n)]
         _, low, high = bootstrap_ratio_ci(num, den, paired=paired, confidence=confidence,
-                                          resamples=resamples, seed=trial, **extra)
+                                          resamples=resamples, seed=trial)
         held += low is not None and high is not None and low <= ratio <= high
     return held / trials
 

@@ -500,3 +500,16 @@ def test_runs_of_other_workloads_variants_and_targets_change_nothing(
     monkeypatch.setattr(this, "doc", lambda *runs, **kw: real(*runs, *DECOYS, **kw))
     verdict = json.loads(json.dumps(dataclasses.asdict(SCENARIOS[name]())))
     assert verdict == EXPECTED[name]
+
+
+def test_start_faster_compares_the_medians_cis_where_they_exist_not_the_ranges() -> None:
+    # 10 runs a side: an outlier each makes the ranges overlap ([10, 60] and [5, 58]), the
+    # medians' CIs do not; only below MIN_CI_N runs does the rule fall back to the ranges
+    container = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 60.0]
+    vm = [5.0, 50.0, 51.0, 52.0, 53.0, 54.0, 55.0, 56.0, 57.0, 58.0]
+    v = claims.start_faster(doc(*startup("container", container), *startup("vm", vm),
+                                machine=KVM))
+    assert (v.verdict, v.numbers["intervals"]) == (claims.SUPPORTED, "ci")
+    mirror = claims.start_faster(doc(*startup("container", vm), *startup("vm", container),
+                                     machine=KVM))
+    assert (mirror.verdict, mirror.numbers["intervals"]) == (claims.REFUTED, "ci")

@@ -303,3 +303,72 @@ def test_recomputing_one_variant_drops_its_stale_metrics_only() -> None:
     assert list(doc["summary"]["cpu"]) == ["cpu.multi", "cpu.single"]
     assert list(doc["summary"]["cpu"]["cpu.single"]) == ["events_per_s"]
     assert doc["summary"]["cpu"]["cpu.multi"] == {"kept": {"native": {}}}
+
+
+# -- the summary's noisy flag, Monte-Carlo seed and round pairing --------------------------------
+
+# CV 12.4 %: over the 10 % of events_per_s (and of an unknown metric), under iops' 15 %
+SPREAD = [88.0, 100.0, 112.0, 96.0, 120.0]
+
+
+@pytest.mark.parametrize(("metric", "noisy"), [("events_per_s", "CV 12 % > 10 %"),
+                                               ("iops", None),
+                                               ("no_such_metric", "CV 12 % > 10 %")])
+def test_the_summary_flags_a_cell_noisy_by_its_metrics_cv_limit(metric: str,
+                                                                noisy: str | None) -> None:
+    doc = _doc()
+    for rep, value in enumerate(SPREAD):
+        doc["runs"].append(_run("w", "w.v", "container", rep, {metric: value}))
+    document.recompute_summary(doc)
+    assert doc["summary"]["w"]["w.v"][metric]["container"]["noisy"] == noisy
+
+
+def test_unpaired_groups_over_20_values_are_bootstrapped_from_the_sessions_seed() -> None:
+    """21 container values against 22 native ones do not pair up, and over EXACT_MAX_N the
+    unpaired bootstrap is Monte Carlo: seeded with the session's seed, the given count."""
+    from results.stats import bootstrap_ratio_ci
+
+    container = [50.0 + (7 * i % 21) for i in range(21)]
+    native = [48.0 + (5 * i % 22) for i in range(22)]
+    doc = _session(7, {"container": container, "native": native})
+    document.recompute_summary(doc, resamples=50)
+    expected = bootstrap_ratio_ci(container, native, seed=7, resamples=50)
+    assert expected != bootstrap_ratio_ci(container, native, seed=0, resamples=50)
+    assert expected != bootstrap_ratio_ci(container, native, seed=7, resamples=2000)
+    assert doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]["paired"] is False
+    assert _ci(doc) == expected
+
+
+def test_rounds_with_a_repeated_repetition_on_one_side_do_not_pair() -> None:
+    assert document.paired_by_round([(0, 1.0), (0, 2.0), (1, 3.0)],
+                                    [(0, 5.0), (1, 6.0)]) is None
+    assert document.paired_by_round([(0, 5.0), (1, 6.0)],
+                                    [(0, 1.0), (0, 2.0), (1, 3.0)]) is None
+    assert document.paired_by_round([(1, 3.0), (0, 1.0)], [(0, 5.0), (1, 6.0)]) == \
+        ([1.0, 3.0], [5.0, 6.0])
+
+
+def test_a_run_without_a_repetition_is_round_0() -> None:
+    doc = _session(0)
+    first = next(r for r in doc["runs"] if r["target"] == "container" and r["repetition"] == 0)
+    del first["repetition"]                # still round 0: the rounds pair up
+    document.recompute_summary(doc)
+    assert doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]["paired"] is True
+
+
+def test_contended_counts_of_a_document_without_runs_is_empty() -> None:
+    assert document.contended_counts({}) == {}
+
+
+def test_the_summary_defaults_to_2000_resamples() -> None:
+    # seed 85 puts a bound of this Monte-Carlo bootstrap on a lump edge that a 2001st
+    # resample moves (checked below), so only 2000 resamples give this interval
+    from results.stats import bootstrap_ratio_ci
+
+    container = [50.0 + (7 * i % 21) for i in range(21)]
+    native = [48.0 + (5 * i % 22) for i in range(22)]
+    doc = _session(85, {"container": container, "native": native})
+    document.recompute_summary(doc)
+    expected = bootstrap_ratio_ci(container, native, seed=85, resamples=2000)
+    assert expected != bootstrap_ratio_ci(container, native, seed=85, resamples=2001)
+    assert _ci(doc) == expected

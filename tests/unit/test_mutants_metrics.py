@@ -29,3 +29,12 @@ def test_a_declared_direction_that_is_neither_higher_nor_lower_is_not_judged() -
                                       "disk", "rand", "iops") == ("IO/s", None)
     assert metrics.unit_and_direction(_doc({"unit": "IO/s", "better": "higher"}),
                                       "disk", "rand", "iops") == ("IO/s", "higher")
+
+
+@pytest.mark.parametrize(("name", "limit"), [
+    ("iops", 0.15), ("clat_p99_us", 0.25), ("launch_to_exit_ms", 0.20), ("retransmits", 1.0),
+    ("events_per_s", 0.10), ("no_such_metric", metrics.DEFAULT_CV_LIMIT)])
+def test_each_metric_has_its_own_cv_limit_and_an_unknown_one_the_default(name: str,
+                                                                        limit: float) -> None:
+    assert metrics.cv_limit(name) == limit
+    assert metrics.DEFAULT_CV_LIMIT == 0.10
