@@ -265,6 +265,12 @@ def qperf_latency_us(address: str, seconds: int, listen_port: int | None = None,
 # (variant, target, placement): the container both on the bridge and on the host's network
 # stack, runc on the same bridge, the VM behind QEMU's user-mode networking; each compared
 # with the same native loopback figures (recorded under every variant).
+# What the traffic crosses in the placements whose servers say nothing of it themselves
+NETWORK_PATHS = {
+    "native": "loopback on the host: servers are host processes",
+    "container-bridge": "isobench's bridge: a veth pair into the containers' network namespace",
+    "container-host": "the host's network (--network host): loopback, no namespace",
+}
 NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
                   ("net.hostnet", "container", "container-host"),
                   ("net.bridge", "runc", "runc-bridge"),
