@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import contention
+from bench import contention, setup
 from bench.machine import machine_metadata
 from bench.model import ParseError, Parser, RunKey, RunRecord, Variant, Workload, image_tag
 from bench.profiles import Profile
@@ -109,18 +109,29 @@ class Harness:
         self.build_images()
         self._save()
         self.done = document.completed_keys(self.doc)
+        cpu0, wall0 = time.process_time(), time.monotonic()
         try:
             self._run_scheduled()
             for w in self.workloads:
                 w.run(self)
         except BaseException:
+            self._harness_cost(cpu0, wall0)
             document.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
             self._save()
             raise
+        self._harness_cost(cpu0, wall0)
         document.finish(self.doc, complete=True)
         document.recompute_summary(self.doc)
         self._save()
         return self.doc
+
+    def _harness_cost(self, cpu0: float, wall0: float) -> None:
+        """The harness's own CPU over this invocation (every thread of this process: the
+        samplers, the contention guard, the bookkeeping); not its children, which are the
+        targets' or the tools' and accounted in their cgroups."""
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        self.doc["session"]["harness"] = {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
+                                          "cpu_fraction": cpu / wall if wall else None}
 
     def _save(self) -> None:
         document.write_atomic(self.path, self.doc)
@@ -198,6 +209,8 @@ class Harness:
             self.progress(f"  failed: {rec.error}")
             return rec
         fill(rec, outcome)
+        rec.extra["setup"] = setup.describe(target, job,
+                                            self.rt.root if self.rt is not None else None)
         cap = job.limits.cpu_quota_us / job.limits.cpu_period_us \
             if job.limits and job.limits.cpu_quota_us else None
         reading = contention.assess(outcome.accounting, threads, cap,

@@ -85,6 +85,7 @@ LAZY_FRACTION = 0.50
 WEIGHT_MARGIN = 1.5
 CACHE_SPEEDUP_MAX = 0.50      # cached rebuild time / cold build time
 FEW_RUNS = 5
+RUNC_NAMESPACES = ("pid", "net", "mnt", "uts")
 
 Doc = Mapping[str, Any]
 Note = tuple[str, dict[str, Any]]
@@ -237,14 +238,19 @@ def cgroups_limit(doc: Doc) -> Verdict:
 # -- 4 ------------------------------------------------------------------------------------------
 
 def shared_kernel(doc: Doc) -> Verdict:
-    """Rule 4: containers report the host's kernel release; a VM its own."""
+    """Rule 4: containers run on the host's kernel (its boot_id); a VM on its own."""
     claim, figure, lecture = "shared_kernel", "kernel", (6,)
     found = {r["target"]: r for r in data.runs(doc, "evidence", "evidence.kernel")}
-    releases = {t: (r.get("extra") or {}).get("release") for t, r in found.items()}
-    host = next((r.get("extra", {}).get("host_release") for r in found.values()
-                 if (r.get("extra") or {}).get("host_release")), None) \
+    extras = {t: r.get("extra") or {} for t, r in found.items()}
+    releases = {t: e.get("release") for t, e in extras.items()}
+    host = next((e["host_release"] for e in extras.values() if e.get("host_release")), None) \
         or doc.get("machine", {}).get("kernel")
-    numbers = {"host_release": host, "releases": releases}
+    numbers: dict[str, Any] = {"host_release": host, "releases": releases}
+    boot_ids = {t: e["boot_id"] for t, e in extras.items() if e.get("boot_id")}
+    if boot_ids:
+        numbers["boot_ids"] = boot_ids
+        numbers["host_boot_id"] = next((e["host_boot_id"] for e in extras.values()
+                                        if e.get("host_boot_id")), None)
     containers = [t for t in CONTAINER_TARGETS if t in found]
     if not containers:
         return _no_evidence(claim, figure, lecture, "evidence.kernel")
@@ -262,10 +268,16 @@ def shared_kernel(doc: Doc) -> Verdict:
                                                      "host": host}), conditions, lecture)
     if "vm" not in found:
         conditions.append(("no_vm", {}))
+    elif same("vm") and "vm" in boot_ids:
+        # one boot_id is one booted kernel: a VM showing the host's runs on the host's kernel
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("vm_shares_kernel", {"boot_id": boot_ids["vm"]}), conditions, lecture)
     elif same("vm"):
         conditions.append(("vm_same_release", {"release": releases["vm"]}))
     else:
         conditions += _accel_conditions(doc)
+    if not all(t in boot_ids for t in containers):
+        conditions.append(("release_only", {}))
     return Verdict(claim, SUPPORTED, numbers, figure,
                    ("same_kernel", {"targets": ", ".join(containers), "host": host,
                                     "vm": releases.get("vm") or "-"}), conditions, lecture)
@@ -416,6 +428,16 @@ def build_trace(doc: Doc) -> Verdict:
     if host and all(n in namespaces and n in host and namespaces[n] == host[n]
                     for n in ("pid", "mnt")):
         return Verdict(claim, REFUTED, numbers, figure, ("not_isolated", {}), [], lecture)
+    # the trace checked against what it claims: each digest re-hashed from its layer's files,
+    # and the container's root an overlay of exactly the image's layers
+    rehashed, stacked = image.get("layers_rehashed_equal"), container.get("root_is_image_layers")
+    numbers.update(layers_rehashed_equal=rehashed, root_is_image_layers=stacked)
+    if rehashed is not None and rehashed < len(layers):
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("digest_mismatch", {"equal": rehashed, "layers": len(layers)}), [],
+                       lecture)
+    if stacked is False:
+        return Verdict(claim, REFUTED, numbers, figure, ("root_not_layers", {}), [], lecture)
     complete = image.get("id") and layers and container.get("pid") and namespaces and \
         container.get("cgroup")
     if not complete:
@@ -424,6 +446,8 @@ def build_trace(doc: Doc) -> Verdict:
     conditions: list[Note] = []
     if image.get("same_id_when_cached") is False:
         conditions.append(("rebuild_new_id", {}))
+    if rehashed is None or stacked is None:
+        conditions.append(("trace_not_verified", {}))
     return Verdict(claim, SUPPORTED, numbers, figure,
                    ("traced", {"layers": len(layers), "pid": container.get("pid")}),
                    conditions, lecture)
@@ -479,9 +503,89 @@ def volumes_outlive(doc: Doc) -> Verdict:
     return Verdict(claim, SUPPORTED, numbers, figure, ("volume_kept", {}), conditions, lecture)
 
 
+# -- 11 -----------------------------------------------------------------------------------------
+
+def runc_bundle(doc: Doc) -> Verdict:
+    """Rule 11: runc runs the image's bundle and isolates it as isobench's container does."""
+    claim, figure, lecture = "runc_bundle", "runc", (7,)
+    found = {r["target"]: r for r in data.runs(doc, "evidence", "evidence.runc")}
+    if "runc" not in found:
+        return _no_evidence(claim, figure, lecture, "evidence.runc on runc")
+    extras = {t: r.get("extra") or {} for t, r in found.items()}
+    numbers = {t: {"pid_inside": e.get("pid_inside"),
+                   "namespaces_differing": (found[t].get("metrics") or {})
+                   .get("namespaces_differing"),
+                   "rootfs_busybox_sha256": e.get("rootfs_busybox_sha256")}
+               for t, e in extras.items()}
+    shared = {t: [n for n in RUNC_NAMESPACES
+                  if (e.get("ns_inodes") or {}).get(n) is not None
+                  and (e.get("ns_inodes") or {}).get(n) == (e.get("ns_inodes_host") or {}).get(n)]
+              for t, e in extras.items()}
+    for t in ("runc", "container"):
+        if shared.get(t):
+            return Verdict(claim, REFUTED, numbers, figure,
+                           ("runtime_not_isolated", {"target": t,
+                                                     "names": ", ".join(shared[t])}), [], lecture)
+    runc = numbers["runc"]
+    if runc["pid_inside"] is None or runc["namespaces_differing"] is None:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": "pid_inside, namespaces"}), [], lecture)
+    if runc["pid_inside"] > PID_INSIDE_MAX:
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("pid_not_small", {"pid": runc["pid_inside"]}), [], lecture)
+    if "container" not in numbers:
+        return Verdict(claim, SUPPORTED, numbers, figure,
+                       ("runc_isolated", {"pid": runc["pid_inside"]}),
+                       [("no_container", {})], lecture)
+    if runc["rootfs_busybox_sha256"] != numbers["container"]["rootfs_busybox_sha256"]:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure, ("different_rootfs", {}), [],
+                       lecture)
+    return Verdict(claim, SUPPORTED, numbers, figure,
+                   ("same_bundle_isolated", {"pid": runc["pid_inside"],
+                                             "pid_container": numbers["container"]["pid_inside"]}),
+                   [], lecture)
+
+
+# -- 12, 13 -------------------------------------------------------------------------------------
+
+def _app_checks(doc: Doc, claim: str, variant: str, checks: tuple[str, ...],
+                lecture: tuple[int, ...]) -> Verdict:
+    """Rules 12 and 13: each check a yes/no the evidence observed; all yes supports, any no
+    refutes, a missing one leaves it open."""
+    run = _one(doc, "evidence", variant, "container")
+    if run is None:
+        return _no_evidence(claim, claim, lecture, variant)
+    metrics = run.get("metrics") or {}
+    numbers: dict[str, Any] = {c: metrics.get(c) for c in checks}
+    missing = [c for c in checks if metrics.get(c) is None]
+    failed = [c for c in checks if c not in missing and not metrics[c]]
+    if failed:
+        return Verdict(claim, REFUTED, numbers, claim,
+                       ("checks_failed", {"failed": ", ".join(failed)}), [], lecture)
+    if missing:
+        return Verdict(claim, INCONCLUSIVE, numbers, claim,
+                       ("incomplete", {"what": ", ".join(missing)}), [], lecture)
+    return Verdict(claim, SUPPORTED, numbers, claim,
+                   ("checks_passed", {"passed": ", ".join(checks)}), [], lecture)
+
+
+def networks_join(doc: Doc) -> Verdict:
+    """Rule 12: containers on one network reach each other by name; -p opens a port."""
+    return _app_checks(doc, "networks_join", "evidence.network",
+                       ("reached_by_name", "published_port_answered"), (11,))
+
+
+def compose_app(doc: Doc) -> Verdict:
+    """Rule 13: one compose file brings a two-service app up and down."""
+    return _app_checks(doc, "compose_app", "evidence.compose",
+                       ("reached_by_name", "published_port_answered", "down_removed_all"),
+                       (12,))
+
+
 CLAIMS: tuple[Callable[[Doc], Verdict], ...] = (
     isolated_process, chroot_no_isolation, cgroups_limit, shared_kernel, vm_holds_memory,
-    start_faster, weigh_less, build_trace, layer_cache, volumes_outlive)
+    start_faster, weigh_less, build_trace, layer_cache, volumes_outlive, runc_bundle,
+    networks_join, compose_app)
 
 
 def evaluate(doc: Doc) -> list[Verdict]:

@@ -46,6 +46,28 @@ def workload_order(name: str) -> tuple[int, str]:
             name)
 
 
+def sampler_fractions(doc: Mapping[str, Any]) -> dict[str, tuple[float, int]]:
+    """Per target: the median sampler CPU fraction over its sampled runs, and their n."""
+    found: dict[str, list[float]] = {}
+    for run in runs(doc, ok=None):
+        fraction = (run.get("accounting") or {}).get("sampler_cpu_fraction")
+        if isinstance(fraction, int | float) and not isinstance(fraction, bool):
+            found.setdefault(run["target"], []).append(float(fraction))
+    return {t: (statistics.median(found[t]), len(found[t]))
+            for t in sorted(found, key=target_order)}
+
+
+def setups(doc: Mapping[str, Any], workload: str, variant: str) -> dict[str, dict[str, Any]]:
+    """Each target's setup block for a variant (the last successful run's: every run of a
+    variant on a target shares it), in the targets' order; {} for documents before it."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in runs(doc, workload, variant, ok=None):
+        block = (run.get("extra") or {}).get("setup")
+        if isinstance(block, dict) and (run.get("ok") or run.get("target") not in found):
+            found[run["target"]] = block
+    return {t: found[t] for t in sorted(found, key=target_order)}
+
+
 def runs(doc: Mapping[str, Any], workload: str | None = None, variant: str | None = None,
          target: str | None = None, *, ok: bool | None = True) -> list[dict[str, Any]]:
     """The runs matching every given field (ok=None: failed ones too). ok=True: the runs

@@ -229,8 +229,9 @@ EN: dict[str, str] = {
     "claim_cgroups_limit": "cgroups limit the resources processes get",
     "claim_cgroups_limit_stmt": "A CPU quota and a memory limit set through cgroups hold.",
     "claim_shared_kernel": "Containers share the host's kernel; a VM runs its own",
-    "claim_shared_kernel_stmt": "uname -r inside a container is the host's; inside a VM it "
-                                "is the guest's.",
+    "claim_shared_kernel_stmt": "Every process in a container runs on the host's kernel (the "
+                                "same boot_id, drawn once per booted kernel); a VM boots its "
+                                "own.",
     "claim_vm_holds_memory": "A VM holds all the memory it was given",
     "claim_vm_holds_memory_stmt": "An idle VM keeps its whole allocation on the host instead "
                                   "of only what it uses.",
@@ -248,6 +249,16 @@ EN: dict[str, str] = {
     "claim_volumes_outlive": "Volumes outlive containers",
     "claim_volumes_outlive_stmt": "A container's own data goes with it; data in a volume "
                                   "survives it.",
+    "claim_runc_bundle": "runc runs a container from a bundle",
+    "claim_runc_bundle_stmt": "runc, the low-level runtime, runs an image's bundle (a root "
+                              "filesystem and config.json) as an isolated process, as "
+                              "isobench's own runtime does with the same image.",
+    "claim_networks_join": "Networks join containers; -p opens a port",
+    "claim_networks_join_stmt": "Containers on one network reach each other by name; a "
+                                "published port answers from the host.",
+    "claim_compose_app": "Compose describes it all in one YAML file",
+    "claim_compose_app_stmt": "One compose file brings a multi-container app up, its services "
+                              "reach each other by name, and down removes all of it.",
     # -- rules (short forms of reports/claims.py's docstring) ----------------------------------
     "rule_isolated_process": "evidence.namespaces on the container. Refuted if it shares the "
                              "host's pid, net or mnt namespace or has the same PID inside and "
@@ -261,9 +272,10 @@ EN: dict[str, str] = {
                           "killer or stay under the limit. Refuted if any share exceeds 0.6 or "
                           "a memory limit visibly did not hold; supported if the container "
                           "(else runc) passes both; otherwise inconclusive.",
-    "rule_shared_kernel": "evidence.kernel: uname -r per target against the host's. "
-                          "Refuted if a container target's differs; supported if all are "
-                          "equal (a VM's differing release completes the contrast).",
+    "rule_shared_kernel": "evidence.kernel: the kernel's boot_id (and uname -r) per target "
+                          "against the host's. Refuted if a container target's boot_id differs, "
+                          "or the VM's equals the host's; supported if every container "
+                          "target's equals it (a VM with its own completes the contrast).",
     "rule_vm_holds_memory": "footprint.idle on the VM: host memory held by its cgroup (QEMU) "
                             "once the guest is up and idle, against the allocation. Supported "
                             "if the median is ≥ 90 % of it; refuted if even the maximum is "
@@ -275,14 +287,30 @@ EN: dict[str, str] = {
                        "least 1.5× the container's; refuted if the container holds at least as "
                        "much as the VM; otherwise inconclusive.",
     "rule_build_trace": "evidence.build: supported if there is an image id, layer digests, "
-                        "and a container with a host PID, namespaces and a cgroup; refuted if "
-                        "that container shares the host's pid and mount namespaces.",
+                        "and a container with a host PID, namespaces and a cgroup, each "
+                        "layer's files hash to its digest again and the container's root is "
+                        "an overlay of exactly those layers; refuted if that container shares "
+                        "the host's pid and mount namespaces, a digest does not match its "
+                        "files, or the root is not the image's layers.",
     "rule_layer_cache": "evidence.build: supported if every step after FROM hit the cache on "
                         "the rebuild and it took at most half the cold build's time; refuted "
                         "if nothing hit the cache or it was no faster.",
     "rule_volumes_outlive": "evidence.volume: supported if a new container read back what was "
                             "written to the volume and not what was written to the removed "
                             "container's own layer; refuted if either went the other way.",
+    "rule_runc_bundle": "evidence.runc: the same probe under runc and isobench. Refuted if "
+                        "either shares the host's pid, net, mnt or uts namespace, or runc's "
+                        "process has a PID above 2; supported if both are isolated and saw "
+                        "the same root filesystem (busybox's digest); inconclusive if the "
+                        "root filesystems differ.",
+    "rule_networks_join": "evidence.network: a container fetches a page from another on a "
+                          "user network by its name, and the host fetches it from the "
+                          "published port on loopback. Supported if both succeed; refuted if "
+                          "either fails.",
+    "rule_compose_app": "evidence.compose: a two-service compose file. Supported if after up "
+                        "one service reaches the other by name, the published port answers, "
+                        "and after down none of the project's containers or networks is "
+                        "left; refuted if any of the three fails.",
     # -- bases ---------------------------------------------------------------------------------
     "basis_no_evidence": "No evidence recorded ({what} did not run in this session).",
     "basis_incomplete": "The evidence is incomplete (missing: {what}).",
@@ -337,6 +365,21 @@ EN: dict[str, str] = {
                          "written to the removed container's own layer was gone.",
     "basis_volume_lost": "A new container did not find what was written to the volume.",
     "basis_layer_kept": "What was written to a removed container's own layer was still there.",
+    "basis_vm_shares_kernel": "The VM reported the host's boot_id ({boot_id}): it ran on "
+                              "the host's kernel.",
+    "basis_digest_mismatch": "Only {equal} of {layers} layer(s) hash to their digest again.",
+    "basis_root_not_layers": "The container's root is not an overlay of exactly the image's "
+                             "layers.",
+    "basis_runtime_not_isolated": "Under {target} the process shares the host's "
+                                  "namespace(s): {names}.",
+    "basis_runc_isolated": "Under runc the process is PID {pid} in namespaces of its own.",
+    "basis_same_bundle_isolated": "runc and isobench ran the same root filesystem, each as "
+                                  "an isolated process (PID {pid} under runc, "
+                                  "{pid_container} under isobench).",
+    "basis_different_rootfs": "runc and isobench did not run the same root filesystem "
+                              "(busybox's digest differs): not the same bundle.",
+    "basis_checks_failed": "Failed: {failed}.",
+    "basis_checks_passed": "Passed: {passed}.",
     # -- conditions ----------------------------------------------------------------------------
     "cond_tcg": "VM under TCG: emulation, not hardware virtualization.",
     "cond_kvm": "VM with KVM: hardware virtualization.",
@@ -362,6 +405,10 @@ EN: dict[str, str] = {
                        "ready (its boot is left out).",
     "cond_tcg_cache": "Under TCG, QEMU's memory includes its translated-code cache, which a "
                       "KVM guest does not need.",
+    "cond_release_only": "Only kernel releases were recorded (no boot_id): a release names a "
+                         "kernel build, not a running kernel.",
+    "cond_trace_not_verified": "The digests and the container's root were not re-checked "
+                               "(recorded before that check existed).",
     # -- trace ---------------------------------------------------------------------------------
     "trace_intro": "A small Dockerfile built twice (cold, then unchanged), then run once.",
     "col_step": "instruction",
@@ -375,10 +422,24 @@ EN: dict[str, str] = {
     "trace_pid": "host PID",
     "trace_cgroup": "cgroup",
     "trace_namespaces": "namespaces (inode)",
+    "trace_rehashed": "digests re-hashed",
+    "trace_rehashed_value": "{equal} of {layers} layer(s) hash to their digest again",
+    "trace_root": "root = exactly these layers",
     "trace_no_layer": "metadata only",
     # -- evidence tables -----------------------------------------------------------------------
-    "kernel_table": "Kernel release reported inside each target",
+    "kernel_table": "The kernel inside each target: its release and boot_id",
     "col_release": "uname -r",
+    "col_boot_id": "boot_id",
+    "setup": "setup",
+    "env_harness": "harness CPU",
+    "env_harness_value": "{cpu:.1f} s over {wall:.0f} s ({fraction:.1%} of one CPU): the "
+                         "harness process itself, samplers included",
+    "env_sampler": "sampler CPU per run",
+    "setup_tools": "tools:",
+    "setup_disk": "disk:",
+    "setup_network": "network:",
+    "setup_limits": "limits:",
+    "setup_timer": "timer:",
     "col_same_host": "same as host",
     "host": "host",
     "ns_table": "Namespaces: inode numbers in the container and on the host",
@@ -610,8 +671,9 @@ RU: dict[str, str] = {
     "claim_cgroups_limit_stmt": "Квота процессора и лимит памяти, заданные через cgroups, "
                                 "соблюдаются.",
     "claim_shared_kernel": "Контейнеры используют ядро хоста, у ВМ — своё",
-    "claim_shared_kernel_stmt": "uname -r в контейнере совпадает с хостом, в ВМ — это ядро "
-                                "гостя.",
+    "claim_shared_kernel_stmt": "Все процессы контейнера работают на ядре хоста (тот же "
+                                "boot_id, который ядро выбирает при загрузке); ВМ загружает "
+                                "своё.",
     "claim_vm_holds_memory": "ВМ занимает всю выделенную ей память",
     "claim_vm_holds_memory_stmt": "Простаивающая ВМ держит на хосте весь выделенный объём, а "
                                   "не только используемый.",
@@ -630,6 +692,16 @@ RU: dict[str, str] = {
     "claim_volumes_outlive": "Тома переживают контейнеры",
     "claim_volumes_outlive_stmt": "Собственные данные контейнера исчезают вместе с ним; данные "
                                   "в томе сохраняются.",
+    "claim_runc_bundle": "runc запускает контейнер из бандла",
+    "claim_runc_bundle_stmt": "runc, низкоуровневая среда выполнения, запускает бандл образа "
+                              "(корневую ФС и config.json) как изолированный процесс — так "
+                              "же, как собственная среда isobench с тем же образом.",
+    "claim_networks_join": "Сети связывают контейнеры; -p открывает порт",
+    "claim_networks_join_stmt": "Контейнеры в одной сети обращаются друг к другу по имени; "
+                                "опубликованный порт отвечает с хоста.",
+    "claim_compose_app": "Compose описывает всё это в одном YAML-файле",
+    "claim_compose_app_stmt": "Один compose-файл поднимает многоконтейнерное приложение, его "
+                              "сервисы видят друг друга по имени, а down удаляет всё.",
     "rule_isolated_process": "evidence.namespaces в контейнере. Опровергнуто, если у него "
                              "общие с хостом пространства pid, net или mnt либо одинаковый PID "
                              "внутри и снаружи. Подтверждено, если они различаются, PID внутри "
@@ -644,9 +716,10 @@ RU: dict[str, str] = {
                           "Опровергнуто, если доля больше 0,6 или лимит памяти явно не "
                           "удержан; подтверждено, если контейнер (иначе runc) проходит обе "
                           "проверки; иначе — не установлено.",
-    "rule_shared_kernel": "evidence.kernel: uname -r каждой цели против хоста. "
-                          "Опровергнуто, если у контейнерной цели оно другое; подтверждено, "
-                          "если все совпадают (отличие у ВМ завершает контраст).",
+    "rule_shared_kernel": "evidence.kernel: boot_id ядра (и uname -r) каждой цели против "
+                          "хоста. Опровергнуто, если boot_id контейнерной цели другой или у ВМ "
+                          "он совпадает с хостовым; подтверждено, если у всех контейнерных "
+                          "целей он хостовый (своё ядро у ВМ завершает контраст).",
     "rule_vm_holds_memory": "footprint.idle на ВМ: память хоста в cgroup ВМ (QEMU) после "
                             "загрузки гостя, в простое, против выделенной. Подтверждено, если "
                             "медиана ≥ 90 % выделенного; опровергнуто, если даже максимум "
@@ -658,14 +731,30 @@ RU: dict[str, str] = {
                        "хотя бы в 1,5 раза больше контейнера; опровергнуто, если контейнер — "
                        "не меньше ВМ; иначе — не установлено.",
     "rule_build_trace": "evidence.build: подтверждено, если есть id образа, дайджесты слоёв и "
-                        "контейнер с PID на хосте, пространствами имён и cgroup; опровергнуто, "
-                        "если пространства pid и mnt у контейнера общие с хостом.",
+                        "контейнер с PID на хосте, пространствами имён и cgroup, файлы каждого "
+                        "слоя снова дают его дайджест, а корень контейнера — overlay ровно из "
+                        "этих слоёв; опровергнуто, если пространства pid и mnt у контейнера "
+                        "общие с хостом, дайджест не совпал с файлами или корень собран не из "
+                        "слоёв образа.",
     "rule_layer_cache": "evidence.build: подтверждено, если при пересборке все шаги после FROM "
                         "взяты из кэша и она заняла не больше половины времени первой сборки; "
                         "опровергнуто, если кэш не сработал или быстрее не стало.",
     "rule_volumes_outlive": "evidence.volume: подтверждено, если новый контейнер прочитал "
                             "записанное в том и не нашёл записанного в собственный слой "
                             "удалённого контейнера; опровергнуто, если вышло наоборот.",
+    "rule_runc_bundle": "evidence.runc: одна и та же проба под runc и isobench. "
+                        "Опровергнуто, если у любого из них общие с хостом пространства pid, "
+                        "net, mnt или uts или PID процесса под runc больше 2; подтверждено, "
+                        "если оба изолированы и видели одну корневую ФС (дайджест busybox); "
+                        "не установлено, если корневые ФС разные.",
+    "rule_networks_join": "evidence.network: контейнер получает страницу от другого в "
+                          "пользовательской сети по имени, а хост — с опубликованного порта на "
+                          "loopback. Подтверждено, если удалось и то и другое; опровергнуто, "
+                          "если нет.",
+    "rule_compose_app": "evidence.compose: compose-файл из двух сервисов. Подтверждено, если "
+                        "после up один сервис достаёт другой по имени, опубликованный порт "
+                        "отвечает, а после down не осталось ни контейнеров, ни сетей "
+                        "проекта; опровергнуто, если не выполнено хоть одно.",
     "basis_no_evidence": "Данных нет ({what} в этой сессии не запускался).",
     "basis_incomplete": "Данные неполные (нет: {what}).",
     "basis_isolated": "В контейнере процесс имеет PID {pid} (на хосте — {pid_host}); "
@@ -718,6 +807,20 @@ RU: dict[str, str] = {
                          "слой удалённого контейнера исчезло.",
     "basis_volume_lost": "Новый контейнер не нашёл записанного в том.",
     "basis_layer_kept": "Записанное в собственный слой удалённого контейнера сохранилось.",
+    "basis_vm_shares_kernel": "ВМ сообщила boot_id хоста ({boot_id}): она работала на ядре "
+                              "хоста.",
+    "basis_digest_mismatch": "Снова дают свой дайджест только {equal} из {layers} слоёв.",
+    "basis_root_not_layers": "Корень контейнера — не overlay ровно из слоёв образа.",
+    "basis_runtime_not_isolated": "Под {target} у процесса общие с хостом пространства имён: "
+                                  "{names}.",
+    "basis_runc_isolated": "Под runc процесс имеет PID {pid} в собственных пространствах имён.",
+    "basis_same_bundle_isolated": "runc и isobench запустили одну и ту же корневую ФС, каждый "
+                                  "— изолированным процессом (PID {pid} под runc, "
+                                  "{pid_container} под isobench).",
+    "basis_different_rootfs": "runc и isobench запустили разные корневые ФС (дайджест busybox "
+                              "отличается): это не один бандл.",
+    "basis_checks_failed": "Не выполнено: {failed}.",
+    "basis_checks_passed": "Выполнено: {passed}.",
     "cond_tcg": "ВМ под TCG: эмуляция, а не аппаратная виртуализация.",
     "cond_kvm": "ВМ с KVM: аппаратная виртуализация.",
     "cond_no_vm": "ВМ не измерялась: нет сравнения с виртуализацией.",
@@ -740,6 +843,10 @@ RU: dict[str, str] = {
                        "сообщил о готовности (загрузка не учитывается).",
     "cond_tcg_cache": "Под TCG память QEMU включает кэш транслированного кода, который гостю "
                       "с KVM не нужен.",
+    "cond_release_only": "Записаны только версии ядра (без boot_id): версия называет сборку "
+                         "ядра, а не работающее ядро.",
+    "cond_trace_not_verified": "Дайджесты и корень контейнера не перепроверялись (записано до "
+                               "появления этой проверки).",
     "trace_intro": "Небольшой Dockerfile собран дважды (с нуля, затем без изменений) и "
                    "запущен один раз.",
     "col_step": "инструкция",
@@ -753,9 +860,23 @@ RU: dict[str, str] = {
     "trace_pid": "PID на хосте",
     "trace_cgroup": "cgroup",
     "trace_namespaces": "пространства имён (inode)",
+    "trace_rehashed": "дайджесты пересчитаны",
+    "trace_rehashed_value": "{equal} из {layers} слоёв снова дают свой дайджест",
+    "trace_root": "корень = ровно эти слои",
     "trace_no_layer": "только метаданные",
-    "kernel_table": "Версия ядра внутри каждой цели",
+    "kernel_table": "Ядро внутри каждой цели: версия и boot_id",
     "col_release": "uname -r",
+    "col_boot_id": "boot_id",
+    "setup": "условия",
+    "env_harness": "CPU самого стенда",
+    "env_harness_value": "{cpu:.1f} с за {wall:.0f} с ({fraction:.1%} одного CPU): процесс "
+                         "стенда, включая сборщики",
+    "env_sampler": "CPU сборщика на запуск",
+    "setup_tools": "программы:",
+    "setup_disk": "диск:",
+    "setup_network": "сеть:",
+    "setup_limits": "ограничения:",
+    "setup_timer": "таймер:",
     "col_same_host": "как у хоста",
     "host": "хост",
     "ns_table": "Пространства имён: номера inode в контейнере и на хосте",

@@ -32,10 +32,12 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 MIB = data.MIB
 
 EXAM_PARTS = (
-    ("exam_a1_title", "exam_a1", ("isolated_process", "chroot_no_isolation", "cgroups_limit")),
+    ("exam_a1_title", "exam_a1", ("isolated_process", "chroot_no_isolation", "cgroups_limit",
+                                  "runc_bundle")),
     ("exam_a2_title", "exam_a2", ("shared_kernel", "vm_holds_memory", "start_faster",
                                   "weigh_less")),
-    ("exam_a3_title", "exam_a3", ("build_trace", "layer_cache", "volumes_outlive")),
+    ("exam_a3_title", "exam_a3", ("build_trace", "layer_cache", "volumes_outlive",
+                                  "networks_join", "compose_app")),
 )
 FIGURE_ANCHORS = {"limits": "sec-limits", "trace": "sec-trace", "startup": "sec-startup",
                   "weight": "sec-footprint", "vm_memory": "sec-footprint"}
@@ -108,6 +110,22 @@ def _host_rows(m: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
     return rows
 
 
+def _harness_rows(doc: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
+    """What measuring cost: the harness's own CPU over the session, and each target's
+    sampler (the median over its runs of the sampler thread's CPU over its window)."""
+    rows = []
+    harness = doc.get("session", {}).get("harness") or {}
+    if harness.get("cpu_fraction") is not None:
+        rows.append((t("env_harness"), t("env_harness_value", cpu=harness["cpu_s"],
+                                         wall=harness["wall_s"],
+                                         fraction=harness["cpu_fraction"])))
+    per_target = data.sampler_fractions(doc)
+    if per_target:
+        rows.append((t("env_sampler"), ", ".join(
+            f"{target} {fraction:.1%} (n={n})" for target, (fraction, n) in per_target.items())))
+    return rows
+
+
 def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     m = doc.get("machine", {})
     mode = data.accel_mode(doc)
@@ -123,6 +141,7 @@ def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
             (t("env_arch"), m.get("arch") or "–"),
             (t("env_cgroup"), m.get("cgroup_mode") or "–"), (t("env_accel"), accel_text)]
     rows += _host_rows(m, t)
+    rows += _harness_rows(doc, t)
     versions = ", ".join(f"{tool} {version or '(' + t('not_installed') + ')'}"
                          for tool, version in sorted((m.get("versions") or {}).items()))
     rows.append((t("env_versions"), versions or "–"))
@@ -170,8 +189,29 @@ def _summary(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                 row_cells.append(_summary_cell(r, target, t))
             rows.append({"variant": variant, "metric": metric, "unit": first["unit"],
                          "arrow": arrow(first["better"]), "cells": row_cells})
-        groups.append({"workload": workload, "rows": rows})
+        groups.append({"workload": workload, "rows": _with_setup_rows(doc, workload, rows,
+                                                                       targets, t)})
     return {"groups": groups, "targets": targets}
+
+
+SETUP_KEYS = ("tools", "disk", "network", "limits", "timer")
+
+
+def _with_setup_rows(doc: Mapping[str, Any], workload: str, rows: list[dict[str, Any]],
+                     targets: list[str], t: Translator) -> list[dict[str, Any]]:
+    """`rows` with a setup row after each variant's last metric: what each target's runs of
+    it had (tools, disk, network, limits, timer), so a ratio is read with its setup."""
+    out: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        out.append(row)
+        if i + 1 < len(rows) and rows[i + 1]["variant"] == row["variant"]:
+            continue
+        blocks = data.setups(doc, workload, row["variant"])
+        if blocks:
+            out.append({"setup": [
+                [(t(f"setup_{k}"), blocks[target][k]) for k in SETUP_KEYS
+                 if k in blocks.get(target, {})] for target in targets]})
+    return out
 
 
 def _n(value: Any) -> int | None:
@@ -371,8 +411,10 @@ def _trace(doc: Mapping[str, Any], t: Translator) -> dict[str, Any] | None:
 
 def _evidence_tables(doc: Mapping[str, Any]) -> dict[str, Any]:
     kernel = [{"target": r["target"], "release": (r.get("extra") or {}).get("release"),
+               "boot_id": (r.get("extra") or {}).get("boot_id"),
                "same": (r.get("metrics") or {}).get("same_as_host"),
-               "host": (r.get("extra") or {}).get("host_release")}
+               "host": (r.get("extra") or {}).get("host_release"),
+               "host_boot_id": (r.get("extra") or {}).get("host_boot_id")}
               for r in sorted(data.runs(doc, "evidence", "evidence.kernel"),
                               key=lambda r: data.target_order(r["target"]))]
     ns_runs = data.runs(doc, "evidence", "evidence.namespaces", "container")

@@ -117,7 +117,8 @@ TABLE: tuple[Metric, ...] = (
     Metric("premature", "", None, "stress-ng parser: 1 when a stressor finished prematurely"),
     Metric("successful", "", None, "stress-ng parser: 1 for a successful run"),
     # evidence
-    Metric("same_as_host", "", None, "evidence: 1 when the kernel inside is the host's"),
+    Metric("same_as_host", "", None,
+           "evidence: 1 when the kernel inside is the host's (the same boot_id)"),
     Metric("namespaces_differing", "", None,
            "evidence: a container's namespaces that differ from the host's"),
     Metric("cold_s", "s", _LOWER, "evidence: a Dockerfile built with every step executed",
@@ -127,6 +128,12 @@ TABLE: tuple[Metric, ...] = (
     Metric("survived", "", None, "evidence: 1 when data in a volume outlived its container"),
     Metric("container_layer_survived", "", None,
            "evidence: 1 when data in the container's own layer did (it must not)"),
+    Metric("reached_by_name", "", None,
+           "evidence: 1 when a container fetched a page from another by its name"),
+    Metric("published_port_answered", "", None,
+           "evidence: 1 when the host fetched it from the published port on loopback"),
+    Metric("down_removed_all", "", None,
+           "evidence: 1 when `compose down` left none of the project's containers or networks"),
 )
 
 METRICS: dict[str, Metric] = {m.name: m for m in TABLE}

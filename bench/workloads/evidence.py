@@ -1,8 +1,10 @@
-"""evidence: the lecture's claims checked directly. The kernel release inside each target
-against the host's; namespaces seen from inside and outside a container and what chroot
+"""evidence: the lecture's claims checked directly. The kernel inside each target against
+the host's (its boot_id, which a kernel draws at boot and every process of it shares, and its
+release); namespaces seen from inside and outside a container and what chroot
 alone leaves visible; a Dockerfile traced to an image (layers, digests, cache hits, cold and
 cached build times) and to a container (pid, namespaces, cgroup); data in a volume outliving
-its container."""
+its container; runc and isobench running the same image, each isolated (claims 11 and 12
+are in evidence_apps)."""
 
 from __future__ import annotations
 
@@ -19,8 +21,10 @@ from typing import Any
 from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env, repeated
+from bench.workloads.evidence_apps import APP_COLLECTORS, APP_VARIANTS
 from results.metrics import named
 from runtime.image.builder import Builder
+from runtime.image.layers import tree_digest
 from runtime.spec import ContainerSpec
 
 Collector = Callable[[Session, str, RunRecord], None]
@@ -29,22 +33,33 @@ VARIANTS = (
     Variant("evidence.namespaces", metrics=named("namespaces_differing")),
     Variant("evidence.build", metrics=named("cold_s", "cached_s", "cached_steps")),
     Variant("evidence.volume", metrics=named("survived", "container_layer_survived")),
+    Variant("evidence.runc", metrics=named("namespaces_differing")),
+    *APP_VARIANTS,
 )
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+ISOLATION_NAMESPACES = ("pid", "net", "mnt", "uts")
+# What a runtime shows of itself from inside: PID, namespaces, and the rootfs it was given
+# (busybox's own bytes: the same image gives the same digest under either runtime).
+ISOLATION_PROBE = ("echo $$; for n in " + " ".join(ISOLATION_NAMESPACES)
+                   + "; do readlink /proc/self/ns/$n; done; sha256sum /bin/busybox")
 
 
 class Evidence(Workload):
     def run(self, session: Session) -> None:
         collectors: dict[str, Collector] = {
             "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
-            "evidence.build": _build_trace, "evidence.volume": _volume_round_trip}
-        # the kernel on every target; the rest is about the container
-        for variant, target, rep in repeated(session, "evidence", ["evidence.kernel"]):
-            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
-            session.record(_collected(session, variant, target, rep, collectors[variant]))
-        others = [v for v in collectors if v != "evidence.kernel"]
-        for variant, target, rep in repeated(session, "evidence", others, ["container"]):
-            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
-            session.record(_collected(session, variant, target, rep, collectors[variant]))
+            "evidence.build": _build_trace, "evidence.volume": _volume_round_trip,
+            "evidence.runc": _isolation, **APP_COLLECTORS}
+        # the kernel on every target; runc's bundle beside isobench's container; the rest
+        # is about the container
+        on: dict[str, list[str] | None] = {"evidence.kernel": None,
+                                           "evidence.runc": ["container", "runc"]}
+        for variants, targets in ((["evidence.kernel"], None),
+                                  (["evidence.runc"], on["evidence.runc"]),
+                                  ([v for v in collectors if v not in on], ["container"])):
+            for variant, target, rep in repeated(session, "evidence", variants, targets):
+                session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
+                session.record(_collected(session, variant, target, rep, collectors[variant]))
 
 
 def _collected(session: Session, variant: str, target: str, rep: int,
@@ -59,11 +74,20 @@ def _collected(session: Session, variant: str, target: str, rep: int,
 
 
 def _kernel(session: Session, target: str, rec: RunRecord) -> None:
-    out = session.targets[target].run(Job(BUSYBOX, ["uname", "-r"], sample_hz=0))
-    release = out.stdout.strip()
+    """The release alone cannot tell kernels apart (a VM booting the host's newest kernel has
+    the same one); the boot_id can: one random id per booted kernel, the same for every
+    process on it, namespaces or not."""
+    out = session.targets[target].run(
+        Job(BUSYBOX, ["sh", "-c", f"uname -r; cat {BOOT_ID}"], sample_hz=0))
+    lines = out.stdout.split()
+    release, boot_id = (lines + ["", ""])[:2]
+    host_boot_id = Path(BOOT_ID).read_text().strip()
     rec.extra = {"release": release, "host_release": os.uname().release,
+                 "boot_id": boot_id or None, "host_boot_id": host_boot_id,
                  "accel": out.extra.get("accel")}
-    rec.metrics = {"same_as_host": float(release == os.uname().release)}
+    if not boot_id:
+        raise RuntimeError(f"no boot_id from {target}: {out.stdout.strip()!r}")
+    rec.metrics = {"same_as_host": float(boot_id == host_boot_id)}
 
 
 def _namespaces(session: Session, target: str, rec: RunRecord) -> None:
@@ -87,6 +111,28 @@ def _namespaces(session: Session, target: str, rec: RunRecord) -> None:
                  "cgroup": info["Cgroup"]["Name"], "chroot": _chroot_view(session)}
     rec.metrics = {"namespaces_differing": float(sum(
         info["Namespaces"][n] != host_ns[n] for n in info["Namespaces"]))}
+
+
+def _isolation(session: Session, target: str, rec: RunRecord) -> None:
+    """Claim 7: runc runs the image's bundle (config.json and a rootfs of its layers) and
+    isolates it as isobench does; the same probe under each runtime."""
+    out = session.targets[target].run(Job(BUSYBOX, ["sh", "-c", ISOLATION_PROBE], sample_hz=0))
+    lines = out.stdout.split("\n")
+    if out.exit_code != 0 or len(lines) < 2 + len(ISOLATION_NAMESPACES):
+        raise RuntimeError(f"isolation probe on {target} exited {out.exit_code}: "
+                           f"{(out.stderr or out.stdout).strip()[:200]!r}")
+    inside = {name: _ns_inode(line) for name, line in zip(ISOLATION_NAMESPACES, lines[1:],
+                                                            strict=False)}
+    host = {n: os.stat(f"/proc/self/ns/{n}").st_ino for n in ISOLATION_NAMESPACES}
+    rec.extra = {"pid_inside": int(lines[0]), "ns_inodes": inside, "ns_inodes_host": host,
+                 "rootfs_busybox_sha256": lines[1 + len(ISOLATION_NAMESPACES)].split()[0]}
+    rec.metrics = {"namespaces_differing": float(sum(inside[n] != host[n] for n in host))}
+
+
+def _ns_inode(link: str) -> int | None:
+    """`pid:[4026531836]` -> 4026531836."""
+    inner = link.strip().partition("[")[2].rstrip("]")
+    return int(inner) if inner.isdigit() else None
 
 
 def _exec_output(session: Session, cid: str, script: str) -> str:
@@ -132,8 +178,14 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
                            detach=True).container
         try:
             info = session.rt.inspect(c.id)
+            root_lower = _root_lowerdirs(info["State"]["Pid"])
         finally:
             session.rt.remove(c.id, force=True)
+        image = session.rt.image(tag)
+        expected_lower = session.rt.images.lower_dirs(image)
+        # the digests claim to name the layers' content: hash each layer's tree again
+        rehashed = {d: tree_digest(session.rt.images.layer_path(d))[0]
+                    for d in image.layers}
         session.rt.remove_image(tag, force=True)
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
@@ -147,10 +199,28 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
     rec.extra = {"dockerfile": (ctx / "Dockerfile").name, "cold_steps": steps(cold),
                  "cached_steps": steps(cached),
                  "image": {"id": cold.image.id, "layers": cold.image.layers,
-                           "same_id_when_cached": cached.image.id == cold.image.id},
+                           "same_id_when_cached": cached.image.id == cold.image.id,
+                           "layers_rehashed_equal": sum(rehashed[d] == d for d in rehashed)},
                  "container": {"id": info["Id"], "pid": info["State"]["Pid"],
                                "namespaces": info["Namespaces"],
-                               "cgroup": info["Cgroup"]["Name"]}}
+                               "cgroup": info["Cgroup"]["Name"],
+                               "root_lowerdirs": len(root_lower or []),
+                               "root_is_image_layers": root_lower == expected_lower}}
+
+
+def _root_lowerdirs(pid: int) -> list[str] | None:
+    """The overlay lower directories of a process's root, from its mountinfo (None when its
+    root is not an overlay)."""
+    found = None
+    with open(f"/proc/{pid}/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            if fields[4] == "/":  # the last mount on / is the one the process sees
+                options = dict(o.partition("=")[::2] for o in fields[sep + 3].split(","))
+                found = options["lowerdir"].split(":") if fields[sep + 1] == "overlay" and \
+                    "lowerdir" in options else None
+    return found
 
 
 def _volume_round_trip(session: Session, target: str, rec: RunRecord) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Any, TypeVar
 
-from bench import leases
+from bench import leases, setup
 from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_iperf3, parse_qperf_latency
 from bench.targets import Job, RuncTarget
@@ -265,6 +265,12 @@ def qperf_latency_us(address: str, seconds: int, listen_port: int | None = None,
 # (variant, target, placement): the container both on the bridge and on the host's network
 # stack, runc on the same bridge, the VM behind QEMU's user-mode networking; each compared
 # with the same native loopback figures (recorded under every variant).
+# What the traffic crosses in the placements whose servers say nothing of it themselves
+NETWORK_PATHS = {
+    "native": "loopback on the host: servers are host processes",
+    "container-bridge": "isobench's bridge: a veth pair into the containers' network namespace",
+    "container-host": "the host's network (--network host): loopback, no namespace",
+}
 NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
                   ("net.hostnet", "container", "container-host"),
                   ("net.bridge", "runc", "runc-bridge"),
@@ -326,7 +332,10 @@ def _net_run(session: Session, image: str, target: str, kind: str, rep: int) -> 
         except Exception as e:  # noqa: BLE001 - a failed teardown fails the run, loudly
             rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
     rec.wall_s = time.perf_counter() - t0
-    rec.extra = {"placement": kind, **placement.extra}
+    rec.extra = {"placement": kind, **placement.extra,
+                 "setup": setup.block(target, network=placement.extra.get("network") or kind,
+                                      timer="iperf3's and qperf's own reports (host client → "
+                                            "server in the target)")}
     if rec.error:
         session.progress(f"  failed: {rec.error}")
     return rec

@@ -34,6 +34,15 @@ from tests.unit.test_report_claims import (
     startup,
     vm_footprint,
 )
+from tests.unit.test_report_claims_either_way import (
+    GUEST_BOOT,
+    HOST_BOOT,
+    OWN_NS,
+    app,
+    booted,
+    isolation,
+    verified,
+)
 from tests.unit.test_report_support import MIB, doc, host_samples, run
 
 KVM = {**doc()["machine"], "acceleration": {"mode": "kvm", "reason": ""}}
@@ -95,10 +104,15 @@ _GARBAGE_EXTRA = {
     "container": {},
     "volume": "decoy",
     "release": "0.0-decoy",
+    "boot_id": "decoy",
+    "pid_inside": 99,
+    "rootfs_busybox_sha256": "decoy",
     "memory_bytes": 4 * MIB,
 }
 _GARBAGE_METRICS = {
     "survived": 0.0,
+    "reached_by_name": 0.0,
+    "down_removed_all": 0.0,
     "cold_s": 5.0,
     "cached_s": 6.0,
     "same_as_host": 0.0,
@@ -138,6 +152,11 @@ DECOYS = [
         ("limits", "limits.decoy", "container"),
         ("decoy", "limits.cpu_half", "container"),
         ("decoy", "limits.memory_64m", "container"),
+        ("evidence", "evidence.network", "runc"),
+        ("decoy", "evidence.network", "container"),
+        ("evidence", "evidence.compose", "native"),
+        ("decoy", "evidence.compose", "container"),
+        ("decoy", "evidence.runc", "runc"),
     ]
 ]
 
@@ -402,6 +421,49 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
     ),
     "wl_no_samples": lambda: claims.weigh_less(
         doc(_with(footprint("container", [100]), "accounting", value={}), footprint("vm", [150]))
+    ),
+    "sk_boot": lambda: claims.shared_kernel(
+        doc(booted("container", HOST_BOOT), booted("runc", HOST_BOOT), booted("vm", GUEST_BOOT),
+            machine=TCG)
+    ),
+    "sk_boot_vm_host": lambda: claims.shared_kernel(
+        doc(booted("container", HOST_BOOT), booted("vm", HOST_BOOT, release="6.1"))
+    ),
+    "sk_boot_differ": lambda: claims.shared_kernel(
+        doc(booted("container", GUEST_BOOT), booted("runc", HOST_BOOT))
+    ),
+    "bt_verified": lambda: claims.build_trace(doc(verified(), namespaces_run())),
+    "bt_digest": lambda: claims.build_trace(doc(verified(rehashed=0))),
+    "bt_digest_edge": lambda: claims.build_trace(doc(verified(rehashed=2, stacked=None))),
+    "bt_root": lambda: claims.build_trace(doc(verified(stacked=False))),
+    "rb_none": lambda: claims.runc_bundle(doc()),
+    "rb_ok": lambda: claims.runc_bundle(doc(isolation("runc"), isolation("container", pid=2))),
+    "rb_pid2_edge": lambda: claims.runc_bundle(doc(isolation("runc", pid=2))),
+    "rb_pid3": lambda: claims.runc_bundle(doc(isolation("runc", pid=3))),
+    "rb_shared": lambda: claims.runc_bundle(
+        doc(isolation("runc", ns={**OWN_NS, "pid": HOST_NS["pid"], "uts": HOST_NS["uts"]}))
+    ),
+    "rb_rootfs": lambda: claims.runc_bundle(
+        doc(isolation("runc"), isolation("container", sha="other"))
+    ),
+    "rb_incomplete": lambda: claims.runc_bundle(
+        doc(_with(isolation("runc"), "extra", "pid_inside", drop=True))
+    ),
+    "nj_none": lambda: claims.networks_join(doc()),
+    "nj_ok": lambda: claims.networks_join(
+        doc(app("evidence.network", reached_by_name=1.0, published_port_answered=1.0))
+    ),
+    "nj_both_failed": lambda: claims.networks_join(
+        doc(app("evidence.network", reached_by_name=0.0, published_port_answered=0.0))
+    ),
+    "ca_none": lambda: claims.compose_app(doc()),
+    "ca_ok": lambda: claims.compose_app(
+        doc(app("evidence.compose", reached_by_name=1.0, published_port_answered=1.0,
+                down_removed_all=1.0))
+    ),
+    "ca_left": lambda: claims.compose_app(
+        doc(app("evidence.compose", reached_by_name=1.0, published_port_answered=1.0,
+                down_removed_all=0.0))
     ),
 }
 
