@@ -42,13 +42,13 @@ from bench.model import FixedWork, Variant, Workload, image_tag
 from bench.targets import Job, all_targets
 from bench.workloads import command_workloads
 from runtime.api import Runtime
-from runtime.cgroups import CgroupError, open_cgroup
 
 TARGETS = os.environ.get("ISOBENCH_PYTEST_TARGETS", "native,container,runc").split(",")
 ROUNDS = int(os.environ.get("ISOBENCH_PYTEST_ROUNDS", "5"))
 SCALE = float(os.environ.get("ISOBENCH_PYTEST_SCALE", "1"))
 VARIANTS = [(w, v) for w in command_workloads() for v in w.scheduled_variants() if v.fixed]
 IMAGELESS = {"native"}     # runs the host's own tools
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def work(fixed: FixedWork) -> int:
@@ -62,24 +62,22 @@ def leftovers(rt: Runtime) -> dict[str, int]:
     runc instance's cgroup, overlay and runc state until it is undone)."""
     with open("/proc/self/mountinfo") as f:
         mounts = sum(1 for line in f if str(rt.root) in line)
-    try:
-        parents = set(open_cgroup(rt.cgroup_parent).paths().values())
-    except CgroupError:
-        parents = set()
-    cgroups = sum(1 for p in parents if os.path.isdir(p)
-                  for e in os.scandir(p) if e.is_dir())
+    cgroups = sum(1 for p in cgroup_parents(rt) for e in os.scandir(p) if e.is_dir())
     counts = {"mounts": mounts, "cgroups": cgroups,
               "containers": len(rt.containers.list()),
               "bench leases": sum(1 for _ in (rt.root / LEASES).glob("*"))}
     return {kind: n for kind, n in counts.items() if n}
 
 
+def cgroup_parents(rt: Runtime) -> list[Path]:
+    """The parent's dir in every hierarchy, named ones included (runc makes its cgroup in
+    each v1 hierarchy, systemd's and the unified one of a hybrid host too)."""
+    return [p for p in (*CGROUP_ROOT.glob(f"*/{rt.cgroup_parent}"),
+                        CGROUP_ROOT / rt.cgroup_parent) if p.is_dir()]
+
+
 def remove_cgroup_parent(rt: Runtime) -> None:
-    try:
-        paths = open_cgroup(rt.cgroup_parent).paths().values()
-    except CgroupError:
-        return
-    for path in paths:
+    for path in cgroup_parents(rt):
         try:
             os.rmdir(path)
         except OSError:
@@ -96,7 +94,7 @@ def runtime() -> Iterator[Runtime]:
     if not given:
         # A cgroup parent of its own, so the census below counts only this session's.
         os.environ["ISOBENCH_ROOT"] = str(root)
-        os.environ["ISOBENCH_CGROUP_PARENT"] = f"isobench-pytest-{root.name}"
+        os.environ["ISOBENCH_CGROUP_PARENT"] = root.name  # isobench-pytest-...
     try:
         rt = Runtime(root)
         if set(TARGETS) - IMAGELESS:
