@@ -28,8 +28,8 @@ SEQ = Variant(
     parse_sysbench_memory,
     named("mib_per_s"),
     cpu_threads="{threads}",
-    # The total over all threads; 16 GiB is about 0.6 s natively here (~28 GiB/s).
-    fixed=FixedWork(_seq("--time=0", "--memory-total-size={work}M"), 16384, "MiB"),
+    # The total over all threads; 32 GiB is 0.5-1 s natively here (28-60 GiB/s).
+    fixed=FixedWork(_seq("--time=0", "--memory-total-size={work}M"), 32768, "MiB"),
 )
 
 # memory.random has no fixed-work form: sysbench's smallest unit of work in rnd mode is one

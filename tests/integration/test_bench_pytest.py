@@ -71,6 +71,10 @@ def test_smoke_every_variant_grouped_then_nothing_left(tmp_path: Path) -> None:
     assert pytest_cgroup_parents() <= parents       # and its cgroup parent
 
 
+BASE = "0.5"        # cpu.single: 1000 events, 0.3-0.6 s here
+SLOWED = "1.5"      # three times the work
+
+
 def compare(tmp: Path, store: Path, scale: str, threshold: str
             ) -> subprocess.CompletedProcess[str]:
     return suite(tmp, "-k", "cpu.single", f"--benchmark-storage=file://{store}",
@@ -87,18 +91,19 @@ def test_more_work_fails_compare_fail_an_unslowed_rerun_passes(tmp_path: Path) -
     tmp, store = tmp_path / "tmp", tmp_path / "store"
     tmp.mkdir()
     base = suite(tmp, "-k", "cpu.single", f"--benchmark-storage=file://{store}",
-                 "--benchmark-autosave", ISOBENCH_PYTEST_TARGETS="native")
+                 "--benchmark-autosave", ISOBENCH_PYTEST_TARGETS="native",
+                 ISOBENCH_PYTEST_SCALE=BASE)
     assert base.returncode == 0, base.stdout[-3000:]
     assert len(list(store.glob("*/0001_*.json"))) == 1
-    slowed = compare(tmp, store, "3", "mean:10%")
+    slowed = compare(tmp, store, SLOWED, "mean:10%")
     said = slowed.stdout + slowed.stderr
     assert slowed.returncode == 1, said[-3000:]
     assert "Performance has regressed" in said
     assert "test_variant[cpu.single-native] (0001" in said
     assert "Field 'mean' has failed PercentageRegressionCheck" in said
-    again = compare(tmp, store, "3", "mean:75%")
+    again = compare(tmp, store, SLOWED, "mean:75%")
     assert again.returncode == 1, again.stdout[-3000:]
-    unslowed = compare(tmp, store, "1", "mean:75%")
+    unslowed = compare(tmp, store, BASE, "mean:75%")
     assert unslowed.returncode == 0, unslowed.stdout[-3000:]
     assert "Performance has regressed" not in unslowed.stdout + unslowed.stderr
     assert list(tmp.iterdir()) == []
