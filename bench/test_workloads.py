@@ -103,8 +103,10 @@ def runtime() -> Iterator[Runtime]:
             for name in sorted({w.image for w, _ in VARIANTS}):
                 Builder(rt, out=lambda _line: None).build(IMAGES_DIR / name,
                                                           tag=image_tag(name))
+        before = leftovers(rt)      # a given root's parent may hold others' cgroups
         yield rt
-        left = leftovers(rt)
+        left = {kind: n - before.get(kind, 0) for kind, n in leftovers(rt).items()
+                if n > before.get(kind, 0)}
         if not given:
             remove_cgroup_parent(rt)
     finally:
