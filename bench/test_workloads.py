@@ -124,7 +124,11 @@ def runtime() -> Iterator[Runtime]:
 @pytest.mark.parametrize("workload, variant", VARIANTS, ids=[v.name for _, v in VARIANTS])
 def test_variant(benchmark, runtime: Runtime, workload: Workload,  # noqa: ANN001
                  variant: Variant, target: str) -> None:
-    tgt = all_targets(runtime)[target]
+    targets = all_targets(runtime)
+    if target not in targets:
+        pytest.fail(f"ISOBENCH_PYTEST_TARGETS: unknown target {target!r} "
+                    f"(valid: {', '.join(targets)})", pytrace=False)
+    tgt = targets[target]
     reason = tgt.unavailable()
     if reason:
         pytest.skip(reason)
