@@ -9,7 +9,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg
 	chromium poppler-utils libc6-dev gcc
 PROFILE ?= quick
 
-.PHONY: setup apt venv bytecode daemons test lint mutate bench bench-full report clean
+.PHONY: setup apt venv bytecode daemons test lint mutate bench bench-full bench-pytest report clean
 
 setup: apt venv bytecode daemons
 
@@ -80,6 +80,18 @@ bench: setup
 
 bench-full:
 	$(MAKE) bench PROFILE=full
+
+# The command workloads' fixed-work forms under pytest-benchmark (bench/test_workloads.py),
+# each run saved under reports/out/pytest-benchmark/. Compare with a saved run, e.g.
+#   make bench-pytest BENCH_PYTEST_ARGS="--benchmark-compare=0001 --benchmark-compare-fail=mean:10%"
+# It holds the integration lock: a quiet host, and no integration test counting its cgroups.
+BENCH_PYTEST_STORAGE ?= reports/out/pytest-benchmark
+BENCH_PYTEST_ARGS ?=
+bench-pytest: setup
+	flock /tmp/isobench-integration.lock $(VENV)/bin/pytest -p no:cacheprovider \
+		bench/test_workloads.py --benchmark-storage=file://$(BENCH_PYTEST_STORAGE) \
+		--benchmark-autosave --benchmark-columns=min,median,mean,max,stddev,rounds \
+		$(BENCH_PYTEST_ARGS)
 
 report: venv
 	$(VENV)/bin/isobench report reports/out/latest

@@ -35,6 +35,20 @@ class ParseError(ValueError):
 
 
 @dataclass(frozen=True)
+class FixedWork:
+    """A variant's command doing a fixed amount of work instead of running for a fixed time,
+    for pytest-benchmark (bench/test_workloads.py): there the time taken is the metric, so a
+    slower runtime or host shows as a longer run (a timed run always takes its seconds)."""
+
+    command: tuple[str, ...]                    # argv; "{work}" as well as the timed one's
+    work: int                                   # the default amount, in `unit`
+    unit: str                                   # "events", "MiB"
+
+    def argv(self, work: int, **values: Any) -> list[str]:
+        return [part.format(work=work, **values) for part in self.command]
+
+
+@dataclass(frozen=True)
 class Variant:
     """One measurement of a workload, e.g. cpu.single, disk.randread or startup.cli.
 
@@ -51,6 +65,8 @@ class Variant:
     cpu_threads: str | None = None
     # events_per_cpu_s beside its events_per_s: work per CPU-second received (sysbench cpu)
     work_per_cpu: bool = False
+    # the same command with a fixed amount of work (pytest-benchmark), where one is cheap
+    fixed: FixedWork | None = None
 
     @property
     def scheduled(self) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.model import Variant, Workload
+from bench.model import FixedWork, Parser, Variant, Workload
 from bench.parsers import parse_fio_random, parse_fio_sequential
-from results.metrics import named
+from results.metrics import Metric, named
 
 FILE = "{scratch}/isobench-fio.dat"
 SIZE = "128M"       # laid out before the timed part; small so a quick run stays quick
@@ -14,26 +14,32 @@ RANDOM_METRICS = named("iops", "clat_mean_us", "clat_p99_us")
 SEQ_METRICS = named("mb_s")
 
 
-def _fio(name: str, rw: str, bs: str) -> tuple[str, ...]:
+def _fio(name: str, rw: str, bs: str, *until: str) -> tuple[str, ...]:
     # libaio: the Debian fio package depends on libaio1, so it is there on every target.
     return ("fio", f"--name={name}", f"--filename={FILE}", f"--size={SIZE}", f"--rw={rw}",
             f"--bs={bs}", "--direct=1", "--ioengine=libaio", f"--iodepth={IODEPTH}",
-            "--runtime={seconds}", "--time_based", "--group_reporting",
+            *(until or ("--runtime={seconds}", "--time_based")), "--group_reporting",
             "--output-format=json")
+
+
+def _variant(name: str, rw: str, bs: str, parse: Parser, metrics: tuple[Metric, ...],
+             mib: int) -> Variant:
+    # Fixed work: --io_size MiB transferred (the file wraps around), no --time_based.
+    fixed = FixedWork(_fio(name, rw, bs, "--io_size={work}M"), mib, "MiB")
+    return Variant(f"disk.{name}", _fio(name, rw, bs), parse, metrics, needs_scratch=True,
+                   fixed=fixed)
 
 
 WORKLOAD = Workload(
     name="disk",
     image="bench",
     variants=(
-        Variant("disk.randread", _fio("randread", "randread", "4k"), parse_fio_random,
-                RANDOM_METRICS, needs_scratch=True),
-        Variant("disk.randwrite", _fio("randwrite", "randwrite", "4k"), parse_fio_random,
-                RANDOM_METRICS, needs_scratch=True),
-        Variant("disk.seqread", _fio("seqread", "read", "1M"), parse_fio_sequential,
-                SEQ_METRICS, needs_scratch=True),
-        Variant("disk.seqwrite", _fio("seqwrite", "write", "1M"), parse_fio_sequential,
-                SEQ_METRICS, needs_scratch=True),
+        # Sizes for one to three seconds natively on the reference host's disk, where 4 KiB
+        # direct random writes run at a few MiB/s and random reads at tens.
+        _variant("randread", "randread", "4k", parse_fio_random, RANDOM_METRICS, 32),
+        _variant("randwrite", "randwrite", "4k", parse_fio_random, RANDOM_METRICS, 8),
+        _variant("seqread", "read", "1M", parse_fio_sequential, SEQ_METRICS, 512),
+        _variant("seqwrite", "write", "1M", parse_fio_sequential, SEQ_METRICS, 512),
     ),
     description=f"fio, direct I/O (O_DIRECT, libaio, queue depth {IODEPTH}) on a {SIZE} "
                 "file in the scratch area for the profile's duration: 4 KiB random read and "
