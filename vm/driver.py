@@ -114,6 +114,8 @@ class VmDriver:
                 f"least {MIN_MEMORY_BYTES >> 20}m to boot", EXIT_RUNTIME)
         if not 1 <= req.vcpus <= MAX_VCPUS:
             raise InvalidArgument(f"--cpus {req.vcpus}: a VM has 1 to {MAX_VCPUS} vCPUs")
+        if req.repeat < 1:
+            raise InvalidArgument(f"repeat {req.repeat}: at least 1")
         if req.timeout is not None and req.timeout <= 0:
             raise InvalidArgument(f"--timeout {req.timeout:g}: must be positive")
         cpu_limits(req)  # validated before anything exists
@@ -125,7 +127,8 @@ class VmDriver:
         hostname = req.hostname or run_id[:12]
         spec = GuestSpec(argv=process.argv, env=process.env, workdir=process.workdir,
                          hostname=hostname,
-                         address=GUEST_ADDRESS if req.forwards is not None else "")
+                         address=GUEST_ADDRESS if req.forwards is not None else "",
+                         repeat=req.repeat)
         # The defaults a container's init sets at exec (runtime/init.py), sent in the spec.
         spec.env = image_config.merge_env([f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"],
                                           spec.env)
