@@ -307,24 +307,30 @@ def test_vm_cells_take_their_repetitions_from_one_boot(cli: Cli, tmp_path: Path)
     document.validate(doc)
     variants = ["cpu.single", "cpu.all", "disk.randread", "disk.randwrite", "disk.seqread",
                 "disk.seqwrite"]
-    assert proc.stderr.count("in one boot") == len(variants), proc.stderr[-3000:]
+    for variant in variants:  # each cell's three asked for at once, in one boot
+        assert f"{variant} on vm reps 1, 2, 3 in one boot" in proc.stderr, proc.stderr[-3000:]
     for variant in variants:
         runs = sorted((r for r in doc["runs"] if r["variant"] == variant),
                       key=lambda r: r["repetition"])
         assert [r["repetition"] for r in runs] == [0, 1, 2], variant
         assert all(r["ok"] for r in runs), [(r["error"], r["output"]) for r in runs]
-        assert all(r["reps_per_boot"] == 3 for r in runs), variant
         shared = [r["extra"]["shared_boot"] for r in runs]
-        if all(r["contention"]["attempts"] == 1 for r in runs):  # else a rerun had its own boot
-            assert len({s["domain"] for s in shared}) == 1, shared
-        windows = [s["window_s"] for s in shared if s["domain"] == shared[0]["domain"]]
-        edges = [x for w in windows for x in w]
-        assert edges == sorted(edges) and len(set(edges)) == len(edges), windows
+        # a contended repetition ran again with the others contended, in a boot of their own
+        for r, s in zip(runs, shared, strict=True):
+            if r["contention"]["attempts"] == 1:
+                assert r["reps_per_boot"] == s["reps"] == 3, (variant, r["reps_per_boot"])
+            boot_mates = [x for x in shared if x["domain"] == s["domain"]]
+            assert r["reps_per_boot"] >= len(boot_mates), (variant, r["reps_per_boot"])
+        for domain in {s["domain"] for s in shared}:
+            windows = [s["window_s"] for s in shared if s["domain"] == domain]
+            edges = [x for w in windows for x in w]
+            assert edges == sorted(edges) and len(set(edges)) == len(edges), windows
         cpu = [r["accounting"]["delta"]["cpu_total_ns"] for r in runs]
         assert all(c > 0 for c in cpu), (variant, cpu)
-        same = [c for r, c in zip(runs, cpu, strict=True)
-                if r["extra"]["shared_boot"]["domain"] == shared[0]["domain"]]
-        assert sum(same) <= shared[0]["boot_cgroup"]["cpu_total_ns"], (variant, cpu)
+        for domain in {s["domain"] for s in shared}:  # never more than its boot's total
+            same = [c for s, c in zip(shared, cpu, strict=True) if s["domain"] == domain]
+            boot = next(s for s in shared if s["domain"] == domain)["boot_cgroup"]
+            assert sum(same) <= boot["cpu_total_ns"], (variant, cpu)
         assert all(r["wall_s"] < s["boot_wall_s"] for r, s in zip(runs, shared, strict=True))
         metric = "events_per_s" if variant.startswith("cpu") else (
             "iops" if "rand" in variant else "mb_s")
