@@ -31,18 +31,30 @@ class Accounting:
     host: dict[str, float] | None = None  # the host's CPU over the same window (contention)
 
     def to_dict(self) -> dict[str, Any]:
-        delta = {}
-        if self.end:
-            # No start reading means the cgroup did not exist yet: it began at zero.
-            start = self.start or {}
-            for key in ("cpu_total_ns", "cpu_user_ns", "cpu_system_ns", "io_read_bytes",
-                        "io_write_bytes", "io_read_ops", "io_write_ops"):
-                a, b = start.get(key, 0), self.end.get(key)
-                delta[key] = None if a is None or b is None else b - a
-        return {"start": self.start, "end": self.end, "delta": delta, "host": self.host,
+        return {"start": self.start, "end": self.end,
+                "delta": window_delta(self.start, self.end), "host": self.host,
                 "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,
                 "sampler_cpu_fraction": (self.sampler_cpu_s / self.sampler_wall_s
                                          if self.sampler_wall_s else None)}
+
+
+DELTA_KEYS = ("cpu_total_ns", "cpu_user_ns", "cpu_system_ns", "io_read_bytes",
+              "io_write_bytes", "io_read_ops", "io_write_ops")
+
+
+def window_delta(start: dict[str, Any] | None, end: dict[str, Any] | None
+                 ) -> dict[str, int | None]:
+    """What the cumulative counters grew by between two readings of one cgroup (None where
+    either reading lacks the counter). No start reading means the cgroup did not exist yet:
+    it began at zero."""
+    if not end:
+        return {}
+    start = start or {}
+    delta: dict[str, int | None] = {}
+    for key in DELTA_KEYS:
+        a, b = start.get(key, 0), end.get(key)
+        delta[key] = None if a is None or b is None else b - a
+    return delta
 
 
 class Sampler:

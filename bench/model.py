@@ -95,6 +95,9 @@ class RunRecord:
     started_at: float = 0.0
     contended: bool = False                     # the contention guard's verdict (bench/contention)
     contention: dict[str, Any] | None = None    # what it read: CPU asked/received, others, steal
+    # a VM's: how many recorded repetitions shared its boot (1: a boot of its own); None
+    # where nothing boots
+    reps_per_boot: int | None = None
 
 
 class Session(Protocol):

@@ -204,6 +204,14 @@ def contended_counts(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], int]:
     return out
 
 
+def shared_boot_cells(doc: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+    """(workload, variant, target) whose repetitions shared a boot (reps_per_boot > 1): they
+    ran one after another in one guest, not each beside native's round of the same number,
+    so they are never paired by round."""
+    return {(r["workload"], r["variant"], r["target"]) for r in doc.get("runs", [])
+            if (r.get("reps_per_boot") or 1) > 1}
+
+
 def paired_by_round(values: Sequence[tuple[int, float]], native: Sequence[tuple[int, float]]
                     ) -> tuple[list[float], list[float]] | None:
     """Both sides aligned by repetition when every repetition is on both (the scheduled runs
@@ -247,6 +255,7 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
     seed = int(doc["session"].get("seed") or 0)
     grouped = _values_by_repetition(doc)
     flagged = {} if keeps_contended(doc) else contended_counts(doc)
+    shared = shared_boot_cells(doc)
     summary = doc.setdefault("summary", {})
     if only is None:
         summary.clear()
@@ -263,7 +272,8 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
             cell = summary_cell(values, None)
             exact = 1.0 if ci_supported(len(values)) else None  # no CI below MIN_CI_N
             cell.update(ratio_to_native=1.0, ci_low=exact, ci_high=exact)
-        elif native_pairs and (aligned := paired_by_round(pairs, native_pairs)) is not None:
+        elif native_pairs and (workload, variant, target) not in shared and \
+                (aligned := paired_by_round(pairs, native_pairs)) is not None:
             cell = summary_cell(aligned[0], aligned[1], seed=seed, resamples=resamples,
                                 paired=True)
         else:

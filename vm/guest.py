@@ -3,7 +3,8 @@
 The kernel is the host's packaged one (/boot/vmlinuz-*), booted as its extracted ELF vmlinux
 through the PVH entry where it has one (vm/vmlinux.py: no XZ decompression under emulation),
 and the initrd is isobench's own (vm/initrd.py: busybox and a dozen modules, no udev), both
-built once per kernel and cached under ISOBENCH_ROOT/vm. `boot_kernel` falls back to the
+built once per kernel and cached for the whole host (boot_cache: /var/cache/isobench/boot,
+shared by every ISOBENCH_ROOT). `boot_kernel` falls back to the
 bzImage, and to the Debian initrd, with a one-line note each where those cannot be made.
 
 The disk is the image's layers flattened into one tree plus the init shim, written into an
@@ -101,7 +102,7 @@ def boot_kernel(mode: str = "fast", root: Path | None = None) -> Kernel:
     if mode == "debian":
         return Kernel(packaged.kernel, packaged.initrd, packaged.release,
                       ("the packaged bzImage and Debian initrd",))
-    cache = vm_dir(root) / "boot"
+    cache = boot_cache(root)
     notes: list[str] = []
     initrd = packaged.initrd
     if os.environ.get("ISOBENCH_VM_INITRD"):
@@ -142,6 +143,24 @@ def initrd_modules(initrd: str, wanted: tuple[str, ...] = ("virtio_blk", "ext4")
         raise GuestError(f"cannot list {initrd}: {e}") from None
     have = {os.path.basename(line).split(".ko")[0] for line in listing.split() if ".ko" in line}
     return [m for m in wanted if m not in have]
+
+
+DEFAULT_BOOT_CACHE = Path("/var/cache/isobench/boot")
+
+
+def boot_cache(root: Path | None = None) -> Path:
+    """Where the extracted vmlinux (66 MB) and our initrd are kept: once per host, shared by
+    every ISOBENCH_ROOT, since they depend only on the kernel and the builders (their names
+    carry those keys). ISOBENCH_BOOT_CACHE moves it; the state root's vm/boot is used where
+    the shared directory cannot be made or written."""
+    shared = Path(os.environ.get("ISOBENCH_BOOT_CACHE") or DEFAULT_BOOT_CACHE)
+    try:
+        shared.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if os.access(shared, os.W_OK | os.X_OK):
+            return shared
+    except OSError:
+        pass
+    return vm_dir(root) / "boot"
 
 
 def vm_dir(root: Path | None = None) -> Path:

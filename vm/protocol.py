@@ -18,6 +18,9 @@ MAX_PAYLOAD = 1 << 24
 
 # guest -> host
 READY, STDOUT, STDERR, MESSAGE, FAILED, EXIT = b"R", b"O", b"E", b"M", b"F", b"X"
+# a repetition's marks: BEGIN "index uptime" before its fork, END "index code uptime" once its
+# output is drained (the shim runs the command `repeat` times in one boot)
+BEGIN, END = b"B", b"D"
 # host -> guest
 SPEC, ACK = b"S", b"K"
 
@@ -84,6 +87,7 @@ class GuestSpec:
     groups: tuple[int, ...] = ()
     hostname: str = ""
     address: str = ""  # "10.0.2.15/24" when the guest has a NIC
+    repeat: int = 1    # the command runs this many times, one after another, in one boot
 
     def encode(self) -> bytes:
         """key\\0value\\0 records; NUL cannot occur in argv or env, so no escaping is needed."""
@@ -95,6 +99,8 @@ class GuestSpec:
             records.append(("hostname", self.hostname))
         if self.address:
             records.append(("address", self.address))
+        if self.repeat != 1:
+            records.append(("repeat", str(self.repeat)))
         out = bytearray()
         for key, value in records:
             raw = value.encode("utf-8", "surrogateescape")
@@ -128,6 +134,8 @@ class GuestSpec:
                     spec.hostname = value
                 case b"address":
                     spec.address = value
+                case b"repeat":
+                    spec.repeat = int(value)
         spec.groups = tuple(groups)
         return spec
 
@@ -139,3 +147,27 @@ def parse_failure(payload: bytes) -> tuple[int, str]:
         return int(code), message
     except ValueError:
         return 125, payload.decode("utf-8", "replace")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A repetition's BEGIN or END frame, stamped with the host's clock when it arrived."""
+
+    kind: bytes                 # BEGIN or END
+    index: int                  # 0-based, in the order the guest ran them
+    guest_s: float              # the guest's CLOCK_BOOTTIME when it wrote the frame
+    exit_code: int | None       # END only
+    at: float = 0.0             # host clock
+
+
+def parse_mark(kind: bytes, payload: bytes, at: float = 0.0) -> Mark:
+    """BEGIN "index uptime" or END "index code uptime"; ProtocolError for anything else."""
+    parts = payload.decode("ascii", "replace").split()
+    try:
+        if kind == BEGIN and len(parts) == 2:
+            return Mark(kind, int(parts[0]), float(parts[1]), None, at)
+        if kind == END and len(parts) == 3:
+            return Mark(kind, int(parts[0]), float(parts[2]), int(parts[1]), at)
+    except ValueError:
+        pass
+    raise ProtocolError(f"bad repetition mark {kind!r} {payload!r}")

@@ -4,8 +4,10 @@ decides from it before any resource exists (Plan)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import InvalidArgument, IsobenchError
 from runtime.image.store import Image
@@ -62,6 +64,11 @@ class VmRequest:
     # Set from another thread to end the run now: stats taken, the domain destroyed, exit
     # code 137 (an idle guest kept for a density count, or a server no longer needed).
     stop: threading.Event | None = None
+    # Run the command this many times in one boot (after each other, each between two marks
+    # read on the host: VmResult.reps); `on_mark` adds the caller's own reading at each mark
+    # (the bench harness: the host's CPU times, for the contention guard).
+    repeat: int = 1
+    on_mark: Callable[[], dict[str, Any]] | None = None
 
 
 def cpu_limits(req: VmRequest) -> Limits | None:

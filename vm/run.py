@@ -20,6 +20,7 @@ import libvirt
 
 from runtime.cgroups import Cgroup
 from vm import bootlog, host
+from vm.protocol import Mark
 from vm.request import Plan, VmRequest, VmStartError, cpu_limits
 from vm.session import GuestSession
 
@@ -71,6 +72,11 @@ class VmResult:
     samples: list[dict[str, Any]] = field(default_factory=list)
     stdout: bytes = b""
     stderr: bytes = b""
+    # one per repetition the guest ran (VmRequest.repeat): "index", "exit_code", "stdout",
+    # "stderr", and "begin"/"end" readings taken as its marks arrived: "t_s" (seconds since
+    # the guest was resumed), "guest_s" (the guest's uptime), "cgroup" (QEMU's cgroup stats),
+    # "caller" (what VmRequest.on_mark returned)
+    reps: list[dict[str, Any]] = field(default_factory=list)
     guest_messages: list[str] = field(default_factory=list)
     disk_cached: bool = True
 
@@ -79,6 +85,20 @@ class VmResult:
         d["stdout"] = self.stdout.decode("utf-8", "replace")
         d["stderr"] = self.stderr.decode("utf-8", "replace")
         return d
+
+
+def rep_windows(reps: list[Any], readings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The session's Repetitions with the readings taken at their marks (in mark order:
+    begin 0, end 0, begin 1, ...), as VmResult.reps; an unfinished repetition is left out."""
+    out = []
+    for i, rep in enumerate(reps):
+        if rep.end is None or 2 * i + 1 >= len(readings):
+            continue
+        out.append({"index": rep.begin.index, "exit_code": rep.end.exit_code,
+                    "begin": readings[2 * i], "end": readings[2 * i + 1],
+                    "stdout": bytes(rep.out).decode("utf-8", "replace"),
+                    "stderr": bytes(rep.err).decode("utf-8", "replace")})
+    return out
 
 
 class Timings:
@@ -124,6 +144,7 @@ class VmRun:
     timings: Timings
     run_dir: Path
     samples: list[dict[str, Any]] = field(default_factory=list)
+    readings: list[dict[str, Any]] = field(default_factory=list)  # one per repetition mark
 
     @property
     def req(self) -> VmRequest:
@@ -135,6 +156,7 @@ class VmRun:
     def complete(self) -> VmResult:
         """Converse until the command's exit, let the init power off, take the final stats.
         Raises GuestLost when the guest never told an exit code."""
+        self.session.on_mark = self._on_mark
         result = self._converse()
         assert self.plan.disk is not None
         result.disk_cached = self.plan.disk.cached
@@ -203,7 +225,15 @@ class VmRun:
             cgroup={}, domain_stats=host.domain_stats(self.conn, self.dom),
             qemu_memory=host.process_memory(self.qemu_pid), samples=self.samples,
             stdout=bytes(session.out), stderr=bytes(session.err),
-            guest_messages=session.messages)
+            reps=rep_windows(session.reps, self.readings), guest_messages=session.messages)
+
+    def _on_mark(self, mark: Mark) -> None:
+        """Read QEMU's cgroup the moment a repetition's mark arrives: its window's edge."""
+        stats = self.cgroup.stats().to_dict()
+        caller = self.req.on_mark() if self.req.on_mark is not None else None
+        resumed = self.timings.at["resumed"]
+        self.readings.append({"t_s": mark.at - resumed if resumed is not None else None,
+                              "guest_s": mark.guest_s, "cgroup": stats, "caller": caller})
 
     def _sample(self, elapsed: float) -> dict[str, Any]:
         stats = self.cgroup.stats()

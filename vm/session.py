@@ -1,5 +1,7 @@
 """One conversation with the guest's init over its channel socket: hand it the spec when it
-says ready, relay its output as it comes, note the exit code."""
+says ready, relay its output as it comes, note the exit code. When the spec asks for several
+repetitions, each one's marks and output are kept apart (`reps`), and `on_mark` is called as
+each mark arrives, so the host can read its counters at that moment."""
 
 from __future__ import annotations
 
@@ -10,15 +12,26 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from vm import protocol
-from vm.protocol import Frame, FrameParser, GuestSpec
+from vm.protocol import Frame, FrameParser, GuestSpec, Mark
 
 Clock = Callable[[], float]
+
+
+class Repetition:
+    """One run of the command inside the boot: its two marks and its own output."""
+
+    def __init__(self, begin: Mark) -> None:
+        self.begin = begin
+        self.end: Mark | None = None
+        self.out = bytearray()
+        self.err = bytearray()
 
 
 class GuestSession:
     def __init__(self, sock: socket.socket, spec: GuestSpec, *, stdout: BinaryIO | None = None,
                  stderr: BinaryIO | None = None, capture: bool = True,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic,
+                 on_mark: Callable[[Mark], None] | None = None) -> None:
         self.sock = sock
         self.spec = spec
         self.sinks = {protocol.STDOUT: stdout, protocol.STDERR: stderr}
@@ -35,6 +48,8 @@ class GuestSession:
         self.exit_code: int | None = None
         self.failure: tuple[int, str] | None = None
         self.eof = False
+        self.on_mark = on_mark
+        self.reps: list[Repetition] = []
 
     @property
     def finished(self) -> bool:
@@ -72,6 +87,9 @@ class GuestSession:
                 self.first_output_at = now
             if self.capture:
                 (self.out if kind == protocol.STDOUT else self.err).extend(frame.payload)
+                if self.reps and self.reps[-1].end is None:
+                    rep = self.reps[-1]
+                    (rep.out if kind == protocol.STDOUT else rep.err).extend(frame.payload)
             sink = self.sinks[kind]
             if sink is not None:
                 sink.write(frame.payload)
@@ -82,8 +100,23 @@ class GuestSession:
         elif kind == protocol.FAILED:
             self.exit_at = now
             self.failure = protocol.parse_failure(frame.payload)
+        elif kind in (protocol.BEGIN, protocol.END):
+            self._mark(protocol.parse_mark(kind, frame.payload, now))
         elif kind == protocol.MESSAGE:
             self.messages.append(frame.payload.decode("utf-8", "replace"))
+
+    def _mark(self, mark: Mark) -> None:
+        if mark.kind == protocol.BEGIN:
+            if mark.index != len(self.reps) or (self.reps and self.reps[-1].end is None):
+                raise protocol.ProtocolError(f"repetition {mark.index} began out of order")
+            self.reps.append(Repetition(mark))
+        else:
+            if not self.reps or self.reps[-1].end is not None or \
+                    self.reps[-1].begin.index != mark.index:
+                raise protocol.ProtocolError(f"repetition {mark.index} ended without beginning")
+            self.reps[-1].end = mark
+        if self.on_mark is not None:
+            self.on_mark(mark)
 
     def ack(self) -> None:
         """Tell the init it may power off (the host has taken its end-of-run stats)."""

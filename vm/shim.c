@@ -8,7 +8,9 @@
  *
  * guest -> host: MAGIC once, then R (ready: "1 <uptime>"), O (stdout), E (stderr),
  *                M (a message from this init), F ("code\tmessage": the command never ran),
- *                X (the exit code, decimal)
+ *                X (the exit code, decimal), and around each repetition B ("index uptime")
+ *                and D ("index code uptime", after its output) when the spec asks for
+ *                `repeat` runs of the command in this one boot
  * host -> guest: S (the spec: key\0value\0 records), K (stats taken: power off now)
  *
  * Built statically by vm/guest.py, so it runs on any image, even one without a libc.
@@ -148,7 +150,7 @@ struct spec {
     char *argv[MAX_LIST];
     char *env[MAX_LIST];
     gid_t groups[256];
-    int argc, envc, ngroups;
+    int argc, envc, ngroups, repeat;
     uid_t uid;
     gid_t gid;
     const char *workdir, *hostname, *address;
@@ -157,6 +159,7 @@ struct spec {
 static void parse_spec(char *buf, uint32_t len, struct spec *s) {
     memset(s, 0, sizeof *s);
     s->workdir = "/";
+    s->repeat = 1;
     char *p = buf, *end = buf + len;
     while (p < end) {
         char *key = p;
@@ -181,6 +184,8 @@ static void parse_spec(char *buf, uint32_t len, struct spec *s) {
             s->hostname = value;
         else if (!strcmp(key, "address"))
             s->address = value;
+        else if (!strcmp(key, "repeat"))
+            s->repeat = atoi(value) > 0 ? atoi(value) : 1;
     }
 }
 
@@ -408,6 +413,8 @@ static int run(struct spec *s) {
         if (waitpid(pid, &st, 0) == pid)
             code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     }
+    close(out[0]);  /* the next repetition opens its own */
+    close(err[0]);
     return code;
 }
 
@@ -447,7 +454,22 @@ int main(void) {
         msg("sethostname: %s", strerror(errno));
     setup_network(s.address);
 
-    int code = run(&s);
+    int code = -1;
+    for (int i = 0; i < s.repeat; i++) {
+        /* Each repetition between two marks: the host reads QEMU's cgroup as each arrives,
+         * so every repetition is accounted on its own window. */
+        char mark[96];
+        struct timespec now;
+        clock_gettime(CLOCK_BOOTTIME, &now);
+        frame('B', mark, (size_t)snprintf(mark, sizeof mark, "%d %ld.%09ld", i,
+                                           (long)now.tv_sec, now.tv_nsec));
+        code = run(&s);
+        if (code < 0)
+            break;  /* the command never started (F sent): no more repetitions */
+        clock_gettime(CLOCK_BOOTTIME, &now);
+        frame('D', mark, (size_t)snprintf(mark, sizeof mark, "%d %d %ld.%09ld", i, code,
+                                           (long)now.tv_sec, now.tv_nsec));
+    }
     if (code >= 0) {
         char text[16];
         frame('X', text, (size_t)snprintf(text, sizeof text, "%d", code));

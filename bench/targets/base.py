@@ -44,6 +44,8 @@ class Outcome:
     wall_s: float
     accounting: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    reps_per_boot: int | None = None  # a VM's: how many recorded repetitions shared its boot
+    started_at: float | None = None   # epoch seconds its window began (a shared boot's rep)
 
 
 class Target(ABC):
@@ -56,8 +58,17 @@ class Target(ABC):
         """None when this host can run the target, else why not."""
         return None
 
+    # True: run_batch() runs several repetitions in one instance (the VM: one boot), each
+    # accounted on its own window; the harness then asks for a cell's repetitions at once.
+    batches = False
+
     @abstractmethod
     def run(self, job: Job) -> Outcome: ...
+
+    def run_batch(self, job: Job, count: int, warmup: int) -> list[Outcome]:
+        """`count` repetitions of `job` in one instance, after `warmup` unrecorded ones, one
+        Outcome each with its own window (only where `batches`)."""
+        raise NotImplementedError(f"target {self.name} runs one instance per repetition")
 
     def _cgroup_name(self, kind: str) -> str:
         # Under the runtime's parent (ISOBENCH_CGROUP_PARENT): one place to find them all.

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from bench.collectors import window_delta
 from bench.contention import host_snapshot, host_window
 from bench.targets.base import SCRATCH, Job, Outcome, Target
 from bench.timers import FirstOutput
@@ -29,8 +30,11 @@ GUEST_MEMORY_BYTES = 1 << 30
 SCRATCH_BYTES = 512 << 20
 # The scratch disk arrives raw at /dev/vdb: give it a filesystem and put it where the
 # command expects its scratch area (e2fsprogs is in every Debian base).
-_MOUNT_SCRATCH = (f"mkfs.ext4 -q -F /dev/vdb && mkdir -p {SCRATCH} && mount /dev/vdb {SCRATCH} "
-                  '&& exec "$@"')
+# Once per boot: the repetitions of a shared boot find it mounted; each starts on an empty
+# scratch area, as a container's fresh volume does.
+_MOUNT_SCRATCH = (f"if grep -qs ' {SCRATCH} ' /proc/mounts; then rm -rf {SCRATCH}/* && sync; "
+                  f"else mkfs.ext4 -q -F /dev/vdb && mkdir -p {SCRATCH} && "
+                  f"mount /dev/vdb {SCRATCH}; fi && exec \"$@\"")
 
 
 class VmTarget(Target):
@@ -49,7 +53,9 @@ class VmTarget(Target):
             return f"no VM here: {e}"
         return None
 
-    def run(self, job: Job) -> Outcome:
+    batches = True  # cpu, memory and disk: the repetitions of a cell share one boot
+
+    def _request(self, job: Job) -> tuple[VmRequest, int | None]:
         from vm.driver import VmRequest  # needs libvirt: see unavailable()
 
         argv = job.command(SCRATCH)
@@ -63,6 +69,10 @@ class VmTarget(Target):
                         scratch_bytes=SCRATCH_BYTES if job.wants_scratch else None,
                         sample_interval=1.0 / job.sample_hz if job.sample_hz else None,
                         cpu_quota_us=quota, cpu_period_us=period, cpu_cap_after_boot=True)
+        return req, quota
+
+    def run(self, job: Job) -> Outcome:
+        req, quota = self._request(job)
         t0, host0 = time.perf_counter(), host_snapshot()
         result = vm_driver(self.rt).run(req, capture=True)
         wall = time.perf_counter() - t0
@@ -71,18 +81,76 @@ class VmTarget(Target):
         accounting: dict[str, Any] = {"start": None, "end": result.cgroup,
                                       "at_exit": result.cgroup_live, "samples": result.samples,
                                       "host": host_window(host0, host_snapshot())}
-        extra = {"accel": result.accel, "accel_note": result.accel_note,
-                 "accel_reason": result.accel_reason, "kernel_release": result.kernel_release,
-                 "boot": result.boot,
-                 "domain_stats": result.domain_stats, "qemu_memory": result.qemu_memory,
-                 "timings": result.timings, "memory_bytes": result.memory_bytes,
-                 "vcpus": result.vcpus}
-        if quota is not None:
-            extra["cpu_cap"] = {"quota_us": quota, "period_us": period,
-                                "where": "CFS quota on the cgroup QEMU runs in, set when the "
-                                         "guest said ready (the boot runs uncapped)"}
         return Outcome(result.exit_code, result.stdout.decode("utf-8", "replace"),
-                       result.stderr.decode("utf-8", "replace"), wall, accounting, extra)
+                       result.stderr.decode("utf-8", "replace"), wall, accounting,
+                       _extra(result, req), reps_per_boot=1)
+
+    def run_batch(self, job: Job, count: int, warmup: int) -> list[Outcome]:
+        """One boot; the guest runs `warmup` + `count` repetitions back to back, and each
+        recorded one is accounted between its own two marks: QEMU's cgroup and the host's
+        CPU read as the mark arrived, its output its own. Never the boot's total split."""
+        req, _ = self._request(job)
+        total = warmup + count
+        req.repeat = total
+        req.timeout = job.timeout * total
+        req.on_mark = _mark_reading
+        t0 = time.perf_counter()
+        result = vm_driver(self.rt).run(req, capture=True)
+        boot_wall = time.perf_counter() - t0
+        reps = {r["index"]: r for r in result.reps}
+        outcomes = []
+        for position, index in enumerate(range(warmup, total)):
+            rep = reps.get(index)
+            extra = _extra(result, req)
+            if rep is None:  # the guest stopped before this one (its exit code says why)
+                extra["shared_boot"] = {"reps": count, "warmup": warmup, "position": position,
+                                        "domain": result.domain, "boot_wall_s": boot_wall}
+                outcomes.append(Outcome(result.exit_code or 125, "",
+                                        f"repetition {index} never ran in the guest",
+                                        0.0, {}, extra, reps_per_boot=count))
+                continue
+            outcomes.append(rep_outcome(rep, result.samples, extra, count, warmup, position,
+                                        result.domain, boot_wall, result.cgroup))
+        return outcomes
+
+
+def _mark_reading() -> dict[str, Any]:
+    """The harness's side of a repetition mark: the host's CPU, and the wall clock."""
+    return {"host": host_snapshot(), "time": time.time()}
+
+
+def rep_outcome(rep: dict[str, Any], samples: list[dict[str, Any]], extra: dict[str, Any],
+                count: int, warmup: int, position: int, domain: str, boot_wall: float,
+                boot_cgroup: dict[str, Any]) -> Outcome:
+    """One repetition of a shared boot, accounted on its own window (vm.run.VmResult.reps):
+    the cgroup's and the host's readings at its two marks, the samples between them."""
+    begin, end = rep["begin"], rep["end"]
+    t0, t1 = begin["t_s"], end["t_s"]
+    accounting: dict[str, Any] = {
+        "start": begin["cgroup"], "end": end["cgroup"],
+        "delta": window_delta(begin["cgroup"], end["cgroup"]),
+        "host": host_window(begin["caller"]["host"], end["caller"]["host"]),
+        "samples": [s for s in samples if t0 <= s["t"] <= t1]}
+    extra["shared_boot"] = {"reps": count, "warmup": warmup, "position": position,
+                            "index": rep["index"], "domain": domain, "window_s": [t0, t1],
+                            "guest_window_s": [begin["guest_s"], end["guest_s"]],
+                            "boot_wall_s": boot_wall, "boot_cgroup": boot_cgroup}
+    return Outcome(rep["exit_code"], rep["stdout"], rep["stderr"], t1 - t0, accounting, extra,
+                   reps_per_boot=count, started_at=begin["caller"]["time"])
+
+
+def _extra(result: VmResult, req: VmRequest) -> dict[str, Any]:
+    extra = {"accel": result.accel, "accel_note": result.accel_note,
+             "accel_reason": result.accel_reason, "kernel_release": result.kernel_release,
+             "boot": result.boot,
+             "domain_stats": result.domain_stats, "qemu_memory": result.qemu_memory,
+             "timings": result.timings, "memory_bytes": result.memory_bytes,
+             "vcpus": result.vcpus}
+    if req.cpu_quota_us is not None:
+        extra["cpu_cap"] = {"quota_us": req.cpu_quota_us, "period_us": req.cpu_period_us,
+                            "where": "CFS quota on the cgroup QEMU runs in, set when the "
+                                     "guest said ready (the boot runs uncapped)"}
+    return extra
 
 
 def vm_driver(rt: Runtime) -> VmDriver:

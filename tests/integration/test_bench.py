@@ -315,3 +315,57 @@ def test_runc_net_placement_leaves_nothing_when_its_servers_fail(cli: Cli) -> No
     placement.stop()  # again, as the harness does: nothing left to do, nothing raised
     assert cli.census() - before == type(before)(0, 0, 0, 0)
     assert not list((cli.root / "runc" / "runs").iterdir())
+
+
+def test_vm_cells_take_their_repetitions_from_one_boot(cli: Cli, tmp_path: Path) -> None:
+    """cpu and disk on the VM, three repetitions a cell: one boot each, every repetition on
+    its own window inside it (its own output parsed, its own cgroup delta), the scratch disk
+    made once and emptied between repetitions."""
+    from bench.targets import VmTarget
+
+    reason = VmTarget(None).unavailable()  # type: ignore[arg-type]
+    if reason and shutil.which("libvirtd") is None:
+        require_vm(f"no VM on this host: {reason}")
+    from tests.integration.test_vm_run import vm_census
+
+    out = tmp_path / "session"
+    vm_before = vm_census(cli)
+    proc = cli("bench", "--profile", "tiny", "--repeat", "3", "--targets", "vm",
+               "--workloads", "cpu,disk", "--out", str(out), "--seed", "11",
+               "--keep-contended", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = document.load(out / "results.json")
+    document.validate(doc)
+    variants = ["cpu.single", "cpu.all", "disk.randread", "disk.randwrite", "disk.seqread",
+                "disk.seqwrite"]
+    for variant in variants:  # each cell's three asked for at once, in one boot
+        assert f"{variant} on vm reps 1, 2, 3 in one boot" in proc.stderr, proc.stderr[-3000:]
+    for variant in variants:
+        runs = sorted((r for r in doc["runs"] if r["variant"] == variant),
+                      key=lambda r: r["repetition"])
+        assert [r["repetition"] for r in runs] == [0, 1, 2], variant
+        assert all(r["ok"] for r in runs), [(r["error"], r["output"]) for r in runs]
+        shared = [r["extra"]["shared_boot"] for r in runs]
+        # a contended repetition ran again with the others contended, in a boot of their own
+        for r, s in zip(runs, shared, strict=True):
+            if r["contention"]["attempts"] == 1:
+                assert r["reps_per_boot"] == s["reps"] == 3, (variant, r["reps_per_boot"])
+            boot_mates = [x for x in shared if x["domain"] == s["domain"]]
+            assert r["reps_per_boot"] >= len(boot_mates), (variant, r["reps_per_boot"])
+        for domain in {s["domain"] for s in shared}:
+            windows = [s["window_s"] for s in shared if s["domain"] == domain]
+            edges = [x for w in windows for x in w]
+            assert edges == sorted(edges) and len(set(edges)) == len(edges), windows
+        cpu = [r["accounting"]["delta"]["cpu_total_ns"] for r in runs]
+        assert all(c > 0 for c in cpu), (variant, cpu)
+        for domain in {s["domain"] for s in shared}:  # never more than its boot's total
+            same = [c for s, c in zip(shared, cpu, strict=True) if s["domain"] == domain]
+            boot = next(s for s in shared if s["domain"] == domain)["boot_cgroup"]
+            assert sum(same) <= boot["cpu_total_ns"], (variant, cpu)
+        assert all(r["wall_s"] < s["boot_wall_s"] for r, s in zip(runs, shared, strict=True))
+        metric = "events_per_s" if variant.startswith("cpu") else (
+            "iops" if "rand" in variant else "mb_s")
+        assert all(r["metrics"][metric] > 0 for r in runs), (variant, metric)
+        assert doc["summary"][variant.split(".")[0]][variant][metric]["vm"]["n"] == 3
+    after = vm_census(cli)
+    assert after.domains == [] and after.runs == 0 and after.sockets == vm_before.sockets

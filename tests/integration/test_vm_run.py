@@ -164,9 +164,52 @@ def test_echo_hello_with_accounting(vm: VmCli, nothing_left: None, tmp_path: Pat
     assert result["timings"]["ready_s"] < result["timings"]["first_output_s"]
     # the fast path booted (issue 16), and doctor says which kernel and initrd it uses
     assert result["boot"]["mode"] == "fast" and result["boot"]["initrd"].endswith(".cpio")
-    assert "/vm/boot/vmlinux-" in result["boot"]["kernel"], result["boot"]
+    from vm.guest import boot_cache
+
+    # extracted once for the host (the shared boot cache), not once per state root
+    assert result["boot"]["kernel"].startswith(f"{boot_cache()}/vmlinux-"), result["boot"]
+    assert str(vm.root) not in result["boot"]["kernel"] + result["boot"]["initrd"]
     detail = _doctor["guest kernel"]["detail"]
     assert "isobench initrd" in detail and "PVH" in detail, detail
+
+
+# Each repetition counts itself in a file the boot keeps (a fresh boot would print "rep 1"
+# every time), spins a while, and the second fails on purpose.
+COUNTED = ("n=$(cat /tmp/count 2>/dev/null || echo 0); n=$((n+1)); echo $n > /tmp/count; "
+           "i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; echo rep $n; "
+           "[ $n = 2 ] && exit 3; exit 0")
+
+
+def test_repetitions_share_one_boot_each_on_its_own_window(vm: VmCli,
+                                                            nothing_left: None) -> None:
+    from bench.contention import host_snapshot
+    from runtime.cgroups import CgroupFactory
+    from vm.driver import VmDriver, VmRequest
+
+    driver = VmDriver(root=vm.root, cgroups=CgroupFactory(vm.cgroup_parent))
+    req = VmRequest(image="busybox", command=["sh", "-c", COUNTED], accel="tcg", repeat=3,
+                    memory_bytes=256 << 20, timeout=BOOT_TIMEOUT,
+                    on_mark=lambda: {"host": host_snapshot(), "time": time.time()})
+    result = driver.run(req)
+    reps = result.reps
+    assert [(r["index"], r["stdout"], r["exit_code"]) for r in reps] == [
+        (0, "rep 1\n", 0), (1, "rep 2\n", 3), (2, "rep 3\n", 0)]
+    assert result.stdout == b"rep 1\nrep 2\nrep 3\n" and result.exit_code == 0
+    # distinct windows, one after the other, all inside the boot (ready .. exit)
+    edges = [x for r in reps for x in (r["begin"]["t_s"], r["end"]["t_s"])]
+    assert edges == sorted(edges) and len(set(edges)) == len(edges), edges
+    guest = [x for r in reps for x in (r["begin"]["guest_s"], r["end"]["guest_s"])]
+    assert guest == sorted(guest) and len(set(guest)) == len(guest), guest
+    resumed = result.timings["resumed_s"]
+    assert result.timings["ready_s"] <= resumed + edges[0]
+    assert resumed + edges[-1] <= result.timings["exit_s"]
+    stamps = [r[k]["caller"]["time"] for r in reps for k in ("begin", "end")]
+    assert stamps == sorted(stamps)
+    # each repetition's CPU from its own two readings of QEMU's cgroup; the boot costs more
+    cpu = [r["end"]["cgroup"]["cpu_total_ns"] - r["begin"]["cgroup"]["cpu_total_ns"]
+           for r in reps]
+    assert all(c > 1e8 for c in cpu), cpu
+    assert sum(cpu) < result.cgroup["cpu_total_ns"], (cpu, result.cgroup["cpu_total_ns"])
 
 
 def test_debian_initrd_path_still_boots(vm: VmCli, nothing_left: None) -> None:

@@ -355,3 +355,21 @@ def test_files_written_before_null_readings_still_load() -> None:
     assert memory and all(isinstance(v, int | float) for r in memory
                           for v in r["metrics"].values())
     document.validate(old)
+
+
+def test_repetitions_from_one_boot_are_not_paired_by_round() -> None:
+    doc = document.new_document(profile="quick", argv=[], repeat=5, seed=0, machine=MACHINE)
+    for rep in range(5):
+        document.add_run(doc, _run("native", rep, 100.0 + rep))
+        vm = _run("vm", rep, 50.0 + rep)
+        vm.reps_per_boot = 5  # one after another in one guest, not beside native's round
+        document.add_run(doc, vm)
+    cell = doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["vm"]
+    assert cell["n"] == 5 and cell["paired"] is False and cell["ci_low"] is not None
+    assert document.shared_boot_cells(doc) == {("cpu", "cpu.single", "vm")}
+    document.validate(doc)
+    # a boot per repetition (reps_per_boot 1, or absent in older documents) still pairs
+    for run in doc["runs"]:
+        run["reps_per_boot"] = 1 if run["target"] == "vm" else None
+    document.recompute_summary(doc)
+    assert doc["summary"]["cpu"]["cpu.single"]["events_per_s"]["vm"]["paired"] is True

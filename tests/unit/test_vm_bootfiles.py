@@ -287,10 +287,15 @@ def test_boot_kernel_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     (boot / "initrd.img-6.1.0-test").write_bytes(b"debian")
     monkeypatch.setenv("ISOBENCH_VM_KERNEL", str(boot / "vmlinuz-6.1.0-test"))
     monkeypatch.delenv("ISOBENCH_VM_INITRD", raising=False)
+    monkeypatch.setenv("ISOBENCH_BOOT_CACHE", str(tmp_path / "shared"))
     monkeypatch.setattr(initrd, "ensure_initrd", lambda release, cache: initrd.Initrd(
         cache / "own.cpio", ["ext4"], False))
     fast = guest.boot_kernel("fast", tmp_path / "root")
-    assert fast.kernel.startswith(str(tmp_path / "root")) and fast.initrd.endswith("own.cpio")
+    # one cache for the host, not one per state root
+    assert fast.kernel.startswith(str(tmp_path / "shared" / "vmlinux-6.1.0-test-"))
+    assert fast.initrd == str(tmp_path / "shared" / "own.cpio")
+    assert guest.boot_kernel("fast", tmp_path / "other-root").kernel == fast.kernel
+    assert not (tmp_path / "root").exists() and not (tmp_path / "other-root").exists()
     assert any("PVH" in n for n in fast.notes)
     mid = guest.boot_kernel("initrd", tmp_path / "root")
     assert mid.kernel == str(boot / "vmlinuz-6.1.0-test") and mid.initrd.endswith("own.cpio")
@@ -306,3 +311,15 @@ def test_boot_kernel_modes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert any(n.startswith("Debian initrd kept") and "busybox" in n for n in fallback.notes)
     with pytest.raises(guest.GuestError, match="boot mode"):
         guest.boot_kernel("turbo")
+
+
+def test_boot_cache_is_shared_unless_it_cannot_be_made(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ISOBENCH_BOOT_CACHE", str(tmp_path / "a" / "b"))
+    assert guest.boot_cache(tmp_path / "root") == tmp_path / "a" / "b"
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("ISOBENCH_BOOT_CACHE", str(tmp_path / "file" / "boot"))
+    assert guest.boot_cache(tmp_path / "root") == tmp_path / "root" / "vm" / "boot"
+    monkeypatch.delenv("ISOBENCH_BOOT_CACHE")
+    assert guest.DEFAULT_BOOT_CACHE == Path("/var/cache/isobench/boot")

@@ -30,6 +30,7 @@ class OneImage(ImageStore):
 
 @pytest.fixture
 def drv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> VmDriver:
+    monkeypatch.setenv("ISOBENCH_BOOT_CACHE", str(tmp_path / "boot-cache"))
     monkeypatch.setattr(guest, "find_kernel", lambda: guest.Kernel("/k", "/i", "6.1.0-test"))
     monkeypatch.setattr(accel, "choose", lambda mode: accel.decide("tcg", None, None))
     return VmDriver(OneImage(tmp_path), tmp_path, CgroupFactory("isobench-unit-vm"),
@@ -67,7 +68,10 @@ def test_command_replaces_cmd_but_keeps_entrypoint(drv: VmDriver) -> None:
 
 
 @pytest.mark.parametrize("req, message", [
-    (VmRequest(image="x", memory_bytes=128 << 20), "too small"),
+    (VmRequest(image="x", memory_bytes=driver.MIN_MEMORY_BYTES - (1 << 20)), "too small"),
+    # the fake kernel has no modules: the Debian initrd is kept, and needs more
+    (VmRequest(image="x", memory_bytes=driver.MIN_MEMORY_BYTES), "at least 256m to boot with"),
+    (VmRequest(image="x", boot="debian", memory_bytes=255 << 20), "with the Debian initrd"),
     (VmRequest(image="x", vcpus=0), "1 to 64 vCPUs"),
     (VmRequest(image="x", timeout=0), "must be positive"),
     (VmRequest(image="x", command=[], entrypoint=[]), "No command specified"),
@@ -94,3 +98,14 @@ def test_domain_for_a_plan(drv: VmDriver, tmp_path: Path) -> None:
     assert [d.target for d in dom.disks] == ["vda", "vdb"] and dom.disks[1].cache == "none"
     assert [(s.port, s.kind) for s in dom.serials] == [(0, "file"), (1, "unix")]
     assert dom.net is not None and dom.metadata["root"] == str(tmp_path)
+
+
+def test_our_initrd_boots_in_less_than_the_debian_one(drv: VmDriver,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    own = guest.Kernel("/vmlinux", "/cache/initrd-x.cpio", "6.1.0-test")
+    monkeypatch.setattr(guest, "boot_kernel", lambda mode, root: own)
+    assert driver.MIN_MEMORY_BYTES < driver.MIN_MEMORY_DEBIAN_INITRD_BYTES == 256 << 20
+    plan = drv.plan(VmRequest(image="x", memory_bytes=driver.MIN_MEMORY_BYTES), "isobench-y")
+    assert plan.kernel is own
+    with pytest.raises(InvalidArgument, match="too small"):
+        drv.plan(VmRequest(image="x", memory_bytes=driver.MIN_MEMORY_BYTES - 1), "isobench-y")
