@@ -263,8 +263,9 @@ class Harness:
               quiet: bool = False, threads: int | None = None) -> RunRecord:
         """The outcome into `rec`: the contention guard's reading, the parsed metrics."""
         fill(rec, outcome)
-        rec.extra["setup"] = setup.describe(target, job,
-                                            self.rt.root if self.rt is not None else None)
+        rec.extra["setup"] = setup.describe(rec.target, job,
+                                            self.rt.root if self.rt is not None else None,
+                                            reps_per_boot=outcome.reps_per_boot)
         cap = job.limits.cpu_quota_us / job.limits.cpu_period_us \
             if job.limits and job.limits.cpu_quota_us else None
         # A VM's whole-boot window holds QEMU's CPU from before it joined our cgroup in the

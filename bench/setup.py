@@ -41,15 +41,24 @@ TIMER = {
 }
 
 
-def describe(target: str, job: Job, root: Path | None) -> dict[str, Any]:
+def describe(target: str, job: Job, root: Path | None,
+             reps_per_boot: int | None = None) -> dict[str, Any]:
     """The setup block of one run of `job` on `target` under the state root `root` (None: a
-    harness without a runtime, as in unit tests of the harness: no disk line)."""
+    harness without a runtime, as in unit tests of the harness: no disk line);
+    `reps_per_boot`: how many repetitions shared the VM's boot (None or 1: its own)."""
+    timer = TIMER.get(target, "?")
+    if target == "vm" and reps_per_boot and reps_per_boot > 1:
+        timer = (f"the guest's start and end marks around this repetition, one of "
+                 f"{reps_per_boot} in one boot after a warm-up: boot and poweroff outside")
     block: dict[str, Any] = {"tools": TOOLS.get(target, "?"),
-                             "network": NETWORK.get(target, "?"),
-                             "timer": TIMER.get(target, "?"),
+                             "network": NETWORK.get(target, "?"), "timer": timer,
                              "limits": limits_text(target, job)}
     if job.wants_scratch and root is not None:
         block["disk"] = disk_text(target, root)
+        if target == "vm" and reps_per_boot and reps_per_boot > 1:
+            block["disk"] = block["disk"].replace(
+                "ext4 made in the guest just before the command",
+                "ext4 made once per boot, emptied before each repetition")
     return block
 
 

@@ -49,6 +49,15 @@ def test_a_scratch_job_names_each_targets_disk(tmp_path: Path) -> None:
                                   "cache=none io=native")
 
 
+def test_a_vm_repetition_from_a_shared_boot_says_its_window(tmp_path: Path) -> None:
+    own = setup.describe("vm", SCRATCH_JOB, tmp_path, reps_per_boot=1)
+    shared = setup.describe("vm", SCRATCH_JOB, tmp_path, reps_per_boot=5)
+    assert own["timer"] == setup.TIMER["vm"] and "just before the command" in own["disk"]
+    assert shared["timer"].startswith("the guest's start and end marks around this "
+                                      "repetition, one of 5 in one boot")
+    assert shared["disk"].endswith("ext4 made once per boot, emptied before each repetition")
+
+
 def test_a_job_without_scratch_has_no_disk_line(tmp_path: Path) -> None:
     block = setup.describe("container", CPU_JOB, tmp_path)
     assert "disk" not in block
