@@ -24,6 +24,7 @@ from reports.formatting import arrow, fmt, fmt_ratio
 from reports.i18n import LANGS, Translator
 from reports.load import load_results
 from results.compare import IMPROVED, NOISE, REGRESSED
+from results.document import run_values
 from results.metrics import unit_and_direction
 from results.stats import ci_supported
 
@@ -416,13 +417,21 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
     if directory is None:
         return None
     h = history.load_history(directory, doc)
-    result: dict[str, Any] = {"dir": str(directory), "n": len(h.sessions),
+    try:
+        return _history_of(h, doc, t)
+    finally:
+        h.close()
+
+
+def _history_of(h: history.History, doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
+    result: dict[str, Any] = {"dir": h.source, "n": len(h.sessions),
                               "skipped": h.skipped, "plots": [], "regressions": [],
                               "baseline": None, "why": "", "counts": {}}
     if not h.sessions:
         return result
-    sessions = [(s.label, s.doc) for s in h.sessions] + \
-        [(str(doc.get("session", {}).get("id", "now")), doc)]
+    earlier = h.values()  # the trends read the database's long-form values, not documents
+    sessions = [(s.id, earlier.get(s.id, {})) for s in h.sessions] + \
+        [(str(doc.get("session", {}).get("id", "now")), run_values(doc))]
     result["labels"] = [label for label, _ in sessions]
     frame = history.trend_frame(sessions)
     # Trends of what this session measured; the x axis is the numbered list of sessions.
@@ -450,8 +459,8 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
     if base is None:
         result["why"] = "; ".join(why)
         return result
-    rows = history.regressions(base.doc, doc)
-    result["baseline"] = base.label
+    rows = history.regressions(h.document(base), doc)
+    result["baseline"] = base.id
     counts = {k: sum(r.change.verdict == k for r in rows) for k in (REGRESSED, IMPROVED, NOISE)}
     result["counts"] = {"regressed": counts[REGRESSED], "improved": counts[IMPROVED],
                         "noise": counts[NOISE], "total": len(rows)}

@@ -1,13 +1,17 @@
 """`isobench report RESULTS`: report.html and report.pdf from one results file.
 
     isobench report reports/out/latest [--format html,pdf] [--lang en|ru]
-                    [--history reports/out] [--out DIR]
+                    [--history [LOCATION]] [--out DIR]
 
 RESULTS is a results.json or a session directory holding one. The report is written next
 to it unless --out says otherwise, and each written path is printed. A results file that
 cannot be used is one line naming it, exit 1. Targets missing from the session are a
 warning line (the report still renders and lists them). Without --format, a PDF that cannot
 be written here (no WeasyPrint, no Chromium) is a warning; with --format pdf it is an error.
+
+--history alone reads the history database (ISOBENCH_HISTORY, else
+$ISOBENCH_ROOT/history.sqlite); with a value, that database (a SQLite file or a
+postgresql:// URL) or a directory of session directories.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import sys
 
 from reports.errors import ReportError
 from runtime.errors import IsobenchError
+
+
+DEFAULT_HISTORY = ""   # `--history` with no value
 
 
 class ReportFailed(IsobenchError):
@@ -30,9 +37,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     # bad flag (and the full `isobench --help`) need not pay
     from reports.render import FORMATS, generate
 
+    history = args.history
+    if history == DEFAULT_HISTORY:
+        from isobench.commands.history import location
+
+        history = location(None)
     try:
         out = generate(args.results, formats=args.format or FORMATS, lang=args.lang,
-                       history_dir=args.history, out=args.out,
+                       history_dir=history, out=args.out,
                        strict_pdf=args.format is not None)
     except ReportError as e:
         raise ReportFailed(str(e), e.exit_code) from None
@@ -52,8 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated formats to write (default: html,pdf)")
     p.add_argument("--lang", choices=["en", "ru"], default="en",
                    help="language of headings, verdicts and the exam section (default en)")
-    p.add_argument("--history", metavar="DIR",
-                   help="directory of earlier session directories: trends and regressions")
+    p.add_argument("--history", metavar="LOCATION", nargs="?", const=DEFAULT_HISTORY,
+                   help="earlier sessions for trends and regressions: alone, the history "
+                        "database (ISOBENCH_HISTORY, else $ISOBENCH_ROOT/history.sqlite); "
+                        "or a SQLite file, a postgresql:// URL, a directory of sessions")
     p.add_argument("--out", metavar="DIR",
                    help="where to write the report (default: next to the results file)")
     p.set_defaults(handler=cmd_report)

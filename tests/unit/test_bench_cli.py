@@ -1,4 +1,5 @@
-"""`isobench bench`'s session directory and the reports/out/latest link."""
+"""`isobench bench`'s session directory (ISOBENCH_RESULTS, else the state root's results/,
+never the current directory) and its `latest` link."""
 
 from __future__ import annotations
 
@@ -15,12 +16,22 @@ def _args(**kw: object) -> argparse.Namespace:
     return argparse.Namespace(**{"resume": None, "out": None, **kw})
 
 
-def test_default_session_dir_is_a_utc_stamp_under_reports_out(
+def test_default_session_dir_is_a_utc_stamp_under_the_state_root(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ISOBENCH_RESULTS", raising=False)
+    monkeypatch.setenv("ISOBENCH_ROOT", str(tmp_path / "state"))
     out = bench._out_dir(_args())
-    assert out.parent == Path("reports/out")
+    assert out.parent == tmp_path / "state" / "results"
     assert len(out.name) == len("20261128T214748Z") and out.name.endswith("Z")
+    monkeypatch.setenv("ISOBENCH_RESULTS", str(tmp_path / "mine"))
+    assert bench._out_dir(_args()).parent == tmp_path / "mine"
+
+
+@pytest.fixture(autouse=True)
+def results_in_reports_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `make bench` sets it: a relative reports/out, in each test's current directory."""
+    monkeypatch.setenv("ISOBENCH_RESULTS", "reports/out")
 
 
 def test_latest_points_at_the_newest_session_even_on_a_fresh_checkout(
