@@ -22,7 +22,6 @@ import sys
 from reports.errors import ReportError
 from runtime.errors import IsobenchError
 
-
 DEFAULT_HISTORY = ""   # `--history` with no value
 
 
