@@ -232,7 +232,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _history_baseline(new: dict[str, Any], where: str | None) -> dict[str, Any]:
     """The baseline `isobench history regressions` would take for `new`."""
-    from isobench.commands.history import open_store
+    from isobench.commands.history_location import open_store
     from results.history.store import earlier, latest_comparable
 
     with open_store(where) as store:

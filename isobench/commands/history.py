@@ -21,21 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
-from runtime.errors import IsobenchError
+from isobench.commands.history_location import HistoryTrouble, open_store
 
 SUBCOMMANDS = ("ingest", "ls", "trend", "regressions")
-HISTORY_FILE = "history.sqlite"
-
-
-class HistoryTrouble(IsobenchError):
-    """A results.errors.ResultsError from the history, as the CLI's error type: exit 2."""
-
-    exit_code = 2
 
 
 def route(argv: list[str]) -> list[str]:
@@ -49,29 +40,6 @@ def route(argv: list[str]) -> list[str]:
     if first is None or first in SUBCOMMANDS:
         return argv
     return [*argv[:verb], "image", "history", *rest]
-
-
-def location(given: str | None) -> str:
-    """--history, else ISOBENCH_HISTORY, else history.sqlite in the (secured) state root."""
-    chosen = given or os.environ.get("ISOBENCH_HISTORY")
-    if chosen:
-        return chosen
-    from runtime.fsutil import state_root
-    from runtime.private import secure_state
-
-    root = state_root()
-    secure_state(root)
-    return str(root / HISTORY_FILE)
-
-
-def open_store(given: str | None) -> Any:
-    from results.errors import ResultsError
-    from results.history.store import HistoryStore
-
-    try:
-        return HistoryStore.open(location(given))
-    except ResultsError as e:
-        raise HistoryTrouble(str(e)) from None
 
 
 def ingest_paths(paths: Sequence[str], given: str | None) -> list[tuple[str, str]]:

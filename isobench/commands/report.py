@@ -38,7 +38,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     history = args.history
     if history == DEFAULT_HISTORY:
-        from isobench.commands.history import location
+        from isobench.commands.history_location import location
 
         history = location(None)
     try:
