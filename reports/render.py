@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports import claims as claims_mod
-from reports import data, history, pdf, plots
+from reports import data, history, machines, pdf, plots
 from reports.errors import ReportError
 from reports.formatting import arrow, fmt, fmt_ratio
 from reports.i18n import LANGS, Translator
@@ -551,6 +551,15 @@ def missing_warning(doc: Mapping[str, Any], path: Path) -> str | None:
         return None
     parts = [f"{m['name']} ({m['reason'] or m['kind'].replace('_', ' ')})" for m in missing]
     return f"{path}: targets missing from the report: {'; '.join(parts)}"
+
+
+def generate_machines(sources: Sequence[str | os.PathLike[str]], *,
+                      history: str | None = None, out: str | os.PathLike[str] = ".") -> Path:
+    """machines.html in `out`: the results files given, or the newest session of each
+    machine in `history` (reports/machines.py)."""
+    sessions = machines.from_files(sources) if sources else machines.from_history(
+        str(history))
+    return machines.write(machines.render(sessions, environment()), out)
 
 
 def generate(results: str | os.PathLike[str], *, formats: str | Sequence[str] = FORMATS,
