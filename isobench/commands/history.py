@@ -181,7 +181,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("history", help="the history database: ingest, ls, trend, regressions "
                                        "(history IMAGE: an image's history)",
-                       description=__doc__.split("\n\n")[0])
+                       description=__doc__.split("\n\n")[0],
+                       epilog="isobench history IMAGE: an image's history, as Docker's "
+                              "(the same as `isobench image history IMAGE`)")
     p.error = _usage_error  # type: ignore[method-assign]  # exit 2, as compare
     verbs = p.add_subparsers(dest="history_verb", metavar="SUBCOMMAND", required=True)
 

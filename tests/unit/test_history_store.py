@@ -17,11 +17,13 @@ import pytest
 from isobench import cli
 from reports import history as report_history
 from reports import render
+from reports.formatting import fmt_ratio
 from results.errors import ResultsError
+from results.history.schema import machine_row
 from results.history.store import ADDED, REPLACED, UNCHANGED, HistoryStore
 from tests.pgserver import PgServer, pg_server
 from tests.unit.test_report_history import TIGHT, WORKLOADS
-from tests.unit.test_report_support import doc, run
+from tests.unit.test_report_support import doc, fixture, run
 
 ENGINES = ("sqlite", "postgresql")
 
@@ -236,3 +238,50 @@ def test_history_image_stays_dockers_image_history(argv: list[str], routed: list
     from isobench.commands.history import route
 
     assert route(argv) == routed
+
+
+def test_report_machines_puts_two_machines_side_by_side(
+        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two recorded real sessions of two machines (tests/unit/fixtures/reports/README.md),
+    from their files and from the history."""
+    amd, xeon = fixture("tcg_all_targets"), fixture("xeon_cpu")
+    paths = [write(tmp_path / name, d) for name, d in (("amd", amd), ("xeon", xeon))]
+    ids = [machine_row(d["machine"])["id"] for d in (amd, xeon)]
+    assert ids[0] != ids[1]
+    cell = ("cpu", "cpu.single", "events_per_s", "container")
+    expected = [fmt_ratio(c["ratio_to_native"], c["ci_low"], c["ci_high"])
+                for c in (d["summary"]["cpu"]["cpu.single"]["events_per_s"]["container"]
+                          for d in (amd, xeon))]
+    assert run_cli(capsys, "history", "ingest", "--history", where, *map(str, paths))[0] == 0
+    for argv, out in ((list(map(str, paths)), tmp_path / "files"),
+                      (["--history", where], tmp_path / "db")):
+        code, printed, err = run_cli(capsys, "report", "--machines", *argv, "--out", str(out))
+        assert code == 0, err
+        assert printed.strip() == str(out / "machines.html")
+        html = (out / "machines.html").read_text()
+        for machine_id in ids:
+            assert f"<th>{machine_id}</th>" in html
+        row = next(r for r in html.split("<tr")
+                   if all(f"<td>{part}" in r for part in cell[:2]) and
+                   "container/native" in r and f"<td>{cell[2]}" in r)
+        for text in expected:
+            assert text in row, (text, row)
+        assert "vm/native" in html   # the AMD session ran a VM; the Xeon's shows "–"
+    code, _, err = run_cli(capsys, "report", "--machines", str(paths[0]), str(paths[0]),
+                           "--out", str(tmp_path / "same"))
+    assert code == 1 and "ran on the same machine" in err
+
+
+def test_report_history_alone_reads_the_default_database(
+        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, _ = three_sessions()
+    with HistoryStore.open(where) as store:
+        store.ingest([(a, "a")])
+    monkeypatch.setenv("ISOBENCH_HISTORY", where)
+    path = write(tmp_path / "b", b)
+    code, out, err = run_cli(capsys, "report", str(path), "--format", "html", "--history",
+                             "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "Compared with the most recent comparable session, s-a" in html
