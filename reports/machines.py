@@ -18,7 +18,7 @@ from typing import Any
 
 from reports import data
 from reports.errors import ReportError
-from reports.formatting import fmt, fmt_ratio
+from reports.formatting import fmt_ratio
 from reports.load import load_results
 from results.errors import ResultsError
 from results.history.schema import machine_row
@@ -61,7 +61,8 @@ def _ratio(cell: Mapping[str, Any] | None) -> str:
     if not cell:
         return "–"
     ratio = fmt_ratio(cell.get("ratio_to_native"), cell.get("ci_low"), cell.get("ci_high"))
-    return f"{ratio} (n={fmt(cell.get('n'))})"
+    n = cell.get("n")
+    return f"{ratio} (n={'?' if n is None else int(n)})"
 
 
 def cross_machine(sessions: Sequence[tuple[Document, str]]) -> dict[str, Any]:
