@@ -58,3 +58,34 @@ def test_an_explicit_out_dir_elsewhere_leaves_latest_alone(
     assert not Path("reports/out/latest").exists()
     assert bench._out_dir(_args(out=str(other))) == other
     assert bench._out_dir(_args(resume=str(other))) == other
+
+
+def test_a_finished_session_goes_into_the_history_and_a_failure_is_a_warning(
+        tmp_path: Path) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from results.history.store import HistoryStore
+    from tests.unit.test_report_support import fixture
+
+    session = tmp_path / "session"
+    session.mkdir()
+    doc = fixture("xeon_cpu")
+    (session / "results.json").write_text(json.dumps(doc))
+    where = str(tmp_path / "history.sqlite")
+    shown = io.StringIO()
+    console = Console(file=shown, width=200, highlight=False)
+    bench._ingest(session, where, console)
+    bench._ingest(session, where, console)
+    assert shown.getvalue().splitlines() == [f"history: {doc['session']['id']} added",
+                                             f"history: {doc['session']['id']} unchanged"]
+    with HistoryStore.open(where) as store:
+        assert [s.id for s in store.sessions()] == [doc["session"]["id"]]
+    shown.truncate(0)
+    shown.seek(0)
+    bench._ingest(session, "postgresql://me:pw@127.0.0.1:1/none", console)  # nobody listens
+    (line,) = shown.getvalue().splitlines()
+    assert line.startswith("isobench: warning: not added to the history: history ")
+    assert "pw" not in line
