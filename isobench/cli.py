@@ -18,11 +18,12 @@ COMMANDS: dict[str, str] = {
     "kill": "containers", "rm": "containers", "logs": "containers", "exec": "containers",
     "inspect": "containers",
     "build": "images", "images": "images", "rmi": "images", "import": "images",
-    "history": "images",
+    "image": "images",
     "volume": "storage", "network": "storage",
     "compose": "compose",
     "compare": "compare",
     "export": "export",
+    "history": "history",
     "bench": "bench",
     "report": "report",
     "vm": "vm",
@@ -99,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         os.environ["ISOBENCH_DEBUG"] = "1"  # the container monitor reads it too
     try:
+        if next((arg for arg in argv if arg != "--debug"), None) == "history":
+            # `history IMAGE` is Docker's image history: it becomes `image history IMAGE`
+            from isobench.commands.history import route
+
+            argv = route(argv)
         args = build_parser(modules_for(argv)).parse_args(argv)
         if not getattr(args, "handler", None):
             build_parser().print_help(sys.stderr)

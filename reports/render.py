@@ -18,12 +18,13 @@ import jinja2
 from markupsafe import Markup
 
 from reports import claims as claims_mod
-from reports import data, history, pdf, plots
+from reports import data, history, machines, pdf, plots
 from reports.errors import ReportError
 from reports.formatting import arrow, fmt, fmt_ratio
 from reports.i18n import LANGS, Translator
 from reports.load import load_results
 from results.compare import IMPROVED, NOISE, REGRESSED
+from results.document import run_values
 from results.metrics import unit_and_direction
 from results.stats import ci_supported
 
@@ -458,13 +459,21 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
     if directory is None:
         return None
     h = history.load_history(directory, doc)
-    result: dict[str, Any] = {"dir": str(directory), "n": len(h.sessions),
+    try:
+        return _history_of(h, doc, t)
+    finally:
+        h.close()
+
+
+def _history_of(h: history.History, doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
+    result: dict[str, Any] = {"dir": h.source, "n": len(h.sessions),
                               "skipped": h.skipped, "plots": [], "regressions": [],
                               "baseline": None, "why": "", "counts": {}}
     if not h.sessions:
         return result
-    sessions = [(s.label, s.doc) for s in h.sessions] + \
-        [(str(doc.get("session", {}).get("id", "now")), doc)]
+    earlier = h.values()  # the trends read the database's long-form values, not documents
+    sessions = [(s.id, earlier.get(s.id, {})) for s in h.sessions] + \
+        [(str(doc.get("session", {}).get("id", "now")), run_values(doc))]
     result["labels"] = [label for label, _ in sessions]
     frame = history.trend_frame(sessions)
     # Trends of what this session measured; the x axis is the numbered list of sessions.
@@ -492,8 +501,8 @@ def _history(doc: Mapping[str, Any], directory: str | os.PathLike[str] | None,
     if base is None:
         result["why"] = "; ".join(why)
         return result
-    rows = history.regressions(base.doc, doc)
-    result["baseline"] = base.label
+    rows = history.regressions(h.document(base), doc)
+    result["baseline"] = base.id
     counts = {k: sum(r.change.verdict == k for r in rows) for k in (REGRESSED, IMPROVED, NOISE)}
     result["counts"] = {"regressed": counts[REGRESSED], "improved": counts[IMPROVED],
                         "noise": counts[NOISE], "total": len(rows)}
@@ -584,6 +593,15 @@ def missing_warning(doc: Mapping[str, Any], path: Path) -> str | None:
         return None
     parts = [f"{m['name']} ({m['reason'] or m['kind'].replace('_', ' ')})" for m in missing]
     return f"{path}: targets missing from the report: {'; '.join(parts)}"
+
+
+def generate_machines(sources: Sequence[str | os.PathLike[str]], *,
+                      history: str | None = None, out: str | os.PathLike[str] = ".") -> Path:
+    """machines.html in `out`: the results files given, or the newest session of each
+    machine in `history` (reports/machines.py)."""
+    sessions = machines.from_files(sources) if sources else machines.from_history(
+        str(history))
+    return machines.write(machines.render(sessions, environment()), out)
 
 
 def generate(results: str | os.PathLike[str], *, formats: str | Sequence[str] = FORMATS,

@@ -1,4 +1,10 @@
-"""`isobench bench`: run the suite and write reports/out/<UTC timestamp>/results.json."""
+"""`isobench bench`: run the suite, write <results dir>/<UTC timestamp>/results.json and add
+the finished session to the history database.
+
+The results directory does not depend on where the command is started: ISOBENCH_RESULTS,
+else $ISOBENCH_ROOT/results (`make bench` sets ISOBENCH_RESULTS to the checkout's
+reports/out). Its `latest` link points at the newest session.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,21 @@ import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import InvalidArgument, IsobenchError
 
-OUT_ROOT = Path("reports/out")
+RESULTS_SUBDIR = "results"
+
+
+def results_root() -> Path:
+    """ISOBENCH_RESULTS, else the state root's results/ directory."""
+    given = os.environ.get("ISOBENCH_RESULTS")
+    if given:
+        return Path(given)
+    from runtime.fsutil import state_root
+
+    return state_root() / RESULTS_SUBDIR
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
@@ -18,17 +35,30 @@ def _out_dir(args: argparse.Namespace) -> Path:
         return Path(args.resume)
     if args.out:
         return Path(args.out)
-    return OUT_ROOT / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return results_root() / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 def _point_latest(out: Path) -> None:
-    """reports/out/latest -> the newest session (a relative link, replaced atomically)."""
-    if out.parent.resolve() != OUT_ROOT.resolve():
+    """<results dir>/latest -> the newest session (a relative link, replaced atomically)."""
+    root = results_root()
+    if out.parent.resolve() != root.resolve():
         return
-    tmp = OUT_ROOT / ".latest.tmp"
+    tmp = root / ".latest.tmp"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(out.name)
-    os.replace(tmp, OUT_ROOT / "latest")
+    os.replace(tmp, root / "latest")
+
+
+def _ingest(out: Path, where: str | None, console: Any) -> None:
+    """Add the finished session to the history. The results file is already written, so a
+    history that cannot take it is a warning: `isobench history ingest` can add it later."""
+    from isobench.commands.history import ingest_paths
+
+    try:
+        for session_id, outcome in ingest_paths([str(out)], where):
+            console.print(f"history: {session_id} {outcome}")
+    except IsobenchError as e:
+        console.print(f"[yellow]isobench: warning: not added to the history: {e}[/yellow]")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -78,6 +108,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _point_latest(out)
     harness.run()
     console.print(f"results: {out / document.RESULTS_FILE}")
+    if not args.no_history:
+        _ingest(out, args.history, console)
     return 0
 
 
@@ -95,6 +127,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-contended", action="store_true",
                    help="count runs the contention guard flagged in ratios and verdicts")
     p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="results directory (default reports/out/<UTC timestamp>)")
+    p.add_argument("--out", help="results directory (default: ISOBENCH_RESULTS or "
+                                 "$ISOBENCH_ROOT/results, /<UTC timestamp>)")
+    p.add_argument("--history", metavar="LOCATION",
+                   help="the history database the finished session is added to: SQLite file "
+                        "or postgresql:// URL (default: ISOBENCH_HISTORY, else "
+                        "$ISOBENCH_ROOT/history.sqlite)")
+    p.add_argument("--no-history", action="store_true",
+                   help="do not add the session to the history database")
     p.add_argument("--resume", metavar="DIR", help="continue an interrupted session")
     p.set_defaults(handler=cmd_bench, argv=[])

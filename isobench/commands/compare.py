@@ -200,15 +200,20 @@ def _thresholds_file(path: str) -> dict[str, float]:
     return out
 
 
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("baseline", metavar="BASELINE", help="results file or directory")
-    p.add_argument("new", metavar="NEW", help="results file or directory")
+def add_threshold_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", action="append", default=[], metavar="[METRIC=]VALUE",
                    help="relative change that counts: 5%% (or 0.05) for every metric, or "
                         "cpu.single.events_per_s=3%% for one (workload.variant.metric, "
                         "variant.metric or metric); repeatable. Default: each metric's own")
     p.add_argument("--thresholds-file", action="append", default=[], metavar="FILE",
                    help="YAML or JSON mapping of the same keys to thresholds")
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("baseline", metavar="BASELINE", help="results file or directory")
+    p.add_argument("new", metavar="NEW", nargs="?",
+                   help="results file or directory (with --against-history, the only one)")
+    add_threshold_arguments(p)
     p.add_argument("--format", choices=sorted(FORMATS), default="text",
                    help="text (default), md or json")
     p.add_argument("--strict-machine", action="store_true",
@@ -217,22 +222,54 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep runs marked contended (left out by default)")
     p.add_argument("--force", action="store_true",
                    help="compare even when the schema versions or machines differ")
+    p.add_argument("--against-history", action="store_true",
+                   help="compare one results file with the most recent earlier session of a "
+                        "comparable machine in the history database")
+    p.add_argument("--history", metavar="LOCATION",
+                   help="with --against-history: SQLite file or postgresql:// URL (default: "
+                        "ISOBENCH_HISTORY, else $ISOBENCH_ROOT/history.sqlite)")
+
+
+def _history_baseline(new: dict[str, Any], where: str | None) -> dict[str, Any]:
+    """The baseline `isobench history regressions` would take for `new`."""
+    from isobench.commands.history_location import open_store
+    from results.history.store import earlier, latest_comparable
+
+    with open_store(where) as store:
+        base, why = latest_comparable(earlier(store.sessions(), new), new)
+        if base is None:
+            raise ResultsError("no earlier session of a comparable machine in the history"
+                               + (f" ({'; '.join(why)})" if why else ""))
+        print(f"isobench: baseline {base.id} (from the history)", file=sys.stderr)
+        return store.document(base.id)
+
+
+def show(result: CompareResult, fmt: str) -> int:
+    """Print the warnings and the table; the exit status (1: something regressed)."""
+    for warning in result.warnings:
+        print(f"isobench: warning: {warning}", file=sys.stderr)
+    print(FORMATS[fmt](result))
+    return 1 if result.regressions else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     thresholds = parse_thresholds(args.threshold, args.thresholds_file)
+    if args.against_history == (args.new is not None):
+        _usage_error("give BASELINE and NEW, or --against-history and NEW"
+                     if args.new is None else "--against-history takes one results file")
     try:
-        base = load(results_path(args.baseline))
-        new = load(results_path(args.new))
+        if args.against_history:
+            new = load(results_path(args.baseline))
+            base = _history_baseline(new, args.history)
+        else:
+            base = load(results_path(args.baseline))
+            new = load(results_path(args.new))
         result = compare(base, new, force=args.force, thresholds=thresholds,
                          strict_machine=args.strict_machine,
                          keep_contended=args.keep_contended)
     except ResultsError as e:
         raise ResultsTrouble(str(e)) from None
-    for warning in result.warnings:
-        print(f"isobench: warning: {warning}", file=sys.stderr)
-    print(FORMATS[args.format](result))
-    return 1 if result.regressions else 0
+    return show(result, args.format)
 
 
 def _usage_error(message: str) -> None:

@@ -1,4 +1,4 @@
-"""Image verbs: build, images, rmi, import, history."""
+"""Image verbs: build, images, rmi, import, image history (and `history IMAGE`)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser("history", help="show an image's history")
+    # Docker's management command; `isobench history IMAGE` comes here too (commands/history)
+    p = sub.add_parser("image", help="manage images: image history IMAGE")
+    verbs = p.add_subparsers(dest="image_verb", metavar="SUBCOMMAND", required=True)
+    p = verbs.add_parser("history", help="show an image's history")
     p.add_argument("--no-trunc", action="store_true")
     p.add_argument("image")
     p.set_defaults(handler=cmd_history)

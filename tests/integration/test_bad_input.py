@@ -182,6 +182,7 @@ CASES = [
     ("inspect-unknown", ["inspect", "ghost"], 1, "No such object: ghost"),
     ("rmi-unknown", ["rmi", "ghost"], 1, "No such image: ghost:latest"),
     ("history-unknown", ["history", "ghost"], 1, "No such image: ghost:latest"),
+    ("image-history-unknown", ["image", "history", "ghost"], 1, "No such image: ghost:latest"),
     ("rmi-in-use", ["rmi", "busybox", "#{running}"], 1,
      'conflict: unable to remove repository reference "busybox" (must force)'),
     # build
@@ -257,6 +258,13 @@ CASES = [
      "/nonexistent: no such results file"),
     ("compare-bad-schema", ["compare", "{badresults}", "{badresults}"], 2,
      "unknown schema_version"),
+    # history: compare's codes (1 is "regressed"); nothing is written for a refused file
+    ("history-ingest-bad-schema", ["history", "ingest", "{badresults}"], 2,
+     "unknown schema_version"),
+    ("history-ingest-missing", ["history", "ingest", "/nonexistent"], 2,
+     "/nonexistent: no such results file or directory"),
+    ("history-trend-empty", ["history", "trend", "events_per_s"], 2,
+     "no values of 'events_per_s' in the history"),
 ]
 FIXTURES = {"running": "running", "rootfs": "empty_rootfs", "netinuse": "in_use",
             "volinuse": "in_use"}

@@ -87,9 +87,9 @@ def test_missing_file_and_directory_without_results(tmp_path: Path) -> None:
     assert one_line_error(tmp_path) == f"{tmp_path}: no results.json in this directory"
 
 
-def test_history_must_be_a_directory(tmp_path: Path) -> None:
+def test_history_must_be_a_database_or_a_directory(tmp_path: Path) -> None:
     path = write(tmp_path, json.dumps(fixture("no_vm")))
-    with pytest.raises(ReportError, match="--history must be a directory"):
+    with pytest.raises(ReportError, match="--history must be a history database"):
         render.generate(path, formats="html", history_dir=tmp_path / "none")
 
 

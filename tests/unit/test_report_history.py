@@ -11,6 +11,7 @@ import pytest
 
 from reports import history
 from results import compare as rules
+from results.document import run_values
 from results.stats import bootstrap_median_ci
 from tests.unit.test_report_support import doc, fixture, run
 
@@ -93,7 +94,7 @@ def test_load_history_orders_skips_and_excludes_the_current_session(tmp_path: Pa
     write_session(tmp_path, "d-broken", "{not json")
     (tmp_path / "latest").symlink_to("c-now")
     h = history.load_history(tmp_path, now)
-    assert [s.label for s in h.sessions] == ["old", "mid"]
+    assert [s.id for s in h.sessions] == ["old", "mid"]
     assert len(h.skipped) == 1
     path, reason = h.skipped[0]
     assert path.endswith("d-broken/results.json") and "not valid JSON" in reason
@@ -108,7 +109,7 @@ def test_baseline_is_the_latest_comparable_session(tmp_path: Path) -> None:
     write_session(tmp_path, "a", a)
     write_session(tmp_path, "b", b)
     base, why = history.baseline(history.load_history(tmp_path, now), now)
-    assert base is not None and base.label == "a" and why == []
+    assert base is not None and base.id == "a" and why == []
     only_b = tmp_path / "only-b"
     only_b.mkdir()
     write_session(only_b, "b", b)
@@ -118,7 +119,7 @@ def test_baseline_is_the_latest_comparable_session(tmp_path: Path) -> None:
 
 def test_trend_frame_has_one_row_per_session_and_cell() -> None:
     d1, d2 = fixture("no_vm"), fixture("tcg_all_targets")
-    frame = history.trend_frame([("one", d1), ("two", d2)])
+    frame = history.trend_frame([("one", run_values(d1)), ("two", run_values(d2))])
     cpu = frame[(frame["variant"] == "cpu.single") & (frame["metric"] == "events_per_s")]
     assert set(cpu["session"]) == {0, 1}
     assert set(cpu[cpu["session"] == 1]["target"]) == {"native", "container", "runc", "vm"}

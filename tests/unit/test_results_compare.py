@@ -15,6 +15,7 @@ from reports import history
 from results import compare as rules
 from results import document, metrics
 from results.errors import ResultsError
+from results.history.store import HistoryStore
 from tests.unit.test_report_support import doc, run
 
 TIGHT = [100.0, 101.0, 99.0, 100.5, 99.5]
@@ -63,8 +64,11 @@ def test_the_report_refuses_the_machines_compare_refuses() -> None:
         assert why and why[0].startswith(label)
         with pytest.raises(ResultsError, match="refusing to compare"):
             rules.compare(base, new, strict_machine=True)
-        earlier = history.History(Path("."), [history.Session("base", Path("."), base)])
+        store = HistoryStore.open(":memory:")
+        store.ingest([(base, "base")], allow_incomplete=True)
+        earlier = history.History(".", store, store.sessions())
         assert history.baseline(earlier, new) == (None, why)
+        store.close()
 
 
 def test_per_metric_thresholds_come_from_the_table() -> None:
