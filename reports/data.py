@@ -372,7 +372,9 @@ def memory_limit_outcome(run: Mapping[str, Any]) -> dict[str, Any]:
         enforced = False
     else:
         enforced = None
-    return {"given_mib": given, "peak_mib": peak, "oom_kills": kills, "oom_restarts": restarts,
+    source = (run.get("accounting") or {}).get("memory_peak_source")
+    return {"given_mib": given, "peak_mib": peak, "peak_sampled": source == "sampled",
+            "oom_kills": kills, "oom_restarts": restarts,
             "exit_code": code, "enforced": enforced}
 
 
