@@ -19,6 +19,7 @@ from runtime.cgroups.base import (
     wait_for,
     write_text,
 )
+from runtime.cgroups.blockdev import on_whole_disks
 from runtime.cgroups.devices import DeviceRule
 from runtime.limits import DeviceRate, Limits
 
@@ -207,7 +208,8 @@ class V2Cgroup(Cgroup):
             write_text(self._file("cpu", "cpu.weight"), str(shares_to_weight(limits.cpu_shares)))
         if limits.pids_max is not None:
             write_text(self._file("pids", "pids.max"), str(limits.pids_max))
-        for line in io_max_lines(limits.device_read_bps, limits.device_write_bps):
+        for line in io_max_lines(on_whole_disks(limits.device_read_bps),
+                                 on_whole_disks(limits.device_write_bps)):
             write_text(self._file("io", "io.max"), line + "\n", append=True)
 
     def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:
