@@ -6,9 +6,16 @@ import os
 from typing import Literal
 
 from runtime.cgroups import systemd
-
 from runtime.cgroups.base import Cgroup, CgroupError, CgroupStats
-from runtime.cgroups.detect import DEFAULT_ROOT, MOUNTINFO, Mode, detect_mode, v1_mounts
+from runtime.cgroups.base import read_text as _read
+from runtime.cgroups.detect import (
+    DEFAULT_ROOT,
+    MOUNTINFO,
+    Mode,
+    detect_mode,
+    read_mounts,
+    v1_mounts,
+)
 from runtime.cgroups.v1 import V1Cgroup
 from runtime.cgroups.v2 import V2Cgroup
 
@@ -21,6 +28,7 @@ __all__ = [
     "Mode",
     "V1Cgroup",
     "V2Cgroup",
+    "describe_host",
     "detect_mode",
     "driver_for",
     "open_cgroup",
@@ -57,6 +65,28 @@ def driver_for(mode: Mode, requested: str = "", systemd_booted: bool | None = No
         return "systemd" if requested == "systemd" else "cgroupfs"
     booted = systemd.booted() if systemd_booted is None else systemd_booted
     return "systemd" if mode == "v2" and booted else "cgroupfs"
+
+
+def describe_host(root: str = DEFAULT_ROOT, mountinfo: str = MOUNTINFO,
+                  requested: str | None = None) -> str:
+    """One line for `isobench doctor`: mode, driver, and the controllers a cgroup of ours can
+    have (v1: the mounted hierarchies; v2: the root's cgroup.controllers)."""
+    mode = detect_mode(root, mountinfo)
+    if requested is None:
+        requested = os.environ.get("ISOBENCH_CGROUP_DRIVER", "")
+    driver = driver_for(mode, requested)
+    parts = [mode, f"driver {driver}"]
+    if mode == "v2":
+        offered = (_read(os.path.join(root, "cgroup.controllers")) or "").split()
+        parts.append(f"v2 controllers: {' '.join(offered) or 'none'}")
+    else:
+        parts.append(f"v1 controllers: {' '.join(sorted(v1_mounts(root, mountinfo)))}")
+        unified = [m.mount_point for m in read_mounts(mountinfo) if m.fstype == "cgroup2"]
+        for mount in unified:
+            offered = (_read(os.path.join(mount, "cgroup.controllers")) or "").split()
+            parts.append(f"cgroup2 at {mount} offers: {' '.join(offered) or 'none'}")
+    parts.append("systemd is PID 1" if systemd.booted() else "no systemd as PID 1")
+    return "; ".join(parts)
 
 
 class CgroupFactory:
