@@ -38,7 +38,7 @@ from runtime.image.bases import get_image
 from runtime.image.store import DEFAULT_PATH, ImageStore
 from runtime.users import UserError, resolve
 from vm import accel, bootlog, guest, host
-from vm.domain import Disk, Domain, OsBoot, Serial, UserNet
+from vm.domain import Disk, Domain, DomainCpu, DomainXMLError, OsBoot, Serial, UserNet
 from vm.protocol import GuestSpec
 from vm.request import Plan, VmError, VmRequest, VmStartError, cpu_limits
 from vm.run import Attach, GuestLost, RunningVm, Timings, VmResult, VmRun, read_text
@@ -117,6 +117,7 @@ class VmDriver:
         if req.timeout is not None and req.timeout <= 0:
             raise InvalidArgument(f"--timeout {req.timeout:g}: must be positive")
         cpu_limits(req)  # validated before anything exists
+        domain_cpu("tcg")  # ISOBENCH_VM_CPU too
         image = get_image(self.images, req.image)
         process = image_config.resolve(image.config, req)  # as a container's
         kernel = guest.boot_kernel(req.boot, self.root)
@@ -161,7 +162,7 @@ class VmDriver:
         return Domain(
             name=plan.name, memory_kib=req.memory_bytes // 1024, vcpus=req.vcpus,
             type="kvm" if plan.decision.accel == "kvm" else "qemu",
-            cpu_mode="host-passthrough" if plan.decision.accel == "kvm" else None,
+            cpu=domain_cpu(plan.decision.accel),
             os=OsBoot(plan.kernel.kernel, plan.kernel.initrd, cmdline),
             disks=disks,
             serials=[Serial(0, "file", str(files.run_dir / "console.log")),
@@ -286,6 +287,18 @@ class VmDriver:
 
 
 OWNER_FILE = "owner"
+
+
+def domain_cpu(accel: str, configured: str | None = None) -> DomainCpu | None:
+    """ISOBENCH_VM_CPU where set (e.g. "max": an SVM-capable guest for the KVM lane), else
+    host-passthrough under KVM and QEMU's default model under TCG."""
+    text = os.environ.get("ISOBENCH_VM_CPU", "") if configured is None else configured
+    if text:
+        try:
+            return DomainCpu.parse(text)
+        except DomainXMLError as e:
+            raise InvalidArgument(str(e)) from None
+    return DomainCpu("host-passthrough") if accel == "kvm" else None
 
 
 def write_owner(run_dir: Path) -> None:
