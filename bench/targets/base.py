@@ -55,7 +55,7 @@ class Target(ABC):
 
     def unavailable(self) -> str | None:
         """None when this host can run the target, else why not."""
-        return self.cgroup_problem()
+        return None
 
     def cgroup_problem(self) -> str | None:
         """Why a cgroup of ours cannot be made here with the controllers the collectors and
