@@ -132,42 +132,41 @@ class V2Cgroup(Cgroup):
 
     def enable(self, controllers: tuple[str, ...]) -> None:
         """Enable each controller in every level's cgroup.subtree_control above the leaf, one
-        write per controller (one refusal must not take the others with it)."""
+        write per controller (one refusal must not take the others with it). Our own process
+        leaves a level before the first write there, as runc does: once a threaded controller
+        (cpu, pids) is on in a cgroup holding a process, that cgroup is a thread root, and the
+        process can no longer move into a domain child (EOPNOTSUPP, seen on 6.1)."""
         for level in self._ancestors():
             enabled = set(_split(read_text(os.path.join(level, "cgroup.subtree_control"))))
-            for controller in controllers:
-                if controller not in enabled:
-                    self._enable_one(level, controller)
+            missing = [c for c in controllers if c not in enabled]
+            if missing:
+                self._leave(level)
+            for controller in missing:
+                self._enable_one(level, controller)
 
     def _enable_one(self, level: str, controller: str) -> None:
-        control = os.path.join(level, "cgroup.subtree_control")
         try:
-            write_text(control, f"+{controller}")
-            return
+            write_text(os.path.join(level, "cgroup.subtree_control"), f"+{controller}")
         except CgroupError as exc:
-            error = exc
-        if error.errno == errno.EBUSY and self._leave(level):
-            try:
-                write_text(control, f"+{controller}")
-                return
-            except CgroupError as exc:
-                error = exc
-        raise enable_error(controller, level, error)
+            raise enable_error(controller, level, exc) from None
 
-    def _leave(self, level: str) -> bool:
+    def _leave(self, level: str) -> None:
         """Move this process out of `level` into a leaf beside our cgroups, so that `level`
-        may delegate (runc does the same for its init). False when it was not in `level`,
-        or when other processes remain there (theirs to move, not ours)."""
-        procs = os.path.join(level, "cgroup.procs")
+        may delegate. Others' processes are theirs to move: enabling then fails with EBUSY
+        and names them."""
         # The host's root cgroup (no cgroup.type file) is exempt from the rule; a container's
         # cgroup namespace root is not.
         if not os.path.exists(os.path.join(level, "cgroup.type")) or \
-                os.getpid() not in read_pids(procs):
-            return False
+                os.getpid() not in read_pids(os.path.join(level, "cgroup.procs")):
+            return
         leaf = os.path.join(level, SELF_LEAF)
         make_dir(leaf)
-        write_text(os.path.join(leaf, "cgroup.procs"), str(os.getpid()))
-        return not read_pids(procs)
+        try:
+            write_text(os.path.join(leaf, "cgroup.procs"), str(os.getpid()))
+        except CgroupError as exc:
+            raise CgroupError(f"cgroup v2: cannot move isobench (pid {os.getpid()}) out of "
+                              f"{level} into {leaf} before delegating: {exc.strerror or exc}",
+                              exc.errno) from None
 
     def check_files(self, controllers: tuple[str, ...]) -> None:
         """Every accounting file of `controllers` exists at the leaf (memory.peak is

@@ -23,8 +23,13 @@ LEAF_FILES = ["cgroup.procs", "cgroup.type", "cpu.stat", "cpu.max", "memory.curr
               "io.stat"]
 
 
+THREADED = {"cpu", "cpuset", "pids", "perf_event"}  # may be enabled beside processes
+
+
 class Kernel:
-    """What cgroupfs does with a write to cgroup.subtree_control or cgroup.procs."""
+    """What cgroupfs does with a write to cgroup.subtree_control or cgroup.procs (as seen on
+    6.1 in a TCG guest: +cpu is accepted in a cgroup holding a process, +memory is EBUSY, and
+    then a process can no longer move into a child of it: EOPNOTSUPP)."""
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, str]] = []
@@ -39,13 +44,20 @@ class Kernel:
                 raise CgroupError(f"cannot write {data!r} to {path}: No such file or directory",
                                   errno.ENOENT)
             is_root = not Path(level, "cgroup.type").exists()
-            if not is_root and Path(level, "cgroup.procs").read_text().split():
+            busy = Path(level, "cgroup.procs").read_text().split()
+            if not is_root and busy and controller not in THREADED:
                 raise CgroupError(f"cannot write {data!r} to {path}: Device or resource busy",
                                   errno.EBUSY)
             enabled = Path(path).read_text().split()
             Path(path).write_text(" ".join([*enabled, controller]) + "\n")
             return
         if name == "cgroup.procs":
+            parent = Path(level).parent
+            if Path(parent, "cgroup.type").exists() and \
+                    Path(parent, "cgroup.procs").read_text().split() and \
+                    set(Path(parent, "cgroup.subtree_control").read_text().split()) & THREADED:
+                raise CgroupError(f"cannot write {data!r} to {path}: Operation not supported",
+                                  errno.EOPNOTSUPP)  # the parent is a thread root now
             root = Path(level)
             while (root.parent / "cgroup.procs").exists():
                 root = root.parent
@@ -125,8 +137,9 @@ def test_others_processes_in_the_parent_are_named(tmp_path: Path, kernel: Kernel
     with pytest.raises(CgroupError) as info:
         V2Cgroup(NAME, str(tmp_path)).create()
     assert str(info.value) == (
-        f"cgroup v2: cannot enable the cpu controller in {tmp_path}/isobench: the cgroup has "
-        "processes of its own (cgroup v2's no-internal-processes rule); pids there: 4242 4243")
+        f"cgroup v2: cannot enable the memory controller in {tmp_path}/isobench: the cgroup "
+        "has processes of its own (cgroup v2's no-internal-processes rule); pids there: 4242 "
+        "4243")
     assert info.value.errno == errno.EBUSY
 
 
@@ -138,12 +151,30 @@ def test_our_own_process_moves_into_a_leaf_first(tmp_path: Path, kernel: Kernel)
     assert (parent / "cgroup.procs").read_text().split() == []
     assert (parent / v2_mod.SELF_LEAF / "cgroup.procs").read_text().split() == [str(me)]
     assert subtree(parent) == ["cpu", "memory", "pids", "io"]
+    # moved before the first write: the cpu (threaded) write came after, not before
+    moves = [i for i, (p, _) in enumerate(kernel.writes) if p.endswith(
+        f"{v2_mod.SELF_LEAF}/cgroup.procs")]
+    first_parent_write = next(i for i, (p, _) in enumerate(kernel.writes)
+                              if p == str(parent / "cgroup.subtree_control"))
+    assert moves and moves[0] < first_parent_write
+
+
+def test_the_emulated_kernel_refuses_a_late_move(tmp_path: Path, kernel: Kernel) -> None:
+    """Why the move comes first: what 6.1 did when +cpu preceded it."""
+    tree(tmp_path, parent_procs=f"{os.getpid()}\n")
+    parent = tmp_path / "isobench"
+    kernel(str(parent / "cgroup.subtree_control"), "+cpu")
+    (parent / "late").mkdir()
+    (parent / "late" / "cgroup.procs").write_text("")
+    with pytest.raises(CgroupError, match="Operation not supported"):
+        kernel(str(parent / "late" / "cgroup.procs"), str(os.getpid()))
 
 
 def test_our_process_and_others_fail_with_the_others_named(tmp_path: Path,
                                                            kernel: Kernel) -> None:
     tree(tmp_path, parent_procs=f"{os.getpid()}\n4242\n")
-    with pytest.raises(CgroupError, match=r"no-internal-processes rule\); pids there: 4242$"):
+    with pytest.raises(CgroupError, match=r"cannot enable the memory controller .*"
+                       r"no-internal-processes rule\); pids there: 4242$"):
         V2Cgroup(NAME, str(tmp_path)).create()
 
 
