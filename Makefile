@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config \
+APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libxml2-utils \
+	libvirt-dev pkg-config \
 	linux-image-amd64 busybox-static debootstrap e2fsprogs iptables runc sysbench fio \
 	stress-ng iperf3 qperf redis-server libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
 	chromium poppler-utils libc6-dev gcc postgresql

@@ -29,10 +29,29 @@ class Accounting:
     sampler_cpu_s: float = 0.0
     sampler_wall_s: float = 0.0
     host: dict[str, float] | None = None  # the host's CPU over the same window (contention)
+    samples_dropped: int = 0  # reads that failed while the cgroup existed
+    sample_error: str | None = None  # the first such failure, as the OS said it
+
+    def peak(self) -> tuple[int | None, str | None]:
+        """The peak memory and where it came from: the kernel's counter (memory.peak,
+        memory.max_usage_in_bytes), or the highest sample where the kernel has none (v2
+        before 5.19); (None, None) when neither exists."""
+        kernel = (self.end or {}).get("memory_peak")
+        if kernel is not None:
+            return kernel, "kernel"
+        column = 1 + SAMPLED.index("memory_current")
+        sampled = [s[column] for s in self.samples if s[column] is not None]
+        return (int(max(sampled)), "sampled") if sampled else (None, None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end,
+        end = self.end
+        peak, source = self.peak()
+        if end is not None and source == "sampled":
+            end = {**end, "memory_peak": peak}
+        return {"start": self.start, "end": end,
                 "delta": window_delta(self.start, self.end), "host": self.host,
+                "memory_peak_source": source,
+                "samples_dropped": self.samples_dropped, "sample_error": self.sample_error,
                 "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,
                 "sampler_cpu_fraction": (self.sampler_cpu_s / self.sampler_wall_s
                                          if self.sampler_wall_s else None)}
@@ -61,7 +80,7 @@ class Sampler:
     """Reads a cgroup at `hz` on a thread until stopped."""
 
     def __init__(self, read: Callable[[], CgroupStats | None], hz: float = 10.0,
-                 sample: Callable[[], list[int | None]] | None = None) -> None:
+                 sample: Callable[[], list[int | None] | None] | None = None) -> None:
         self.read = read
         self.sample = sample
         self.period = 1.0 / hz if hz > 0 else None
@@ -96,8 +115,13 @@ class Sampler:
                 else:
                     stats = self.read()
                     values = [getattr(stats, name) for name in SAMPLED] if stats else None
-            except OSError:
-                values = None  # the instance is gone between two samples
+            except OSError as e:
+                # The cgroup is there but a file is not, or cannot be read: counted and
+                # named in the result, never dropped without a word.
+                values = None
+                self.accounting.samples_dropped += 1
+                self.accounting.sample_error = self.accounting.sample_error or \
+                    f"{e.filename or 'cgroup'}: {e.strerror or e}"
             if values is not None:
                 self.accounting.samples.append([round(time.monotonic() - self._t0, 4), *values])
         self.accounting.sampler_cpu_s = time.thread_time() - cpu0
@@ -132,9 +156,11 @@ def _read_int(path: str) -> int:
         os.close(fd)
 
 
-def sample_reader(cg: Cgroup) -> Callable[[], list[int | None]]:
+def sample_reader(cg: Cgroup) -> Callable[[], list[int | None] | None]:
     """The SAMPLED counters from three small files, not the full stats' dozen or so: keeps
-    a 10 Hz sampler's own cost small next to what it measures."""
+    a 10 Hz sampler's own cost small next to what it measures. None while the cgroup does
+    not exist (not made yet, or removed at the end); a file missing from a cgroup that
+    exists raises, and the sampler counts it."""
     paths = cg.paths()
     if "unified" in paths:
         base = paths["unified"]
@@ -143,8 +169,17 @@ def sample_reader(cg: Cgroup) -> Callable[[], list[int | None]]:
             with open(f"{base}/cpu.stat") as f:
                 usage = int(f.readline().split()[1]) * 1000  # usage_usec comes first
             return [usage, _read_int(f"{base}/memory.current"), _read_int(f"{base}/pids.current")]
-        return v2
-    files = (f"{paths['cpuacct']}/cpuacct.usage", f"{paths['memory']}/memory.usage_in_bytes",
-             f"{paths['pids']}/pids.current")
-    return lambda: [_read_int(f) for f in files]
+        read, dirs = v2, [base]
+    else:
+        files = (f"{paths['cpuacct']}/cpuacct.usage", f"{paths['memory']}/memory.usage_in_bytes",
+                 f"{paths['pids']}/pids.current")
+        read, dirs = (lambda: [_read_int(f) for f in files]), [os.path.dirname(f) for f in files]
 
+    def sample() -> list[int | None] | None:
+        try:
+            return read()
+        except FileNotFoundError:
+            if not all(os.path.isdir(d) for d in dirs):
+                return None  # no cgroup (yet, or any more): nothing to sample
+            raise
+    return sample

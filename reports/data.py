@@ -398,6 +398,11 @@ def memory_limit_outcome(run: Mapping[str, Any]) -> dict[str, Any]:
             "exit_code": code, "enforced": enforced}
 
 
+def peak_sampled(run: Mapping[str, Any]) -> bool:
+    """The peak is the highest sample, not the kernel's counter (v2 before Linux 5.19)."""
+    return (run.get("accounting") or {}).get("memory_peak_source") == "sampled"
+
+
 STARTUP_SERIES = (("native", "startup.true"), ("container", "startup.true"),
                   ("container", "startup.cli"), ("runc", "startup.true"), ("vm", "startup.true"))
 

@@ -369,7 +369,7 @@ def _density(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
 
 
 def _limits(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
-    shares, derived, memory = {}, set(), {}
+    shares, derived, memory, sampled = {}, set(), {}, set()
     for target in data.present_targets(doc):
         for run in data.runs(doc, "limits", "limits.cpu_half", target)[-1:]:
             share, was_derived = data.cpu_share(run)
@@ -379,12 +379,15 @@ def _limits(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                     derived.add(target)
         for run in data.runs(doc, "limits", "limits.memory_64m", target)[-1:]:
             memory[target] = data.memory_limit_outcome(run)
+            if data.peak_sampled(run):
+                sampled.add(target)
     svg = Markup(plots.limits_plot(shares, memory, data.CPU_LIMIT, t)) \
         if shares or memory else None
     yes_no = {True: t("yes"), False: t("no"), None: t("unknown")}
     cpu_rows = [{"target": plots.target_label(t, k), "share": v, "derived": k in derived}
                 for k, v in shares.items()]
-    mem_rows = [{"target": plots.target_label(t, k), **v, "enforced_text": yes_no[v["enforced"]]}
+    mem_rows = [{"target": plots.target_label(t, k), **v, "peak_sampled": k in sampled,
+                 "enforced_text": yes_no[v["enforced"]]}
                 for k, v in memory.items()]
     return {"svg": svg, "cpu": cpu_rows, "memory": mem_rows}
 

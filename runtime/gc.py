@@ -232,6 +232,10 @@ class Collector:
         once, with a clear error, and nothing is left.)"""
         if self.busy:
             return
+        if self.rt.cgroups.driver == "systemd":  # a scope: stopped, not rmdir'ed
+            if self.rt.cgroups.release_idle_scope(self.dry_run):
+                self.add("cgroup parent scopes")
+            return
         try:
             paths = set(open_cgroup(self.rt.cgroup_parent).paths().values())
         except CgroupError:

@@ -1,7 +1,7 @@
 """KVM or TCG, decided by measurement: KVM counts only after a vCPU ran guests to a known
 point within a time limit. (/dev/kvm opening proves nothing: on some hosts a vCPU never runs.)
 
-Two checks, in order:
+Three checks, in order (the first that fails decides; the result says which):
 - sector: a 512-byte boot sector under SeaBIOS writes to QEMU's isa-debug-exit port; QEMU
   then exits with (value << 1) | 1. Proves a vCPU runs real-mode code.
 - kernel: the guest kernel the driver boots (direct kernel boot, as the domains do) prints
@@ -9,8 +9,11 @@ Two checks, in order:
   on these machines the sector passes under KVM in ~1.4 s, yet a Linux guest under KVM
   never prints a byte (measured 2026-12-02), so the sector alone sent every VM run into
   a guest that hangs until its timeout.
-A success is cached per host boot; a failure only for FAILURE_TTL_S, so a probe that lost
-to a loaded host is retried soon instead of pinning TCG until reboot.
+- libvirt: getDomainCapabilities for virttype kvm. The domains are libvirt's: if libvirt
+  cannot make a kvm domain (no kvm in its QEMU's capabilities, a sandbox without /dev/kvm),
+  defineXML would fail with nothing to fall back on.
+Only a success is cached (per host boot, on disk); a failure or a timeout is remembered for
+this process alone, so the next isobench command probes again instead of pinning TCG.
 """
 
 from __future__ import annotations
@@ -21,11 +24,16 @@ import select
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import libvirt
 
 from runtime import private
 from runtime.errors import IsobenchError
+from vm import host
 from vm.guest import GuestError, find_kernel
 
 QEMU = "qemu-system-x86_64"
@@ -36,8 +44,7 @@ PROBE_TIMEOUT_S = 3.0
 TCG_PROBE_TIMEOUT_S = 120.0
 KERNEL_PROBE_TIMEOUT_S = 15.0   # the banner comes after the kernel decompressed itself
 KERNEL_BANNER = b"Linux version"
-PROBE_VERSION = 2               # in the cache key: verdicts of an older probe are not reused
-FAILURE_TTL_S = 900.0
+PROBE_VERSION = 3               # in the cache key: verdicts of an older probe are not reused
 EXIT_PORT = 0xF4
 EXIT_VALUE = 0x2A
 EXPECTED_STATUS = (EXIT_VALUE << 1) | 1
@@ -68,7 +75,8 @@ class ProbeResult:
     ok: bool
     seconds: float
     detail: str           # why not, or what ran
-    check: str = "sector"  # the check that decided: sector or kernel
+    check: str = "sector"  # the check that decided: sector, kernel or libvirt
+    passed: list[str] = field(default_factory=list)  # the checks that passed before it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,12 +178,51 @@ def run_kernel_probe(accel: str, kernel: str,
                        f"(QEMU spins: the vCPU never runs the kernel)", "kernel")
 
 
-def run_checks(accel: str, kernel: str | None) -> ProbeResult:
-    """The sector check, then the kernel check: the first that fails decides."""
-    sector = run_probe(accel)
-    if not sector.ok or kernel is None:
-        return sector
-    return run_kernel_probe(accel, kernel)
+def run_libvirt_check(connect: Callable[[], libvirt.virConnect] = host.connect) -> ProbeResult:
+    """Whether libvirt would define a kvm domain here: its domain capabilities for kvm."""
+    started = time.monotonic()
+
+    def result(ok: bool, detail: str) -> ProbeResult:
+        return ProbeResult("kvm", ok, time.monotonic() - started, detail, "libvirt")
+
+    try:
+        conn = connect()
+    except (host.LibvirtError, libvirt.libvirtError) as e:
+        return result(False, f"libvirt: {e}")
+    try:
+        caps = conn.getDomainCapabilities(None, "x86_64", None, "kvm", 0)
+    except libvirt.libvirtError as e:
+        return result(False, f"libvirt cannot make kvm domains: {host.one_line(e)}")
+    finally:
+        conn.close()
+    try:
+        root = ET.fromstring(caps)
+    except ET.ParseError:
+        return result(False, "libvirt's domain capabilities for kvm are not XML")
+    if root.findtext("domain") != "kvm":
+        return result(False, f"libvirt offers {root.findtext('domain')!r} domains, not kvm")
+    return result(True, f"libvirt makes kvm domains ({root.findtext('path')}, machine "
+                        f"{root.findtext('machine')})")
+
+
+def run_checks(accel: str, kernel: str | None,
+               libvirt_check: Callable[[], ProbeResult] | None = None) -> ProbeResult:
+    """The sector, the kernel, then (for kvm) libvirt: the first that fails decides; a
+    success names every check that passed."""
+    steps: list[Callable[[], ProbeResult]] = [lambda: run_probe(accel)]
+    if kernel is not None:
+        steps.append(lambda: run_kernel_probe(accel, kernel))
+    if accel == "kvm":
+        steps.append(libvirt_check or run_libvirt_check)
+    passed: list[str] = []
+    for step in steps:
+        result = step()
+        result.passed = list(passed)
+        if not result.ok:
+            return result
+        passed.append(result.check)
+    result.detail = f"{result.detail}; passed: {', '.join(passed)}"
+    return result
 
 
 @dataclass
@@ -183,6 +230,7 @@ class Decision:
     accel: str            # kvm or tcg: what the domain will use
     reason: str
     note: str             # TCG_NOTE or KVM_NOTE: goes into every result
+    check: str = ""       # the probe check that decided (empty: none ran, e.g. --accel tcg)
 
     @property
     def mode(self) -> str:
@@ -198,11 +246,15 @@ def decide(requested: str, device_problem: str | None, kvm: ProbeResult | None) 
         return Decision("tcg", "TCG requested", TCG_NOTE)
     why_not = device_problem or (None if kvm and kvm.ok else
                                  (kvm.detail if kvm else "KVM was not probed"))
+    check = "device" if device_problem else (kvm.check if kvm else "")
+    decided = f" (decided by the {check} check)" if check else ""
     if why_not is None:
-        return Decision("kvm", kvm.detail if kvm else "", KVM_NOTE)
+        return Decision("kvm", (kvm.detail if kvm else "") + decided, KVM_NOTE, check)
     if requested == "kvm":
-        raise AccelError(f"KVM requested but unusable: {why_not} (use --accel tcg or auto)")
-    return Decision("tcg", f"KVM unusable: {why_not}; falling back to TCG", TCG_NOTE)
+        raise AccelError(f"KVM requested but unusable: {why_not}{decided} "
+                         "(use --accel tcg or auto)")
+    return Decision("tcg", f"KVM unusable: {why_not}{decided}; falling back to TCG", TCG_NOTE,
+                    check)
 
 
 def _boot_id() -> str:
@@ -233,22 +285,33 @@ def _guest_kernel() -> str | None:
         return None   # nothing to boot: the driver will say so; the sector decides
 
 
+_FAILED: dict[str, ProbeResult] = {}  # this process's failed verdicts, by cache key
+
+
 def probe_kvm(refresh: bool = False) -> ProbeResult:
-    """The KVM verdict for this boot of the host: a success is read from /run until reboot,
-    a failure for FAILURE_TTL_S."""
+    """The KVM verdict: a success is read from /run until the host reboots (or QEMU or the
+    guest kernel change); a failure is kept by this process only, so a probe that lost to a
+    loaded host is not repeated within one command, and is retried by the next."""
     kernel = _guest_kernel()
     key = {"boot_id": _boot_id(), "qemu": _qemu_identity(), "kernel": kernel,
            "probe": PROBE_VERSION}
+    memo = json.dumps(key, sort_keys=True)
     path = cache_path()
     if not refresh:
+        if memo in _FAILED:
+            return _FAILED[memo]
         try:
             cached = json.loads(path.read_text())
-            fresh = cached["kvm"]["ok"] or time.time() - cached["at"] < FAILURE_TTL_S
-            if cached.get("key") == key and fresh:
+            if cached.get("key") == key and cached["kvm"]["ok"]:
                 return ProbeResult(**cached["kvm"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
     result = run_checks("kvm", kernel)
+    if not result.ok:
+        _FAILED[memo] = result
+        path.unlink(missing_ok=True)  # an older success no longer holds
+        return result
+    _FAILED.pop(memo, None)
     try:
         private.make_private(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import libvirt
 
 from runtime import private
-from runtime.cgroups import CgroupError, detect_mode
-from runtime.cgroups.detect import v1_mounts
+from runtime.cgroups import CgroupError, describe_host
 from runtime.errors import IsobenchError
 from runtime.fsutil import state_root
 from vm import accel, guest, host
@@ -61,9 +60,7 @@ def host_checks() -> list[Check]:
                     "not root: namespaces, mounts, cgroups and libvirt's system instance need it",
                     "containers, vm")]
     try:
-        mode = detect_mode()
-        controllers = ", ".join(sorted(v1_mounts())) if mode != "v2" else "unified"
-        checks.append(Check("cgroups", True, f"{mode} ({controllers})"))
+        checks.append(Check("cgroups", True, describe_host()))
     except CgroupError as e:
         checks.append(Check("cgroups", False, str(e), "containers, vm accounting"))
     with open("/proc/filesystems") as f:
@@ -111,13 +108,15 @@ def vm_checks(refresh: bool = False) -> list[Check]:
                         "yet: see the KVM probe)"))
     kvm = None if problem else accel.probe_kvm(refresh=refresh)
     if kvm is not None:
-        checks.append(Check("KVM probe", kvm.ok, ("a vCPU ran: " if kvm.ok else "failed: ")
-                            + f"{kvm.detail} (decided by the {kvm.check} check)"))
+        passed = f"; passed before it: {', '.join(kvm.passed)}" if kvm.passed and not kvm.ok \
+            else ""
+        checks.append(Check("KVM probe", kvm.ok, ("QEMU and libvirt: " if kvm.ok else "failed: ")
+                            + f"{kvm.detail} (decided by the {kvm.check} check{passed})"))
     tcg = accel.probe_tcg()
     checks.append(Check("TCG probe", tcg.ok, tcg.detail, "vm (without KVM)"))
     decision = accel.decide("auto", problem, kvm)
     usable = decision.accel == "kvm" or tcg.ok
-    checks.append(Check("acceleration", usable, f"{decision.accel} ({decision.reason}). "
+    checks.append(Check("acceleration", usable, f"{decision.accel.upper()} ({decision.reason}). "
                         f"{decision.note}", "vm"))
     return checks
 

@@ -7,6 +7,7 @@ aliases, the implicit console) are ignored when parsing its live XML.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
@@ -195,6 +196,49 @@ class UserNet:
         return net, rest
 
 
+CPU_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass
+class DomainCpu:
+    """The guest CPU: host-passthrough (KVM's default), maximum (QEMU's `-cpu max`: under
+    TCG it emulates AMD SVM, what the KVM lane's guest needs to run KVM itself), or a named
+    model with features it must have (custom, e.g. EPYC with svm and npt required)."""
+
+    mode: str                        # host-passthrough, maximum or custom
+    model: str | None = None
+    require: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> DomainCpu:
+        """ISOBENCH_VM_CPU: "host-passthrough", "max", or MODEL[+FEATURE...]."""
+        text = text.strip()
+        if text in ("host-passthrough", "host"):
+            return cls("host-passthrough")
+        if text in ("max", "maximum"):
+            return cls("maximum")
+        model, *features = text.split("+")
+        if not all(CPU_MODEL.match(part) for part in (model, *features)):
+            raise DomainXMLError(f"invalid ISOBENCH_VM_CPU {text!r}: host-passthrough, max, or "
+                                 "MODEL[+FEATURE...] (e.g. EPYC+svm+npt)")
+        return cls("custom", model, tuple(features))
+
+    def to_element(self) -> ET.Element:
+        cpu = ET.Element("cpu", mode=self.mode)
+        if self.mode == "custom":
+            cpu.set("match", "exact")
+            cpu.set("check", "none")  # TCG: nothing to check against the host's CPU
+            _sub(cpu, "model", self.model, fallback="forbid")
+            for name in self.require:
+                _sub(cpu, "feature", policy="require", name=name)
+        return cpu
+
+    @classmethod
+    def from_element(cls, cpu: ET.Element) -> DomainCpu:
+        return cls(cpu.get("mode", "custom"), _text(cpu, "model"),
+                   tuple(f.get("name", "") for f in cpu.findall("feature[@policy='require']")))
+
+
 @dataclass
 class Domain:
     name: str
@@ -202,7 +246,7 @@ class Domain:
     os: OsBoot
     vcpus: int = 1
     type: str = "qemu"             # "qemu" is TCG (emulation), "kvm" hardware virtualization
-    cpu_mode: str | None = None    # e.g. host-passthrough under KVM
+    cpu: DomainCpu | None = None   # e.g. host-passthrough under KVM; None: QEMU's default
     disks: list[Disk] = field(default_factory=list)
     serials: list[Serial] = field(default_factory=list)
     net: UserNet | None = None
@@ -227,8 +271,8 @@ class Domain:
         features = _sub(dom, "features")
         _sub(features, "acpi")  # without ACPI the guest's poweroff only halts: QEMU never exits
         _sub(features, "apic")
-        if self.cpu_mode:
-            _sub(dom, "cpu", mode=self.cpu_mode)
+        if self.cpu:
+            dom.append(self.cpu.to_element())
         _sub(dom, "clock", offset="utc")
         _sub(dom, "on_poweroff", self.on_poweroff)
         _sub(dom, "on_reboot", self.on_reboot)
@@ -277,7 +321,7 @@ class Domain:
             os=OsBoot.from_element(_req(dom, "os")),
             vcpus=int(_text(dom, "vcpu", "1") or 1),
             type=dom.get("type", "qemu"),
-            cpu_mode=cpu.get("mode") if cpu is not None else None,
+            cpu=DomainCpu.from_element(cpu) if cpu is not None else None,
             disks=[Disk.from_element(d) for d in devs
                    if d.tag == "disk" and d.get("device", "disk") == "disk"],
             serials=[Serial.from_element(d) for d in devs if d.tag == "serial"],

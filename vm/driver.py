@@ -38,7 +38,8 @@ from runtime.image.bases import get_image
 from runtime.image.store import DEFAULT_PATH, ImageStore
 from runtime.users import UserError, resolve
 from vm import accel, bootlog, guest, host
-from vm.domain import Disk, Domain, OsBoot, Serial, UserNet
+from vm.domain import Disk, Domain, DomainCpu, DomainXMLError, OsBoot, Serial, UserNet
+from vm.placement import libvirt_cgroup, placement
 from vm.protocol import GuestSpec
 from vm.request import Plan, VmError, VmRequest, VmStartError, cpu_limits
 from vm.run import Attach, GuestLost, RunningVm, Timings, VmResult, VmRun, read_text
@@ -120,6 +121,8 @@ class VmDriver:
         if req.timeout is not None and req.timeout <= 0:
             raise InvalidArgument(f"--timeout {req.timeout:g}: must be positive")
         cpu_limits(req)  # validated before anything exists
+        domain_cpu("tcg")  # ISOBENCH_VM_CPU too
+        placement("tcg")  # and ISOBENCH_VM_QEMU_CGROUP
         image = get_image(self.images, req.image)
         process = image_config.resolve(image.config, req)  # as a container's
         kernel = guest.boot_kernel(req.boot, self.root)
@@ -168,7 +171,7 @@ class VmDriver:
         return Domain(
             name=plan.name, memory_kib=req.memory_bytes // 1024, vcpus=req.vcpus,
             type="kvm" if plan.decision.accel == "kvm" else "qemu",
-            cpu_mode="host-passthrough" if plan.decision.accel == "kvm" else None,
+            cpu=domain_cpu(plan.decision.accel),
             os=OsBoot(plan.kernel.kernel, plan.kernel.initrd, cmdline),
             disks=disks,
             serials=[Serial(0, "file", str(files.run_dir / "console.log")),
@@ -213,13 +216,18 @@ class VmDriver:
         self._identity(plan, plan.disk)
         timings.mark("disk_ready")
         files = self._files(cleanup, plan, plan.disk)
-        cg = self._cgroup(cleanup, plan)
+        ours = self._cgroup(cleanup, plan) if placement(plan.decision.accel) == "isobench" \
+            else None
         dom = self._define(conn, self.domain(plan, files), cleanup)
         timings.mark("defined")
         self._start_paused(dom)
         timings.mark("started")
         pid = host.qemu_pid(plan.name)
-        cg.add_pid(pid)  # before the guest runs a single instruction
+        if ours is not None:
+            cg = ours
+            cg.add_pid(pid)  # before the guest runs a single instruction
+        else:
+            cg = self._stay_in_libvirt(pid, plan)
         chan = _connect(files.socket)
         cleanup.always(chan.close)
         session = GuestSession(chan, plan.spec, stdout=attach.stdout, stderr=attach.stderr,
@@ -255,6 +263,16 @@ class VmDriver:
         cap = cpu_limits(req)
         if cap is not None and not req.cpu_cap_after_boot:
             cg.set_limits(cap)  # before QEMU joins: not one unthrottled instruction
+        return cg
+
+    @staticmethod
+    def _stay_in_libvirt(pid: int, plan: Plan) -> Cgroup:
+        """KVM: QEMU keeps libvirt's cgroup (its vCPU sub-cgroups included); the cap and the
+        collectors go there instead, before the guest runs."""
+        cg = libvirt_cgroup(pid)
+        cap = cpu_limits(plan.req)
+        if cap is not None and not plan.req.cpu_cap_after_boot:
+            cg.set_limits(cap)
         return cg
 
     @staticmethod
@@ -299,6 +317,18 @@ def _check_memory(size: int, minimum: int, how: str = "") -> None:
 
 
 OWNER_FILE = "owner"
+
+
+def domain_cpu(accel: str, configured: str | None = None) -> DomainCpu | None:
+    """ISOBENCH_VM_CPU where set (e.g. "max": an SVM-capable guest for the KVM lane), else
+    host-passthrough under KVM and QEMU's default model under TCG."""
+    text = os.environ.get("ISOBENCH_VM_CPU", "") if configured is None else configured
+    if text:
+        try:
+            return DomainCpu.parse(text)
+        except DomainXMLError as e:
+            raise InvalidArgument(str(e)) from None
+    return DomainCpu("host-passthrough") if accel == "kvm" else None
 
 
 def write_owner(run_dir: Path) -> None:

@@ -8,7 +8,16 @@ What libvirt adds and this leaves out: the paused start and QMP resume, its moni
 from __future__ import annotations
 
 from vm.accel import QEMU
-from vm.domain import Domain
+from vm.domain import Domain, DomainCpu
+
+
+def qemu_cpu(cpu: DomainCpu) -> str:
+    """The domain's CPU as QEMU's -cpu: host, max, or MODEL,+feature,..."""
+    if cpu.mode == "host-passthrough":
+        return "host"
+    if cpu.mode == "maximum":
+        return "max"
+    return ",".join([cpu.model or "qemu64", *(f"+{f}" for f in cpu.require)])
 
 
 def qemu_argv(dom: Domain, *, wait_for_channel: bool = True) -> list[str]:
@@ -16,8 +25,8 @@ def qemu_argv(dom: Domain, *, wait_for_channel: bool = True) -> list[str]:
     argv = [dom.emulator or QEMU, "-name", f"guest={dom.name}", "-machine", dom.os.machine,
             "-accel", accel, "-m", f"{dom.memory_kib // 1024}M", "-smp", str(dom.vcpus),
             "-nodefaults", "-no-user-config", "-display", "none", "-rtc", "base=utc"]
-    if dom.cpu_mode == "host-passthrough":
-        argv += ["-cpu", "host"]
+    if dom.cpu is not None:
+        argv += ["-cpu", qemu_cpu(dom.cpu)]
     argv += ["-kernel", dom.os.kernel]
     if dom.os.initrd:
         argv += ["-initrd", dom.os.initrd]

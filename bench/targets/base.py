@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.api import Runtime
+from runtime.cgroups import CgroupError, open_cgroup
 from runtime.limits import Limits
 
 SCRATCH = "/scratch"
@@ -61,6 +62,23 @@ class Target(ABC):
     # True: run_batch() runs several repetitions in one instance (the VM: one boot), each
     # accounted on its own window; the harness then asks for a cell's repetitions at once.
     batches = False
+
+    def cgroup_problem(self) -> str | None:
+        """Why a cgroup of ours cannot be made here with the controllers the collectors and
+        limits need (cgroup v2: a controller not delegated, a parent holding processes), as
+        the one line the cgroup code says; None when a probe cgroup came up. Checked once per
+        session, so a target that cannot account its runs is listed as skipped, not run."""
+        cg = open_cgroup(self._cgroup_name("probe"))
+        try:
+            cg.create()
+        except CgroupError as e:
+            return str(e)
+        finally:
+            try:
+                cg.destroy()
+            except CgroupError:
+                pass  # nothing was made, or gc takes it
+        return None
 
     @abstractmethod
     def run(self, job: Job) -> Outcome: ...

@@ -16,6 +16,9 @@ from runtime.spec import ContainerSpec
 class ContainerTarget(Target):
     name = "container"
 
+    def unavailable(self) -> str | None:
+        return self.cgroup_problem()
+
     def run(self, job: Job) -> Outcome:
         volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
         c = self.rt.create(ContainerSpec(job.image, job.command(SCRATCH), network="none",

@@ -24,6 +24,9 @@ _JOIN_AND_EXEC = 'for p in $ISOBENCH_PROCS; do echo $$ > "$p"; done; exec "$@"'
 class NativeTarget(Target):
     name = "native"
 
+    def unavailable(self) -> str | None:
+        return self.cgroup_problem()
+
     def run(self, job: Job) -> Outcome:
         with leases.lease(self.rt) as lease:
             return self._run(job, lease)

@@ -42,7 +42,7 @@ class RuncTarget(Target):
     def unavailable(self) -> str | None:
         if shutil.which(self.binary) is None:
             return f"{self.binary} is not installed (apt-get install {self.binary})"
-        return None
+        return self.cgroup_problem()
 
     def _mount_rootfs(self, image_ref: str, run_dir: Path) -> Path:
         image = self.rt.image(image_ref)
@@ -172,7 +172,7 @@ class CrunTarget(RuncTarget):
             return f"cgroup layout unknown: {e}"
         if mode == "hybrid":
             return "crun refuses hybrid cgroups (v1 controllers beside the unified tree)"
-        return None
+        return self.cgroup_problem()
 
 
 @dataclass

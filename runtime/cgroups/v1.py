@@ -16,6 +16,7 @@ from runtime.cgroups.base import (
     wait_for,
     write_text,
 )
+from runtime.cgroups.blockdev import on_whole_disks
 from runtime.cgroups.devices import DeviceRule
 from runtime.limits import DeviceRate, Limits
 
@@ -135,7 +136,7 @@ class V1Cgroup(Cgroup):
             return
         filename = f"blkio.throttle.{direction}_bps_device"
         path = self._file("blkio", filename, f"--device-{direction}-bps")
-        for rate in rates:
+        for rate in on_whole_disks(rates):
             write_text(path, f"{rate.major}:{rate.minor} {rate.bytes_per_sec}\n", append=True)
 
     def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:

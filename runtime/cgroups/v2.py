@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 from runtime.cgroups.base import (
@@ -13,16 +14,40 @@ from runtime.cgroups.base import (
     make_dir,
     read_int,
     read_keyed,
+    read_pids,
     read_text,
     wait_for,
     write_text,
 )
+from runtime.cgroups.blockdev import on_whole_disks
 from runtime.cgroups.devices import DeviceRule
 from runtime.limits import DeviceRate, Limits
 
 NS_PER_US = 1000
 # Controllers isobench reads or limits; others (hugetlb, rdma, ...) are left disabled.
 WANTED_CONTROLLERS = ("cpu", "memory", "io", "pids")
+# The collectors read these at every leaf: a run without them would record no accounting.
+ACCOUNTING_CONTROLLERS = ("cpu", "memory", "pids")
+# Controller -> the interface files a leaf must show once it is enabled (accounting and the
+# sampler read them; limits write their own, checked when written).
+ACCOUNTING_FILES = {
+    "cpu": ("cpu.stat",),
+    "memory": ("memory.current", "memory.stat", "memory.events"),
+    "pids": ("pids.current",),
+    "io": ("io.stat",),
+}
+# Where isobench moves its own process when a cgroup it must delegate from holds it (runc
+# and crun do the same with "init" under a container's root cgroup).
+SELF_LEAF = "isobench-self"
+# Why the kernel refused `+controller` in cgroup.subtree_control, by errno.
+_ENABLE_ERRORS = {
+    errno.ENOENT: "the controller is not in its cgroup.controllers (the parent does not "
+                  "delegate it, or the kernel binds it to a v1 hierarchy)",
+    errno.EBUSY: "the cgroup has processes of its own (cgroup v2's no-internal-processes rule)",
+    errno.EOPNOTSUPP: "the cgroup is threaded and the controller is not threaded",
+    errno.EACCES: "permission denied (the cgroup is not delegated to this user)",
+    errno.EPERM: "permission denied (the cgroup is not delegated to this user)",
+}
 
 
 def shares_to_weight(shares: int) -> int:
@@ -50,6 +75,22 @@ def io_max_lines(read: tuple[DeviceRate, ...], write: tuple[DeviceRate, ...]) ->
     return [f"{maj}:{mnr} {' '.join(items)}" for (maj, mnr), items in per_device.items()]
 
 
+def _split(text: str | None) -> list[str]:
+    return (text or "").split()
+
+
+def enable_error(controller: str, level: str, error: CgroupError) -> CgroupError:
+    """One line: which controller, which cgroup, and why the kernel said no."""
+    code = error.errno
+    why = _ENABLE_ERRORS.get(code or 0) or str(error)
+    if code == errno.EBUSY:
+        pids = read_pids(os.path.join(level, "cgroup.procs"))
+        shown = " ".join(str(p) for p in pids[:5]) + (" ..." if len(pids) > 5 else "")
+        why += f"; pids there: {shown}" if pids else ""
+    return CgroupError(f"cgroup v2: cannot enable the {controller} controller in {level}: "
+                       f"{why}", code)
+
+
 class V2Cgroup(Cgroup):
     """A cgroup under any cgroup2 mount (the host's root, or a hybrid host's /unified)."""
 
@@ -74,26 +115,67 @@ class V2Cgroup(Cgroup):
         return levels
 
     def create(self) -> None:
+        """Make every level and delegate controllers down to the leaf, as runc's fs2 manager:
+        the accounting controllers (and io, where the host has it) must arrive, or the run
+        fails now with the controller, the cgroup and the reason, not later with no stats."""
+        self.make_levels()
+        root_has = set(_split(read_text(os.path.join(self.mount, "cgroup.controllers"))))
+        optional = tuple(c for c in WANTED_CONTROLLERS
+                         if c not in ACCOUNTING_CONTROLLERS and c in root_has)
+        self.enable((*ACCOUNTING_CONTROLLERS, *optional))
+        self.check_files((*ACCOUNTING_CONTROLLERS, *optional))
+
+    def make_levels(self) -> None:
+        """The directories alone, no controller (a hybrid host's /unified offers none)."""
         for level in [*self._ancestors()[1:], self.path]:
             make_dir(level)
-        self._enable(WANTED_CONTROLLERS)
 
-    def _enable(self, controllers: tuple[str, ...]) -> None:
-        """Delegate controllers down to the leaf where the parents have them (best effort:
-        a caller that needs one checks for its files afterwards)."""
+    def enable(self, controllers: tuple[str, ...]) -> None:
+        """Enable each controller in every level's cgroup.subtree_control above the leaf, one
+        write per controller (one refusal must not take the others with it). Our own process
+        leaves a level before the first write there, as runc does: once a threaded controller
+        (cpu, pids) is on in a cgroup holding a process, that cgroup is a thread root, and the
+        process can no longer move into a domain child (EOPNOTSUPP, seen on 6.1)."""
         for level in self._ancestors():
-            available = (read_text(os.path.join(level, "cgroup.controllers")) or "").split()
-            enabled = (read_text(os.path.join(level, "cgroup.subtree_control")) or "").split()
-            missing = [c for c in controllers if c in available and c not in enabled]
-            if not missing:
-                continue
-            try:
-                write_text(
-                    os.path.join(level, "cgroup.subtree_control"),
-                    " ".join(f"+{c}" for c in missing),
-                )
-            except CgroupError:
-                return  # e.g. a parent with processes of its own: lower levels cannot have it
+            enabled = set(_split(read_text(os.path.join(level, "cgroup.subtree_control"))))
+            missing = [c for c in controllers if c not in enabled]
+            if missing:
+                self._leave(level)
+            for controller in missing:
+                self._enable_one(level, controller)
+
+    def _enable_one(self, level: str, controller: str) -> None:
+        try:
+            write_text(os.path.join(level, "cgroup.subtree_control"), f"+{controller}")
+        except CgroupError as exc:
+            raise enable_error(controller, level, exc) from None
+
+    def _leave(self, level: str) -> None:
+        """Move this process out of `level` into a leaf beside our cgroups, so that `level`
+        may delegate. Others' processes are theirs to move: enabling then fails with EBUSY
+        and names them."""
+        # The host's root cgroup (no cgroup.type file) is exempt from the rule; a container's
+        # cgroup namespace root is not.
+        if not os.path.exists(os.path.join(level, "cgroup.type")) or \
+                os.getpid() not in read_pids(os.path.join(level, "cgroup.procs")):
+            return
+        leaf = os.path.join(level, SELF_LEAF)
+        make_dir(leaf)
+        try:
+            write_text(os.path.join(leaf, "cgroup.procs"), str(os.getpid()))
+        except CgroupError as exc:
+            raise CgroupError(f"cgroup v2: cannot move isobench (pid {os.getpid()}) out of "
+                              f"{level} into {leaf} before delegating: {exc.strerror or exc}",
+                              exc.errno) from None
+
+    def check_files(self, controllers: tuple[str, ...]) -> None:
+        """Every accounting file of `controllers` exists at the leaf (memory.peak is
+        optional: kernels before 5.19 lack it, and the collectors fall back to samples)."""
+        for controller in controllers:
+            for filename in ACCOUNTING_FILES.get(controller, ()):
+                if not os.path.exists(os.path.join(self.path, filename)):
+                    raise CgroupError(f"cgroup v2: {self.path} has no {filename} although the "
+                                      f"{controller} controller was enabled above it")
 
     def _file(self, controller: str, filename: str) -> str:
         path = os.path.join(self.path, filename)
@@ -112,7 +194,7 @@ class V2Cgroup(Cgroup):
             )
             if wanted
         )
-        self._enable(needed)
+        self.enable(needed)
         if limits.memory_bytes is not None:
             write_text(self._file("memory", "memory.max"), str(limits.memory_bytes))
             swap = os.path.join(self.path, "memory.swap.max")
@@ -125,7 +207,8 @@ class V2Cgroup(Cgroup):
             write_text(self._file("cpu", "cpu.weight"), str(shares_to_weight(limits.cpu_shares)))
         if limits.pids_max is not None:
             write_text(self._file("pids", "pids.max"), str(limits.pids_max))
-        for line in io_max_lines(limits.device_read_bps, limits.device_write_bps):
+        for line in io_max_lines(on_whole_disks(limits.device_read_bps),
+                                 on_whole_disks(limits.device_write_bps)):
             write_text(self._file("io", "io.max"), line + "\n", append=True)
 
     def set_devices(self, rules: tuple[DeviceRule, ...]) -> bool:

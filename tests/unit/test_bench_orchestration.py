@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import runtime.cgroups as runtime_cgroups
 from bench import targets
 from bench.harness import Harness
 from bench.profiles import PROFILES
@@ -233,7 +234,44 @@ def test_crun_refuses_hybrid_cgroups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime.cgroups, "detect_mode", lambda: "hybrid")
     assert "hybrid" in (CrunTarget(None).unavailable() or "")  # type: ignore[arg-type]
     monkeypatch.setattr(runtime.cgroups, "detect_mode", lambda: "v2")
+    monkeypatch.setattr(CrunTarget, "cgroup_problem", lambda self: None)
     assert CrunTarget(None).unavailable() is None  # type: ignore[arg-type]
+
+
+class ProbeCgroup:
+    """A cgroup whose create() fails as V2Cgroup's does when a controller is refused."""
+
+    made: list[str] = []
+    destroyed: list[str] = []
+
+    def __init__(self, name: str, error: str | None) -> None:
+        self.name, self.error = name, error
+
+    def create(self) -> None:
+        if self.error:
+            raise runtime_cgroups.CgroupError(self.error)
+        ProbeCgroup.made.append(self.name)
+
+    def destroy(self) -> None:
+        ProbeCgroup.destroyed.append(self.name)
+
+
+@pytest.mark.parametrize("error", [
+    None, "cgroup v2: cannot enable the memory controller in /sys/fs/cgroup/isobench: the "
+          "cgroup has processes of its own (cgroup v2's no-internal-processes rule); pids "
+          "there: 4242"])
+def test_a_target_whose_cgroup_cannot_be_made_is_skipped_with_the_line(
+        monkeypatch: pytest.MonkeyPatch, error: str | None) -> None:
+    from types import SimpleNamespace
+
+    from bench.targets import base
+    from bench.targets.native import NativeTarget
+    monkeypatch.setattr(base, "open_cgroup", lambda name: ProbeCgroup(name, error))
+    ProbeCgroup.made, ProbeCgroup.destroyed = [], []
+    target = NativeTarget(SimpleNamespace(cgroup_parent="isobench-t"))  # type: ignore[arg-type]
+    assert target.unavailable() == error
+    assert len(ProbeCgroup.destroyed) == 1 and ProbeCgroup.destroyed[0].startswith(
+        "isobench-t/probe-")  # made or not, nothing stays
 
 
 def test_crun_is_one_of_the_targets() -> None:

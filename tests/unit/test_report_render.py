@@ -197,3 +197,21 @@ def test_a_memory_reading_not_taken_shows_as_missing_not_zero(tmp_path: Path) ->
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
     assert cells[:4] == ["64.0", "–", "–", "0"], cells   # given, peak, kills, restarts
     assert html.count(">peak –, exit 137<") == 1  # runc's; the container's peak was read
+
+
+def test_a_sampled_peak_is_labelled_as_such(tmp_path: Path) -> None:
+    """A v2 kernel without memory.peak: the peak is the highest sample, and the table says so
+    on that row only."""
+    d = doc(run("limits", "limits.memory_64m", "container",
+                {"exit_code": 137.0, "given_mib": 64.0, "oom_kills": 1.0,
+                 "oom_restarts": 0.0, "peak_mib": 63.0}, exit_code=137,
+                accounting={"memory_peak_source": "sampled"}),
+            run("limits", "limits.memory_64m", "runc",
+                {"exit_code": 137.0, "given_mib": 64.0, "oom_kills": 1.0,
+                 "oom_restarts": 0.0, "peak_mib": 64.0}, exit_code=137,
+                accounting={"memory_peak_source": "kernel"}),
+            targets=("native", "container", "runc"))
+    html = html_of(d, tmp_path)
+    rows = {t: re.search(rf"<tr><td>{t}</td>(.*?)</tr>", html, re.S) for t in ("container", "runc")}
+    assert "63.0 (sampled maximum: this kernel has no memory.peak)" in rows["container"].group(1)
+    assert "sampled" not in rows["runc"].group(1)

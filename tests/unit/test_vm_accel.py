@@ -120,22 +120,37 @@ def test_success_is_cached_per_boot(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert calls == ["/boot/vmlinuz-1", "/boot/vmlinuz-1", "/boot/vmlinuz-2", "/boot/vmlinuz-2"]
 
 
-def test_failure_is_retried_after_its_ttl(monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_a_failure_is_kept_by_this_process_only(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    """A failed (or timed-out) probe is not written to /run: the next command probes again;
+    within one command it is not repeated for every VM run."""
     monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
-    now = [1000.0]
+    monkeypatch.setattr(accel, "_FAILED", {})
     calls: list[str] = []
-    monkeypatch.setattr(accel.time, "time", lambda: now[0])
     monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: calls.append(mode)
                         or KERNEL_HANGS)
     monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-1")
     assert accel.probe_kvm() == KERNEL_HANGS
-    now[0] += accel.FAILURE_TTL_S - 1
     assert accel.probe_kvm() == KERNEL_HANGS
     assert calls == ["kvm"]
-    now[0] += 2
-    accel.probe_kvm()
+    assert not (tmp_path / accel.CACHE_FILE).exists()
+    monkeypatch.setattr(accel, "_FAILED", {})  # the next isobench command
+    monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: calls.append(mode) or KVM_OK)
+    assert accel.probe_kvm() == KVM_OK
     assert calls == ["kvm", "kvm"]
+    assert json.loads((tmp_path / accel.CACHE_FILE).read_text())["kvm"]["ok"] is True
+
+
+def test_a_failure_after_a_success_removes_the_cached_success(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ISOBENCH_RUN_DIR", str(tmp_path))
+    monkeypatch.setattr(accel, "_FAILED", {})
+    monkeypatch.setattr(accel, "_guest_kernel", lambda: "/boot/vmlinuz-1")
+    monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: KVM_OK)
+    accel.probe_kvm()
+    monkeypatch.setattr(accel, "run_checks", lambda mode, kernel: KERNEL_HANGS)
+    assert accel.probe_kvm(refresh=True) == KERNEL_HANGS
+    assert not (tmp_path / accel.CACHE_FILE).exists()
 
 
 def test_a_verdict_of_the_older_probe_is_not_reused(monkeypatch: pytest.MonkeyPatch,
@@ -149,16 +164,80 @@ def test_a_verdict_of_the_older_probe_is_not_reused(monkeypatch: pytest.MonkeyPa
     assert accel.probe_kvm() == KERNEL_HANGS
 
 
-@pytest.mark.parametrize("sector, kernel, decided_by", [
-    (KVM_SPINS, "/boot/vmlinuz-1", "sector"),     # real mode fails: no need to boot Linux
-    (KVM_OK, "/boot/vmlinuz-1", "kernel"),
-    (KVM_OK, None, "sector"),                     # no guest kernel: the sector decides
+LIBVIRT_OK = ProbeResult("kvm", True, 0.01, "libvirt makes kvm domains", "libvirt")
+LIBVIRT_NO = ProbeResult("kvm", False, 0.01, "libvirt cannot make kvm domains: x", "libvirt")
+
+
+@pytest.mark.parametrize("sector, kernel, lv, decided_by, passed", [
+    (KVM_SPINS, "/boot/vmlinuz-1", LIBVIRT_OK, "sector", []),  # real mode fails: stop there
+    (KVM_OK, "/boot/vmlinuz-1", LIBVIRT_OK, "kernel", ["sector"]),
+    (KVM_OK, None, LIBVIRT_NO, "libvirt", ["sector"]),       # no guest kernel: not booted
 ])
 def test_the_first_failing_check_decides(monkeypatch: pytest.MonkeyPatch, sector: ProbeResult,
-                                         kernel: str | None, decided_by: str) -> None:
-    monkeypatch.setattr(accel, "run_probe", lambda mode: sector)
-    monkeypatch.setattr(accel, "run_kernel_probe", lambda mode, k: KERNEL_HANGS)
-    assert accel.run_checks("kvm", kernel).check == decided_by
+                                         kernel: str | None, lv: ProbeResult, decided_by: str,
+                                         passed: list[str]) -> None:
+    monkeypatch.setattr(accel, "run_probe", lambda mode: ProbeResult(**sector.to_dict()))
+    monkeypatch.setattr(accel, "run_kernel_probe", lambda mode, k: ProbeResult(
+        **KERNEL_HANGS.to_dict()))
+    monkeypatch.setattr(accel, "run_libvirt_check", lambda: ProbeResult(**lv.to_dict()))
+    result = accel.run_checks("kvm", kernel)
+    assert (result.ok, result.check, result.passed) == (False, decided_by, passed)
+
+
+def test_kvm_counts_only_when_qemu_and_libvirt_both_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    kernel_ok = ProbeResult("kvm", True, 2.0, "a vCPU booted vmlinuz", "kernel")
+    monkeypatch.setattr(accel, "run_probe", lambda mode: ProbeResult(**KVM_OK.to_dict()))
+    monkeypatch.setattr(accel, "run_kernel_probe", lambda mode, k: ProbeResult(
+        **kernel_ok.to_dict()))
+    monkeypatch.setattr(accel, "run_libvirt_check", lambda: ProbeResult(**LIBVIRT_OK.to_dict()))
+    result = accel.run_checks("kvm", "/boot/vmlinuz-1")
+    assert (result.ok, result.check, result.passed) == (True, "libvirt", ["sector", "kernel"])
+    assert result.detail == "libvirt makes kvm domains; passed: sector, kernel, libvirt"
+    decision = accel.decide("auto", None, result)
+    assert (decision.accel, decision.check) == ("kvm", "libvirt")
+    assert decision.reason.endswith("(decided by the libvirt check)")
+
+
+def test_tcg_probes_skip_libvirt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accel, "run_probe", lambda mode: ProbeResult("tcg", True, 0.1, "ran"))
+    monkeypatch.setattr(accel, "run_libvirt_check", lambda: pytest.fail("libvirt asked"))
+    assert accel.run_checks("tcg", None).ok
+
+
+class FakeConn:
+    def __init__(self, caps: str | Exception) -> None:
+        self.caps, self.closed = caps, False
+
+    def getDomainCapabilities(self, *args: object) -> str:  # noqa: N802 (libvirt's name)
+        assert args == (None, "x86_64", None, "kvm", 0)
+        if isinstance(self.caps, Exception):
+            raise self.caps
+        return self.caps
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("caps, ok, detail", [
+    ("<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><domain>kvm</domain>"
+     "<machine>pc-i440fx-7.2</machine></domainCapabilities>", True,
+     "libvirt makes kvm domains (/usr/bin/qemu-system-x86_64, machine pc-i440fx-7.2)"),
+    ("<domainCapabilities><domain>qemu</domain></domainCapabilities>", False,
+     "libvirt offers 'qemu' domains, not kvm"),
+    ("not xml", False, "libvirt's domain capabilities for kvm are not XML"),
+])
+def test_libvirt_check_reads_domain_capabilities(caps: str, ok: bool, detail: str) -> None:
+    conn = FakeConn(caps)
+    result = accel.run_libvirt_check(lambda: conn)  # type: ignore[arg-type,return-value]
+    assert (result.ok, result.check, result.detail) == (ok, "libvirt", detail)
+    assert conn.closed
+
+
+def test_libvirt_refusing_kvm_is_a_failed_check() -> None:
+    import libvirt
+    err = libvirt.libvirtError("unsupported configuration: virttype kvm not supported")
+    result = accel.run_libvirt_check(lambda: FakeConn(err))  # type: ignore[arg-type,return-value]
+    assert not result.ok and result.detail.startswith("libvirt cannot make kvm domains: ")
 
 
 @pytest.mark.parametrize("script, ok, detail", [

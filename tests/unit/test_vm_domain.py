@@ -6,13 +6,23 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from vm.domain import QEMU_NS, Disk, Domain, DomainXMLError, Forward, OsBoot, Serial, UserNet
+from vm.domain import (
+    QEMU_NS,
+    Disk,
+    Domain,
+    DomainCpu,
+    DomainXMLError,
+    Forward,
+    OsBoot,
+    Serial,
+    UserNet,
+)
 
 
 def full_domain() -> Domain:
     return Domain(
         name="isobench-0123456789abcdef", memory_kib=2 << 20, vcpus=2, type="kvm",
-        cpu_mode="host-passthrough",
+        cpu=DomainCpu("host-passthrough"),
         os=OsBoot("/boot/vmlinuz-6.1.0-56-amd64", "/boot/initrd.img-6.1.0-56-amd64",
                   "console=ttyS0 root=/dev/vda init=/.isobench/init"),
         disks=[Disk("/r/root.qcow2", "vda", "qcow2"),
