@@ -37,7 +37,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +87,8 @@ def _host_lock() -> Iterator[None]:
 
 
 def _run(argv: list[str], stdin: str | None = None) -> str:
+    import subprocess  # start-up time: the bridge's rules only
+
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     except FileNotFoundError:

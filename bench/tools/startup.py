@@ -15,7 +15,12 @@ Methods:
            gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
   cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root)
+  cli-bridge  isobench run --rm busybox true  (the default bridge: netns, veth, bridge port;
+           touches host-wide state, so run the tool under the integration lock:
+           flock /tmp/isobench-integration.lock python -m bench.tools.startup ...)
   python   sys.executable -c pass          (the floor of any Python CLI)
+  imports  sys.executable -c 'import isobench.cli, isobench.commands.containers' (the floor
+           plus what `isobench run` imports: cli minus imports is parsing and the start)
   unshare  unshare --pid --fork --mount --uts --ipc --net chroot ROOTFS /bin/true
 
 cli and python read bytecode compiled once, before timing, into the temp dir
@@ -47,10 +52,13 @@ from bench import tools
 from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
-METHODS = ("api", "runc", "cli", "python", "unshare")
-# (numerator, denominator, goal): the numerator's median over the denominator's.
-RATIOS = (("api", "runc", 1.0), ("cli", "python", None))
+METHODS = ("api", "runc", "cli", "cli-bridge", "python", "imports", "unshare")
+DEFAULT_METHODS = ("api", "runc", "cli", "python", "unshare")  # no host-wide bridge state
+# (numerator, denominator, goal): the numerator's median over the denominator's (issue 18).
+RATIOS = (("api", "runc", 0.5), ("cli", "runc", 2.0), ("cli-bridge", "runc", 3.0),
+          ("cli", "python", None))
 CGROUP_ROOT = "/sys/fs/cgroup"
+RUN_IMPORTS = "import isobench.cli, isobench.commands.containers"  # what `isobench run` loads
 RUNC = "/usr/sbin/runc"
 NS_PER_MS = 1_000_000
 
@@ -106,9 +114,9 @@ def parse_methods(text: str) -> list[str]:
 
 
 def format_table(summary: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'method':<8} {'n':>4} {'median ms':>10} {'IQR ms':>8} {'min ms':>8}"]
+    lines = [f"{'method':<10} {'n':>4} {'median ms':>10} {'IQR ms':>8} {'min ms':>8}"]
     for name, s in summary.items():
-        lines.append(f"{name:<8} {int(s['n']):>4} {s['median_ms']:>10.2f} {s['iqr_ms']:>8.2f} "
+        lines.append(f"{name:<10} {int(s['n']):>4} {s['median_ms']:>10.2f} {s['iqr_ms']:>8.2f} "
                      f"{s['min_ms']:>8.2f}")
     return "\n".join(lines)
 
@@ -200,11 +208,10 @@ class Session:
             _run_quiet(["cp", "-a", layer, str(self.rootfs)], "copying the busybox layer")
             self._write_runc_config()
             self.runc_state.mkdir()
-        if "cli" in self.methods and not os.access(self.isobench, os.X_OK):
+        if {"cli", "cli-bridge"} & set(self.methods) and not os.access(self.isobench, os.X_OK):
             raise BenchError(f"{self.isobench} not found (make venv)")
-        if {"cli", "python"} & set(self.methods):  # compile the bytecode both will read
-            _run_quiet([sys.executable, "-c", "import isobench.cli, isobench.commands.containers"],
-                       "compiling bytecode", env=self.py_env)
+        if {"cli", "cli-bridge", "python", "imports"} & set(self.methods):  # bytecode, once
+            _run_quiet([sys.executable, "-c", RUN_IMPORTS], "compiling bytecode", env=self.py_env)
         if "runc" in self.methods and not os.access(RUNC, os.X_OK):
             raise BenchError(f"{RUNC} not found (apt-get install runc)")
 
@@ -242,15 +249,21 @@ class Session:
         _run_quiet([self.isobench, "run", "--rm", "--network", "none", "busybox", "true"], "cli",
                    env=self.env)
 
+    def run_cli_bridge(self) -> None:
+        _run_quiet([self.isobench, "run", "--rm", "busybox", "true"], "cli-bridge", env=self.env)
+
     def run_python(self) -> None:
         _run_quiet([sys.executable, "-c", "pass"], "python", env=self.py_env)
+
+    def run_imports(self) -> None:
+        _run_quiet([sys.executable, "-c", RUN_IMPORTS], "imports", env=self.py_env)
 
     def run_unshare(self) -> None:
         _run_quiet(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net",
                     "chroot", str(self.rootfs), "/bin/true"], "unshare")
 
     def runner(self, method: str) -> Callable[[], None]:
-        return getattr(self, f"run_{method}")
+        return getattr(self, f"run_{method.replace('-', '_')}")
 
     # ---- checks and cleanup ----
     def leftovers(self) -> tuple[list[str], list[str]]:
@@ -333,11 +346,50 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=30, help="measured rounds (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="discarded rounds first (default 3)")
-    p.add_argument("--methods", default=",".join(METHODS),
-                   help=f"comma-separated subset of {','.join(METHODS)} (default all)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated subset of {','.join(METHODS)} "
+                        f"(default {','.join(DEFAULT_METHODS)})")
     p.add_argument("--seed", type=int, help="seed of the per-round order (default random)")
     p.add_argument("--json", metavar="PATH", help="also write raw per-run values and summary")
+    p.add_argument("--phases", type=int, metavar="N",
+                   help="instead: N API starts with each phase timed (bench/tools/phases.py), "
+                        "the median ms per phase")
+    p.add_argument("--network", default="none", choices=("none", "bridge"),
+                   help="the API's network in --phases (bridge: under the integration lock)")
     return p
+
+
+def _phases(runs: int, warmup: int, network: str = "none") -> int:
+    """`--phases N`: the API start's per-phase profile (warm-up runs untimed)."""
+    from bench.tools import phases
+
+    if runs < 1:
+        print("bench.tools.startup: --phases must be >= 1", file=sys.stderr)
+        return 2
+    load_start = os.getloadavg()
+    session = Session(["api"])
+    try:
+        session.setup()
+        session.api_spec.network = network
+        for _ in range(warmup):
+            session.run_api()
+        prof = phases.profile(session.run_api, runs, str(session.tmp / "phases.log"))
+        errors, _ = session.leftovers()
+    except BenchError as e:
+        print(f"\nbench.tools.startup: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        session.cleanup()
+    print(f"API start phases, busybox /bin/true --network {network}: {runs} runs after {warmup} "
+          f"warm-up; load average {load_start[0]:.2f} -> {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs")
+    print(phases.format_profile(prof))
+    again = tools.reproduce_command("startup", "--phases", str(runs), "--warmup", str(warmup),
+                                    "--network", network)
+    print(f"reproduce: {again}")
+    for e in errors:
+        print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -356,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     schedule = make_schedule(methods, args.warmup + args.runs, seed)
 
+    if args.phases is not None:
+        return _phases(args.phases, args.warmup, args.network)
     load_start = os.getloadavg()
     session = Session(methods)
     try:

@@ -84,6 +84,32 @@ def test_run_imports_no_other_command_module() -> None:
                       "isobench.commands.containers"]
 
 
+# What `isobench run` must not import (issue 18: the CLI's start is imports first): the
+# heavy libraries, and what only other paths use (tar for builds, subprocess and threading
+# for the bridge and published ports, debootstrap's module, decimal).
+RUN_PATH_EXCLUDED = ("yaml", "rich", "libvirt", "pandas", "numpy", "jsonschema", "psutil",
+                     "jinja2", "matplotlib", "pyroute2", "tarfile", "decimal", "subprocess",
+                     "threading", "runtime.image.debian", "runtime.compose", "vm", "bench",
+                     "results", "reports")
+
+
+def test_the_run_path_imports_nothing_heavy() -> None:
+    """A subprocess parses a real `run` command line and imports its module, as the console
+    script does: an eager import of any excluded module (or of a package of one) fails."""
+    probe = ("import sys\nfrom isobench import cli\n"
+             "args = cli.build_parser(cli.modules_for(['run'])).parse_args("
+             "['run', '--rm', '--network', 'none', 'busybox', 'true'])\n"
+             "assert args.handler\n"
+             "print(' '.join(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    loaded = set(proc.stdout.split())
+    assert "runtime.api" in loaded and "runtime.launcher" in loaded  # the probe is real
+    heavy = sorted(m for m in loaded
+                   if any(m == x or m.startswith(x + ".") for x in RUN_PATH_EXCLUDED))
+    assert heavy == []
+
+
 def test_version_names_the_package_and_the_checkouts_commit(
         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
