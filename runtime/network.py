@@ -9,8 +9,8 @@ on these machines, more than a whole container start; `ip -batch` costs a few ms
 No masquerade or egress NAT is installed: traffic stays between the host and the
 project's own namespaces. Bridges exist while a network has members, and each bridge's
 isolation rules (firewall.py: nothing crosses to another bridge or interface, the host answers
-only on the network's own gateway) exist exactly as long as the bridge: made after the bridge
-is created and before it is up, removed with it. An `internal` network's members also get no
+only on the network's own gateway) exist exactly as long as the bridge: made just before the
+bridge (by name), removed with it. An `internal` network's members also get no
 default route, and start nothing towards the host.
 """
 
@@ -262,8 +262,10 @@ class NetworkStore:
             host_cmds = [f"netns add {ep.netns}",
                          f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
                          f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
-            if new_bridge:
-                host_cmds.insert(0, f"link set {net.bridge} up")
+            if new_bridge:  # one `ip` process makes the bridge and plugs the member in
+                host_cmds[:0] = [f"link add name {net.bridge} type bridge",
+                                 f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
+                                 f"link set {net.bridge} up"]
             inside = ["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
                       "link set eth0 up"]
             if not net.internal:
@@ -271,11 +273,11 @@ class NetworkStore:
             net.endpoints[cid] = ep
             self._save(net)  # recorded before created: a crash leaves something to clean
             try:
-                if new_bridge:  # down until its rules are in: nothing crosses unfiltered
-                    ip_batch([f"link add name {net.bridge} type bridge",
-                              f"addr add {net.gateway}/{net.prefix} dev {net.bridge}"])
-                    firewall.isolate(net.rules)
-                ip_batch(host_cmds)
+                if new_bridge:  # the rules match the bridge by name: in before it exists,
+                    with firewall.isolated(net.rules):  # so nothing crosses it unfiltered
+                        ip_batch(host_cmds)
+                else:
+                    ip_batch(host_cmds)
                 ip_batch(inside, netns=ep.netns)
             except BaseException:
                 self._teardown(net, cid)

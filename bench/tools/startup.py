@@ -354,9 +354,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phases", type=int, metavar="N",
                    help="instead: N API starts with each phase timed (bench/tools/phases.py), "
                         "the median ms per phase")
+    p.add_argument("--monitors", metavar="N[,N...]",
+                   help="instead: for each N, N idle `isobench run -d` containers (busybox "
+                        "sleep): the mean RSS, PSS and USS of their monitors")
     p.add_argument("--network", default="none", choices=("none", "bridge"),
                    help="the API's network in --phases (bridge: under the integration lock)")
     return p
+
+
+def monitor_summary(readings: Sequence[dict[str, int] | None]) -> dict[str, float | None]:
+    """Mean RSS, PSS and USS in MiB over monitors (None for a reading missing anywhere)."""
+    out: dict[str, float | None] = {"n": float(len(readings))}
+    for key in ("rss", "pss", "uss"):
+        values = [r.get(key) if r else None for r in readings]
+        out[f"{key}_mib"] = (None if not values or None in values
+                             else sum(values) / len(values) / 2**20)  # type: ignore[arg-type]
+    return out
+
+
+def _monitors(counts: Sequence[int]) -> int:
+    """`--monitors N,...`: the monitors' memory over N idle CLI-started containers."""
+    from bench.collectors import monitor_memory
+
+    session = Session(["cli"])
+    print(f"container monitors, idle `isobench run -d --network none busybox sleep 600`; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'containers':>10} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}  (mean per monitor)")
+    try:
+        session.setup()
+        for n in counts:
+            ids = []
+            for _ in range(n):
+                proc = subprocess.run([session.isobench, "run", "-d", "--network", "none",
+                                       "busybox", "sleep", "600"], env=session.env,
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise BenchError(f"run -d exited {proc.returncode}: {proc.stderr.strip()}")
+                ids.append(proc.stdout.strip())
+            time.sleep(0.5)  # idle: every monitor waits in select()
+            s = monitor_summary([monitor_memory(session.rt, cid) for cid in ids])
+            print(f"{n:>10} " + " ".join(f"{s[k]:>8.2f}" if s[k] is not None else f"{'n/a':>8}"
+                                         for k in ("rss_mib", "pss_mib", "uss_mib")))
+            for cid in ids:
+                session.rt.remove(cid, force=True)
+        errors, _ = session.leftovers()
+    except BenchError as e:
+        print(f"bench.tools.startup: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        session.cleanup()
+    again = tools.reproduce_command("startup", "--monitors", ",".join(map(str, counts)))
+    print(f"reproduce: {again}")
+    for e in errors:
+        print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _phases(runs: int, warmup: int, network: str = "none") -> int:
@@ -408,6 +459,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     schedule = make_schedule(methods, args.warmup + args.runs, seed)
 
+    if args.monitors is not None:
+        try:
+            counts = [int(n) for n in args.monitors.split(",")]
+        except ValueError:
+            counts = []
+        if not counts or min(counts) < 1:
+            print("bench.tools.startup: --monitors takes counts >= 1, e.g. 1,10,50",
+                  file=sys.stderr)
+            return 2
+        return _monitors(counts)
     if args.phases is not None:
         return _phases(args.phases, args.warmup, args.network)
     load_start = os.getloadavg()
