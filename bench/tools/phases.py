@@ -28,7 +28,7 @@ TIMED = (
     ("start.cgroup_limits", "runtime.cgroups.v1", "V1Cgroup.set_limits"),
     ("start.cgroup_devices", "runtime.cgroups.v1", "V1Cgroup.set_devices"),
     ("start.plug", "runtime.attachments", "Attachments.plug"),
-    ("start.plug.firewall", "runtime.firewall", "isolate"),
+    ("iptables", "runtime.firewall", "_run"),  # -save and -restore, at attach and detach
     ("start.plug.ip_batch", "runtime.network", "ip_batch"),
     ("start.launch", "runtime.launcher", "start"),
     ("monitor.spawn", "runtime.launcher", "_spawn"),
@@ -38,7 +38,10 @@ TIMED = (
     ("init.rootfs.mount", "runtime.syscalls", "LinuxSyscalls.mount"),
     ("init.rootfs.pivot", "runtime.rootfs", "enter_root"),
     ("init.become", "runtime.init", "become"),
-    ("monitor.on_started", "runtime.launcher", "namespace_inodes"),
+    ("init.become.seccomp", "runtime.security", "load_seccomp"),
+    ("init.become.exec", "runtime.init", "exec_command"),
+    ("monitor.namespaces", "runtime.launcher", "namespace_inodes"),
+    ("monitor.save_record", "runtime.containers", "ContainerStore.save"),
     ("wait", "runtime.launcher", "wait_attached"),
     ("monitor.stats", "runtime.cgroups.v1", "V1Cgroup.stats"),
     ("monitor.cgroup_destroy", "runtime.cgroups.v1", "V1Cgroup.destroy"),
@@ -50,6 +53,8 @@ TIMED = (
 # reset_signals() is the first thing PID 1 does; the cgroup.procs writes follow it, until
 # the first setns/unshare: "init.cgroup_join" is measured from its end to unshare's start.
 CGROUP_JOIN = "init.cgroup_join"
+# Calls that exec (never return): a line with end 0 is written as they begin.
+MARKED = ("init.become", "init.become.exec")
 
 
 def _resolve(module: str, attr: str) -> tuple[Any, str]:
@@ -76,7 +81,7 @@ def _wrap(fn: Callable[..., Any], label: str, path: str) -> Callable[..., Any]:
     def timed(*args: Any, **kwargs: Any) -> Any:
         t0 = time.monotonic_ns()
         # PID 1 execs inside become(): its line is written before the call, with end = 0
-        if label == "init.become":
+        if label in MARKED:
             _append(path, f"{label} {os.getpid()} {t0} 0\n")
         try:
             return fn(*args, **kwargs)
