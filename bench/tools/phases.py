@@ -96,7 +96,11 @@ def timers(path: str) -> Iterator[None]:
     saved = []
     try:
         for label, module, attr in TIMED:
-            owner, name = _resolve(module, attr)
+            try:
+                owner, name = _resolve(module, attr)
+                getattr(owner, name)
+            except AttributeError:
+                continue  # not in this version of the runtime (the profile of an older one)
             own = name in vars(owner)  # else inherited: restored by deleting the wrapper
             original = getattr(owner, name)
             saved.append((owner, name, original if own else None))
