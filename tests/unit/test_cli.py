@@ -110,6 +110,21 @@ def test_the_run_path_imports_nothing_heavy() -> None:
     assert heavy == []
 
 
+@pytest.mark.parametrize(("argv", "fast"), [(["run", "x"], True), (["--debug", "run"], True),
+                                            (["ps"], False), ([], False)])
+def test_run_leaves_without_the_interpreters_teardown(argv: list[str], fast: bool) -> None:
+    """`run` ends with os._exit: its code and buffered output still arrive, an atexit
+    handler does not run; every other verb exits normally."""
+    probe = ("import atexit, sys\nfrom isobench import cli\n"
+             "atexit.register(lambda: print('atexit ran'))\n"
+             "def main():\n    print('out', end='')\n    return 7\n"
+             f"cli.main = main\nsys.argv = ['isobench', *{argv!r}]\ncli.entry()\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 7
+    assert proc.stdout == ("out" if fast else "outatexit ran\n")
+
+
 def test_version_names_the_package_and_the_checkouts_commit(
         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
