@@ -373,30 +373,33 @@ def monitor_summary(readings: Sequence[dict[str, int] | None]) -> dict[str, floa
 
 
 def _monitors(counts: Sequence[int]) -> int:
-    """`--monitors N,...`: the monitors' memory over N idle CLI-started containers."""
+    """`--monitors N,...`: the monitors' memory over N idle containers, started by the CLI
+    (its process exits: each monitor owns all it inherited) and by the API from this
+    process, which lives on as `isobench bench` does in the density workload (its monitors
+    share the pages they have not written with it, so their PSS splits those)."""
     from bench.collectors import monitor_memory
+    from runtime.spec import ContainerSpec
 
     session = Session(["cli"])
-    print(f"container monitors, idle `isobench run -d --network none busybox sleep 600`; "
+    print(f"container monitors, idle `run -d --network none busybox sleep 600`; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'containers':>10} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}  (mean per monitor)")
+    print(f"{'started by':<10} {'containers':>10} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}"
+          "  (mean per monitor)")
+    errors: list[str] = []
     try:
         session.setup()
-        for n in counts:
-            ids = []
-            for _ in range(n):
-                proc = subprocess.run([session.isobench, "run", "-d", "--network", "none",
-                                       "busybox", "sleep", "600"], env=session.env,
-                                      capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise BenchError(f"run -d exited {proc.returncode}: {proc.stderr.strip()}")
-                ids.append(proc.stdout.strip())
-            time.sleep(0.5)  # idle: every monitor waits in select()
-            s = monitor_summary([monitor_memory(session.rt, cid) for cid in ids])
-            print(f"{n:>10} " + " ".join(f"{s[k]:>8.2f}" if s[k] is not None else f"{'n/a':>8}"
-                                         for k in ("rss_mib", "pss_mib", "uss_mib")))
-            for cid in ids:
-                session.rt.remove(cid, force=True)
+        spec = ContainerSpec("busybox", ["sleep", "600"], network="none")
+        session.run_cli()  # one run first: a first CLI run of a root does extra work
+        for how in ("cli", "api"):
+            for n in counts:
+                ids = [_detached(session, how, spec) for _ in range(n)]
+                time.sleep(0.5)  # idle: every monitor waits in select()
+                s = monitor_summary([monitor_memory(session.rt, cid) for cid in ids])
+                print(f"{how:<10} {n:>10} " + " ".join(
+                    f"{s[k]:>8.2f}" if s[k] is not None else f"{'n/a':>8}"
+                    for k in ("rss_mib", "pss_mib", "uss_mib")))
+                for cid in ids:
+                    session.rt.remove(cid, force=True)
         errors, _ = session.leftovers()
     except BenchError as e:
         print(f"bench.tools.startup: FAILED: {e}", file=sys.stderr)
@@ -408,6 +411,17 @@ def _monitors(counts: Sequence[int]) -> int:
     for e in errors:
         print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _detached(session: Session, how: str, spec: Any) -> str:
+    """One idle detached container's id, started by the CLI or by the API in-process."""
+    if how == "api":
+        return session.rt.run(spec, detach=True).container.id
+    proc = subprocess.run([session.isobench, "run", "-d", "--network", "none", "busybox",
+                           "sleep", "600"], env=session.env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"run -d exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
 
 
 def _phases(runs: int, warmup: int, network: str = "none") -> int:
