@@ -129,6 +129,18 @@ def compute_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float | No
     return out
 
 
+def paired_ratios(times: dict[str, list[int]]) -> dict[str, float]:
+    """Per RATIOS pair: the median over rounds of that round's ratio (both methods ran in
+    the same round, seconds apart: drift and load hit both)."""
+    out = {}
+    for num, den, _ in RATIOS:
+        pairs = [a / b for a, b in zip(times.get(num, []), times.get(den, []), strict=False)
+                 if b > 0]
+        if pairs:
+            out[f"{num}/{den}"] = median(pairs)
+    return out
+
+
 def reproduce_command(runs: int, warmup: int, methods: Sequence[str], seed: int,
                       json_path: str | None = None) -> str:
     """The command line that repeats this session, run in the checkout's root."""
@@ -510,8 +522,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{load_start[0]:.2f} -> {load_end[0]:.2f} on {os.cpu_count()} CPUs")
     print(format_table(summary))
     goals = {f"{n}/{d}": g for n, d, g in RATIOS}
+    paired = paired_ratios(times)
     for name, value in ratios.items():
-        print(format_ratio(name, value, goals[name]))
+        print(format_ratio(name, value, goals[name])
+              + (f"   paired per round: {paired[name]:.2f}" if name in paired else ""))
     command = reproduce_command(args.runs, args.warmup, methods, seed)
     print(f"reproduce: {command}")
     for w in warnings:
@@ -527,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "orders": orders,
             "summary": summary,
             "ratios": ratios,
+            "paired_ratios": paired,
             "leftovers": {"errors": errors, "warnings": warnings},
         }
         atomic_write(Path(args.json), (json.dumps(doc, indent=2) + "\n").encode())

@@ -18,6 +18,7 @@ from bench.tools.startup import (
     format_table,
     make_schedule,
     monitor_summary,
+    paired_ratios,
     parse_methods,
     ratio,
     reproduce_command,
@@ -147,3 +148,11 @@ def test_phase_durations_from_the_lines_of_three_processes():
     assert d["monitor.exec_to_told"] == 8.0      # exec at 12 -> launch returned at 20
     assert d["total"] == 30.0
     assert "init.become" not in d                # no end: not a duration
+
+
+def test_paired_ratios_are_medians_of_per_round_ratios():
+    # per round 10/20, 30/10, 50/100 -> 0.5, 3.0, 0.5: median 0.5, where the ratio of the
+    # medians would be 30/20 = 1.5
+    times = {"api": [10, 30, 50], "runc": [20, 10, 100], "cli": [40, 80], "python": [1, 1]}
+    assert paired_ratios(times) == {"api/runc": 0.5, "cli/runc": 5.0, "cli/python": 60.0}
+    assert paired_ratios({"api": [1]}) == {}
