@@ -183,3 +183,47 @@ def sample_reader(cg: Cgroup) -> Callable[[], list[int | None] | None]:
                 return None  # no cgroup (yet, or any more): nothing to sample
             raise
     return sample
+
+
+def process_memory(pid: int) -> dict[str, int] | None:
+    """A host process's RSS, PSS and USS in bytes (psutil's memory_full_info, from its
+    smaps); None once it has gone. The container monitor lives outside the container's
+    cgroup, so its memory is read here, beside the cgroup's."""
+    import psutil  # only the few callers pay for its import
+
+    try:
+        info = psutil.Process(pid).memory_full_info()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    return {"rss": info.rss, "pss": info.pss, "uss": info.uss}
+
+
+def monitor_memory(rt: Any, cid: str) -> dict[str, int] | None:
+    """The memory of a running container's monitor (its `Runtime` record names it)."""
+    pid = rt.get(cid).state.monitor_pid
+    return process_memory(pid) if pid else None
+
+
+class MemoryProbe:
+    """Reads a process's memory once, `delay_s` after start() (the instance idle by then),
+    on a thread of its own, while the caller waits for the instance."""
+
+    def __init__(self, pid: Callable[[], int], delay_s: float = 1.0) -> None:
+        self.pid, self.delay_s = pid, delay_s
+        self.result: dict[str, int] | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._stop = threading.Event()
+
+    def _read(self) -> None:
+        if not self._stop.wait(self.delay_s):
+            pid = self.pid()
+            self.result = process_memory(pid) if pid else None
+
+    def start(self) -> MemoryProbe:
+        self._thread.start()
+        return self
+
+    def finish(self) -> dict[str, int] | None:
+        self._stop.set()
+        self._thread.join()
+        return self.result

@@ -127,8 +127,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
 
 
+# Verbs that leave at once when done, skipping the interpreter's teardown (freeing every
+# module's objects: ~5-10 ms here, a tenth of `isobench run --rm`). They leave nothing for
+# atexit or finalizers: no threads, temp directories or open files outlive their handler.
+FAST_EXIT = frozenset({"run"})
+
+
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    if [a for a in sys.argv[1:] if a != "--debug"][:1] in ([v] for v in FAST_EXIT):
+        try:
+            sys.stdout.flush()  # what os._exit would otherwise drop
+            sys.stderr.flush()
+        except OSError:
+            pass  # the reader went away: nothing left to tell it
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ jumps and chains go with them.
 Rules live as long as the bridge (network.py makes a bridge with a network's first member and
 removes it with the last; `network rm` and `gc` sweep what a killed process left): a rule for
 a bridge that does not exist filters nothing, and the default network's record lives as long
-as its state root. They are installed after the bridge is created and before it is up, so no
-packet crosses it unfiltered.
+as its state root. They are installed just before the bridge is created (a rule names its
+interface, which need not exist yet), so no packet crosses it unfiltered, and the bridge is
+made, addressed, brought up and given its first member by one `ip -batch`.
 
 iptables (iptables-nft 1.8.9 here, no `nft` binary) runs as a subprocess, as `ip` does in
 network.py: one `iptables-save -t filter` to read and one `iptables-restore --noflush` to
@@ -37,7 +38,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +88,8 @@ def _host_lock() -> Iterator[None]:
 
 
 def _run(argv: list[str], stdin: str | None = None) -> str:
+    import subprocess  # start-up time: the bridge's rules only
+
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     except FileNotFoundError:
@@ -162,12 +164,15 @@ def _delete(table: FilterTable, bridges: set[str]) -> list[str]:
     return ["-D" + line[2:] for bridge in sorted(bridges) for line in table.rules.get(bridge, [])]
 
 
-def isolate(spec: BridgeRules) -> None:
-    """Install a bridge's rules (replacing any it had): call after the bridge is created and
-    before it is up."""
+@contextmanager
+def isolated(spec: BridgeRules) -> Iterator[None]:
+    """Install a bridge's rules (replacing any it had), then make the bridge inside: the
+    host-wide lock is held throughout, so `gc`'s sweep cannot take them for a bridge that no
+    longer exists while it does not exist yet."""
     with _host_lock():
         table = FilterTable.read()
         _apply(_ensure_chains(table) + _delete(table, {spec.bridge}) + spec.rules())
+        yield
 
 
 def release(bridges: list[str]) -> None:

@@ -10,7 +10,6 @@ import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -29,8 +28,11 @@ def parse_bytes(text: str) -> int:
     if match is None:
         raise ValueError(f"invalid size: {text!r}")
     number, unit = match.groups()
-    # Decimal keeps "1.5g" exact where float would round.
-    return int(Decimal(number) * _UNITS[unit.lower()])
+    # Integer arithmetic keeps "1.5g" exact where float would round (and truncates as
+    # int(Decimal) did); the decimal module would cost every `run` its import.
+    whole, _, frac = number.partition(".")
+    scale = _UNITS[unit.lower()]
+    return int(whole) * scale + int(frac or "0") * scale // 10 ** len(frac)
 
 
 def parse_memory(text: str) -> int:

@@ -9,8 +9,8 @@ on these machines, more than a whole container start; `ip -batch` costs a few ms
 No masquerade or egress NAT is installed: traffic stays between the host and the
 project's own namespaces. Bridges exist while a network has members, and each bridge's
 isolation rules (firewall.py: nothing crosses to another bridge or interface, the host answers
-only on the network's own gateway) exist exactly as long as the bridge: made after the bridge
-is created and before it is up, removed with it. An `internal` network's members also get no
+only on the network's own gateway) exist exactly as long as the bridge: made just before the
+bridge (by name), removed with it. An `internal` network's members also get no
 default route, and start nothing towards the host.
 """
 
@@ -20,17 +20,19 @@ import ipaddress
 import os
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime import firewall
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
 from runtime.fsutil import CorruptState, locked, read_json, warn_corrupt, write_json
+
+if TYPE_CHECKING:
+    import subprocess
 
 DEFAULT_NETWORK = "bridge"
 DEFAULT_BRIDGE = "isobench0"
@@ -92,10 +94,18 @@ class Network:
         return firewall.BridgeRules(self.bridge, self.gateway, self.internal)
 
 
+def _run(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """argv's output, captured as text. subprocess is imported here: `run --network none`
+    never plumbs a bridge and should not pay for its import."""
+    import subprocess
+
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True)
+
+
 def ip_batch(commands: list[str], netns: str | None = None) -> None:
     """Run iproute2 commands in one process; the first failure aborts with its message."""
     argv = ["ip", *(["-n", netns] if netns else []), "-batch", "-"]
-    proc = subprocess.run(argv, input="\n".join(commands) + "\n", capture_output=True, text=True)
+    proc = _run(argv, "\n".join(commands) + "\n")
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["failed"])[0]
         raise NetworkError(f"network setup: {detail}")
@@ -103,8 +113,7 @@ def ip_batch(commands: list[str], netns: str | None = None) -> None:
 
 def host_networks() -> list[ipaddress.IPv4Network]:
     """Subnets already routed on the host (a new network must not overlap them)."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True,
-                         text=True).stdout
+    out = _run(["ip", "-4", "-o", "addr", "show"]).stdout
     nets = []
     for line in out.splitlines():
         m = re.search(r"inet (\S+)", line)
@@ -253,8 +262,10 @@ class NetworkStore:
             host_cmds = [f"netns add {ep.netns}",
                          f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
                          f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
-            if new_bridge:
-                host_cmds.insert(0, f"link set {net.bridge} up")
+            if new_bridge:  # one `ip` process makes the bridge and plugs the member in
+                host_cmds[:0] = [f"link add name {net.bridge} type bridge",
+                                 f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
+                                 f"link set {net.bridge} up"]
             inside = ["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
                       "link set eth0 up"]
             if not net.internal:
@@ -262,11 +273,11 @@ class NetworkStore:
             net.endpoints[cid] = ep
             self._save(net)  # recorded before created: a crash leaves something to clean
             try:
-                if new_bridge:  # down until its rules are in: nothing crosses unfiltered
-                    ip_batch([f"link add name {net.bridge} type bridge",
-                              f"addr add {net.gateway}/{net.prefix} dev {net.bridge}"])
-                    firewall.isolate(net.rules)
-                ip_batch(host_cmds)
+                if new_bridge:  # the rules match the bridge by name: in before it exists,
+                    with firewall.isolated(net.rules):  # so nothing crosses it unfiltered
+                        ip_batch(host_cmds)
+                else:
+                    ip_batch(host_cmds)
                 ip_batch(inside, netns=ep.netns)
             except BaseException:
                 self._teardown(net, cid)
@@ -287,8 +298,7 @@ class NetworkStore:
         if drop_bridge and not net.endpoints:
             commands.append(f"link del {net.bridge}")
         # -force: go on past what a half-made attach never created
-        subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(commands) + "\n",
-                       capture_output=True, text=True)
+        _run(["ip", "-force", "-batch", "-"], "\n".join(commands) + "\n")
         if drop_bridge and not net.endpoints and \
                 not os.path.exists(f"/sys/class/net/{net.bridge}"):
             firewall.release([net.bridge])
@@ -317,7 +327,7 @@ class NetworkStore:
                                  [p for p in ports if p not in gone]):
                     counts["bridges"] += 1
                     if not dry_run:
-                        subprocess.run(["ip", "link", "del", net.bridge], capture_output=True)
+                        _run(["ip", "link", "del", net.bridge])
                         firewall.release([net.bridge])
                 if stale and not dry_run:
                     self._write_all_hosts(net)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.errors import Conflict, InvalidArgument
+
+if TYPE_CHECKING:
+    import threading
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,16 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
             pass
 
 
+def _thread(target: Callable[..., None], *args: Any) -> threading.Thread:
+    """A started daemon thread. threading is imported here: only published ports need it,
+    and every `run` would pay for its import."""
+    import threading
+
+    t = threading.Thread(target=target, args=args, daemon=True)
+    t.start()
+    return t
+
+
 def _serve_one(client: socket.socket, target: tuple[str, int]) -> None:
     try:
         upstream = socket.create_connection(target, timeout=5)
@@ -94,8 +107,7 @@ def _serve_one(client: socket.socket, target: tuple[str, int]) -> None:
     except OSError:
         client.close()
         return
-    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-    back.start()
+    back = _thread(_pump, upstream, client)
     _pump(client, upstream)
     back.join()
     client.close()
@@ -108,11 +120,10 @@ def _accept_loop(listener: socket.socket, target: tuple[str, int]) -> None:
             client, _ = listener.accept()
         except OSError:
             return
-        threading.Thread(target=_serve_one, args=(client, target), daemon=True).start()
+        _thread(_serve_one, client, target)
 
 
 def serve(listeners: list[tuple[socket.socket, PortMapping]], container_ip: str) -> None:
     """Start proxy threads (in the monitor); they end with its process."""
     for sock, mapping in listeners:
-        threading.Thread(target=_accept_loop, args=(sock, (container_ip, mapping.container_port)),
-                         daemon=True).start()
+        _thread(_accept_loop, sock, (container_ip, mapping.container_port))

@@ -28,6 +28,9 @@ class Job:
     sample_hz: float = 10.0
     memory_bytes: int | None = None  # for a VM: the guest's RAM (defaults to the driver's)
     vcpus: int | None = None
+    # footprint: read the memory of the host process that answers for the instance (the
+    # container's monitor; runc's own foreground process) once it idles
+    process_memory: bool = False
 
     @property
     def wants_scratch(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from bench.collectors import Sampler, cgroup_reader, sample_reader
+from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
 from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
 from runtime.limits import Limits
@@ -29,6 +29,8 @@ class ContainerTarget(Target):
             cg = open_cgroup(c.cgroup)
             with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
                 self.rt.start(c, attach=False)
+                probe = MemoryProbe(lambda: self.rt.get(c.id).state.monitor_pid).start() \
+                    if job.process_memory else None
                 code = self.rt.wait(c.id, timeout=job.timeout)
                 if code is None:
                     self.rt.kill(c.id)
@@ -40,7 +42,9 @@ class ContainerTarget(Target):
             for stream, data in self.rt.logs(c.id):
                 streams[stream].append(data)
             out, err = b"".join(streams["stdout"]), b"".join(streams["stderr"])
-            extra = {"oom_killed": record.state.oom_killed}
+            extra: dict[str, object] = {"oom_killed": record.state.oom_killed}
+            if probe is not None:
+                extra["monitor_memory"] = probe.finish()
             return Outcome(code, out.decode(errors="replace"), err.decode(errors="replace"),
                            wall, accounting.to_dict(), extra)
         finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import leases
-from bench.collectors import Sampler, cgroup_reader, sample_reader
+from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
 from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from bench.timers import communicate_timed
 from runtime import cgroups
@@ -29,6 +29,11 @@ from runtime.limits import Limits
 from runtime.syscalls import MNT_DETACH, REAL
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# runc has no monitor (no shim) when run in the foreground: the `runc run` process itself
+# waits for the container, relays its output and signals, and is what isobench's monitor
+# is compared with.
+RUNC_MONITOR_NOTE = ("runc run in the foreground has no monitor: monitor_memory is the "
+                     "waiting `runc run` process itself, outside the container's cgroup")
 T = TypeVar("T")
 
 
@@ -131,12 +136,16 @@ class RuncTarget(Target):
                          kills.watching(sample_reader(inst.cgroup))) as sampler:
                 proc = subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                probe = MemoryProbe(lambda: proc.pid).start() if job.process_memory else None
                 out, err, first, timed_out = communicate_timed(proc, job.timeout, inst.kill)
                 code = TIMEOUT_EXIT if timed_out else proc.returncode
                 wall = time.perf_counter() - t0
                 accounting = sampler.finish()
             kills.into(accounting.end)
-            extra = {} if first is None else {"first_output_s": first - t0}
+            extra: dict[str, Any] = {} if first is None else {"first_output_s": first - t0}
+            if probe is not None:  # `runc run` waits in the foreground: no monitor of its own
+                extra["monitor_memory"] = probe.finish()
+                extra["monitor_note"] = RUNC_MONITOR_NOTE
             return Outcome(code, out, err, wall, accounting.to_dict(), extra)
 
     @contextmanager

@@ -15,7 +15,12 @@ Methods:
            gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
   cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root)
+  cli-bridge  isobench run --rm busybox true  (the default bridge: netns, veth, bridge port;
+           touches host-wide state, so run the tool under the integration lock:
+           flock /tmp/isobench-integration.lock python -m bench.tools.startup ...)
   python   sys.executable -c pass          (the floor of any Python CLI)
+  imports  sys.executable -c 'import isobench.cli, isobench.commands.containers' (the floor
+           plus what `isobench run` imports: cli minus imports is parsing and the start)
   unshare  unshare --pid --fork --mount --uts --ipc --net chroot ROOTFS /bin/true
 
 cli and python read bytecode compiled once, before timing, into the temp dir
@@ -47,10 +52,13 @@ from bench import tools
 from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
-METHODS = ("api", "runc", "cli", "python", "unshare")
-# (numerator, denominator, goal): the numerator's median over the denominator's.
-RATIOS = (("api", "runc", 1.0), ("cli", "python", None))
+METHODS = ("api", "runc", "cli", "cli-bridge", "python", "imports", "unshare")
+DEFAULT_METHODS = ("api", "runc", "cli", "python", "unshare")  # no host-wide bridge state
+# (numerator, denominator, goal): the numerator's median over the denominator's (issue 18).
+RATIOS = (("api", "runc", 0.5), ("cli", "runc", 2.0), ("cli-bridge", "runc", 3.0),
+          ("cli", "python", None))
 CGROUP_ROOT = "/sys/fs/cgroup"
+RUN_IMPORTS = "import isobench.cli, isobench.commands.containers"  # what `isobench run` loads
 RUNC = "/usr/sbin/runc"
 NS_PER_MS = 1_000_000
 
@@ -106,9 +114,9 @@ def parse_methods(text: str) -> list[str]:
 
 
 def format_table(summary: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'method':<8} {'n':>4} {'median ms':>10} {'IQR ms':>8} {'min ms':>8}"]
+    lines = [f"{'method':<10} {'n':>4} {'median ms':>10} {'IQR ms':>8} {'min ms':>8}"]
     for name, s in summary.items():
-        lines.append(f"{name:<8} {int(s['n']):>4} {s['median_ms']:>10.2f} {s['iqr_ms']:>8.2f} "
+        lines.append(f"{name:<10} {int(s['n']):>4} {s['median_ms']:>10.2f} {s['iqr_ms']:>8.2f} "
                      f"{s['min_ms']:>8.2f}")
     return "\n".join(lines)
 
@@ -118,6 +126,18 @@ def compute_ratios(summary: dict[str, dict[str, float]]) -> dict[str, float | No
     for num, den, _ in RATIOS:
         if num in summary and den in summary:
             out[f"{num}/{den}"] = ratio(summary[num]["median_ms"], summary[den]["median_ms"])
+    return out
+
+
+def paired_ratios(times: dict[str, list[int]]) -> dict[str, float]:
+    """Per RATIOS pair: the median over rounds of that round's ratio (both methods ran in
+    the same round, seconds apart: drift and load hit both)."""
+    out = {}
+    for num, den, _ in RATIOS:
+        pairs = [a / b for a, b in zip(times.get(num, []), times.get(den, []), strict=False)
+                 if b > 0]
+        if pairs:
+            out[f"{num}/{den}"] = median(pairs)
     return out
 
 
@@ -200,11 +220,10 @@ class Session:
             _run_quiet(["cp", "-a", layer, str(self.rootfs)], "copying the busybox layer")
             self._write_runc_config()
             self.runc_state.mkdir()
-        if "cli" in self.methods and not os.access(self.isobench, os.X_OK):
+        if {"cli", "cli-bridge"} & set(self.methods) and not os.access(self.isobench, os.X_OK):
             raise BenchError(f"{self.isobench} not found (make venv)")
-        if {"cli", "python"} & set(self.methods):  # compile the bytecode both will read
-            _run_quiet([sys.executable, "-c", "import isobench.cli, isobench.commands.containers"],
-                       "compiling bytecode", env=self.py_env)
+        if {"cli", "cli-bridge", "python", "imports"} & set(self.methods):  # bytecode, once
+            _run_quiet([sys.executable, "-c", RUN_IMPORTS], "compiling bytecode", env=self.py_env)
         if "runc" in self.methods and not os.access(RUNC, os.X_OK):
             raise BenchError(f"{RUNC} not found (apt-get install runc)")
 
@@ -242,15 +261,21 @@ class Session:
         _run_quiet([self.isobench, "run", "--rm", "--network", "none", "busybox", "true"], "cli",
                    env=self.env)
 
+    def run_cli_bridge(self) -> None:
+        _run_quiet([self.isobench, "run", "--rm", "busybox", "true"], "cli-bridge", env=self.env)
+
     def run_python(self) -> None:
         _run_quiet([sys.executable, "-c", "pass"], "python", env=self.py_env)
+
+    def run_imports(self) -> None:
+        _run_quiet([sys.executable, "-c", RUN_IMPORTS], "imports", env=self.py_env)
 
     def run_unshare(self) -> None:
         _run_quiet(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net",
                     "chroot", str(self.rootfs), "/bin/true"], "unshare")
 
     def runner(self, method: str) -> Callable[[], None]:
-        return getattr(self, f"run_{method}")
+        return getattr(self, f"run_{method.replace('-', '_')}")
 
     # ---- checks and cleanup ----
     def leftovers(self) -> tuple[list[str], list[str]]:
@@ -333,11 +358,115 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=30, help="measured rounds (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="discarded rounds first (default 3)")
-    p.add_argument("--methods", default=",".join(METHODS),
-                   help=f"comma-separated subset of {','.join(METHODS)} (default all)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated subset of {','.join(METHODS)} "
+                        f"(default {','.join(DEFAULT_METHODS)})")
     p.add_argument("--seed", type=int, help="seed of the per-round order (default random)")
     p.add_argument("--json", metavar="PATH", help="also write raw per-run values and summary")
+    p.add_argument("--phases", type=int, metavar="N",
+                   help="instead: N API starts with each phase timed (bench/tools/phases.py), "
+                        "the median ms per phase")
+    p.add_argument("--monitors", metavar="N[,N...]",
+                   help="instead: for each N, N idle `isobench run -d` containers (busybox "
+                        "sleep): the mean RSS, PSS and USS of their monitors")
+    p.add_argument("--network", default="none", choices=("none", "bridge"),
+                   help="the API's network in --phases (bridge: under the integration lock)")
     return p
+
+
+def monitor_summary(readings: Sequence[dict[str, int] | None]) -> dict[str, float | None]:
+    """Mean RSS, PSS and USS in MiB over monitors (None for a reading missing anywhere)."""
+    out: dict[str, float | None] = {"n": float(len(readings))}
+    for key in ("rss", "pss", "uss"):
+        values = [r.get(key) if r else None for r in readings]
+        out[f"{key}_mib"] = (None if not values or None in values
+                             else sum(values) / len(values) / 2**20)  # type: ignore[arg-type]
+    return out
+
+
+def _monitors(counts: Sequence[int]) -> int:
+    """`--monitors N,...`: the monitors' memory over N idle containers, started by the CLI
+    (its process exits: each monitor owns all it inherited) and by the API from this
+    process, which lives on as `isobench bench` does in the density workload (its monitors
+    share the pages they have not written with it, so their PSS splits those)."""
+    from bench.collectors import monitor_memory
+    from runtime.spec import ContainerSpec
+
+    session = Session(["cli"])
+    print(f"container monitors, idle `run -d --network none busybox sleep 600`; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'started by':<10} {'containers':>10} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}"
+          "  (mean per monitor)")
+    errors: list[str] = []
+    try:
+        session.setup()
+        spec = ContainerSpec("busybox", ["sleep", "600"], network="none")
+        session.run_cli()  # one run first: a first CLI run of a root does extra work
+        for how in ("cli", "api"):
+            for n in counts:
+                ids = [_detached(session, how, spec) for _ in range(n)]
+                time.sleep(0.5)  # idle: every monitor waits in select()
+                s = monitor_summary([monitor_memory(session.rt, cid) for cid in ids])
+                print(f"{how:<10} {n:>10} " + " ".join(
+                    f"{s[k]:>8.2f}" if s[k] is not None else f"{'n/a':>8}"
+                    for k in ("rss_mib", "pss_mib", "uss_mib")))
+                for cid in ids:
+                    session.rt.remove(cid, force=True)
+        errors, _ = session.leftovers()
+    except BenchError as e:
+        print(f"bench.tools.startup: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        session.cleanup()
+    again = tools.reproduce_command("startup", "--monitors", ",".join(map(str, counts)))
+    print(f"reproduce: {again}")
+    for e in errors:
+        print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _detached(session: Session, how: str, spec: Any) -> str:
+    """One idle detached container's id, started by the CLI or by the API in-process."""
+    if how == "api":
+        return session.rt.run(spec, detach=True).container.id
+    proc = subprocess.run([session.isobench, "run", "-d", "--network", "none", "busybox",
+                           "sleep", "600"], env=session.env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"run -d exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def _phases(runs: int, warmup: int, network: str = "none") -> int:
+    """`--phases N`: the API start's per-phase profile (warm-up runs untimed)."""
+    from bench.tools import phases
+
+    if runs < 1:
+        print("bench.tools.startup: --phases must be >= 1", file=sys.stderr)
+        return 2
+    load_start = os.getloadavg()
+    session = Session(["api"])
+    try:
+        session.setup()
+        session.api_spec.network = network
+        for _ in range(warmup):
+            session.run_api()
+        prof = phases.profile(session.run_api, runs, str(session.tmp / "phases.log"))
+        errors, _ = session.leftovers()
+    except BenchError as e:
+        print(f"\nbench.tools.startup: FAILED: {e}", file=sys.stderr)
+        return 1
+    finally:
+        session.cleanup()
+    print(f"API start phases, busybox /bin/true --network {network}: {runs} runs after {warmup} "
+          f"warm-up; load average {load_start[0]:.2f} -> {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs")
+    print(phases.format_profile(prof))
+    again = tools.reproduce_command("startup", "--phases", str(runs), "--warmup", str(warmup),
+                                    "--network", network)
+    print(f"reproduce: {again}")
+    for e in errors:
+        print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -356,6 +485,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     schedule = make_schedule(methods, args.warmup + args.runs, seed)
 
+    if args.monitors is not None:
+        try:
+            counts = [int(n) for n in args.monitors.split(",")]
+        except ValueError:
+            counts = []
+        if not counts or min(counts) < 1:
+            print("bench.tools.startup: --monitors takes counts >= 1, e.g. 1,10,50",
+                  file=sys.stderr)
+            return 2
+        return _monitors(counts)
+    if args.phases is not None:
+        return _phases(args.phases, args.warmup, args.network)
     load_start = os.getloadavg()
     session = Session(methods)
     try:
@@ -381,8 +522,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{load_start[0]:.2f} -> {load_end[0]:.2f} on {os.cpu_count()} CPUs")
     print(format_table(summary))
     goals = {f"{n}/{d}": g for n, d, g in RATIOS}
+    paired = paired_ratios(times)
     for name, value in ratios.items():
-        print(format_ratio(name, value, goals[name]))
+        print(format_ratio(name, value, goals[name])
+              + (f"   paired per round: {paired[name]:.2f}" if name in paired else ""))
     command = reproduce_command(args.runs, args.warmup, methods, seed)
     print(f"reproduce: {command}")
     for w in warnings:
@@ -398,6 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "orders": orders,
             "summary": summary,
             "ratios": ratios,
+            "paired_ratios": paired,
             "leftovers": {"errors": errors, "warnings": warnings},
         }
         atomic_write(Path(args.json), (json.dumps(doc, indent=2) + "\n").encode())

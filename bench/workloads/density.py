@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bench.collectors import monitor_memory
 from bench.model import RunRecord, Session, Variant, Workload
 from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
@@ -16,7 +17,13 @@ from runtime.spec import ContainerSpec
 VM_READY_TIMEOUT_S = 300        # a TCG boot is ~20 s alone, slower beside idle guests
 IDLE = Variant("density.idle", metrics=named(
     "instances", "start_ms_mean", "memory_per_instance_mib", "allocated_mib", "qemu_rss_mib",
-    "qemu_pss_mib"))
+    "qemu_pss_mib", "monitor_rss_mib", "monitor_pss_mib"))
+# What a container costs outside its cgroup: isobench's monitor (Docker's containerd-shim,
+# CRI-O's conmon), a host process per running container. runc run in the foreground has no
+# monitor (the caller waits on it), so the runc target has none to count.
+MONITOR_NOTE = ("monitor_rss/pss: isobench's per-container monitor process, outside the "
+                "container's cgroup (so not in memory_bytes); measured while all the "
+                "containers before it still ran")
 
 
 class Density(Workload):
@@ -49,12 +56,23 @@ def _container_density(session: Session, count: int, rep: int) -> RunRecord:
             started.append(result.container.id)
             time.sleep(0.2)
             mem = open_cgroup(result.container.cgroup).stats().memory_current
-            per_instance.append({"start_ms": start_ms, "memory_bytes": mem})
+            monitor = monitor_memory(rt, result.container.id) or {}
+            per_instance.append({"start_ms": start_ms, "memory_bytes": mem,
+                                 "monitor_rss_bytes": monitor.get("rss"),
+                                 "monitor_pss_bytes": monitor.get("pss")})
+        # PSS again once all run: pages the monitors share are then split among all of them
+        final = [monitor_memory(rt, cid) or {} for cid in started]
+        for p, m in zip(per_instance, final, strict=True):
+            p["monitor_pss_all_bytes"] = m.get("pss")
         rec.ok = True
         rec.metrics = {"instances": float(len(started)),
                        "start_ms_mean": sum(p["start_ms"] for p in per_instance) / count,
                        "memory_per_instance_mib": _mean_mib(per_instance, "memory_bytes")}
-        rec.extra = {"per_instance": per_instance}
+        rss = _mean_mib(per_instance, "monitor_rss_bytes")
+        pss = _mean_mib(per_instance, "monitor_pss_all_bytes")
+        if rss is not None and pss is not None:
+            rec.metrics.update({"monitor_rss_mib": rss, "monitor_pss_mib": pss})
+        rec.extra = {"per_instance": per_instance, "note": MONITOR_NOTE}
     except Exception as e:  # noqa: BLE001
         rec.error = str(e)
     finally:

@@ -10,7 +10,8 @@ from results.metrics import named
 
 VM_MEMORY_BYTES = 512 << 20
 IDLE = Variant("footprint.idle", metrics=named(
-    "memory_mean_mib", "memory_max_mib", "qemu_rss_mib", "qemu_pss_mib", "allocated_mib"))
+    "memory_mean_mib", "memory_max_mib", "qemu_rss_mib", "qemu_pss_mib", "monitor_rss_mib",
+    "monitor_pss_mib", "allocated_mib"))
 
 
 class Footprint(Workload):
@@ -20,7 +21,8 @@ class Footprint(Workload):
             session.progress(f"footprint of an idle instance on {target} ({seconds}s) "
                              f"rep {rep + 1}")
             job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
-                      memory_bytes=VM_MEMORY_BYTES if target == "vm" else None)
+                      memory_bytes=VM_MEMORY_BYTES if target == "vm" else None,
+                      process_memory=True)
             rec = session.run_job("footprint", variant, target, rep, job, None)
             if rec.ok:
                 rec.metrics = _memory_metrics(rec)
@@ -47,6 +49,13 @@ def _memory_metrics(rec: RunRecord) -> dict[str, float]:
         out["qemu_rss_mib"] = qemu["rss"] / 2**20
     if qemu.get("pss"):
         out["qemu_pss_mib"] = qemu["pss"] / 2**20
+    # the host process answering for a container, outside its cgroup: isobench's monitor,
+    # runc's foreground process (the targets read it once the instance idles)
+    monitor = rec.extra.get("monitor_memory") or {}
+    if monitor.get("rss"):
+        out["monitor_rss_mib"] = monitor["rss"] / 2**20
+    if monitor.get("pss"):
+        out["monitor_pss_mib"] = monitor["pss"] / 2**20
     if rec.extra.get("memory_bytes"):
         out["allocated_mib"] = rec.extra["memory_bytes"] / 2**20
     return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from runtime.errors import NotFound
 from runtime.image.busybox import BUSYBOX_REF, ensure_busybox
-from runtime.image.debian import ensure_debian
 from runtime.image.store import Image, ImageStore, normalize_ref
 
 
@@ -18,5 +17,8 @@ def get_image(store: ImageStore, ref: str) -> Image:
         return store.get(ref)
     except NotFound:
         if name.startswith("debian:"):
+            # start-up time: debootstrap's module (subprocess, ...) only for this base
+            from runtime.image.debian import ensure_debian
+
             return ensure_debian(store, name.partition(":")[2])
         raise

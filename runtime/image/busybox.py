@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from runtime.errors import NotFound
@@ -31,6 +30,8 @@ def find_busybox() -> str:
 
 def populate(root: Path, busybox: str) -> None:
     """Lay out a busybox root filesystem in the (empty) directory `root`."""
+    import subprocess  # start-up time: only when the image is made
+
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "home", "var",
               "proc", "sys", "dev"):
         (root / d).mkdir(parents=True, exist_ok=True)

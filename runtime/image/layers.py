@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tarfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tarfile
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -32,6 +35,8 @@ def _normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 def tree_digest(root: Path) -> tuple[str, int]:
     """sha256 of a deterministic tar of `root` (Docker's diff ID minus timestamps), and size."""
+    import tarfile  # start-up time: only builds and imports digest; `run` never does
+
     sink = _HashWriter()
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for dirpath, dirnames, filenames in os.walk(root):

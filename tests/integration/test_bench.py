@@ -92,8 +92,27 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
         disks["container"].startswith("a volume") and "bind-mounted" in disks["runc"], disks
     assert one(doc, "limits.memory_64m", "container")["extra"]["setup"]["limits"] == \
         "memory 64 MiB"
+    check_process_memory(doc)
     # every instance torn down: mounts, cgroups (runc's in every hierarchy), veths, netns...
     assert cli.census() - before == type(before)(0, 0, 0, 0)
+
+
+def check_process_memory(doc: dict) -> None:
+    """What a container costs outside its cgroup (issue 18): density reports each
+    container's monitor, footprint the monitor and runc's own foreground process (it has no
+    monitor), a live process's RSS at least its PSS; native has no such process."""
+    dens = one(doc, "density.idle", "container")
+    for p in dens["extra"]["per_instance"]:
+        assert p["monitor_rss_bytes"] >= p["monitor_pss_bytes"] > 1 << 20, p
+        assert p["monitor_pss_all_bytes"] > 1 << 20, p
+    m = dens["metrics"]
+    assert m["monitor_rss_mib"] >= m["monitor_pss_mib"] > 1, m
+    for target in ("container", "runc"):
+        fp = one(doc, "footprint.idle", target)
+        assert fp["metrics"]["monitor_rss_mib"] >= fp["metrics"]["monitor_pss_mib"] > 1, (
+            target, fp["metrics"], fp["extra"])
+    assert "no monitor" in one(doc, "footprint.idle", "runc")["extra"]["monitor_note"]
+    assert "monitor_pss_mib" not in one(doc, "footprint.idle", "native")["metrics"]
 
 
 def json_verdicts(out: str, verdict: str) -> list[tuple[str, str, str, str]]:

@@ -84,6 +84,47 @@ def test_run_imports_no_other_command_module() -> None:
                       "isobench.commands.containers"]
 
 
+# What `isobench run` must not import (issue 18: the CLI's start is imports first): the
+# heavy libraries, and what only other paths use (tar for builds, subprocess and threading
+# for the bridge and published ports, debootstrap's module, decimal).
+RUN_PATH_EXCLUDED = ("yaml", "rich", "libvirt", "pandas", "numpy", "jsonschema", "psutil",
+                     "jinja2", "matplotlib", "pyroute2", "tarfile", "decimal", "subprocess",
+                     "threading", "runtime.image.debian", "runtime.compose", "vm", "bench",
+                     "results", "reports")
+
+
+def test_the_run_path_imports_nothing_heavy() -> None:
+    """A subprocess parses a real `run` command line and imports its module, as the console
+    script does: an eager import of any excluded module (or of a package of one) fails."""
+    probe = ("import sys\nfrom isobench import cli\n"
+             "args = cli.build_parser(cli.modules_for(['run'])).parse_args("
+             "['run', '--rm', '--network', 'none', 'busybox', 'true'])\n"
+             "assert args.handler\n"
+             "print(' '.join(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    loaded = set(proc.stdout.split())
+    assert "runtime.api" in loaded and "runtime.launcher" in loaded  # the probe is real
+    heavy = sorted(m for m in loaded
+                   if any(m == x or m.startswith(x + ".") for x in RUN_PATH_EXCLUDED))
+    assert heavy == []
+
+
+@pytest.mark.parametrize(("argv", "fast"), [(["run", "x"], True), (["--debug", "run"], True),
+                                            (["ps"], False), ([], False)])
+def test_run_leaves_without_the_interpreters_teardown(argv: list[str], fast: bool) -> None:
+    """`run` ends with os._exit: its code and buffered output still arrive, an atexit
+    handler does not run; every other verb exits normally."""
+    probe = ("import atexit, sys\nfrom isobench import cli\n"
+             "atexit.register(lambda: print('atexit ran'))\n"
+             "def main():\n    print('out', end='')\n    return 7\n"
+             f"cli.main = main\nsys.argv = ['isobench', *{argv!r}]\ncli.entry()\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO)
+    assert proc.returncode == 7
+    assert proc.stdout == ("out" if fast else "outatexit ran\n")
+
+
 def test_version_names_the_package_and_the_checkouts_commit(
         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
