@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runtime.cgroups.base import CgroupError, make_dir, write_text
+
+if TYPE_CHECKING:  # `isobench run` imports this module: subprocess only when systemd is used
+    import subprocess
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"  # sd_booted(3): systemd is PID 1
 ANCHOR_LEAF = "anchor"
@@ -37,11 +40,15 @@ def unit_name(parent: str) -> str:
 
 
 def run_text(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    import subprocess
+
     return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
 def spawn(argv: list[str]) -> int:
     """Start the anchor detached (its own session: it outlives this command)."""
+    import subprocess
+
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True).pid
 
