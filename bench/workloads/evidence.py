@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.model import RunRecord, Session, Variant, Workload
+from bench.progress import Unit
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env, repeated
 from results.metrics import named
 from runtime.image.builder import Builder
+from runtime.image.progress import Silent
 from runtime.spec import ContainerSpec
 
 Collector = Callable[[Session, str, RunRecord], None]
@@ -33,18 +35,15 @@ VARIANTS = (
 
 
 class Evidence(Workload):
-    def run(self, session: Session) -> None:
-        collectors: dict[str, Collector] = {
-            "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
-            "evidence.build": _build_trace, "evidence.volume": _volume_round_trip}
+    def units(self, session: Session) -> list[Unit]:
         # the kernel on every target; the rest is about the container
-        for variant, target, rep in repeated(session, "evidence", ["evidence.kernel"]):
-            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
-            session.record(_collected(session, variant, target, rep, collectors[variant]))
-        others = [v for v in collectors if v != "evidence.kernel"]
-        for variant, target, rep in repeated(session, "evidence", others, ["container"]):
-            session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
-            session.record(_collected(session, variant, target, rep, collectors[variant]))
+        others = [v for v in COLLECTORS if v != "evidence.kernel"]
+        return (repeated(session, "evidence", ["evidence.kernel"])
+                + repeated(session, "evidence", others, ["container"]))
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        session.record(_collected(session, unit.variant, unit.target, unit.rep,
+                                  COLLECTORS[unit.variant]))
 
 
 def _collected(session: Session, variant: str, target: str, rep: int,
@@ -121,7 +120,7 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
         (ctx / "Dockerfile").write_text(
             f"FROM busybox\nENV GREETING=hello TRACE={token}\nWORKDIR /app\nCOPY app.txt ./\n"
             'RUN echo "$GREETING" > built.txt\nCMD ["cat", "app.txt", "built.txt"]\n')
-        builder = Builder(session.rt, out=lambda _line: None)
+        builder = Builder(session.rt, progress=Silent())  # its RUN's echo is not for the user
         t0 = time.perf_counter()
         cold = builder.build(ctx, tag=tag)
         cold_s = time.perf_counter() - t0
@@ -172,6 +171,11 @@ def _volume_round_trip(session: Session, target: str, rec: RunRecord) -> None:
     rec.metrics = {"survived": float(token in seen.splitlines()[:1]),
                    "container_layer_survived": float(seen.count(token) > 1)}
     rec.extra = {"volume": volume, "read_back": seen.strip()}
+
+
+COLLECTORS: dict[str, Collector] = {
+    "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
+    "evidence.build": _build_trace, "evidence.volume": _volume_round_trip}
 
 
 WORKLOAD = Evidence(
