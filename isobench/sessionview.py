@@ -79,12 +79,15 @@ class _Bar(Progress):
     """rich's progress bar, with the current step and a build's last lines below it."""
 
     def __init__(self, view: RichSession, console: Console) -> None:
+        self.view = view
         super().__init__(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                          MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                         TimeRemainingColumn(), console=console, refresh_per_second=4)
-        self.view = view
+                         TimeRemainingColumn(), console=console, refresh_per_second=4,
+                         speed_estimate_period=24 * 3600)  # the ETA: the mean unit so far
 
     def get_renderables(self) -> list[RenderableType]:  # type: ignore[override]
+        if not hasattr(self, "live"):  # rich draws once while it builds the Live
+            return [self.make_tasks_table(self.tasks)]
         width = self.console.width
         extra: list[RenderableType] = []
         if self.view.current:
