@@ -69,7 +69,8 @@ class PlainSession:
         self.say(message.strip())
 
     def build(self) -> BuildProgress:
-        return PlainBuild(self.say)
+        # BuildKit's lines, timestamped; its blank separators would be a bare timestamp
+        return PlainBuild(lambda line: self.say(line) if line else None)
 
     def close(self) -> None:
         pass

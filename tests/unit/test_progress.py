@@ -212,3 +212,16 @@ def test_the_tty_build_view_shows_the_running_steps_last_lines() -> None:
 def test_auto_is_plain_off_a_terminal() -> None:
     assert isinstance(build_progress("auto", io.StringIO()), PlainBuild)
     assert isinstance(build_progress("quiet", io.StringIO()), Silent)
+
+
+def test_a_sessions_image_build_shows_as_timestamped_buildkit_lines() -> None:
+    lines: list[str] = []
+    build = PlainSession(lines.append, wall=lambda: 1796281262.0).build()
+    assert build.captures_output  # a RUN's output comes to the view, not to our stdout
+    build.step(2, 2, "RUN apt-get update", False)
+    build.output(2, "Get:1 http://deb.debian.org/debian bookworm InRelease")
+    build.done(2, 61.0, False)
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "#2 [2/2] RUN apt-get update", lines[1].split(" ", 1)[1], "#2 DONE 61.0s"]
+    assert re.fullmatch(r"2026-12-03T07:01:02Z #2 \d+\.\d{3} Get:1 http://\S+ bookworm "
+                        "InRelease", lines[1])
