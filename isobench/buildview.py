@@ -93,7 +93,7 @@ class BuildState:
         self.clock = clock
         self.began = clock()
         self.steps: dict[int, Step] = {}
-        self.image = ""
+        self.image: list[str] = []   # the export's lines, once written
         self.lock = threading.Lock()  # RUN output arrives on the builder's reader thread
 
     def step(self, index: int, total: int, text: str, cached: bool) -> None:
@@ -116,7 +116,7 @@ class BuildState:
             step.error, step.seconds = message, self.clock() - step.started
 
     def wrote(self, image_id: str, tag: str | None) -> None:
-        self.image = f"writing image {image_id}" + (f", naming to {tag}" if tag else "")
+        self.image = [f"writing image {image_id}"] + ([f"naming to {tag}"] if tag else [])
 
     def lines(self, width: int) -> list[Text]:
         """BuildKit's tty view: a header, ` => [i/n] TEXT   1.2s` a step, and the running
@@ -130,20 +130,23 @@ class BuildState:
             for s in steps:
                 seconds = s.seconds if s.seconds is not None else self.clock() - s.started
                 tag = "CACHED " if s.cached else ("ERROR " if s.error else "")
-                right = f"{tag}{seconds:.1f}s"
-                left = f" => [{s.index}/{s.total}] {s.text}"
-                room = max(width - len(right) - 1, 10)
-                if len(left) > room:
-                    left = left[:room - 1] + "…"
                 style = "red" if s.error else ("blue" if s.seconds is not None else "")
-                out.append(Text(left.ljust(room) + " " + right, style=style))
+                out.append(row(f" => [{s.index}/{s.total}] {s.text}", f"{tag}{seconds:.1f}s",
+                               width, style))
                 if s.seconds is None or s.error:
                     for line in s.tail:
                         shown = f" => => # {line}"
                         out.append(Text(shown[:width], style="dim"))
-            if self.image:
-                out.append(Text(f" => {self.image}"[:width], style="blue"))
+            out += [Text(f" => {line}"[:width], style="blue") for line in self.image]
             return out
+
+
+def row(left: str, right: str, width: int, style: str = "") -> Text:
+    """`left` cut to fit and `right` flush with the right edge, on one line."""
+    room = max(width - len(right) - 1, 10)
+    if len(left) > room:
+        left = left[:room - 1] + "…"
+    return Text(left.ljust(room) + " " + right, style=style)
 
 
 class TtyBuild(BuildState):

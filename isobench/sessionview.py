@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from bench.progress import Unit
-from isobench.buildview import BuildState, PlainBuild
+from isobench.buildview import BuildState, PlainBuild, row
 from runtime.image.progress import BuildProgress
 
 
@@ -131,7 +131,7 @@ class RichSession:
 
     def step(self, message: str) -> None:
         self.now = message.strip()
-        if "failed" in message or "skipped" in message or "contended" in message:
+        if any(word in message for word in ("failed", "skipped", "flagged")):
             self.bar.console.print(f"[yellow]{self.now}[/yellow]", highlight=False)
 
     def build(self) -> BuildProgress:
@@ -153,15 +153,17 @@ class SessionBuild(BuildState):
         super().step(index, total, text, cached)
         self.view.building = self
         if cached:
-            self.view.bar.console.print(f"  [blue][{index}/{total}] {text} CACHED[/blue]",
-                                        highlight=False, markup=True)
+            self.say(f" => [{index}/{total}] {text}", "CACHED")
 
     def done(self, index: int, seconds: float, cached: bool) -> None:
         super().done(index, seconds, cached)
         if not cached:
             s = self.steps[index]
-            self.view.bar.console.print(Text(f"  [{index}/{s.total}] {s.text} {seconds:.1f}s",
-                                             style="blue"))
+            self.say(f" => [{index}/{s.total}] {s.text}", f"{seconds:.1f}s")
+
+    def say(self, left: str, right: str) -> None:
+        console = self.view.bar.console
+        console.print(row(left, right, console.width, "blue"))
 
     def wrote(self, image_id: str, tag: str | None) -> None:
         super().wrote(image_id, tag)

@@ -40,7 +40,7 @@ def test_build_in_a_terminal_shows_the_running_steps_last_lines(
     assert re.search(r"^\[\+\] Building \d+\.\ds \(3/3\)", end, re.M), end
     assert re.search(r"^ => \[3/3\] COPY Dockerfile /d +\d+\.\ds$", end, re.M), end
     assert "# tick" not in end  # a finished step's output folds away, as BuildKit's
-    assert " => writing image sha256:" in end and "naming to slow" in end
+    assert " => writing image sha256:" in end and "\n => naming to slow\n" in end
 
 
 def test_bench_in_a_terminal_shows_a_bar_with_an_eta_mid_session(
