@@ -111,6 +111,8 @@ def test_every_unit_of_a_real_schedule_is_counted_once(tmp_path: Path, profile: 
     # every workload and every target reports, the VM's and the self-driven ones' included
     assert {u.workload for u in started} == set(workloads.WORKLOADS)
     assert {u.target for u in started} == {"native", "container", "runc", "vm"}
+    declared = {v.name for w in workloads.WORKLOADS.values() for v in w.variants}
+    assert {v for u in started for v in u.records or (u.variant,)} == declared
     # every record the session wrote belongs to exactly one unit that was counted
     measured = [(u.workload, v, u.target, u.rep) for u in started if u.rep >= 0
                 for v in u.records or (u.variant,)]
