@@ -54,13 +54,15 @@ def test_bench_in_a_terminal_shows_a_bar_with_an_eta_mid_session(
     # mid-session: units done and to do, an ETA in time, the unit running now
     bar = re.compile(r"^\S \S+ on \S+ .* (\d+)/(\d+) \d:\d\d:\d\d ETA (\d:\d\d:\d\d)$", re.M)
 
-    def mid(s: str) -> bool:
+    running = re.compile(r"^  cpu\.\S+ (native|container) rep \d/3$", re.M)
+
+    def mid(s: str) -> bool:  # a unit running, some done before it and some to come
         found = bar.search(s)
-        return found is not None and 1 < int(found[1]) < int(found[2])
+        return found is not None and 1 < int(found[1]) < int(found[2]) \
+            and running.search(s) is not None
 
     screen = _wait_for(lambda: _screen(tmux_session), mid, timeout=600)
     assert mid(screen), screen
-    assert re.search(r"^  cpu\.\S+ (native|container) rep \d/3$", screen, re.M), screen
     assert re.search(r"^✓ cpu\.\S+ (native|container) rep \d/3 \d+\.\ds$", screen, re.M), screen
     end = _wait_for(lambda: _screen(tmux_session), lambda s: "EXIT=" in s, timeout=600)
     assert "EXIT=0" in end, end
