@@ -24,6 +24,7 @@ from bench import contention, setup
 from bench.machine import machine_metadata
 from bench.model import ParseError, Parser, RunKey, RunRecord, Variant, Workload, image_tag
 from bench.profiles import Profile
+from bench.progress import LineProgress, SessionProgress, Unit
 from bench.schedule import interleave, warmup_plan
 from bench.targets import Job, Outcome, Target
 from results import document
@@ -42,8 +43,10 @@ class Harness:
     def __init__(self, rt: Runtime, targets: dict[str, Target], workloads: list[Workload],
                  profile: Profile, out: Path, *, doc: dict[str, Any] | None = None,
                  seed: int | None = None, argv: list[str] | None = None,
-                 progress: Callable[[str], None] | None = None,
+                 progress: Callable[[str], None] | SessionProgress | None = None,
                  cpu_limit: float | None = None, keep_contended: bool = False) -> None:
+        """`progress`: a SessionProgress (the CLI's renderers), or a callback given every
+        event as one line (default: stderr)."""
         self.rt = rt
         self.all_targets = targets
         self.workloads = workloads
@@ -51,7 +54,11 @@ class Harness:
         self.out = out
         self.path = out / "results.json"
         self.seed = seed if seed is not None else random.randrange(1 << 31)
-        self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+        if progress is None or not hasattr(progress, "planned"):
+            progress = LineProgress(  # type: ignore[arg-type]
+                progress or (lambda line: print(line, file=sys.stderr, flush=True)))
+        self.events: SessionProgress = progress  # type: ignore[assignment]
+        self.progress = self.events.step  # a workload's line: what happens now
         self.doc = doc
         self.argv = argv or []
         # `--cpus`: a CPU limit on the isolated targets' scheduled runs (native stays the
@@ -60,6 +67,9 @@ class Harness:
         self.keep_contended = keep_contended
         self.targets: dict[str, Target] = {}
         self.done: set[RunKey] = set()
+        self.unit_ok = True  # every record of the unit running now was ok
+        self._units: list[tuple[Workload, Unit, Variant | None]] = []  # this session's
+        self._batched: set[RunKey] = set()  # recorded by a batch ahead of their own turn
 
     # ---- setup ----
     def _availability(self) -> dict[str, dict[str, Any]]:
@@ -75,7 +85,7 @@ class Harness:
 
     def build_images(self) -> None:
         names = sorted({w.image for w in self.workloads})
-        builder = Builder(self.rt, out=lambda _line: None)
+        builder = Builder(self.rt, progress=self.events.build())
         for name in names:
             self.progress(f"building image {image_tag(name)} (cached after the first time)")
             builder.build(IMAGES_DIR / name, tag=image_tag(name))
@@ -106,19 +116,26 @@ class Harness:
         self.doc["targets"] = self._availability()
         for w in self.workloads:
             document.declare_workload(self.doc, w)
-        self.build_images()
-        self._save()
         self.done = document.completed_keys(self.doc)
         cpu0, wall0 = time.process_time(), time.monotonic()
+        units = self.units()
+        self._units = units
+        self.events.planned(len(units))
         try:
-            self._run_scheduled()
+            self.build_images()
+            self._save()
+            for w, unit, variant in units:
+                self._run_unit(w, unit, variant)
             for w in self.workloads:
-                w.run(self)
+                if w.units(self) is None:  # a plug-in that runs itself, uncounted
+                    w.run(self)
         except BaseException:
             self._harness_cost(cpu0, wall0)
             document.finish(self.doc, complete=False)  # what finished is kept; --resume goes on
             self._save()
             raise
+        finally:
+            self.events.close()
         self._harness_cost(cpu0, wall0)
         document.finish(self.doc, complete=True)
         document.recompute_summary(self.doc)
@@ -133,10 +150,46 @@ class Harness:
         self.doc["session"]["harness"] = {"cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
                                           "cpu_fraction": cpu / wall if wall else None}
 
+    def units(self) -> list[tuple[Workload, Unit, Variant | None]]:
+        """Every unit of the session, in the order it runs: the scheduled variants'
+        warm-ups and runs, then each workload's own (a scheduled unit with its Variant)."""
+        units = self._scheduled_units()
+        for w in self.workloads:
+            units += [(w, u, None) for u in w.units(self) or []]
+        return units
+
+    def _run_unit(self, w: Workload, unit: Unit, variant: Variant | None) -> None:
+        self.events.started(unit)
+        self.unit_ok = True
+        if variant is None:
+            w.run_unit(self, unit)
+        elif unit.rep < 0:
+            self.unit_ok = self.run_variant(w, variant, unit.target, rep=-1).ok
+        elif self.targets[unit.target].batches:
+            self._run_batched(w, variant, unit)
+        else:
+            self.record(self.run_variant(w, variant, unit.target, unit.rep))
+        self.events.finished(unit, self.unit_ok)
+
+    def _run_batched(self, w: Workload, v: Variant, unit: Unit) -> None:
+        """A target that batches (the VM: one boot) runs its cell's repetitions together at
+        the first one's turn in the interleaved order; the cell's later units find theirs
+        recorded already (they still count: the records equal the units)."""
+        if (w.name, v.name, unit.target, unit.rep) in self._batched:
+            return
+        reps = [u.rep for _, u, uv in self._units
+                if uv is v and u.target == unit.target and u.rep >= 0]
+        self.progress(f"{v.name} on {unit.target}: reps "
+                      f"{', '.join(str(r + 1) for r in reps)} in one boot")
+        for rec in self.run_variant_batch(w, v, unit.target, reps):
+            self.record(rec)
+            self._batched.add((w.name, v.name, unit.target, rec.repetition))
+
     def _save(self) -> None:
         document.write_atomic(self.path, self.doc)
 
     def record(self, rec: RunRecord) -> None:
+        self.unit_ok = self.unit_ok and rec.ok
         document.add_run(self.doc, rec)  # also refreshes that variant's summary
         self._save()
 
@@ -144,44 +197,27 @@ class Harness:
              targets: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
         return interleave(targets or list(self.targets), variants, repetitions, self.seed)
 
-    def _run_scheduled(self) -> None:
+    def _scheduled_units(self) -> list[tuple[Workload, Unit, Variant | None]]:
+        """The command variants' warm-ups (not on the VM: a boot is its own warm-up) and
+        measured runs, interleaved across workloads and targets."""
         variants = [(w, v) for w in self.workloads for v in w.scheduled_variants()]
         if not variants:
-            return
+            return []
         names = {v.name: (w, v) for w, v in variants}
         targets = list(self.targets)
-        warm = [(v, t, r) for v, t, r in warmup_plan(targets, list(names),
-                                                       self.profile.warmup, self.seed)
-                if t != "vm"]  # a boot is its own warm-up
-        plan = [(v, t, r) for v, t, r in self.plan(list(names), self.profile.repeat)
-                if r < self.profile.repetitions(t, self.profile.repeat,
-                                                shared=self.targets[t].batches)]
-        total = len(plan)
-        started = time.monotonic()
-        for variant_name, target, _rep in warm:
-            w, v = names[variant_name]
-            self.progress(f"warm-up {v.name} on {target}")
-            self.run_variant(w, v, target, rep=-1)
-        batched: set[RunKey] = set()
-        for index, (variant_name, target, rep) in enumerate(plan, 1):
-            w, v = names[variant_name]
-            if (w.name, v.name, target, rep) in self.done | batched:
-                continue
-            eta = (time.monotonic() - started) / max(index - 1, 1) * (total - index + 1)
-            eta_text = f"  ETA {eta:.0f}s" if index > 1 else ""
-            if self.targets[target].batches:
-                # the cell's repetitions in one instance (a VM: one boot), where its first
-                # comes in the interleaved order
-                reps = [r for n, t, r in plan if n == variant_name and t == target
-                        and (w.name, v.name, t, r) not in self.done]
-                self.progress(f"[{index}/{total}] {v.name} on {target} reps "
-                              f"{', '.join(str(r + 1) for r in reps)} in one boot{eta_text}")
-                for rec in self.run_variant_batch(w, v, target, reps):
-                    self.record(rec)
-                    batched.add((w.name, v.name, target, rec.repetition))
-                continue
-            self.progress(f"[{index}/{total}] {v.name} on {target} rep {rep + 1}{eta_text}")
-            self.record(self.run_variant(w, v, target, rep))
+        units: list[tuple[Workload, Unit, Variant | None]] = []
+        for name, target, _round in warmup_plan(targets, list(names), self.profile.warmup,
+                                                self.seed):
+            if target != "vm":
+                w, v = names[name]
+                units.append((w, Unit(w.name, name, target, -1, self.profile.warmup), v))
+        for name, target, rep in self.plan(list(names), self.profile.repeat):
+            w, v = names[name]
+            reps = self.profile.repetitions(target, self.profile.repeat,
+                                            shared=self.targets[target].batches)
+            if rep < reps and (w.name, name, target, rep) not in self.done:
+                units.append((w, Unit(w.name, name, target, rep, reps), v))
+        return units
 
     def run_variant(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
         """One command variant on one target (rep -1: a warm-up, not recorded).
@@ -253,6 +289,8 @@ class Harness:
         """One run, with the contention guard's reading; `quiet` when a non-zero exit is the
         expected outcome (limits); `threads` the CPUs a CPU-bound run keeps busy."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
+        if target == "vm":
+            self.progress(f"booting a VM for {variant}")
         try:
             outcome = self.targets[target].run(job)
         except Exception as e:  # noqa: BLE001 - one failed run must not end the session

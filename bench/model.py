@@ -23,6 +23,7 @@ from results.metrics import Metric
 
 if TYPE_CHECKING:
     from bench.profiles import Profile
+    from bench.progress import Unit
     from bench.targets import Job, Target
     from runtime.api import Runtime
 
@@ -142,6 +143,16 @@ class Workload:
         """The variants the harness schedules (interleaved with every workload's)."""
         return [v for v in self.variants if v.scheduled]
 
+    def units(self, session: Session) -> list[Unit] | None:
+        """The runs this workload makes beyond its scheduled variants, in order and without
+        what --resume finds done: counted up front for the session's progress, each then
+        made by `run_unit`. None: a workload that runs itself in `run`, uncounted."""
+        return None
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        """One of `units`: run, and recorded through `session.record`."""
+        raise NotImplementedError(f"{self.name} lists units but does not run them")
+
     def run(self, session: Session) -> None:
-        """What the workload measures beyond its scheduled variants: nothing for a command
-        workload, everything for those that drive the targets themselves."""
+        """What a workload that lists no units measures beyond its scheduled variants:
+        nothing for a command workload."""

@@ -260,8 +260,9 @@ class Runtime:
         return open_cgroup(c.cgroup)
 
     def start(self, c: Container, *, attach: bool = True, interactive: bool = False,
-              tty: bool = False) -> int | None:
-        """Start a created container. Attached: returns its exit code when it ends.
+              tty: bool = False, output: int | None = None) -> int | None:
+        """Start a created container. Attached: returns its exit code when it ends; its
+        output goes to our stdout and stderr, or to the descriptor `output`.
         Detached: returns None once the command runs. A failed start removes everything.
         The record's lock is held from here and handed to the monitor, which keeps it until
         the container is torn down: `isobench gc` tells a crashed start or monitor by it."""
@@ -304,7 +305,7 @@ class Runtime:
             started = launcher.start(self.sc, spec, self._hooks(c, cg, plugged),
                                      str(self.containers.path(c.id) / "log.json"),
                                      attach=attach, interactive=interactive, tty=tty,
-                                     keep_fds={self._held[c.id],
+                                     output=output, keep_fds={self._held[c.id],
                                                *(s.fileno() for s, _ in plugged.listeners)})
         finally:
             plugged.close_listeners()  # the monitor holds its own copies

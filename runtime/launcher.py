@@ -293,12 +293,17 @@ def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: Monit
 
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
              attach: bool, interactive: bool, info_w: int, keep_fds: set[int],
-             tty: bool = False) -> NoReturn:
+             tty: bool = False, output: int | None = None) -> NoReturn:
     code = EXIT_RUNTIME
     try:
         # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
         # stdio when attached).
-        _close_all_but({info_w, *keep_fds})
+        _close_all_but({info_w, *keep_fds} | ({output} if output is not None else set()))
+        if output is not None:  # the caller reads the output there (a build's progress)
+            os.dup2(output, 1)
+            os.dup2(output, 2)
+            if output > 2:
+                os.close(output)
         os.setsid()  # terminal signals go to the caller, which forwards them
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
@@ -352,9 +357,10 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
 
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
           attach: bool, interactive: bool = False, keep_fds: set[int] | None = None,
-          tty: bool = False) -> Started:
+          tty: bool = False, output: int | None = None) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
-    the command has been exec'd or has failed."""
+    the command has been exec'd or has failed. `output`, attached: a descriptor the
+    command's stdout and stderr are copied to instead of ours."""
     info_r, info_w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -362,7 +368,7 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
         _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set(),
-                 tty)
+                 tty, output if attach else None)
     os.close(info_w)
     if not attach:
         os.waitpid(pid, 0)

@@ -34,14 +34,28 @@ DOCKERFILES = {
 }
 
 
+def plain_steps(text: str) -> list[str]:
+    """`[i/n] TEXT`, with ` CACHED` for a cache hit, of each step `build --progress plain`
+    showed (BuildKit's `#N [i/n] TEXT`, then `#N CACHED` for a hit)."""
+    steps: dict[str, str] = {}
+    for line in text.splitlines():
+        number, _, rest = line.partition(" ")
+        if rest.startswith("[") and number.startswith("#"):
+            steps[number] = rest
+        elif rest == "CACHED" and number in steps:
+            steps[number] += " CACHED"
+    return list(steps.values())
+
+
 def _build(env: dict[str, str], ctx: Path, tag: str, no_cache: bool) -> tuple[float, str]:
-    argv = [ISOBENCH, "build", "-t", tag, *(["--no-cache"] if no_cache else []), str(ctx)]
+    argv = [ISOBENCH, "build", "--progress", "plain", "-t", tag,
+            *(["--no-cache"] if no_cache else []), str(ctx)]
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"build {tag} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-    return elapsed, proc.stdout
+    return elapsed, proc.stderr
 
 
 def measure(names: Sequence[str], runs: int) -> dict[str, dict[str, list[float]]]:
@@ -59,7 +73,7 @@ def measure(names: Sequence[str], runs: int) -> dict[str, dict[str, list[float]]
             for _ in range(runs):
                 cold.append(_build(env, ctx, name, no_cache=True)[0])
                 seconds, out = _build(env, ctx, name, no_cache=False)
-                steps = [line for line in out.splitlines() if line.startswith("[")]
+                steps = plain_steps(out)
                 if not all(line.endswith("CACHED") for line in steps[1:]):
                     raise SystemExit(f"{name}: a rebuild with nothing changed was not all cached")
                 cached.append(seconds)

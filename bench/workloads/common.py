@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.model import Session
+from bench.progress import Unit
 from runtime.api import Runtime
 
 ISOBENCH = str(Path(sys.executable).with_name("isobench"))
@@ -19,19 +20,19 @@ VM_SMALLEST_BYTES = 256 << 20
 
 
 def repeated(session: Session, workload: str, variants: Sequence[str],
-             targets: Sequence[str] | None = None) -> Iterator[tuple[str, str, int]]:
-    """(variant, target, repetition) for a workload that drives the targets itself: the
-    profile's orchestration repetitions (the VM's capped as for every workload), in rounds
-    shuffled like the scheduled runs', without what --resume finds recorded."""
+             targets: Sequence[str] | None = None) -> list[Unit]:
+    """The units of a workload that drives the targets itself: the profile's orchestration
+    repetitions (the VM's capped as for every workload), in rounds shuffled like the
+    scheduled runs', without what --resume finds recorded."""
     profile = session.profile
     wanted = profile.orchestration_repeat
     chosen = [t for t in (targets or session.targets) if t in session.targets]
     if not chosen:
-        return
-    for variant, target, rep in session.plan(list(variants), wanted, chosen):
-        if rep < profile.repetitions(target, wanted) and \
-                (workload, variant, target, rep) not in session.done:
-            yield variant, target, rep
+        return []
+    return [Unit(workload, variant, target, rep, profile.repetitions(target, wanted))
+            for variant, target, rep in session.plan(list(variants), wanted, chosen)
+            if rep < profile.repetitions(target, wanted)
+            and (workload, variant, target, rep) not in session.done]
 
 
 def cli_env(rt: Runtime) -> dict[str, str]:

@@ -4,10 +4,12 @@ while those before it still run: the start time and memory of each."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from bench.collectors import monitor_memory
 from bench.model import RunRecord, Session, Variant, Workload
+from bench.progress import Unit
 from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
 from results.metrics import named
@@ -27,18 +29,20 @@ MONITOR_NOTE = ("monitor_rss/pss: isobench's per-container monitor process, outs
 
 
 class Density(Workload):
-    def run(self, session: Session) -> None:
+    def units(self, session: Session) -> list[Unit]:
         profile = session.profile
         targets = ["container"] + (["vm"] if profile.density_vms else [])
-        for _variant, target, rep in repeated(session, "density", [IDLE.name], targets):
-            if target == "container":
-                session.progress(f"density: {profile.density_containers} idle containers "
-                                 f"rep {rep + 1}")
-                session.record(_container_density(session, profile.density_containers, rep))
-            else:
-                session.progress(f"density: {profile.density_vms} idle VMs of "
-                                 f"{VM_SMALLEST_BYTES >> 20} MiB rep {rep + 1}")
-                session.record(_vm_density(session, profile.density_vms, rep))
+        labels = {"container": f"({profile.density_containers} idle containers)",
+                  "vm": f"({profile.density_vms} idle VMs of {VM_SMALLEST_BYTES >> 20} MiB)"}
+        return [replace(u, label=labels[u.target])
+                for u in repeated(session, "density", [IDLE.name], targets)]
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        profile = session.profile
+        if unit.target == "container":
+            session.record(_container_density(session, profile.density_containers, unit.rep))
+        else:
+            session.record(_vm_density(session, profile.density_vms, unit.rep))
 
 
 def _container_density(session: Session, count: int, rep: int) -> RunRecord:

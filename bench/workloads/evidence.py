@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.model import RunRecord, Session, Variant, Workload
+from bench.progress import Unit
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env, repeated
 from bench.workloads.evidence_apps import APP_COLLECTORS, APP_VARIANTS
 from results.metrics import named
 from runtime.image.builder import Builder
 from runtime.image.layers import tree_digest
+from runtime.image.progress import Silent
 from runtime.spec import ContainerSpec
 
 Collector = Callable[[Session, str, RunRecord], None]
@@ -45,21 +47,17 @@ ISOLATION_PROBE = ("echo $$; for n in " + " ".join(ISOLATION_NAMESPACES)
 
 
 class Evidence(Workload):
-    def run(self, session: Session) -> None:
-        collectors: dict[str, Collector] = {
-            "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
-            "evidence.build": _build_trace, "evidence.volume": _volume_round_trip,
-            "evidence.runc": _isolation, **APP_COLLECTORS}
+    def units(self, session: Session) -> list[Unit]:
         # the kernel on every target; runc's bundle beside isobench's container; the rest
         # is about the container
-        on: dict[str, list[str] | None] = {"evidence.kernel": None,
-                                           "evidence.runc": ["container", "runc"]}
-        for variants, targets in ((["evidence.kernel"], None),
-                                  (["evidence.runc"], on["evidence.runc"]),
-                                  ([v for v in collectors if v not in on], ["container"])):
-            for variant, target, rep in repeated(session, "evidence", variants, targets):
-                session.progress(f"evidence: {variant} on {target} rep {rep + 1}")
-                session.record(_collected(session, variant, target, rep, collectors[variant]))
+        others = [v for v in COLLECTORS if v not in ("evidence.kernel", "evidence.runc")]
+        return (repeated(session, "evidence", ["evidence.kernel"])
+                + repeated(session, "evidence", ["evidence.runc"], ["container", "runc"])
+                + repeated(session, "evidence", others, ["container"]))
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        session.record(_collected(session, unit.variant, unit.target, unit.rep,
+                                  COLLECTORS[unit.variant]))
 
 
 def _collected(session: Session, variant: str, target: str, rep: int,
@@ -167,7 +165,7 @@ def _build_trace(session: Session, target: str, rec: RunRecord) -> None:
         (ctx / "Dockerfile").write_text(
             f"FROM busybox\nENV GREETING=hello TRACE={token}\nWORKDIR /app\nCOPY app.txt ./\n"
             'RUN echo "$GREETING" > built.txt\nCMD ["cat", "app.txt", "built.txt"]\n')
-        builder = Builder(session.rt, out=lambda _line: None)
+        builder = Builder(session.rt, progress=Silent())  # its RUN's echo is not for the user
         t0 = time.perf_counter()
         cold = builder.build(ctx, tag=tag)
         cold_s = time.perf_counter() - t0
@@ -242,6 +240,12 @@ def _volume_round_trip(session: Session, target: str, rec: RunRecord) -> None:
     rec.metrics = {"survived": float(token in seen.splitlines()[:1]),
                    "container_layer_survived": float(seen.count(token) > 1)}
     rec.extra = {"volume": volume, "read_back": seen.strip()}
+
+
+COLLECTORS: dict[str, Collector] = {
+    "evidence.kernel": _kernel, "evidence.namespaces": _namespaces,
+    "evidence.build": _build_trace, "evidence.volume": _volume_round_trip,
+    "evidence.runc": _isolation, **APP_COLLECTORS}
 
 
 WORKLOAD = Evidence(

@@ -3,7 +3,10 @@ QEMU's RSS and PSS), sampled over time, against the memory it was given."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bench.model import RunRecord, Session, Variant, Workload, image_tag
+from bench.progress import Unit
 from bench.targets import Job
 from bench.workloads.common import repeated
 from results.metrics import named
@@ -15,18 +18,19 @@ IDLE = Variant("footprint.idle", metrics=named(
 
 
 class Footprint(Workload):
-    def run(self, session: Session) -> None:
+    def units(self, session: Session) -> list[Unit]:
+        label = f"({session.profile.footprint_seconds}s idle)"
+        return [replace(u, label=label) for u in repeated(session, "footprint", [IDLE.name])]
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
         seconds = session.profile.footprint_seconds
-        for variant, target, rep in repeated(session, "footprint", [IDLE.name]):
-            session.progress(f"footprint of an idle instance on {target} ({seconds}s) "
-                             f"rep {rep + 1}")
-            job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
-                      memory_bytes=VM_MEMORY_BYTES if target == "vm" else None,
-                      process_memory=True)
-            rec = session.run_job("footprint", variant, target, rep, job, None)
-            if rec.ok:
-                rec.metrics = _memory_metrics(rec)
-            session.record(rec)
+        job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
+                  memory_bytes=VM_MEMORY_BYTES if unit.target == "vm" else None,
+                  process_memory=True)
+        rec = session.run_job("footprint", unit.variant, unit.target, unit.rep, job, None)
+        if rec.ok:
+            rec.metrics = _memory_metrics(rec)
+        session.record(rec)
 
 
 def _memory_metrics(rec: RunRecord) -> dict[str, float]:

@@ -4,10 +4,12 @@ own OOM killer in a VM given the same size)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_stress_ng_metrics
+from bench.progress import Unit
 from bench.targets import Job
 from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
 from results.metrics import named
@@ -42,16 +44,21 @@ VARIANTS = (
 
 
 class LimitsWorkload(Workload):
-    def run(self, session: Session) -> None:
-        for variant, target, rep in repeated(session, "limits", [v.name for v in VARIANTS]):
-            if variant == "limits.cpu_half":
-                session.progress(f"limits: --cpus 0.5 on {target} rep {rep + 1}")
-                session.record(_cpu_half(session, target, rep))
-                continue
-            size = VM_SMALLEST_BYTES if target == "vm" else 64 << 20
-            session.progress(f"limits: {size >> 20} MiB of memory, twice that allocated, "
-                             f"on {target} rep {rep + 1}")
-            session.record(_memory_overrun(session, image_tag(self.image), target, size, rep))
+    def units(self, session: Session) -> list[Unit]:
+        return [replace(u, label="(--cpus 0.5)" if u.variant == "limits.cpu_half" else
+                        f"({_memory_size(u.target) >> 20} MiB, twice that allocated)")
+                for u in repeated(session, "limits", [v.name for v in VARIANTS])]
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        if unit.variant == "limits.cpu_half":
+            session.record(_cpu_half(session, unit.target, unit.rep))
+            return
+        session.record(_memory_overrun(session, image_tag(self.image), unit.target,
+                                       _memory_size(unit.target), unit.rep))
+
+
+def _memory_size(target: str) -> int:
+    return VM_SMALLEST_BYTES if target == "vm" else 64 << 20
 
 
 def _cpu_half(session: Session, target: str, rep: int) -> RunRecord:

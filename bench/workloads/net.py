@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from bench import leases, setup
 from bench.model import ParseError, RunRecord, Session, Variant, Workload, image_tag
 from bench.parsers import parse_iperf3, parse_qperf_latency
+from bench.progress import Unit
 from bench.targets import Job, RuncTarget
 from bench.targets.vm import BackgroundVm, vm_driver
 from bench.workloads.common import ISOBENCH, cli_env
@@ -280,22 +281,29 @@ NET_METRICS = named("iperf3_gbit_s", "tcp_lat_us")
 
 
 class Net(Workload):
-    def run(self, session: Session) -> None:
+    def units(self, session: Session) -> list[Unit]:
+        """One run a placement and repetition; native's records every variant compared."""
         profile = session.profile
         variants = list(dict.fromkeys(v for v, t, _ in NET_PLACEMENTS
                                       if t in session.targets)) or ["net.bridge", "net.hostnet"]
+        units = []
         for rep in range(profile.repeat):
             runs = [("native", "native", variants)] + [
                 (t, p, [v]) for v, t, p in NET_PLACEMENTS
                 if t in session.targets and rep < profile.repetitions(t, profile.repeat)]
             for target, kind, wanted in runs:
                 todo = [v for v in wanted if ("net", v, target, rep) not in session.done]
-                if target not in session.targets or not todo:
-                    continue
-                session.progress(f"net: {kind} rep {rep + 1}")
-                rec = _net_run(session, image_tag(self.image), target, kind, rep)
-                for variant in todo:
-                    session.record(RunRecord(**{**rec.__dict__, "variant": variant}))
+                if target in session.targets and todo:
+                    units.append(Unit("net", todo[0], target, rep,
+                                      profile.repetitions(target, profile.repeat),
+                                      records=tuple(todo), label=f"({kind})"))
+        return units
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        kind = unit.label.strip("()")
+        rec = _net_run(session, image_tag(self.image), unit.target, kind, unit.rep)
+        for variant in unit.records:
+            session.record(RunRecord(**{**rec.__dict__, "variant": variant}))
 
 
 def _placement(session: Session, image: str, target: str,

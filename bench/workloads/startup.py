@@ -8,6 +8,7 @@ import time
 
 from bench import setup
 from bench.model import RunRecord, Session, Variant, Workload
+from bench.progress import Unit
 from bench.targets import Job
 from bench.timers import StdoutTimer
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
@@ -24,32 +25,33 @@ VARIANTS = (
 
 
 class Startup(Workload):
-    def run(self, session: Session) -> None:
+    def units(self, session: Session) -> list[Unit]:
         reps = session.profile.startup_runs
         # Each is a ~20 s TCG boot here: two in the quick profile (its 15 minutes also hold
         # the VM's net, density and CPU-cap boots), the profile's VM repetitions where more.
         vm_reps = min(reps, max(2, session.profile.vm_repeat))
-        for variant, target, rep in session.plan(["startup.true"], reps):
-            if ("startup", variant, target, rep) in session.done or \
-                    (target == "vm" and rep >= vm_reps):
-                continue
-            session.progress(f"startup on {target} rep {rep + 1}/{reps}")
-            session.record(_launch_to_exit(session, variant, target, rep))
+        units = [Unit("startup", variant, target, rep, vm_reps if target == "vm" else reps)
+                 for variant, target, rep in session.plan(["startup.true"], reps)
+                 if not (target == "vm" and rep >= vm_reps)]
         if "container" in session.targets:
-            for rep in range(reps):
-                if ("startup", "startup.cli", "container", rep) not in session.done:
-                    session.record(_container_cli_start(session, rep))
+            units += [Unit("startup", "startup.cli", "container", rep, reps)
+                      for rep in range(reps)]
         first_output_targets = [t for t in ("container", "runc") if t in session.targets]
-        plan = session.plan(["startup.first_output"], reps, first_output_targets) \
-            if first_output_targets else []
-        for variant, target, rep in plan:
-            if ("startup", variant, target, rep) in session.done:
-                continue
-            session.progress(f"startup to first output on {target} rep {rep + 1}/{reps}")
-            if target == "container":
-                session.record(_container_api_first_output(session, rep))
-            else:
-                session.record(_runc_first_output(session, variant, target, rep))
+        if first_output_targets:
+            units += [Unit("startup", variant, target, rep, reps) for variant, target, rep
+                      in session.plan(["startup.first_output"], reps, first_output_targets)]
+        return [u for u in units
+                if ("startup", u.variant, u.target, u.rep) not in session.done]
+
+    def run_unit(self, session: Session, unit: Unit) -> None:
+        if unit.variant == "startup.true":
+            session.record(_launch_to_exit(session, unit.variant, unit.target, unit.rep))
+        elif unit.variant == "startup.cli":
+            session.record(_container_cli_start(session, unit.rep))
+        elif unit.target == "container":
+            session.record(_container_api_first_output(session, unit.rep))
+        else:
+            session.record(_runc_first_output(session, unit.variant, unit.target, unit.rep))
 
 
 def _launch_to_exit(session: Session, variant: str, target: str, rep: int) -> RunRecord:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bench.harness import Harness, select
     from bench.profiles import PROFILES
     from bench.targets import all_targets
+    from isobench.sessionview import session_progress
     from results import document
     from runtime.api import Runtime
 
     console = Console(stderr=True, highlight=False)
+    progress = session_progress(sys.stderr)
     profile = PROFILES[args.profile]
     if args.repeat is not None:  # every target's and startup's repetitions, the VM's too
         if args.repeat < 1:
@@ -101,8 +104,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     harness = Harness(rt, {n: targets[n] for n in chosen_targets},
                       [workloads.WORKLOADS[n] for n in chosen_workloads], profile, out,
                       doc=doc, seed=args.seed, argv=list(args.argv),
-                      progress=lambda line: console.print(f"[dim]{time.strftime('%H:%M:%S')}"
-                                                          f"[/dim] {line}"),
+                      progress=progress,
                       cpu_limit=cpu_limit, keep_contended=args.keep_contended)
     out.mkdir(parents=True, exist_ok=True)
     _point_latest(out)

@@ -33,6 +33,9 @@ def _ago(ts: float) -> str:
 
 def cmd_build(args: argparse.Namespace) -> int:
     # start-up time: the builder and its Dockerfile parser (~16 ms) serve `build` alone
+    from contextlib import nullcontext
+
+    from isobench.buildview import TtyBuild, build_progress
     from runtime.image.builder import Builder
 
     build_args = {}
@@ -41,8 +44,11 @@ def cmd_build(args: argparse.Namespace) -> int:
         if not sep:
             raise InvalidArgument(f"invalid --build-arg {item!r}: expected KEY=VALUE")
         build_args[key] = value
-    result = Builder(Runtime()).build(Path(args.context), Path(args.file) if args.file else None,
-                                      args.tag, no_cache=args.no_cache, build_args=build_args)
+    progress = build_progress("quiet" if args.quiet else args.progress)
+    with progress if isinstance(progress, TtyBuild) else nullcontext():
+        result = Builder(Runtime(), progress=progress).build(
+            Path(args.context), Path(args.file) if args.file else None, args.tag,
+            no_cache=args.no_cache, build_args=build_args)
     if args.quiet:
         print(result.image.id)
     return 0
@@ -149,7 +155,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--file")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--build-arg", action="append", default=[], metavar="K=V")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="show nothing but the image ID (as --progress quiet)")
+    p.add_argument("--progress", choices=["auto", "plain", "tty", "quiet"], default="auto",
+                   help="how steps show on stderr, as BuildKit: tty (a live view), plain "
+                        "(every step and output line, #N-prefixed), quiet; auto: tty on a "
+                        "terminal, plain otherwise")
     p.add_argument("context")
     p.set_defaults(handler=cmd_build)
 

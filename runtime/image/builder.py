@@ -15,7 +15,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from runtime.image import dockerfile as df
 from runtime.image.archive import ArchiveError, add_local_archive, is_archive
 from runtime.image.dockerfile.syntax import MAX_DOCKERFILE_CHARS
 from runtime.image.ignore import DockerIgnore
+from runtime.image.progress import BuildProgress, Lines, OutputLines
 from runtime.image.store import Image, ImageConfig, Pin
 from runtime.spec import ContainerSpec
 
@@ -114,11 +116,14 @@ def _read_dockerfile(path: Path, shown: str) -> str:
 
 
 class Builder:
-    def __init__(self, rt: Runtime, out: Callable[[str], None] | None = None) -> None:
+    def __init__(self, rt: Runtime, out: Callable[[str], None] | None = None,
+                 progress: BuildProgress | None = None) -> None:
+        """`progress` is told every step (and a RUN's output, if it captures it); without
+        it, `out` gets one line a step (default: our stdout)."""
         self.rt = rt
         self.store = rt.images
         self.cache_dir = rt.root / "cache" / "build"
-        self.out = out or (lambda line: print(line, flush=True))
+        self.progress = progress or Lines(out or (lambda line: print(line, flush=True)))
         self.pin: Pin | None = None  # held for a build: its base and layers stay put
 
     # ---- cache ----
@@ -161,7 +166,12 @@ class Builder:
         ignore_file = context / ".dockerignore"
         ignore = DockerIgnore(ignore_file.read_text() if ignore_file.exists() else "")
         included: list[str] | None = None  # walked once, on the first COPY
-        base = self._base(parsed.steps()[0], shown)
+        unresolved = parsed.steps()
+        # FROM is shown first: a missing debian base is debootstrapped there (a minute)
+        t0 = time.monotonic()
+        self.progress.step(1, len(unresolved), unresolved[0].text, False)
+        with self._failing(1):
+            base = self._base(unresolved[0], shown)
         # The base's ENV and WORKDIR take part in substitution (FROM golang + WORKDIR src).
         steps = parsed.steps(base_env=base.config.Env, base_workdir=base.config.WorkingDir or None)
         if parsed.unused_build_args:
@@ -170,12 +180,12 @@ class Builder:
         results: list[StepResult] = []
         state: _State | None = None
         for index, step in enumerate(steps, 1):
-            t0 = time.monotonic()
-            header = f"[{index}/{len(steps)}] {step.text}"
+            if index > 1:
+                t0 = time.monotonic()
             if isinstance(step, df.FromStep):
                 state = _State(key=base.id, layers=list(base.layers), config=base.config,
                                history=list(base.history))
-                self.out(header)
+                self.progress.done(index, time.monotonic() - t0, False)
                 results.append(StepResult(index, step.text, False, time.monotonic() - t0, None))
                 continue
             assert state is not None  # the parser guarantees FROM comes first
@@ -184,7 +194,8 @@ class Builder:
             if isinstance(step, df.CopyStep):
                 if included is None:
                     included = ignore.walk(context)
-                sources = self._sources(step, context, included, shown)
+                with self._failing(index, len(steps), step.text):
+                    sources = self._sources(step, context, included, shown)
                 inputs = copying.sources_digest(context, sources)
             run = isinstance(step, df.RunStep)
             args = json.dumps(state.args, sort_keys=True) if run else ""
@@ -198,10 +209,11 @@ class Builder:
                 layer = entry["layers"][-1] if grew else None
                 state = _State(key, list(entry["layers"]), ImageConfig.from_dict(entry["config"]),
                                dict(entry.get("args", {})), state.history)
-                self.out(f"{header} CACHED")
+                self.progress.step(index, len(steps), step.text, True)
             else:
-                self.out(header)
-                layer = self._execute(step, state, context, sources, shown)
+                self.progress.step(index, len(steps), step.text, False)
+                with self._failing(index):
+                    layer = self._execute(index, step, state, context, sources, shown)
                 cmd_set = any(isinstance(s, df.CmdStep) for s in steps[:index - 1])
                 state = _State(key, state.layers + ([layer] if layer else []),
                                apply_config(step, state.config, cmd_set),
@@ -209,14 +221,27 @@ class Builder:
                 self._cache_put(key, state)
             state.history = [*state.history,
                              {"created_by": step.text, "empty_layer": layer is None}]
+            self.progress.done(index, time.monotonic() - t0, entry is not None)
             results.append(StepResult(index, step.text, entry is not None,
                                       time.monotonic() - t0, layer))
         assert state is not None
         image = Image(id=Image.compute_id(state.layers, state.config), layers=state.layers,
                       config=state.config, history=state.history)
         image = self.store.put(image, tag)
-        self.out(f"writing image {image.id}" + (f" naming to {tag}" if tag else ""))
+        self.progress.wrote(image.id, tag)
         return BuildResult(image, results)
+
+    @contextmanager
+    def _failing(self, index: int, total: int = 0, text: str = "") -> Iterator[None]:
+        """Tells the progress that step `index` failed when the block raises a BuildError
+        (a step not started yet, `total` given, is started first)."""
+        try:
+            yield
+        except BuildError as e:
+            if total:
+                self.progress.step(index, total, text, False)
+            self.progress.failed(index, str(e))
+            raise
 
     @staticmethod
     def _args_after(step: df.Step, args: dict[str, str]) -> dict[str, str]:
@@ -252,15 +277,15 @@ class Builder:
         return found
 
     # ---- executing a step that changes the filesystem ----
-    def _execute(self, step: df.Step, state: _State, context: Path,
+    def _execute(self, index: int, step: df.Step, state: _State, context: Path,
                  sources: list[copying.Source], shown: str) -> str | None:
         if isinstance(step, df.RunStep):
-            return self._run(step, state, shown)
+            return self._run(index, step, state, shown)
         if isinstance(step, df.CopyStep):
             return self._copy(step, state, context, sources, shown)
         return None
 
-    def _run(self, step: df.RunStep, state: _State, shown: str) -> str | None:
+    def _run(self, index: int, step: df.RunStep, state: _State, shown: str) -> str | None:
         """RUN in a container of our own runtime; its writable layer becomes the new layer."""
         image = Image(id=f"build:{state.key}", layers=state.layers, config=state.config)
         env = [f"{k}={v}" for k, v in state.args.items()]
@@ -268,7 +293,11 @@ class Builder:
         c = self.rt.create(ContainerSpec(image, list(step.argv), entrypoint=[], env=env,
                                          network="host", binds=binds))
         try:
-            code = self.rt.start(c, attach=True)
+            if self.progress.captures_output:
+                with OutputLines(lambda line: self.progress.output(index, line)) as fd:
+                    code = self.rt.start(c, attach=True, output=fd)
+            else:
+                code = self.rt.start(c, attach=True)
             if code != 0:
                 raise BuildError(f'{shown}:{step.line}: process "{" ".join(step.argv)}" did not '
                                  f"complete successfully: exit code: {code}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -42,7 +43,8 @@ def tiny_session(cli: Cli, out: Path, targets: str, workloads: str,
 def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "session"
     before = cli.census()
-    doc, _ = tiny_session(cli, out, TARGETS, ALL_WORKLOADS, seed=7)
+    doc, stderr = tiny_session(cli, out, TARGETS, ALL_WORKLOADS, seed=7)
+    check_plain_progress(stderr, doc)
     assert doc["machine"]["cgroup_mode"] in ("v1", "v2", "hybrid")
     failed = [(r["variant"], r["target"], r["error"]) for r in doc["runs"] if not r["ok"]]
     assert failed == []
@@ -113,6 +115,22 @@ def check_process_memory(doc: dict) -> None:
             target, fp["metrics"], fp["extra"])
     assert "no monitor" in one(doc, "footprint.idle", "runc")["extra"]["monitor_note"]
     assert "monitor_pss_mib" not in one(doc, "footprint.idle", "native")["metrics"]
+
+
+def check_plain_progress(stderr: str, doc: dict) -> None:
+    """Not a terminal: timestamped lines without escapes, counting every unit 1..N once,
+    each a run the session recorded (every workload's, not only the scheduled ones)."""
+    assert "\x1b" not in stderr
+    units = re.findall(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\d+)/(\d+)\] (\S+) (?:\(.*\) )?"
+                       r"(\S+) rep (\d+)/\d+(?:  ETA \S+)?$", stderr, re.M)
+    counters = re.findall(r"^\S+Z \[(\d+)/(\d+)\] (?!.*: failed$)", stderr, re.M)
+    total = int(counters[-1][1])
+    assert [int(i) for i, _ in counters] == list(range(1, total + 1)), stderr[-3000:]
+    assert len(units) == total  # the tiny profile warms nothing up: every unit is a run
+    recorded = {(r["variant"], r["target"], r["repetition"]) for r in doc["runs"]}
+    assert {(v, t, int(rep) - 1) for _, _, v, t, rep in units} <= recorded
+    assert {v.split(".")[0] for _, _, v, _, _ in units} == set(ALL_WORKLOADS.split(","))
+    assert len(doc["runs"]) >= total
 
 
 def json_verdicts(out: str, verdict: str) -> list[tuple[str, str, str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import tarfile
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.tools.buildtime import plain_steps
 from tests.integration.conftest import Cli, Leftovers
 
 pytestmark = pytest.mark.root
@@ -62,7 +64,7 @@ def make_context(root: Path) -> Path:
 def build(cli: Cli, ctx: Path, *extra: str) -> tuple[list[str], str]:
     proc = cli("build", "-t", "app:1", *extra, str(ctx), timeout=300)
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    steps = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    steps = plain_steps(proc.stderr)  # not a terminal: --progress auto is plain
     image_id = json.loads(cli("inspect", "app:1", check=True).stdout)[0]["Id"]
     return steps, image_id
 
@@ -171,8 +173,8 @@ def test_interrupted_build_tags_nothing_and_is_not_trusted(cli: Cli, tmp_path: P
     proc.wait()
     time.sleep(2.5)  # the RUN container's monitor finishes on its own
     assert cli("inspect", "slow:1").returncode == 1
-    again = cli("build", "-t", "slow:1", str(ctx), check=True).stdout
-    assert "CACHED" not in again
+    again = cli("build", "-t", "slow:1", str(ctx), check=True).stderr
+    assert "#2 [2/2] RUN" in again and "CACHED" not in again
     assert cli("run", "--rm", "slow:1", "cat", "/marker", check=True).stdout == "done\n"
 
 
@@ -189,3 +191,49 @@ def test_rmi_refuses_an_image_in_use(cli: Cli, tmp_path: Path) -> None:
     removed = cli("rmi", "small", check=True).stdout
     assert "Deleted: sha256:" in removed
     assert cli("inspect", "small").returncode == 1
+
+
+PROGRESS_DOCKERFILE = ("FROM busybox\n"
+                       "RUN echo to-stdout; echo to-stderr >&2; printf 'x\\rlast\\n'\n"
+                       "COPY Dockerfile /copied\n")
+
+
+def test_build_progress_plain_is_buildkit_shaped(cli: Cli, tmp_path: Path) -> None:
+    ctx = tmp_path / "progress"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(PROGRESS_DOCKERFILE)
+    proc = cli("build", "--progress", "plain", "-t", "prog:1", str(ctx), check=True)
+    assert proc.stdout == ""  # progress is stderr's business, as BuildKit's
+    assert "\x1b" not in proc.stderr  # CI logs stay readable
+    lines = proc.stderr.splitlines()
+    run = "#2 [2/3] RUN /bin/sh -c echo to-stdout; echo to-stderr >&2; printf 'x\\rlast\\n'"
+    assert lines[0] == "#1 [1/3] FROM busybox" and lines[3] == run, lines
+    assert re.fullmatch(r"#1 DONE \d+\.\ds", lines[1]), lines  # busybox made on first use
+    body = lines[4:lines.index("", 4)]
+    # the RUN's output, #2-prefixed and timed (its two streams, in whichever order they came)
+    assert all(re.match(r"#2 \d+\.\d{3} ", line) for line in body[:-1]), body
+    assert sorted(line.split(" ", 2)[2] for line in body[:-1]) == [
+        "last", "to-stderr", "to-stdout"], body
+    assert re.fullmatch(r"#2 DONE \d+\.\ds", body[-1]), body
+    image_id = json.loads(cli("inspect", "prog:1", check=True).stdout)[0]["Id"]
+    assert lines[-4:] == ["#4 exporting to image", f"#4 writing image {image_id} done",
+                          "#4 naming to prog:1 done", "#4 DONE 0.0s"]
+    again = cli("build", "--progress", "plain", "-t", "prog:1", str(ctx), check=True).stderr
+    assert "#2 CACHED" in again and not re.search(r"^#2 \d", again, re.M)  # nothing ran
+    assert plain_steps(again) == ["[1/3] FROM busybox", run[3:] + " CACHED",
+                                  "[3/3] COPY Dockerfile /copied CACHED"]
+    quiet = cli("build", "-q", "-t", "prog:1", str(ctx), check=True)
+    assert (quiet.stdout, quiet.stderr) == (f"{image_id}\n", "")
+
+
+def test_build_progress_plain_shows_the_failed_steps_output_and_error(cli: Cli,
+                                                                      tmp_path: Path) -> None:
+    ctx = tmp_path / "fails"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo about to fail; exit 7\n")
+    proc = cli("build", "--progress", "plain", str(ctx))
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert re.fullmatch(r"#2 \d+\.\d{3} about to fail", lines[4]), lines
+    assert re.fullmatch(r"#2 ERROR: \S*Dockerfile:2: process .* exit code: 7", lines[5]), lines
+    assert lines[-1] == "isobench: " + lines[5].removeprefix("#2 ERROR: ")

@@ -99,7 +99,7 @@ def test_the_harness_runs_a_workload_it_does_not_know(tmp_path: Path) -> None:
         "made.cmd": {"metrics": {"n": {"unit": "", "better": "higher"}}},
         "made.own": {"metrics": {"own_ms": {"unit": "ms", "better": "lower"}}}}}
     assert doc["session"]["complete"] is True
-    assert said == ["[1/1] made.cmd on native rep 1", "made up on native"]
+    assert said == ["[1/1] made.cmd native rep 1/1", "made up on native"]
     assert document.load(tmp_path / "results.json") == doc
 
 
