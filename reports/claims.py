@@ -378,14 +378,22 @@ def _idle_memory(doc: Doc, target: str) -> tuple[float | None, str | None]:
 def weigh_less(doc: Doc) -> Verdict:
     """Rule 7: an idle container's host memory against an idle VM's."""
     claim, figure, lecture = "weigh_less", "weight", (1, 6)
-    container, _ = _idle_memory(doc, "container")
+    cgroup, _ = _idle_memory(doc, "container")
     vm, series = _idle_memory(doc, "vm")
     density = data.runs(doc, "density", "density.idle", "container")
     per_instance = (density[-1].get("metrics") or {}).get("memory_per_instance_mib") \
         if density else None
-    numbers = {"container_mib": container, "vm_mib": vm, "vm_series": series,
+    # A container also costs its monitor, a host process outside its cgroup, as a VM costs
+    # its QEMU: weigh both, or say the monitor is missing.
+    fp = _one(doc, "footprint", "footprint.idle", "container")
+    monitor = ((fp or {}).get("metrics") or {}).get("monitor_pss_mib")
+    container = cgroup + monitor if cgroup is not None and monitor is not None else cgroup
+    numbers = {"container_mib": container, "container_cgroup_mib": cgroup,
+               "container_monitor_pss_mib": monitor, "vm_mib": vm, "vm_series": series,
                "density_per_instance_mib": per_instance}
     conditions = _accel_conditions(doc)
+    if cgroup is not None and monitor is None:
+        conditions.append(("monitor_not_counted", {}))
     if container is None and vm is None:
         return _no_evidence(claim, figure, lecture, "footprint.idle")
     if container is None or vm is None:

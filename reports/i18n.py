@@ -284,9 +284,10 @@ EN: dict[str, str] = {
     "rule_start_faster": "startup.true, container (API) against VM: supported if the "
                          "container's 95 % CI of the median lies wholly below the VM's; "
                          "refuted if wholly above; otherwise inconclusive.",
-    "rule_weigh_less": "footprint.idle medians of host memory: supported if the VM holds at "
-                       "least 1.5× the container's; refuted if the container holds at least as "
-                       "much as the VM; otherwise inconclusive.",
+    "rule_weigh_less": "footprint.idle medians of host memory, the container's cgroup plus its "
+                       "monitor's PSS (the VM's QEMU is in its cgroup): supported if the VM "
+                       "holds at least 1.5× the container's; refuted if the container holds at "
+                       "least as much as the VM; otherwise inconclusive.",
     "rule_build_trace": "evidence.build: supported if there is an image id, layer digests, "
                         "and a container with a host PID, namespaces and a cgroup, each "
                         "layer's files hash to its digest again and the container's root is "
@@ -406,6 +407,8 @@ EN: dict[str, str] = {
                        "ready (its boot is left out).",
     "cond_tcg_cache": "Under TCG, QEMU's memory includes its translated-code cache, which a "
                       "KVM guest does not need.",
+    "cond_monitor_not_counted": "The container's monitor (a host process outside its cgroup) "
+                                "was not measured: the container's side is its cgroup alone.",
     "cond_release_only": "Only kernel releases were recorded (no boot_id): a release names a "
                          "kernel build, not a running kernel.",
     "cond_trace_not_verified": "The digests and the container's root were not re-checked "
@@ -729,9 +732,10 @@ RU: dict[str, str] = {
     "rule_start_faster": "startup.true, контейнер (API) против ВМ: подтверждено, если 95 % "
                          "ДИ медианы контейнера целиком ниже, чем у ВМ; опровергнуто, если "
                          "целиком выше; иначе — не установлено.",
-    "rule_weigh_less": "Медианы памяти хоста в footprint.idle: подтверждено, если ВМ занимает "
-                       "хотя бы в 1,5 раза больше контейнера; опровергнуто, если контейнер — "
-                       "не меньше ВМ; иначе — не установлено.",
+    "rule_weigh_less": "Медианы памяти хоста в footprint.idle, у контейнера — его cgroup плюс "
+                       "PSS его монитора (QEMU у ВМ — в её cgroup): подтверждено, если ВМ "
+                       "занимает хотя бы в 1,5 раза больше контейнера; опровергнуто, если "
+                       "контейнер — не меньше ВМ; иначе — не установлено.",
     "rule_build_trace": "evidence.build: подтверждено, если есть id образа, дайджесты слоёв и "
                         "контейнер с PID на хосте, пространствами имён и cgroup, файлы каждого "
                         "слоя снова дают его дайджест, а корень контейнера — overlay ровно из "
@@ -845,6 +849,8 @@ RU: dict[str, str] = {
                        "сообщил о готовности (загрузка не учитывается).",
     "cond_tcg_cache": "Под TCG память QEMU включает кэш транслированного кода, который гостю "
                       "с KVM не нужен.",
+    "cond_monitor_not_counted": "Монитор контейнера (процесс хоста вне его cgroup) не "
+                                "измерялся: со стороны контейнера учтена только его cgroup.",
     "cond_release_only": "Записаны только версии ядра (без boot_id): версия называет сборку "
                          "ядра, а не работающее ядро.",
     "cond_trace_not_verified": "Дайджесты и корень контейнера не перепроверялись (записано до "

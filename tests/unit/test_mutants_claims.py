@@ -456,6 +456,10 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
     "nj_both_failed": lambda: claims.networks_join(
         doc(app("evidence.network", reached_by_name=0.0, published_port_answered=0.0))
     ),
+    "wl_monitor": lambda: claims.weigh_less(
+        doc(_with(footprint("container", [1.0, 1.0]), "metrics", "monitor_pss_mib", value=12.0),
+            vm_footprint([15.0, 15.0, 15.0]))
+    ),
     "ca_none": lambda: claims.compose_app(doc()),
     "ca_ok": lambda: claims.compose_app(
         doc(app("evidence.compose", reached_by_name=1.0, published_port_answered=1.0,

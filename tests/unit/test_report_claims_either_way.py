@@ -192,3 +192,36 @@ def test_every_claim_of_the_lecture_has_a_rule() -> None:
     """LECTURE-CLAIMS.md lists twelve claims; each is some rule's lecture reference."""
     covered = {n for rule in claims.CLAIMS for n in rule(doc()).lecture}
     assert covered == set(range(2, 13)) | {1}
+
+
+# -- rule 7: the container's weight includes its monitor ----------------------------------------
+
+def with_monitor(pss_mib: float) -> dict[str, Any]:
+    from tests.unit.test_report_claims import footprint
+
+    r = footprint("container", [1.0, 1.0])
+    r["metrics"]["monitor_pss_mib"] = pss_mib
+    return r
+
+
+def test_weigh_less_counts_the_monitor_and_that_can_change_the_verdict() -> None:
+    from tests.unit.test_report_claims import vm_footprint
+
+    vm = vm_footprint([15.0, 15.0, 15.0])
+    light = claims.weigh_less(doc(with_monitor(2.0), vm))
+    assert light.verdict == SUPPORTED and light.numbers["container_mib"] == 3.0
+    assert (light.numbers["container_cgroup_mib"], light.numbers["container_monitor_pss_mib"]) \
+        == (1.0, 2.0)
+    # the same cgroup with a 12 MiB monitor is no longer 1.5x lighter than the VM
+    heavy_monitor = claims.weigh_less(doc(with_monitor(12.0), vm))
+    assert heavy_monitor.verdict == INCONCLUSIVE and heavy_monitor.basis[0] == "close"
+    # and a monitor as heavy as the VM refutes it
+    assert claims.weigh_less(doc(with_monitor(14.0), vm)).verdict == REFUTED
+
+
+def test_weigh_less_without_the_monitor_says_so() -> None:
+    from tests.unit.test_report_claims import footprint, vm_footprint
+
+    v = claims.weigh_less(doc(footprint("container", [1.0, 1.0]), vm_footprint([15.0, 15.0])))
+    assert v.verdict == SUPPORTED and "monitor_not_counted" in v.condition_codes
+    assert v.numbers["container_mib"] == v.numbers["container_cgroup_mib"] == 1.0
