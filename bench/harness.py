@@ -179,7 +179,7 @@ class Harness:
             return
         reps = [u.rep for _, u, uv in self._units
                 if uv is v and u.target == unit.target and u.rep >= 0]
-        self.progress(f"{v.name} on {unit.target}: reps "
+        self.progress(f"{v.name} on {unit.target} reps "
                       f"{', '.join(str(r + 1) for r in reps)} in one boot")
         for rec in self.run_variant_batch(w, v, unit.target, reps):
             self.record(rec)

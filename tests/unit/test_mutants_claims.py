@@ -460,6 +460,15 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
         doc(_with(footprint("container", [1.0, 1.0]), "metrics", "monitor_pss_mib", value=12.0),
             vm_footprint([15.0, 15.0, 15.0]))
     ),
+    "nj_incomplete": lambda: claims.networks_join(
+        doc(app("evidence.network", reached_by_name=1.0))
+    ),
+    "rb_container_shared": lambda: claims.runc_bundle(
+        doc(isolation("runc"), isolation("container", ns={**OWN_NS, "mnt": HOST_NS["mnt"]}))
+    ),
+    "sk_boot_no_host_id": lambda: claims.shared_kernel(
+        doc(_with(booted("container", HOST_BOOT), "extra", "host_boot_id", drop=True))
+    ),
     "ca_none": lambda: claims.compose_app(doc()),
     "ca_ok": lambda: claims.compose_app(
         doc(app("evidence.compose", reached_by_name=1.0, published_port_answered=1.0,
