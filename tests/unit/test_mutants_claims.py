@@ -463,6 +463,7 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
     "nj_incomplete": lambda: claims.networks_join(
         doc(app("evidence.network", reached_by_name=1.0))
     ),
+    "nj_nothing": lambda: claims.networks_join(doc(app("evidence.network"))),
     "rb_container_shared": lambda: claims.runc_bundle(
         doc(isolation("runc"), isolation("container", ns={**OWN_NS, "mnt": HOST_NS["mnt"]}))
     ),
