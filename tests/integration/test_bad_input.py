@@ -326,9 +326,10 @@ def test_bad_input(cli: Cli, request: pytest.FixtureRequest, argv: list[str], co
     assert proc.returncode == code, proc.stderr
     lines = proc.stderr.splitlines()
     if argv[0] == "build":
-        # as BuildKit's plain progress, a build shows its steps ("#N ...") on stderr before
-        # the error; what is left must be the one line (a traceback line would remain)
-        lines = [line for line in lines if not re.match(r"#\d+ ", line)]
+        # as BuildKit's plain progress, a build shows its steps ("#N ...", a blank line
+        # between steps) on stderr before the error; what is left must be the one line (a
+        # traceback line would remain)
+        lines = [line for line in lines if line and not re.match(r"#\d+ ", line)]
     assert len(lines) == 1, proc.stderr
     assert text in lines[0]
     assert lines[0].startswith("isobench: ")
