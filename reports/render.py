@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports import claims as claims_mod
-from reports import data, history, machines, pdf, plots
+from reports import data, evidence_view, history, machines, pdf, plots
 from reports.errors import ReportError
 from reports.formatting import arrow, fmt, fmt_ratio
 from reports.i18n import LANGS, Translator
@@ -111,22 +111,6 @@ def _host_rows(m: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
     return rows
 
 
-def _harness_rows(doc: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
-    """What measuring cost: the harness's own CPU over the session, and each target's
-    sampler (the median over its runs of the sampler thread's CPU over its window)."""
-    rows = []
-    harness = doc.get("session", {}).get("harness") or {}
-    if harness.get("cpu_fraction") is not None:
-        rows.append((t("env_harness"), t("env_harness_value", cpu=harness["cpu_s"],
-                                         wall=harness["wall_s"],
-                                         fraction=harness["cpu_fraction"])))
-    per_target = data.sampler_fractions(doc)
-    if per_target:
-        rows.append((t("env_sampler"), ", ".join(
-            f"{target} {fraction:.1%} (n={n})" for target, (fraction, n) in per_target.items())))
-    return rows
-
-
 def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     m = doc.get("machine", {})
     mode = data.accel_mode(doc)
@@ -142,7 +126,7 @@ def _environment(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
             (t("env_arch"), m.get("arch") or "–"),
             (t("env_cgroup"), m.get("cgroup_mode") or "–"), (t("env_accel"), accel_text)]
     rows += _host_rows(m, t)
-    rows += _harness_rows(doc, t)
+    rows += evidence_view.harness_rows(doc, t)
     versions = ", ".join(f"{tool} {version or '(' + t('not_installed') + ')'}"
                          for tool, version in sorted((m.get("versions") or {}).items()))
     rows.append((t("env_versions"), versions or "–"))
@@ -190,29 +174,9 @@ def _summary(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
                 row_cells.append(_summary_cell(r, target, t))
             rows.append({"variant": variant, "metric": metric, "unit": first["unit"],
                          "arrow": arrow(first["better"]), "cells": row_cells})
-        groups.append({"workload": workload, "rows": _with_setup_rows(doc, workload, rows,
-                                                                       targets, t)})
+        groups.append({"workload": workload, "rows": evidence_view.with_setup_rows(
+            doc, workload, rows, targets, t)})
     return {"groups": groups, "targets": targets}
-
-
-SETUP_KEYS = ("tools", "disk", "network", "limits", "timer")
-
-
-def _with_setup_rows(doc: Mapping[str, Any], workload: str, rows: list[dict[str, Any]],
-                     targets: list[str], t: Translator) -> list[dict[str, Any]]:
-    """`rows` with a setup row after each variant's last metric: what each target's runs of
-    it had (tools, disk, network, limits, timer), so a ratio is read with its setup."""
-    out: list[dict[str, Any]] = []
-    for i, row in enumerate(rows):
-        out.append(row)
-        if i + 1 < len(rows) and rows[i + 1]["variant"] == row["variant"]:
-            continue
-        blocks = data.setups(doc, workload, row["variant"])
-        if blocks:
-            out.append({"setup": [
-                [(t(f"setup_{k}"), blocks[target][k]) for k in SETUP_KEYS
-                 if k in blocks.get(target, {})] for target in targets]})
-    return out
 
 
 def _n(value: Any) -> int | None:
@@ -392,53 +356,6 @@ def _limits(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
     return {"svg": svg, "cpu": cpu_rows, "memory": mem_rows}
 
 
-def _trace(doc: Mapping[str, Any], t: Translator) -> dict[str, Any] | None:
-    found = data.runs(doc, "evidence", "evidence.build", "container")
-    if not found:
-        return None
-    run = found[-1]
-    extra, metrics = run.get("extra") or {}, run.get("metrics") or {}
-    cached = {str(s.get("text")): s for s in extra.get("cached_steps") or []}
-    steps = []
-    for s in extra.get("cold_steps") or []:
-        c = cached.get(str(s.get("text"))) or {}
-        steps.append({"text": s.get("text"), "cold": s.get("seconds"),
-                      "cached": c.get("seconds"), "hit": c.get("cached"),
-                      "layer": s.get("layer") or c.get("layer")})
-    return {"steps": steps, "image": extra.get("image") or {},
-            "container": extra.get("container") or {}, "cold_s": metrics.get("cold_s"),
-            "cached_s": metrics.get("cached_s"), "dockerfile": extra.get("dockerfile"),
-            "build_svg": Markup(plots.build_plot(extra.get("cold_steps") or [],
-                                                 extra.get("cached_steps") or [], t))
-            if extra.get("cold_steps") else None}
-
-
-def _evidence_tables(doc: Mapping[str, Any]) -> dict[str, Any]:
-    kernel = [{"target": r["target"], "release": (r.get("extra") or {}).get("release"),
-               "boot_id": (r.get("extra") or {}).get("boot_id"),
-               "same": (r.get("metrics") or {}).get("same_as_host"),
-               "host": (r.get("extra") or {}).get("host_release"),
-               "host_boot_id": (r.get("extra") or {}).get("host_boot_id")}
-              for r in sorted(data.runs(doc, "evidence", "evidence.kernel"),
-                              key=lambda r: data.target_order(r["target"]))]
-    ns_runs = data.runs(doc, "evidence", "evidence.namespaces", "container")
-    ns = None
-    if ns_runs:
-        extra = ns_runs[-1].get("extra") or {}
-        inside = extra.get("ns_inodes_container") or {}
-        host = extra.get("ns_inodes_host") or {}
-        ns = {"rows": [{"name": n, "container": inside.get(n), "host": host.get(n),
-                        "differs": inside.get(n) != host.get(n)}
-                       for n in sorted(set(inside) | set(host))],
-              "pid_in": extra.get("pid_in_container"), "pid_host": extra.get("pid_on_host"),
-              "pid1": extra.get("pid1_command"), "hostname": extra.get("hostname_differs"),
-              "interfaces": ", ".join(extra.get("net_interfaces") or []) or "–",
-              "cgroup": extra.get("cgroup"), "chroot": extra.get("chroot") or None}
-    vol_runs = data.runs(doc, "evidence", "evidence.volume", "container")
-    volume = (vol_runs[-1].get("metrics") or {}) if vol_runs else None
-    return {"kernel": kernel, "ns": ns, "volume": volume}
-
-
 def _claims(doc: Mapping[str, Any], t: Translator, figures: Mapping[str, Any]
             ) -> list[dict[str, Any]]:
     out = []
@@ -526,8 +443,8 @@ def build_context(doc: Mapping[str, Any], path: str | os.PathLike[str], lang: st
     env = env or environment()
     startup = _startup(doc, t)
     footprint = _footprint(doc, t)
-    trace = _trace(doc, t)
-    evidence = _evidence_tables(doc)
+    trace = evidence_view.trace(doc, t)
+    evidence = evidence_view.evidence_tables(doc)
     macros = env.get_template("figures.html.j2").make_module({"t": t, "fmt": fmt})
     figures: dict[str, Any] = {
         "kernel": Markup(macros.kernel_table(evidence["kernel"])) if evidence["kernel"]

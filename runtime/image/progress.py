@@ -31,16 +31,13 @@ class BuildProgress(Protocol):
         """The image is in the store (and tagged)."""
 
 
-class Lines:
-    """The builder's classic account: `[i/n] TEXT` (` CACHED`) and `writing image ...`."""
+class _Unshown:
+    """Every event ignored: the base of the progresses that show little or nothing."""
 
-    captures_output = False
-
-    def __init__(self, out: Callable[[str], None]) -> None:
-        self.out = out
+    captures_output = True
 
     def step(self, index: int, total: int, text: str, cached: bool) -> None:
-        self.out(f"[{index}/{total}] {text}" + (" CACHED" if cached else ""))
+        pass
 
     def output(self, index: int, line: str) -> None:
         pass
@@ -50,6 +47,25 @@ class Lines:
 
     def failed(self, index: int, message: str) -> None:
         pass
+
+    def wrote(self, image_id: str, tag: str | None) -> None:
+        pass
+
+
+class Silent(_Unshown):
+    """Nothing shown, a RUN's output included (`build -q`, a build inside a measurement)."""
+
+
+class Lines(_Unshown):
+    """The builder's classic account: `[i/n] TEXT` (` CACHED`) and `writing image ...`."""
+
+    captures_output = False
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+
+    def step(self, index: int, total: int, text: str, cached: bool) -> None:
+        self.out(f"[{index}/{total}] {text}" + (" CACHED" if cached else ""))
 
     def wrote(self, image_id: str, tag: str | None) -> None:
         self.out(f"writing image {image_id}" + (f" naming to {tag}" if tag else ""))
@@ -89,24 +105,3 @@ def _shown(line: bytes) -> str:
     """What a terminal would show of the line: a progress meter's carriage returns rewrite
     it, so the last rewrite."""
     return line.rstrip(b"\r").rpartition(b"\r")[2].decode(errors="replace")
-
-
-class Silent:
-    """Nothing shown, a RUN's output included (`build -q`, a build inside a measurement)."""
-
-    captures_output = True
-
-    def step(self, index: int, total: int, text: str, cached: bool) -> None:
-        pass
-
-    def output(self, index: int, line: str) -> None:
-        pass
-
-    def done(self, index: int, seconds: float, cached: bool) -> None:
-        pass
-
-    def failed(self, index: int, message: str) -> None:
-        pass
-
-    def wrote(self, image_id: str, tag: str | None) -> None:
-        pass
