@@ -117,6 +117,7 @@ class Harness:
         for w in self.workloads:
             document.declare_workload(self.doc, w)
         self.done = document.completed_keys(self.doc)
+        self._record_skips()
         cpu0, wall0 = time.process_time(), time.monotonic()
         units = self.units()
         self._units = units
@@ -197,6 +198,21 @@ class Harness:
              targets: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
         return interleave(targets or list(self.targets), variants, repetitions, self.seed)
 
+    def cannot_run(self, v: Variant, target: str) -> str | None:
+        """Why `target` cannot run `v` in the setup it asks for (its scratch kind), or None."""
+        return self.targets[target].cannot_run(v.scratch) if v.needs_scratch else None
+
+    def _record_skips(self) -> None:
+        """Each scheduled variant a target cannot run as asked: in the results with its
+        reason and said once, not run (and never swapped for another setup)."""
+        for w in self.workloads:
+            for v in w.scheduled_variants():
+                for target in self.targets:
+                    reason = self.cannot_run(v, target)
+                    if reason is not None:
+                        document.skip_variant(self.doc, w.name, v.name, target, reason)
+                        self.progress(f"{v.name} on {target} skipped: {reason}")
+
     def _scheduled_units(self) -> list[tuple[Workload, Unit, Variant | None]]:
         """The command variants' warm-ups (not on the VM: a boot is its own warm-up) and
         measured runs, interleaved across workloads and targets."""
@@ -208,11 +224,13 @@ class Harness:
         units: list[tuple[Workload, Unit, Variant | None]] = []
         for name, target, _round in warmup_plan(targets, list(names), self.profile.warmup,
                                                 self.seed):
-            if target != "vm":
-                w, v = names[name]
+            w, v = names[name]
+            if target != "vm" and self.cannot_run(v, target) is None:
                 units.append((w, Unit(w.name, name, target, -1, self.profile.warmup), v))
         for name, target, rep in self.plan(list(names), self.profile.repeat):
             w, v = names[name]
+            if self.cannot_run(v, target) is not None:
+                continue  # listed as skipped, with its reason (_record_skips)
             reps = self.profile.repetitions(target, self.profile.repeat,
                                             shared=self.targets[target].batches)
             if rep < reps and (w.name, name, target, rep) not in self.done:
@@ -244,7 +262,7 @@ class Harness:
         if self.cpu_limit is not None and target != document.NATIVE:
             limits = Limits(cpu_quota_us=cpus_to_quota(self.cpu_limit))
         job = Job(image=image_tag(w.image), argv=v.argv(**values), limits=limits,
-                  sample_hz=self.profile.sample_hz)
+                  sample_hz=self.profile.sample_hz, scratch=v.scratch)
         cpu_threads = (int(v.cpu_threads.format(**values))
                        if v.cpu_threads is not None and target != "vm" else None)
         return job, cpu_threads

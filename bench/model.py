@@ -61,6 +61,9 @@ class Variant:
     parse: Parser | None = None                 # stdout -> metric name -> value
     metrics: tuple[Metric, ...] = ()            # results.metrics.named(...)
     needs_scratch: bool = False                 # a scratch area at "{scratch}" (disk)
+    # where that scratch area is: "volume" (a volume, a bind, a host directory: beside the
+    # root) or "layer" (inside the target's own root: a container's overlay upper)
+    scratch: str = "volume"
     # CPU-bound: how many threads it keeps busy ("1", "{threads}"), so the contention guard
     # knows what it asked for; None for a run that waits (disk) rather than computes.
     cpu_threads: str | None = None

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.targets.base import Job
-from bench.targets.vm import GUEST_MEMORY_BYTES
+from bench.targets.base import LAYER_SCRATCH, Job
+from bench.targets.vm import GUEST_MEMORY_BYTES, MKFS_OPTIONS
 from runtime.limits import Limits
 
 MIB = 1 << 20
@@ -54,11 +54,12 @@ def describe(target: str, job: Job, root: Path | None,
                              "network": NETWORK.get(target, "?"), "timer": timer,
                              "limits": limits_text(target, job)}
     if job.wants_scratch and root is not None:
-        block["disk"] = disk_text(target, root)
+        block["disk"] = disk_text(target, root, job.scratch)
         if target == "vm" and reps_per_boot and reps_per_boot > 1:
             block["disk"] = block["disk"].replace(
-                "ext4 made in the guest just before the command",
-                "ext4 made once per boot, emptied before each repetition")
+                "ext4 made in the guest before the first mark",
+                "ext4 made once per boot before the first mark, emptied before each "
+                "repetition")
     return block
 
 
@@ -70,19 +71,29 @@ def block(target: str, *, timer: str | None = None, network: str | None = None,
             "timer": timer or TIMER.get(target, "?"), "limits": limits}
 
 
-def disk_text(target: str, root: Path) -> str:
-    where = {"native": root / "scratch", "container": root / "volumes",
+def disk_text(target: str, root: Path, scratch: str = "volume") -> str:
+    """Where a scratch job's files lay on `target`: `scratch` is Job.scratch ("layer": the
+    target's own root, read in bench.targets.base.LAYER_SCRATCH)."""
+    layer = scratch == "layer"
+    where = {"native": root / "scratch",
+             "container": root / ("containers" if layer else "volumes"),
              "runc": root / "runc", "crun": root / "crun", "vm": root / "vm"}.get(target, root)
     fs = fs_type(where)
     if target == "native":
-        return f"a host directory ({fs})"
+        return f"a host directory ({fs})" + (
+            "; native has no container layer: the host filesystem is its equivalent"
+            if layer else "")
+    if layer and target in ("container", "runc", "crun"):
+        return (f"overlay upper ({fs}): {LAYER_SCRATCH} inside the container's root, an "
+                "overlayfs over the image's layers; no volume")
     if target == "container":
         return f"a volume: a host directory bind-mounted ({fs}); not the overlay layer"
     if target in ("runc", "crun"):
         return f"a host directory bind-mounted ({fs})"
     if target == "vm":
         return (f"virtio-blk, a sparse raw file on the host ({fs}), cache=none io=native; "
-                "ext4 made in the guest just before the command")
+                f"ext4 made in the guest before the first mark ({MKFS_OPTIONS}: inode tables "
+                "and journal zeroed then, not behind the command)")
     return fs
 
 

@@ -68,6 +68,13 @@ def setups(doc: Mapping[str, Any], workload: str, variant: str) -> dict[str, dic
     return {t: found[t] for t in sorted(found, key=target_order)}
 
 
+def skips(doc: Mapping[str, Any], workload: str, variant: str) -> dict[str, str]:
+    """target -> why it did not run `variant` in the setup it asks for (a session lists such
+    a variant as skipped rather than run it another way)."""
+    block = doc.get("workloads", {}).get(workload, {}).get("variants", {}).get(variant, {})
+    return dict(block.get("skipped") or {})
+
+
 def runs(doc: Mapping[str, Any], workload: str | None = None, variant: str | None = None,
          target: str | None = None, *, ok: bool | None = True) -> list[dict[str, Any]]:
     """The runs matching every given field (ok=None: failed ones too). ok=True: the runs

@@ -35,15 +35,18 @@ SETUP_KEYS = ("tools", "disk", "network", "limits", "timer")
 def with_setup_rows(doc: Mapping[str, Any], workload: str, rows: list[dict[str, Any]],
                      targets: list[str], t: Translator) -> list[dict[str, Any]]:
     """`rows` with a setup row after each variant's last metric: what each target's runs of
-    it had (tools, disk, network, limits, timer), so a ratio is read with its setup."""
+    it had (tools, disk, network, limits, timer), so a ratio is read with its setup; a
+    target that skipped the variant says why there instead."""
     out: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         out.append(row)
         if i + 1 < len(rows) and rows[i + 1]["variant"] == row["variant"]:
             continue
         blocks = data.setups(doc, workload, row["variant"])
-        if blocks:
+        skipped = data.skips(doc, workload, row["variant"])
+        if blocks or skipped:
             out.append({"setup": [
+                [(t("setup_skipped"), skipped[target])] if target in skipped else
                 [(t(f"setup_{k}"), blocks[target][k]) for k in SETUP_KEYS
                  if k in blocks.get(target, {})] for target in targets]})
     return out

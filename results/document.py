@@ -114,6 +114,21 @@ def declare_workload(doc: Document, workload: DeclaredWorkload) -> None:
     doc["workloads"][workload.name] = workload_block(workload)
 
 
+def skip_variant(doc: Document, workload: str, variant: str, target: str, reason: str) -> None:
+    """Record that `target` did not run `variant` in the setup it asks for, and why: the
+    variant's entry under "workloads" gets {"skipped": {target: reason}}."""
+    block = doc["workloads"][workload]["variants"][variant]
+    block.setdefault("skipped", {})[target] = reason
+
+
+def skipped(doc: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Every (workload, variant, target, reason) a session listed as skipped."""
+    return [(w, v, t, reason) for w, block in doc.get("workloads", {}).items()
+            for v, vblock in block.get("variants", {}).items()
+            for t, reason in sorted(vblock.get("skipped", {}).items(),
+                                    key=lambda kv: _target_order(kv[0]))]
+
+
 def finish(doc: Document, *, complete: bool = True) -> None:
     """Stamp the end; `complete` is False for a session cut short (Ctrl-C, a fatal error)."""
     doc["session"]["finished_at"] = _utc_now()

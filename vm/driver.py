@@ -135,7 +135,7 @@ class VmDriver:
         spec = GuestSpec(argv=process.argv, env=process.env, workdir=process.workdir,
                          hostname=hostname,
                          address=GUEST_ADDRESS if req.forwards is not None else "",
-                         repeat=req.repeat)
+                         repeat=req.repeat, prepare=list(req.prepare or ()))
         # The defaults a container's init sets at exec (runtime/init.py), sent in the spec.
         spec.env = image_config.merge_env([f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"],
                                           spec.env)

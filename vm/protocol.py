@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAGIC = b"\x1eISOBENCH1\x1e"
 HEADER = struct.Struct(">cI")
@@ -88,11 +88,15 @@ class GuestSpec:
     hostname: str = ""
     address: str = ""  # "10.0.2.15/24" when the guest has a NIC
     repeat: int = 1    # the command runs this many times, one after another, in one boot
+    # run once before the first repetition's mark, outside every window (a scratch disk's
+    # mkfs); a non-zero exit fails the run with exit code 125
+    prepare: list[str] = field(default_factory=list)
 
     def encode(self) -> bytes:
         """key\\0value\\0 records; NUL cannot occur in argv or env, so no escaping is needed."""
         records: list[tuple[str, str]] = [("arg", a) for a in self.argv]
         records += [("env", e) for e in self.env]
+        records += [("prep", a) for a in self.prepare]
         records += [("uid", str(self.uid)), ("gid", str(self.gid)), ("workdir", self.workdir)]
         records += [("group", str(g)) for g in self.groups]
         if self.hostname:
@@ -122,6 +126,8 @@ class GuestSpec:
                     spec.argv.append(value)
                 case b"env":
                     spec.env.append(value)
+                case b"prep":
+                    spec.prepare.append(value)
                 case b"uid":
                     spec.uid = int(value)
                 case b"gid":

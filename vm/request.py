@@ -69,6 +69,9 @@ class VmRequest:
     # (the bench harness: the host's CPU times, for the contention guard).
     repeat: int = 1
     on_mark: Callable[[], dict[str, Any]] | None = None
+    # A command the guest runs once before the first repetition's mark (protocol.GuestSpec
+    # .prepare): the scratch disk's mkfs, outside every window.
+    prepare: list[str] | None = None
 
 
 def cpu_limits(req: VmRequest) -> Limits | None:

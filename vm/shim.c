@@ -10,7 +10,8 @@
  *                M (a message from this init), F ("code\tmessage": the command never ran),
  *                X (the exit code, decimal), and around each repetition B ("index uptime")
  *                and D ("index code uptime", after its output) when the spec asks for
- *                `repeat` runs of the command in this one boot
+ *                `repeat` runs of the command in this one boot; a `prep` command in the
+ *                spec runs once before the first B (a scratch disk's mkfs)
  * host -> guest: S (the spec: key\0value\0 records), K (stats taken: power off now)
  *
  * Built statically by vm/guest.py, so it runs on any image, even one without a libc.
@@ -149,8 +150,9 @@ static void fail(int code, const char *fmt, ...) {
 struct spec {
     char *argv[MAX_LIST];
     char *env[MAX_LIST];
+    char *prep[MAX_LIST];  /* run once before the first mark (a scratch disk's mkfs) */
     gid_t groups[256];
-    int argc, envc, ngroups, repeat;
+    int argc, envc, ngroups, repeat, prepc;
     uid_t uid;
     gid_t gid;
     const char *workdir, *hostname, *address;
@@ -172,6 +174,8 @@ static void parse_spec(char *buf, uint32_t len, struct spec *s) {
             s->argv[s->argc++] = value;
         else if (!strcmp(key, "env") && s->envc < MAX_LIST - 1)
             s->env[s->envc++] = value;
+        else if (!strcmp(key, "prep") && s->prepc < MAX_LIST - 1)
+            s->prep[s->prepc++] = value;
         else if (!strcmp(key, "group") && s->ngroups < 256)
             s->groups[s->ngroups++] = (gid_t)strtoul(value, NULL, 10);
         else if (!strcmp(key, "uid"))
@@ -454,8 +458,20 @@ int main(void) {
         msg("sethostname: %s", strerror(errno));
     setup_network(s.address);
 
-    int code = -1;
-    for (int i = 0; i < s.repeat; i++) {
+    int code = 0;
+    if (s.prepc > 0) {
+        /* The preparation runs once, before the first mark: outside every repetition's
+         * window (its output reaches the host, outside every repetition's). */
+        static struct spec p;
+        p = s;
+        memcpy(p.argv, s.prep, sizeof p.argv);
+        p.argc = s.prepc;
+        code = run(&p);
+        if (code > 0)
+            fail(125, "isobench init: the preparation before the first repetition exited %d",
+                 code);
+    }
+    for (int i = 0; code >= 0 && i < s.repeat; i++) {
         /* Each repetition between two marks: the host reads QEMU's cgroup as each arrives,
          * so every repetition is accounted on its own window. */
         char mark[96];

@@ -1,7 +1,9 @@
 """What every target shares: the job it is given, the outcome it returns, its interface.
 
 A command that mentions {scratch} gets a scratch area there: a host directory natively, a
-volume on the host disk in a container and under runc, a virtio disk in the VM.
+volume on the host disk in a container and under runc, a virtio disk in the VM. A job whose
+scratch is "layer" writes inside the target's own root instead (LAYER_SCRATCH, a directory
+of the image that no volume covers): a container's overlay upper, runc's bundle overlay.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from runtime.cgroups import CgroupError, open_cgroup
 from runtime.limits import Limits
 
 SCRATCH = "/scratch"
+LAYER_SCRATCH = "/var/tmp"  # in every Debian image, and no runtime mounts over it
+SCRATCH_KINDS = ("volume", "layer")
 TIMEOUT_EXIT = 124
 
 
@@ -31,6 +35,7 @@ class Job:
     # footprint: read the memory of the host process that answers for the instance (the
     # container's monitor; runc's own foreground process) once it idles
     process_memory: bool = False
+    scratch: str = "volume"          # where {scratch} is: bench.model.Variant.scratch
 
     @property
     def wants_scratch(self) -> bool:
@@ -60,6 +65,12 @@ class Target(ABC):
 
     def unavailable(self) -> str | None:
         """None when this host can run the target, else why not."""
+        return None
+
+    def cannot_run(self, scratch: str) -> str | None:
+        """Why this target cannot run a job whose scratch area is `scratch` (Job.scratch) in
+        the setup asked for, as one line; None when it can. The harness lists such a variant
+        as skipped on this target with the reason, never runs it some other way."""
         return None
 
     # True: run_batch() runs several repetitions in one instance (the VM: one boot), each

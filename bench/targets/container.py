@@ -1,5 +1,6 @@
 """The `container` target: isobench's own runtime, the workload's image, --network none; a
-command's scratch area is a volume on the host disk."""
+command's scratch area is a volume on the host disk, or (a "layer" job) a directory of the
+container's own root, so its writes land in the overlay's upper directory."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import secrets
 import time
 
 from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
-from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
+from bench.targets.base import LAYER_SCRATCH, SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
 from runtime.limits import Limits
 from runtime.spec import ContainerSpec
@@ -20,8 +21,11 @@ class ContainerTarget(Target):
         return self.cgroup_problem()
 
     def run(self, job: Job) -> Outcome:
-        volume = f"bench-scratch-{secrets.token_hex(6)}" if job.wants_scratch else None
-        c = self.rt.create(ContainerSpec(job.image, job.command(SCRATCH), network="none",
+        layer = job.scratch == "layer"
+        volume = f"bench-scratch-{secrets.token_hex(6)}" \
+            if job.wants_scratch and not layer else None
+        argv = job.command(LAYER_SCRATCH if layer else SCRATCH)
+        c = self.rt.create(ContainerSpec(job.image, argv, network="none",
                                          limits=job.limits or Limits(),
                                          volumes=[f"{volume}:{SCRATCH}"] if volume else []))
         try:

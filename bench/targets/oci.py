@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from bench import leases
 from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
-from bench.targets.base import SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
+from bench.targets.base import LAYER_SCRATCH, SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from bench.timers import communicate_timed
 from runtime import cgroups
 from runtime.cgroups.base import remove_tree
@@ -65,7 +65,8 @@ class RuncTarget(Target):
         spec = copy.deepcopy(_runc_spec())
         proc = spec["process"]
         proc["terminal"] = False
-        proc["args"] = job.command(SCRATCH)
+        # a "layer" job writes inside the root: the bundle's overlay upper (no bind)
+        proc["args"] = job.command(LAYER_SCRATCH if job.scratch == "layer" else SCRATCH)
         proc["env"] = image.config.Env or proc["env"]
         proc["cwd"] = image.config.WorkingDir or "/"
         spec["root"] = {"path": str(rootfs), "readonly": False}
@@ -101,7 +102,7 @@ class RuncTarget(Target):
         run_dir = self.rt.root / self.binary / "runs" / secrets.token_hex(6)
         cg_name = self._cgroup_name(self.binary)
         cg = cgroups.open_cgroup(cg_name)  # runc's own cgroup nests inside: counters add up here
-        scratch = run_dir / "scratch" if job.wants_scratch else None
+        scratch = run_dir / "scratch" if job.wants_scratch and job.scratch != "layer" else None
         cid = run_dir.name
         state = run_dir / "state"
         lease.note(cgroup=cg_name, mount=str(run_dir / "rootfs"), dirs=[str(run_dir)],

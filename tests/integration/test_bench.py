@@ -246,6 +246,10 @@ ORCHESTRATION = "net,startup,density,limits,evidence"
 ALL_TARGETS = "native,container,runc,crun,vm"
 
 
+def runs_of(doc: dict, variant: str) -> list[dict]:
+    return [r for r in doc["runs"] if r["variant"] == variant]
+
+
 def one(doc: dict, variant: str, target: str) -> dict:
     found = [r for r in doc["runs"] if r["variant"] == variant and r["target"] == target]
     assert len(found) == 1, (variant, target, len(found))
@@ -404,5 +408,52 @@ def test_vm_cells_take_their_repetitions_from_one_boot(cli: Cli, tmp_path: Path)
             "iops" if "rand" in variant else "mb_s")
         assert all(r["metrics"][metric] > 0 for r in runs), (variant, metric)
         assert doc["summary"][variant.split(".")[0]][variant][metric]["vm"]["n"] == 3
+    # the scratch disk made (and zeroed) before the first mark, once per boot
+    disk = runs_of(doc, "disk.randwrite")[0]["extra"]["setup"]["disk"]
+    assert "ext4 made once per boot before the first mark" in disk and \
+        "lazy_itable_init=0,lazy_journal_init=0" in disk, disk
+    # a variant the VM cannot run as asked is skipped with its reason, never run otherwise
+    for variant in ("disk.layer.randread", "disk.layer.randwrite"):
+        assert f"{variant} on vm skipped: the VM has no container layer" in proc.stderr
+        assert not runs_of(doc, variant)
+        assert doc["workloads"]["disk"]["variants"][variant]["skipped"]["vm"].startswith(
+            "the VM has no container layer")
     after = vm_census(cli)
     assert after.domains == [] and after.runs == 0 and after.sockets == vm_before.sockets
+
+
+def test_disk_layer_variant_lies_on_the_overlay_upper(cli: Cli, tmp_path: Path) -> None:
+    """disk.layer.*: the container's and runc's fio write inside their own root, whose file
+    lies on overlayfs (read from inside by the kernel's statfs), while the volume variant's
+    does not; the setup block says so, and native names its host directory as the
+    equivalent."""
+    from bench import workloads
+    from bench.targets import ContainerTarget, Job, RuncTarget
+    from runtime.api import Runtime
+
+    before = cli.census()
+    doc, _ = tiny_session(cli, tmp_path / "session", TARGETS, "disk", seed=15)
+    for variant in ("disk.layer.randread", "disk.layer.randwrite"):
+        runs = {r["target"]: r for r in doc["runs"] if r["variant"] == variant}
+        assert set(runs) == {"native", "container", "runc"}, variant
+        assert all(r["ok"] and r["metrics"]["iops"] > 0 for r in runs.values()), runs
+        disks = {t: r["extra"]["setup"]["disk"] for t, r in runs.items()}
+        assert disks["container"].startswith("overlay upper (") and \
+            disks["runc"].startswith("overlay upper ("), disks
+        assert "equivalent" in disks["native"], disks
+    assert one(doc, "disk.randwrite", "container")["extra"]["setup"]["disk"].startswith(
+        "a volume")
+    # the same fio command, then the filesystem its file lay on, as seen from inside
+    fio = workloads.variant("disk.layer.randwrite").argv(seconds=1, threads=1,
+                                                         scratch="{scratch}")
+    probe = ['"$@" >/dev/null && stat -f -c %T {scratch}/isobench-fio.dat', "sh", *fio]
+    rt = Runtime(cli.root)
+    for target in (ContainerTarget(rt), RuncTarget(rt)):
+        seen = {}
+        for scratch in ("layer", "volume"):
+            outcome = target.run(Job("isobench-bench", ["sh", "-c", *probe], scratch=scratch,
+                                     timeout=120))
+            assert outcome.exit_code == 0, (target.name, outcome.stderr[-2000:])
+            seen[scratch] = outcome.stdout.split()[-1]
+        assert seen["layer"] == "overlayfs" != seen["volume"], (target.name, seen)
+    assert cli.census() - before == type(before)(0, 0, 0, 0)

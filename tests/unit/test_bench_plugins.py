@@ -120,3 +120,42 @@ def test_a_failed_run_of_a_command_variant_is_recorded_not_raised(tmp_path: Path
     doc = harness(tmp_path, Broken(), said).run()
     failed = [r for r in doc["runs"] if not r["ok"]]
     assert len(failed) == 2 and "  failed: OSError: [Errno 5] I/O error" in said
+
+
+LAYERED = Workload("layered", "bench", (
+    Variant("layered.volume", ("write", "{scratch}"), lambda out: {"n": 1.0},
+            (Metric("n", "", "higher", "layered: a count"),), needs_scratch=True),
+    Variant("layered.layer", ("write", "{scratch}"), lambda out: {"n": 1.0},
+            (Metric("n", "", "higher", "layered: a count"),), needs_scratch=True,
+            scratch="layer"),
+))
+
+
+def test_a_variant_a_target_cannot_run_as_asked_is_skipped_with_its_reason(
+        tmp_path: Path) -> None:
+    """Issue 15: a target that cannot give a variant its setup (the VM has no container layer)
+    skips it: the reason in the results and said once, the variant never run there, nor run
+    in another setup; the same variant still runs on a target that can."""
+    class NoLayer(Echo):
+        name = "vm"
+
+        def cannot_run(self, scratch: str) -> str | None:
+            return "no container layer here" if scratch == "layer" else None
+
+    native, vm, said = Echo(), NoLayer(), []
+    doc = document.new_document(profile="tiny", argv=[], repeat=1, seed=0, machine=MACHINE)
+    h = Harness(None, {"native": native, "vm": vm}, [LAYERED], PROFILES["tiny"],  # type: ignore[arg-type]
+                tmp_path, doc=doc, seed=1, progress=said.append)
+    h.build_images = lambda: None  # type: ignore[method-assign]
+    doc = h.run()
+    assert [j.scratch for j in vm.jobs] == ["volume"]  # never the layer one, in any setup
+    assert sorted(j.scratch for j in native.jobs if j.argv) == ["layer", "volume"]
+    assert doc["workloads"]["layered"]["variants"]["layered.layer"]["skipped"] == \
+        {"vm": "no container layer here"}
+    assert "skipped" not in doc["workloads"]["layered"]["variants"]["layered.volume"]
+    assert document.skipped(doc) == [("layered", "layered.layer", "vm",
+                                      "no container layer here")]
+    assert said.count("layered.layer on vm skipped: no container layer here") == 1
+    assert not [r for r in doc["runs"] if r["target"] == "vm" and r["variant"] ==
+                "layered.layer"]
+    assert document.load(tmp_path / "results.json") == doc  # the schema takes it

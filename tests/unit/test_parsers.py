@@ -444,6 +444,8 @@ VARIANT_FIXTURES = {
     "memory.seq": "sysbench_memory_seq.txt", "memory.random": "sysbench_memory_random.txt",
     "disk.randread": "fio_randread.json", "disk.randwrite": "fio_randwrite.json",
     "disk.seqread": "fio_seqread.json", "disk.seqwrite": "fio_seqwrite.json",
+    # the same fio output, written inside the container's root (its overlay upper)
+    "disk.layer.randread": "fio_randread.json", "disk.layer.randwrite": "fio_randwrite.json",
 }
 
 

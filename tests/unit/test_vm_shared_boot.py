@@ -52,6 +52,14 @@ def test_repeat_travels_in_the_spec_only_when_asked() -> None:
     assert GuestSpec.decode(one.encode()[5:]).repeat == 1
 
 
+def test_a_preparation_travels_in_the_spec_only_when_asked() -> None:
+    """The command the shim runs once before the first mark (a scratch disk's mkfs)."""
+    assert b"prep\0" not in GuestSpec(argv=["true"], env=[]).encode()
+    spec = GuestSpec(argv=["fio"], env=[], repeat=3, prepare=["sh", "-c", "mkfs.ext4 x"])
+    assert b"prep\0sh\0prep\0-c\0prep\0mkfs.ext4 x\0" in spec.encode()
+    assert GuestSpec.decode(spec.encode()[5:]) == spec
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 100.0
