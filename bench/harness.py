@@ -31,6 +31,7 @@ from results import document
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument
 from runtime.image.builder import Builder
+from runtime.image.store import DEFAULT_PATH
 from runtime.limits import Limits, cpus_to_quota
 
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -70,6 +71,7 @@ class Harness:
         self.unit_ok = True  # every record of the unit running now was ok
         self._units: list[tuple[Workload, Unit, Variant | None]] = []  # this session's
         self._batched: set[RunKey] = set()  # recorded by a batch ahead of their own turn
+        self._tools: dict[tuple[str, str], dict[str, Any]] = {}  # (image, tool) -> _tool's
 
     # ---- setup ----
     def _availability(self) -> dict[str, dict[str, Any]]:
@@ -142,6 +144,18 @@ class Harness:
         document.recompute_summary(self.doc)
         self._save()
         return self.doc
+
+    def _tool(self, job: Job) -> dict[str, Any]:
+        """The command's tool as the targets see it (the same image's files on each: see
+        setup.image_tool), looked up once per image and tool."""
+        key = (job.image, job.argv[0])
+        if key not in self._tools:
+            image = self.rt.image(job.image)
+            path = next((e.split("=", 1)[1] for e in reversed(image.config.Env or [])
+                         if e.startswith("PATH=")), DEFAULT_PATH)
+            self._tools[key] = setup.image_tool(self.rt.images.lower_dirs(image), path,
+                                                job.argv[0])
+        return dict(self._tools[key])
 
     def _harness_cost(self, cpu0: float, wall0: float) -> None:
         """The harness's own CPU over this invocation (every thread of this process: the
@@ -322,6 +336,8 @@ class Harness:
         rec.extra["setup"] = setup.describe(rec.target, job,
                                             self.rt.root if self.rt is not None else None,
                                             reps_per_boot=outcome.reps_per_boot)
+        if self.rt is not None and job.argv:
+            rec.extra["setup"]["tool"] = self._tool(job)
         cap = job.limits.cpu_quota_us / job.limits.cpu_period_us \
             if job.limits and job.limits.cpu_quota_us else None
         # A VM's whole-boot window holds QEMU's CPU from before it joined our cgroup in the

@@ -19,7 +19,8 @@ from runtime.limits import Limits
 
 MIB = 1 << 20
 TOOLS = {
-    "native": "the host's (PATH)",
+    "native": "the image's, chrooted into its layers merged read-only (overlayfs; no "
+              "namespaces)",
     "container": "the image's",
     "runc": "the image's (the same layers as a bundle)",
     "crun": "the image's (the same layers as a bundle)",
@@ -33,7 +34,8 @@ NETWORK = {
     "vm": "QEMU user-mode networking (slirp)",
 }
 TIMER = {
-    "native": "fork of a shell that joins the cgroup and execs the command → its exit",
+    "native": "fork of a shell that joins the cgroup and execs chroot into the image → its "
+              "exit; the overlay mount and unmount outside",
     "container": "isobench start (namespaces, mounts, cgroup) → the container's exit",
     "runc": "`runc run` (namespaces, cgroup) → exit; the overlay mount and teardown outside",
     "crun": "`crun run` (namespaces, cgroup) → exit; the overlay mount and teardown outside",
@@ -80,7 +82,7 @@ def disk_text(target: str, root: Path, scratch: str = "volume") -> str:
              "runc": root / "runc", "crun": root / "crun", "vm": root / "vm"}.get(target, root)
     fs = fs_type(where)
     if target == "native":
-        return f"a host directory ({fs})" + (
+        return f"a host directory ({fs}) bound on /tmp in the chroot" + (
             "; native has no container layer: the host filesystem is its equivalent"
             if layer else "")
     if layer and target in ("container", "runc", "crun"):
@@ -139,3 +141,44 @@ def fs_type(path: Path) -> str:
             if inside and len(mount_point) >= len(best):
                 best, fstype = mount_point, fields[fields.index("-") + 1]
     return fstype
+
+
+def image_tool(layers: list[str], path_env: str, name: str) -> dict[str, Any]:
+    """The tool `name` as every image-based target sees it: where the image's PATH finds it
+    in `layers` (overlay order, topmost first) and the version of the Debian package that
+    ships it, from the image's own dpkg database. Every target runs these very files (native
+    chrooted into the layers, the containers over them, the VM from a disk made of them)."""
+    found = {"name": name, "path": None, "version": None}
+    for d in path_env.split(":"):
+        candidate = f"{d.rstrip('/')}/{name}"
+        if any(os.path.lexists(f"{layer}{candidate}") for layer in layers):
+            found["path"] = candidate
+            break
+    if found["path"] is None:
+        return found
+    dpkgs = [Path(layer) / "var/lib/dpkg" for layer in layers]
+    status = next((d / "status" for d in dpkgs if (d / "status").is_file()), None)
+    if status is not None:
+        found["version"] = _package_version(dpkgs, status, found["path"])
+    return found
+
+
+def _package_version(dpkgs: list[Path], status: Path, path: str) -> str | None:
+    """'<package> <version>' of the package whose file list (in any layer's dpkg database)
+    holds `path` or its /usr twin (Debian's merged /usr lists /usr/bin/x where PATH finds
+    /bin/x), from the topmost `status`; None when no package ships it."""
+    wanted = {path, "/usr" + path, path.removeprefix("/usr")}
+    owner = None
+    for listing in (p for d in dpkgs for p in sorted((d / "info").glob("*.list"))):
+        with open(listing, errors="replace") as f:
+            if any(line.rstrip("\n") in wanted for line in f):
+                owner = listing.stem.split(":")[0]
+                break
+    if owner is None:
+        return None
+    for stanza in status.read_text(errors="replace").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
+                      if ": " in line and not line.startswith(" "))
+        if fields.get("Package") == owner and "Version" in fields:
+            return f"{owner} {fields['Version']}"
+    return None

@@ -47,7 +47,6 @@ TARGETS = os.environ.get("ISOBENCH_PYTEST_TARGETS", "native,container,runc").spl
 ROUNDS = int(os.environ.get("ISOBENCH_PYTEST_ROUNDS", "5"))
 SCALE = float(os.environ.get("ISOBENCH_PYTEST_SCALE", "1"))
 VARIANTS = [(w, v) for w in command_workloads() for v in w.scheduled_variants() if v.fixed]
-IMAGELESS = {"native"}     # runs the host's own tools
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -97,12 +96,11 @@ def runtime() -> Iterator[Runtime]:
         os.environ["ISOBENCH_CGROUP_PARENT"] = root.name  # isobench-pytest-...
     try:
         rt = Runtime(root)
-        if set(TARGETS) - IMAGELESS:
-            from runtime.image.builder import Builder
+        from runtime.image.builder import Builder
 
-            for name in sorted({w.image for w, _ in VARIANTS}):
-                Builder(rt, out=lambda _line: None).build(IMAGES_DIR / name,
-                                                          tag=image_tag(name))
+        # every target runs the image's tools, native too (chrooted into its layers)
+        for name in sorted({w.image for w, _ in VARIANTS}):
+            Builder(rt, out=lambda _line: None).build(IMAGES_DIR / name, tag=image_tag(name))
         before = leftovers(rt)      # a given root's parent may hold others' cgroups
         yield rt
         left = {kind: n - before.get(kind, 0) for kind, n in leftovers(rt).items()
@@ -129,8 +127,8 @@ def test_variant(benchmark, runtime: Runtime, workload: Workload,  # noqa: ANN00
         pytest.fail(f"ISOBENCH_PYTEST_TARGETS: unknown target {target!r} "
                     f"(valid: {', '.join(targets)})", pytrace=False)
     tgt = targets[target]
-    reason = tgt.unavailable()
-    if reason:
+    reason = tgt.unavailable() or tgt.cannot_run(variant.scratch)
+    if reason:  # a target that cannot run it as asked: never run in another setup
         pytest.skip(reason)
     assert variant.fixed is not None
     amount = work(variant.fixed)
@@ -138,7 +136,7 @@ def test_variant(benchmark, runtime: Runtime, workload: Workload,  # noqa: ANN00
     outcomes = []
 
     def once() -> None:
-        outcome = tgt.run(Job(image_tag(workload.image), argv))
+        outcome = tgt.run(Job(image_tag(workload.image), argv, scratch=variant.scratch))
         assert outcome.exit_code == 0, outcome.stderr[-500:]
         outcomes.append(outcome)
 

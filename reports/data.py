@@ -170,6 +170,7 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                  "q3": cell.get("q3"), "min": cell.get("min"),
                                  "max": cell.get("max"), "ratio": ratio, "ci_low": lo,
                                  "ci_high": hi, "noisy": noisy or None,
+                                 "refused": cell.get("ratio_refused"),
                                  "contended": cell.get("contended_excluded", 0),
                                  "class": ratio_class(better, ratio, lo, hi, threshold(metric),
                                                       n=cell.get("n"),
@@ -180,7 +181,7 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                              r["target"]) for r in rows})
     columns = ["workload", "variant", "metric", "unit", "better", "target", "n", "median",
                "iqr", "q1", "q3", "min", "max", "ratio", "ci_low", "ci_high", "noisy",
-               "contended", "class"]
+               "refused", "contended", "class"]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
@@ -206,7 +207,7 @@ def _all_contended_rows(doc: Mapping[str, Any], skip: set[str],
                      "better": better, "target": target, "n": 0, "median": None,
                      "iqr": None, "q1": None, "q3": None, "min": None, "max": None,
                      "ratio": None, "ci_low": None, "ci_high": None, "noisy": None,
-                     "contended": count, "class": "contended"})
+                     "refused": None, "contended": count, "class": "contended"})
     return rows
 
 

@@ -203,7 +203,9 @@ def _summary_cell(r: Mapping[str, Any], target: str, t: Translator) -> dict[str,
     notes = []
     if isinstance(r["noisy"], str):  # pandas keeps a column of None as NaN
         notes.append(t("cell_noisy", reason=r["noisy"]))
-    if r["class"] == "insufficient":
+    if isinstance(r.get("refused"), str):
+        notes.append(r["refused"])
+    elif r["class"] == "insufficient":
         notes.append(t("cell_insufficient"))
     if r["contended"]:
         notes.append(t("cell_contended", n=int(r["contended"])))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from results import metrics
-from results.document import NATIVE, contended_counts, run_values
+from results.document import NATIVE, contended_counts, run_values, tool_versions
 from results.errors import ResultsError
 from results.stats import MIN_CI_N, Bootstrap, ci_supported, finite, ratio_bootstrap
 
@@ -353,11 +353,21 @@ def compare(base_doc: Document, new_doc: Document, threshold: float | None = Non
     cells = sorted(base.keys() | new.keys(), key=_order)
     warnings += _unused_overrides(thresholds, cells)
     judged: list[tuple[Cell, str, str | None, float, Change | _Pending]] = []
+    base_tools, new_tools = tool_versions(base_doc), tool_versions(new_doc)
     for cell in cells:
         unit, better = unit_and_direction(base_doc, new_doc, *cell[:3])
         limit = thresholds.for_cell(cell)
-        verdict = _judge(better, finite(base.get(cell, [])), finite(new.get(cell, [])), limit,
-                         resamples)
+        refused = _tools_differ(base_tools, new_tools, cell)
+        if refused is not None:  # different binaries: no ratio, said once per cell
+            b, n = finite(base.get(cell, [])), finite(new.get(cell, []))
+            verdict: Change | _Pending = Change(
+                INSUFFICIENT, statistics.median(b) if b else None,
+                statistics.median(n) if n else None, None, len(b), len(n))
+            if refused not in warnings:
+                warnings.append(refused)
+        else:
+            verdict = _judge(better, finite(base.get(cell, [])), finite(new.get(cell, [])),
+                             limit, resamples)
         judged.append((cell, unit, better, limit, verdict))
     family = [j for *_, j in judged if isinstance(j, _Pending)]
     decisions = dict(zip(map(id, family), holm([p.p_value for p in family], alpha),
@@ -370,6 +380,18 @@ def compare(base_doc: Document, new_doc: Document, threshold: float | None = Non
                               *decisions[id(verdict)], limit)
         result.rows.append(Row(*cell, unit, better, limit, verdict))
     return result
+
+
+def _tools_differ(base: Mapping[tuple[str, str, str], set[str]],
+                  new: Mapping[tuple[str, str, str], set[str]], cell: Cell) -> str | None:
+    """The one line refusing a cell whose two sessions ran different versions of its tool
+    (each run's setup.tool.version); None when they match or either is unknown."""
+    key = (cell[0], cell[1], cell[3])
+    b, n = base.get(key), new.get(key)
+    if not b or not n or b == n:
+        return None
+    return (f"{cell[1]} on {cell[3]}: no ratio, the baseline ran {', '.join(sorted(b))} and "
+            f"the new session {', '.join(sorted(n))} (different binaries)")
 
 
 def _unused_overrides(thresholds: Thresholds, cells: Sequence[Cell]) -> list[str]:

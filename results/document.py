@@ -259,6 +259,29 @@ def _target_order(target: str) -> tuple[int, str]:
     return (order.index(target) if target in order else len(order), target)
 
 
+def tool_versions(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], set[str]]:
+    """(workload, variant, target) -> the versions of the tool its successful runs ran, as
+    each run's setup block records them (setup.tool.version: "<package> <version>")."""
+    out: dict[tuple[str, str, str], set[str]] = {}
+    for run in doc.get("runs", []):
+        tool = ((run.get("extra") or {}).get("setup") or {}).get("tool") or {}
+        if run.get("ok") and tool.get("version"):
+            out.setdefault((run["workload"], run["variant"], run["target"]),
+                           set()).add(str(tool["version"]))
+    return out
+
+
+def tool_mismatch(tools: Mapping[tuple[str, str, str], set[str]], workload: str,
+                  variant: str, target: str) -> str | None:
+    """Why no ratio to native may be drawn for this cell: the one line saying the two sides
+    ran different versions of the tool; None when they ran the same (or one is unknown)."""
+    mine, native = tools.get((workload, variant, target)), tools.get((workload, variant, NATIVE))
+    if target == NATIVE or not mine or not native or mine == native:
+        return None
+    return (f"no ratio: {target} ran {', '.join(sorted(mine))}, native "
+            f"{', '.join(sorted(native))} (different binaries)")
+
+
 def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
                       resamples: int = 2000) -> None:
     """Rebuild the summary from the raw runs (all of it, or one (workload, variant)).
@@ -271,6 +294,7 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
     grouped = _values_by_repetition(doc)
     flagged = {} if keeps_contended(doc) else contended_counts(doc)
     shared = shared_boot_cells(doc)
+    tools = tool_versions(doc)
     summary = doc.setdefault("summary", {})
     if only is None:
         summary.clear()
@@ -294,6 +318,9 @@ def recompute_summary(doc: Document, *, only: tuple[str, str] | None = None,
         else:
             cell = summary_cell(values, [v for _, v in native_pairs or []], seed=seed,
                                 resamples=resamples)
+        refused = tool_mismatch(tools, workload, variant, target)
+        if refused is not None:  # the two sides ran different binaries: no ratio at all
+            cell.update(ratio_to_native=None, ci_low=None, ci_high=None, ratio_refused=refused)
         cell["contended_excluded"] = flagged.get((workload, variant, target), 0)
         cell["noisy"] = noisy_reason(values, metric_cv_limit(metric))
         metrics = summary.setdefault(workload, {}).setdefault(variant, {})

@@ -1,6 +1,7 @@
 """Targets: where a workload's command runs, each accounted by a cgroup the same way.
 
-    native     a host process in a fresh cgroup of its own (the baseline); the host's tools
+    native     a host process in a fresh cgroup of its own (the baseline), chrooted into the
+               image's layers merged read-only: its tools, no namespaces
     container  isobench's own runtime, the workload's image, --network none
     runc       the same image flattened into an OCI bundle, run by `runc run`
     crun       the same bundle run by `crun run`, where crun can run (listed either way)

@@ -24,6 +24,7 @@ from bench.collectors import Sampler, cgroup_reader, sample_reader
 from bench.targets.base import TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
 from runtime.image import config as image_config
+from runtime.image.store import DEFAULT_PATH
 from runtime.syscalls import (
     MNT_DETACH,
     MS_BIND,
@@ -94,9 +95,7 @@ class NativeTarget(Target):
         """The image's environment (PATH above all: chroot looks the command up in it), as a
         container gets it; the host's own is not passed in."""
         image = self.rt.image(image_ref)
-        merged = image_config.merge_env(
-            ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            image.config.Env or [])
+        merged = image_config.merge_env([f"PATH={DEFAULT_PATH}"], image.config.Env or [])
         return dict(e.split("=", 1) for e in merged if "=" in e)
 
     @contextmanager

@@ -422,13 +422,14 @@ def test_vm_cells_take_their_repetitions_from_one_boot(cli: Cli, tmp_path: Path)
     assert after.domains == [] and after.runs == 0 and after.sockets == vm_before.sockets
 
 
-def test_disk_layer_variant_lies_on_the_overlay_upper(cli: Cli, tmp_path: Path) -> None:
+def test_disk_layer_variant_and_native_in_the_image(cli: Cli, tmp_path: Path) -> None:
     """disk.layer.*: the container's and runc's fio write inside their own root, whose file
     lies on overlayfs (read from inside by the kernel's statfs), while the volume variant's
     does not; the setup block says so, and native names its host directory as the
-    equivalent."""
+    equivalent. Native runs the image's very fio, chrooted into its read-only layers, and
+    leaves no mount behind, a failed run included."""
     from bench import workloads
-    from bench.targets import ContainerTarget, Job, RuncTarget
+    from bench.targets import ContainerTarget, Job, NativeTarget, RuncTarget
     from runtime.api import Runtime
 
     before = cli.census()
@@ -456,4 +457,20 @@ def test_disk_layer_variant_lies_on_the_overlay_upper(cli: Cli, tmp_path: Path) 
             assert outcome.exit_code == 0, (target.name, outcome.stderr[-2000:])
             seen[scratch] = outcome.stdout.split()[-1]
         assert seen["layer"] == "overlayfs" != seen["volume"], (target.name, seen)
-    assert cli.census() - before == type(before)(0, 0, 0, 0)
+    # one binary everywhere: native runs the image's fio (chrooted into its layers, read-only)
+    tools = {r["target"]: r["extra"]["setup"]["tool"] for r in doc["runs"]}
+    assert tools["native"] == tools["container"] == tools["runc"], tools
+    assert tools["native"]["path"] == "/usr/bin/fio" and \
+        tools["native"]["version"].startswith("fio "), tools
+    which = ["sh", "-c", "fio --version; stat -f -c %T /; touch /etc/x 2>/dev/null || echo ro; "
+             "stat -f -c %T {scratch}"]
+    native = NativeTarget(rt).run(Job("isobench-bench", which, scratch="volume"))
+    inside = ContainerTarget(rt).run(Job("isobench-bench", which, scratch="volume"))
+    assert native.exit_code == 0 == inside.exit_code, (native.stderr, inside.stderr)
+    version, root_fs, ro, scratch_fs = native.stdout.split()
+    assert version == inside.stdout.split()[0] and root_fs == "overlayfs" and ro == "ro", \
+        native.stdout
+    assert scratch_fs != "overlayfs", native.stdout  # a host directory, bound on /tmp
+    assert NativeTarget(rt).run(Job("isobench-bench", ["no-such-tool"])).exit_code == 127
+    assert cli.census() - before == type(before)(0, 0, 0, 0)  # no mount left, failed or not
+    assert not list((cli.root / "native" / "runs").iterdir())

@@ -41,7 +41,7 @@ def test_a_scratch_job_names_each_targets_disk(tmp_path: Path) -> None:
     fs = setup.fs_type(tmp_path)
     disks = {t: setup.describe(t, SCRATCH_JOB, tmp_path)["disk"]
              for t in ("native", "container", "runc", "vm")}
-    assert disks["native"] == f"a host directory ({fs})"
+    assert disks["native"] == f"a host directory ({fs}) bound on /tmp in the chroot"
     assert disks["container"].startswith(f"a volume: a host directory bind-mounted ({fs})")
     assert "not the overlay layer" in disks["container"]
     assert disks["runc"] == f"a host directory bind-mounted ({fs})"
@@ -67,7 +67,8 @@ def test_a_job_without_scratch_has_no_disk_line(tmp_path: Path) -> None:
     assert block == {"tools": "the image's",
                      "network": "none: a network namespace of its own, loopback only",
                      "timer": setup.TIMER["container"], "limits": "none"}
-    assert setup.describe("native", CPU_JOB, tmp_path)["tools"] == "the host's (PATH)"
+    assert setup.describe("native", CPU_JOB, tmp_path)["tools"].startswith(
+        "the image's, chrooted into its layers merged read-only")
 
 
 def test_limits_as_applied() -> None:
@@ -128,8 +129,8 @@ def test_a_layer_job_names_the_overlay_upper_or_the_equivalent(tmp_path: Path) -
     assert disks["container"].startswith(f"overlay upper ({fs}): /var/tmp inside the "
                                          "container's root")
     assert disks["runc"].startswith(f"overlay upper ({fs})") and "no volume" in disks["runc"]
-    assert disks["native"] == (f"a host directory ({fs}); native has no container layer: "
-                               "the host filesystem is its equivalent")
+    assert disks["native"] == (f"a host directory ({fs}) bound on /tmp in the chroot; native "
+                               "has no container layer: the host filesystem is its equivalent")
     assert not setup.describe("container", SCRATCH_JOB, tmp_path)["disk"].startswith("overlay")
 
 
