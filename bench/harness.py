@@ -220,12 +220,12 @@ class Harness:
         """Each scheduled variant a target cannot run as asked: in the results with its
         reason and said once, not run (and never swapped for another setup)."""
         for w in self.workloads:
-            for v in w.scheduled_variants():
-                for target in self.targets:
-                    reason = self.cannot_run(v, target)
-                    if reason is not None:
-                        document.skip_variant(self.doc, w.name, v.name, target, reason)
-                        self.progress(f"{v.name} on {target} skipped: {reason}")
+            skips = [(v.name, target, reason) for v in w.scheduled_variants()
+                     for target in self.targets
+                     if (reason := self.cannot_run(v, target)) is not None]
+            for variant, target, reason in skips + w.skips(list(self.targets)):
+                document.skip_variant(self.doc, w.name, variant, target, reason)
+                self.progress(f"{variant} on {target} skipped: {reason}")
 
     def _scheduled_units(self) -> list[tuple[Workload, Unit, Variant | None]]:
         """The command variants' warm-ups (not on the VM: a boot is its own warm-up) and

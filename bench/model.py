@@ -152,6 +152,11 @@ class Workload:
         made by `run_unit`. None: a workload that runs itself in `run`, uncounted."""
         return None
 
+    def skips(self, targets: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(variant, target, reason) for each of its variants a target in `targets` does not
+        run in the setup the variant names: listed in the results as skipped, with why."""
+        return []
+
     def run_unit(self, session: Session, unit: Unit) -> None:
         """One of `units`: run, and recorded through `session.record`."""
         raise NotImplementedError(f"{self.name} lists units but does not run them")

@@ -37,6 +37,10 @@ class Job:
     process_memory: bool = False
     scratch: str = "volume"          # where {scratch} is: bench.model.Variant.scratch
 
+    def __post_init__(self) -> None:
+        if self.scratch not in SCRATCH_KINDS:
+            raise ValueError(f"scratch {self.scratch!r}: one of {', '.join(SCRATCH_KINDS)}")
+
     @property
     def wants_scratch(self) -> bool:
         return any("{scratch}" in a for a in self.argv)

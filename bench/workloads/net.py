@@ -280,7 +280,23 @@ SERVER_START_S = 60.0  # a client retries this long while a server is still star
 NET_METRICS = named("iperf3_gbit_s", "tcp_lat_us")
 
 
+# Why a target has no placement for a variant (what each variant's name promises).
+NOT_PLACED = {
+    "net.hostnet": "only a container shares the host's network stack here (--network host)",
+    "net.usernet": "user-mode networking (slirp) is QEMU's; a container has no such path",
+    "net.bridge": "no bridge placement for this target in this suite",
+}
+
+
 class Net(Workload):
+    def skips(self, targets: Sequence[str]) -> list[tuple[str, str, str]]:
+        """Each variant a target has no placement for (native runs the loopback baseline
+        every variant compares with, so it skips none)."""
+        placed = {(v, t) for v, t, _ in NET_PLACEMENTS}
+        return [(v.name, t, NOT_PLACED.get(v.name, "no placement for this target"))
+                for v in self.variants for t in targets
+                if t != "native" and (v.name, t) not in placed]
+
     def units(self, session: Session) -> list[Unit]:
         """One run a placement and repetition; native's records every variant compared."""
         profile = session.profile

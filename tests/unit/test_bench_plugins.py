@@ -159,3 +159,19 @@ def test_a_variant_a_target_cannot_run_as_asked_is_skipped_with_its_reason(
     assert not [r for r in doc["runs"] if r["target"] == "vm" and r["variant"] ==
                 "layered.layer"]
     assert document.load(tmp_path / "results.json") == doc  # the schema takes it
+
+
+def test_net_lists_the_placements_a_target_does_not_have_as_skipped() -> None:
+    """net.hostnet is the container's alone, net.usernet the VM's: runc and the VM are not
+    silently absent from those rows, each says why."""
+    from bench.workloads import net
+
+    skips = {(v, t): reason for v, t, reason in net.WORKLOAD.skips(
+        ["native", "container", "runc", "vm"])}
+    placed = {(v, t) for v, t, _ in net.NET_PLACEMENTS}
+    assert not any(t == "native" for _, t in skips)
+    assert ("net.hostnet", "runc") in skips and ("net.usernet", "container") in skips
+    assert skips[("net.hostnet", "vm")].startswith("only a container shares the host's")
+    assert set(skips).isdisjoint(placed)
+    assert set(skips) | placed >= {(v.name, t) for v in net.WORKLOAD.variants
+                                   for t in ("container", "runc", "vm")}

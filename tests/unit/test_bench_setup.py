@@ -147,6 +147,8 @@ def test_the_layer_variants_write_in_the_root_and_the_vm_skips_them() -> None:
     assert vm.cannot_run("volume") is None
     job = Job("busybox", ["fio", "--filename={scratch}/f"], scratch="layer")
     assert job.command(LAYER_SCRATCH) == ["fio", "--filename=/var/tmp/f"]
+    with pytest.raises(ValueError, match="scratch 'tmpfs': one of volume, layer"):
+        Job("busybox", ["fio"], scratch="tmpfs")
 
 
 def test_the_vm_makes_its_scratch_disk_before_the_first_mark() -> None:
