@@ -14,6 +14,7 @@ from bench import setup
 from bench.targets.base import Job
 from bench.targets.vm import GUEST_MEMORY_BYTES
 from reports import render
+from results import document
 from results.document import summary_cell
 from runtime.limits import Limits
 from tests.unit.test_report_support import doc, run
@@ -164,3 +165,28 @@ def test_the_vm_makes_its_scratch_disk_before_the_first_mark() -> None:
     assert "rm -rf /scratch/*" in req.command[2]
     plain, _ = VmTarget(None)._request(CPU_JOB)  # type: ignore[arg-type]
     assert plain.prepare is None and plain.scratch_bytes is None
+
+
+def test_the_setup_row_says_why_a_target_skipped_the_variant(tmp_path: Path) -> None:
+    blocks = {t: setup.describe(t, LAYER_JOB if t != "vm" else SCRATCH_JOB, tmp_path)
+              for t in ("native", "container", "vm")}
+    runs = [run("disk", v, t, {"iops": 100.0}, rep=i, extra={"setup": blocks[t]})
+            for v, ts in (("disk.layer.randread", ("native", "container")),
+                          ("disk.randread", ("native", "vm")))
+            for t in ts for i in range(3)]
+    reason = "the VM has no container layer: its root is the image's ext4 disk"
+    d = doc(*runs, targets=("native", "container", "vm"), workloads={"disk": {"variants": {
+        "disk.layer.randread": {"metrics": {"iops": {"unit": "IOPS", "better": "higher"}},
+                                "skipped": {"vm": reason}},
+        "disk.randread": {"metrics": {"iops": {"unit": "IOPS", "better": "higher"}}}}}})
+    document.recompute_summary(d)
+    document.validate(d)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(d))
+    html = render.generate(path, formats="html").html.read_text()
+    rows = re.findall(r'<tr class="setup">(.*?)</tr>', html, re.S)
+    layer = [r for r in rows if "overlay upper" in r]
+    assert len(layer) == 1, rows
+    cells = re.findall(r"<td>(.*?)</td>", layer[0], re.S)
+    assert len(cells) == 3 and "<b>skipped:</b> " + reason.replace("'", "&#39;") in cells[2]
+    assert "skipped" not in "".join(r for r in rows if r is not layer[0])
