@@ -119,11 +119,11 @@ class Harness:
         for w in self.workloads:
             document.declare_workload(self.doc, w)
         self.done = document.completed_keys(self.doc)
-        self._record_skips()
         cpu0, wall0 = time.process_time(), time.monotonic()
         units = self.units()
         self._units = units
         self.events.planned(len(units))
+        self._record_skips()
         try:
             self.build_images()
             self._save()
