@@ -42,6 +42,10 @@ from runtime.syscalls import (
 # image's command.
 _JOIN_AND_EXEC = 'for p in $ISOBENCH_PROCS; do echo $$ > "$p"; done; exec "$@"'
 NATIVE_SCRATCH = "/tmp"  # in every image (busybox's and Debian's); a host directory here
+# chroot(8) leaves the command in "/", read-only here: it starts in the one writable
+# directory instead (stress-ng refuses a working directory it cannot write), through the
+# image's own sh.
+_IN_SCRATCH = f'cd {NATIVE_SCRATCH} && exec "$@"'
 CHROOT = "/usr/sbin/chroot"  # coreutils: on every Debian host
 
 
@@ -71,7 +75,7 @@ class NativeTarget(Target):
                 env = {**self._env(job.image),
                        "ISOBENCH_PROCS": " ".join(cg.procs_paths())}
                 argv = ["/bin/sh", "-c", _JOIN_AND_EXEC, "sh", CHROOT, str(rootfs),
-                        *job.command(NATIVE_SCRATCH)]
+                        "/bin/sh", "-c", _IN_SCRATCH, "sh", *job.command(NATIVE_SCRATCH)]
                 t0 = time.perf_counter()
                 with Sampler(cgroup_reader(cg), job.sample_hz, sample_reader(cg)) as sampler:
                     proc = subprocess.Popen(argv, env=env,
