@@ -27,6 +27,7 @@ from bench.profiles import Profile
 from bench.progress import LineProgress, SessionProgress, Unit
 from bench.schedule import interleave, warmup_plan
 from bench.targets import Job, Outcome, Target
+from bench.targets.base import is_vm
 from results import document
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument
@@ -208,7 +209,7 @@ class Harness:
         units: list[tuple[Workload, Unit, Variant | None]] = []
         for name, target, _round in warmup_plan(targets, list(names), self.profile.warmup,
                                                 self.seed):
-            if target != "vm":
+            if not is_vm(target):
                 w, v = names[name]
                 units.append((w, Unit(w.name, name, target, -1, self.profile.warmup), v))
         for name, target, rep in self.plan(list(names), self.profile.repeat):
@@ -246,7 +247,7 @@ class Harness:
         job = Job(image=image_tag(w.image), argv=v.argv(**values), limits=limits,
                   sample_hz=self.profile.sample_hz)
         cpu_threads = (int(v.cpu_threads.format(**values))
-                       if v.cpu_threads is not None and target != "vm" else None)
+                       if v.cpu_threads is not None and not is_vm(target) else None)
         return job, cpu_threads
 
     def run_variant_batch(self, w: Workload, v: Variant, target: str, reps: list[int]
@@ -289,7 +290,7 @@ class Harness:
         """One run, with the contention guard's reading; `quiet` when a non-zero exit is the
         expected outcome (limits); `threads` the CPUs a CPU-bound run keeps busy."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
-        if target == "vm":
+        if is_vm(target):
             self.progress(f"booting a VM for {variant}")
         try:
             outcome = self.targets[target].run(job)
@@ -309,7 +310,7 @@ class Harness:
         # A VM's whole-boot window holds QEMU's CPU from before it joined our cgroup in the
         # "others" (recorded, not judged); a shared boot's repetition is read between marks
         # with QEMU long in the cgroup, so its others are judged as a container's.
-        judge_others = rec.target != "vm" or "shared_boot" in outcome.extra
+        judge_others = not is_vm(rec.target) or "shared_boot" in outcome.extra
         reading = contention.assess(outcome.accounting, threads, cap,
                                     judge_others=judge_others)
         if reading is not None:
@@ -335,7 +336,7 @@ def work_per_cpu(rec: RunRecord, v: Variant, seconds: float) -> None:
     """events_per_cpu_s: the events sysbench did per CPU-second its cgroup received, beside
     events_per_s: what each target does with the CPU it got, whatever share of the machine
     that was. Not for the VM: QEMU's CPU includes the boot and the emulation."""
-    if not rec.ok or not v.work_per_cpu or rec.target == "vm":
+    if not rec.ok or not v.work_per_cpu or is_vm(rec.target):
         return
     rate = rec.metrics.get("events_per_s")
     received = (rec.contention or {}).get("received_cpu_s")

@@ -17,6 +17,13 @@ from runtime.limits import Limits
 
 SCRATCH = "/scratch"
 TIMEOUT_EXIT = 124
+# The targets that boot a guest kernel: the libvirt VM and QEMU's microvm machine. They
+# share the VM's sizing, its shared boots, and its accounting rules (QEMU's cgroup).
+VM_TARGETS = ("microvm", "vm")
+
+
+def is_vm(target: str) -> bool:
+    return target in VM_TARGETS
 
 
 @dataclass
@@ -61,6 +68,9 @@ class Target(ABC):
     def unavailable(self) -> str | None:
         """None when this host can run the target, else why not."""
         return None
+
+    # False: only where asked for by name (--targets), not in a session's default set
+    default = True
 
     # True: run_batch() runs several repetitions in one instance (the VM: one boot), each
     # accounted on its own window; the harness then asks for a cell's repetitions at once.
