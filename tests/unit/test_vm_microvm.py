@@ -196,3 +196,16 @@ def test_a_libvirt_run_has_no_microvm_qemu(runs: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_bench_target_is_skipped_with_qemus_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.targets import MicrovmTarget
+    from bench.targets.base import is_vm
+
+    why = "no microVM here: qemu-system-x86_64 has no microvm machine type"
+    monkeypatch.setattr(microvm, "unavailable", lambda: why)
+    target = MicrovmTarget(None)  # type: ignore[arg-type]
+    assert target.unavailable() == why
+    assert target.batches and not target.default and is_vm(target.name)
+    monkeypatch.setattr(microvm, "unavailable", lambda: None)
+    assert target.unavailable() is None
