@@ -81,3 +81,33 @@ def test_a_bad_kernel_is_one_line_and_leaves_nothing(vm: VmCli, nothing_left: No
         vm.env = saved
     assert proc.returncode == 125 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr
+
+
+def test_bench_runs_microvm_cells_in_shared_boots(vm: VmCli, nothing_left: None,
+                                                  tmp_path: Path) -> None:
+    """The bench target: cpu and disk, two repetitions a cell from one microVM boot each,
+    each on its own window; recorded as target microvm with the VM's accel."""
+    from results import document
+
+    out = tmp_path / "session"
+    proc = vm("bench", "--profile", "tiny", "--repeat", "2", "--targets", "microvm",
+              "--workloads", "cpu,disk", "--out", str(out), "--seed", "5", "--no-history",
+              "--keep-contended", timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = document.load(out / "results.json")
+    document.validate(doc)
+    assert doc["targets"]["microvm"]["available"], doc["targets"]
+    variants = ["cpu.single", "cpu.all", "disk.randread", "disk.randwrite", "disk.seqread",
+                "disk.seqwrite"]
+    for variant in variants:
+        assert f"{variant} on microvm reps 1, 2 in one boot" in proc.stderr, proc.stderr[-3000:]
+        runs = sorted((r for r in doc["runs"] if r["variant"] == variant),
+                      key=lambda r: r["repetition"])
+        assert [r["target"] for r in runs] == ["microvm", "microvm"], variant
+        assert all(r["ok"] for r in runs), [(r["error"], r["output"]) for r in runs]
+        shared = [r["extra"]["shared_boot"] for r in runs]
+        assert all(s["domain"].startswith("isobench-microvm-") for s in shared)
+        assert all(r["extra"]["accel"] in ("tcg", "kvm") for r in runs)
+        assert all(r["accounting"]["delta"]["cpu_total_ns"] > 0 for r in runs), variant
+        assert "virtio-mmio" in runs[0]["extra"]["setup"].get("disk", "virtio-mmio")
+        assert doc["summary"][variant.split(".")[0]][variant] is not None

@@ -209,3 +209,19 @@ def test_the_bench_target_is_skipped_with_qemus_reason(monkeypatch: pytest.Monke
     assert target.batches and not target.default and is_vm(target.name)
     monkeypatch.setattr(microvm, "unavailable", lambda: None)
     assert target.unavailable() is None
+
+
+def test_reports_place_the_microvm_between_the_containers_and_the_vm() -> None:
+    from reports import data, plots
+    from reports.i18n import Translator
+    from results.document import _target_order
+
+    names = ["vm", "microvm", "crun", "native", "runc", "container"]
+    order = ["native", "container", "runc", "crun", "microvm", "vm"]
+    assert sorted(names, key=data.target_order) == order
+    assert sorted(names, key=_target_order) == order
+    assert plots.target_label(Translator("en"), "microvm") == "microVM (QEMU microvm)"
+    assert plots.target_label(Translator("ru"), "microvm") == "микроВМ (QEMU microvm)"
+    assert plots.color("microvm") != plots.color("vm")
+    # asked for by name only: a session without it does not report it missing
+    assert "microvm" not in data.EXPECTED_TARGETS
