@@ -218,7 +218,28 @@ class Harness:
                                             shared=self.targets[target].batches)
             if rep < reps and (w.name, name, target, rep) not in self.done:
                 units.append((w, Unit(w.name, name, target, rep, reps), v))
-        return units
+        return self._batches_together(units)
+
+    def _batches_together(self, units: list[tuple[Workload, Unit, Variant | None]]
+                          ) -> list[tuple[Workload, Unit, Variant | None]]:
+        """A batching target's cell runs all its repetitions at its first unit's turn; its
+        later units only find theirs recorded. They are moved up right behind that first
+        one, so the progress counter and its ETA advance by the whole batch at once, not
+        by one unit of a batch's time followed, much later, by instant ones. What runs, and
+        when, is unchanged."""
+        groups: list[list[tuple[Workload, Unit, Variant | None]]] = []
+        cells: dict[tuple[str, str, str], list[tuple[Workload, Unit, Variant | None]]] = {}
+        for entry in units:
+            unit = entry[1]
+            if unit.rep < 0 or not self.targets[unit.target].batches:
+                groups.append([entry])
+                continue
+            key = (unit.workload, unit.variant, unit.target)
+            if key not in cells:
+                cells[key] = []
+                groups.append(cells[key])
+            cells[key].append(entry)
+        return [entry for group in groups for entry in group]
 
     def run_variant(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
         """One command variant on one target (rep -1: a warm-up, not recorded).
