@@ -288,14 +288,15 @@ def test_ctrl_c_tears_everything_down(vm: VmCli, nothing_left: None) -> None:
     assert proc.returncode == 130, err
 
 
-def test_scratch_disk_and_loopback_network(vm: VmCli, nothing_left: None) -> None:
+@pytest.mark.parametrize("machine", ["pc", "microvm"])
+def test_scratch_disk_and_loopback_network(vm: VmCli, nothing_left: None, machine: str) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = ("cat /sys/block/vdb/size; echo $ISOBENCH_SCRATCH; "
               "echo hello-from-guest | nc -l -p 5201")
-    proc = vm.popen("vm", "run", "--accel", "tcg", "--scratch", "64m", "-p", f"{port}:5201",
-                    "busybox", "sh", "-c", script)
+    proc = vm.popen("vm", "run", "--machine", machine, "--accel", "tcg", "--scratch", "64m",
+                    "-p", f"{port}:5201", "busybox", "sh", "-c", script)
     assert proc.stdout is not None
     lines = [proc.stdout.readline(), proc.stdout.readline()]  # streamed as the guest prints
     assert lines == [f"{64 * 1024 * 1024 // 512}\n", "/dev/vdb\n"], proc.communicate()
