@@ -204,8 +204,7 @@ class VmDriver:
             try:
                 result = vm.complete()
             except GuestLost as lost:
-                log = self._keep_log(vm, lost.summary)
-                raise VmError(f"{lost.summary}; last console lines kept in {log}") from None
+                raise VmError(self._lost(vm, lost.summary)) from None
         except libvirt.libvirtError as e:
             raise VmError(f"libvirt: {host.one_line(e)}") from None
         finally:
@@ -305,6 +304,11 @@ class VmDriver:
             dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
         except libvirt.libvirtError as e:
             raise VmError(f"libvirt could not start the domain: {host.one_line(e)}") from None
+
+    def _lost(self, vm: VmRun, summary: str) -> str:
+        """The one line for a guest that went away: why, and where its logs are kept."""
+        log = self._keep_log(vm, summary)
+        return f"{summary}; last console lines kept in {log}"
 
     def _keep_log(self, vm: VmRun, summary: str) -> Path:
         """The failure log outlives the run: the console, the init's messages, QEMU's log."""

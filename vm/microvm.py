@@ -175,6 +175,20 @@ class MicrovmDriver(VmDriver):
         timings.mark("resumed")
         return VmRun(plan, qemu, cg, qemu.pid, session, timings, files.run_dir)
 
+    def _lost(self, vm: VmRun, summary: str) -> str:
+        """QEMU refused what it was given (a kernel it cannot load, say) after we connected:
+        its own error says why, not the empty console."""
+        qemu = vm.machine
+        if isinstance(qemu, QemuProcess) and vm.session.ready_at is None:
+            try:
+                qemu.proc.wait(KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                pass
+            why = qemu.exited()
+            if why is not None and qemu.proc.returncode != 0:
+                summary = why
+        return super()._lost(vm, summary)
+
     @staticmethod
     def _qemu_log(vm: VmRun) -> Path:
         return vm.run_dir / "qemu.log"
