@@ -225,3 +225,27 @@ def test_reports_place_the_microvm_between_the_containers_and_the_vm() -> None:
     assert plots.color("microvm") != plots.color("vm")
     # asked for by name only: a session without it does not report it missing
     assert "microvm" not in data.EXPECTED_TARGETS
+
+
+def test_a_qemu_that_refused_its_kernel_is_told_by_its_own_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """QEMU waits for our connection, then fails to load the kernel and exits 1: the one
+    line is QEMU's error, not "the guest stopped"; a guest that was up keeps the summary."""
+    from types import SimpleNamespace
+
+    from vm.driver import VmDriver
+
+    log = tmp_path / "qemu.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["sh", "-c", "echo 'qemu: linux kernel too old to load a ram "
+                                 "disk'; exit 1"], stdout=out)
+    qemu = microvm.QemuProcess(proc, log)
+    monkeypatch.setattr(VmDriver, "_keep_log", lambda self, vm, summary: Path("/kept.log"))
+    drv = microvm.MicrovmDriver.__new__(microvm.MicrovmDriver)
+    never = SimpleNamespace(machine=qemu, session=SimpleNamespace(ready_at=None))
+    assert drv._lost(never, "the guest stopped before the kernel started") == (  # type: ignore[arg-type]
+        "QEMU exited with 1 before the guest ran: qemu: linux kernel too old to load a ram "
+        "disk; last console lines kept in /kept.log")
+    was_up = SimpleNamespace(machine=qemu, session=SimpleNamespace(ready_at=1.0))
+    assert drv._lost(was_up, "timed out after 5 s") == \
+        "timed out after 5 s; last console lines kept in /kept.log"  # type: ignore[arg-type]
