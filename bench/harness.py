@@ -27,6 +27,7 @@ from bench.profiles import Profile
 from bench.progress import LineProgress, SessionProgress, Unit
 from bench.schedule import interleave, warmup_plan
 from bench.targets import Job, Outcome, Target
+from bench.targets.base import is_vm
 from results import document
 from runtime.api import Runtime
 from runtime.errors import InvalidArgument
@@ -239,7 +240,7 @@ class Harness:
         for name, target, _round in warmup_plan(targets, list(names), self.profile.warmup,
                                                 self.seed):
             w, v = names[name]
-            if target != "vm" and self.cannot_run(v, target) is None:
+            if not is_vm(target) and self.cannot_run(v, target) is None:
                 units.append((w, Unit(w.name, name, target, -1, self.profile.warmup), v))
         for name, target, rep in self.plan(list(names), self.profile.repeat):
             w, v = names[name]
@@ -249,7 +250,28 @@ class Harness:
                                             shared=self.targets[target].batches)
             if rep < reps and (w.name, name, target, rep) not in self.done:
                 units.append((w, Unit(w.name, name, target, rep, reps), v))
-        return units
+        return self._batches_together(units)
+
+    def _batches_together(self, units: list[tuple[Workload, Unit, Variant | None]]
+                          ) -> list[tuple[Workload, Unit, Variant | None]]:
+        """A batching target's cell runs all its repetitions at its first unit's turn; its
+        later units only find theirs recorded. They are moved up right behind that first
+        one, so the progress counter and its ETA advance by the whole batch at once, not
+        by one unit of a batch's time followed, much later, by instant ones. What runs, and
+        when, is unchanged."""
+        groups: list[list[tuple[Workload, Unit, Variant | None]]] = []
+        cells: dict[tuple[str, str, str], list[tuple[Workload, Unit, Variant | None]]] = {}
+        for entry in units:
+            unit = entry[1]
+            if unit.rep < 0 or not self.targets[unit.target].batches:
+                groups.append([entry])
+                continue
+            key = (unit.workload, unit.variant, unit.target)
+            if key not in cells:
+                cells[key] = []
+                groups.append(cells[key])
+            cells[key].append(entry)
+        return [entry for group in groups for entry in group]
 
     def run_variant(self, w: Workload, v: Variant, target: str, rep: int) -> RunRecord:
         """One command variant on one target (rep -1: a warm-up, not recorded).
@@ -278,7 +300,7 @@ class Harness:
         job = Job(image=image_tag(w.image), argv=v.argv(**values), limits=limits,
                   sample_hz=self.profile.sample_hz, scratch=v.scratch)
         cpu_threads = (int(v.cpu_threads.format(**values))
-                       if v.cpu_threads is not None and target != "vm" else None)
+                       if v.cpu_threads is not None and not is_vm(target) else None)
         return job, cpu_threads
 
     def run_variant_batch(self, w: Workload, v: Variant, target: str, reps: list[int]
@@ -321,7 +343,7 @@ class Harness:
         """One run, with the contention guard's reading; `quiet` when a non-zero exit is the
         expected outcome (limits); `threads` the CPUs a CPU-bound run keeps busy."""
         rec = RunRecord(workload, variant, target, rep, ok=False, started_at=time.time())
-        if target == "vm":
+        if is_vm(target):
             self.progress(f"booting a VM for {variant}")
         try:
             outcome = self.targets[target].run(job)
@@ -343,7 +365,7 @@ class Harness:
         # A VM's whole-boot window holds QEMU's CPU from before it joined our cgroup in the
         # "others" (recorded, not judged); a shared boot's repetition is read between marks
         # with QEMU long in the cgroup, so its others are judged as a container's.
-        judge_others = rec.target != "vm" or "shared_boot" in outcome.extra
+        judge_others = not is_vm(rec.target) or "shared_boot" in outcome.extra
         reading = contention.assess(outcome.accounting, threads, cap,
                                     judge_others=judge_others)
         if reading is not None:
@@ -369,7 +391,7 @@ def work_per_cpu(rec: RunRecord, v: Variant, seconds: float) -> None:
     """events_per_cpu_s: the events sysbench did per CPU-second its cgroup received, beside
     events_per_s: what each target does with the CPU it got, whatever share of the machine
     that was. Not for the VM: QEMU's CPU includes the boot and the emulation."""
-    if not rec.ok or not v.work_per_cpu or rec.target == "vm":
+    if not rec.ok or not v.work_per_cpu or is_vm(rec.target):
         return
     rate = rec.metrics.get("events_per_s")
     received = (rec.contention or {}).get("received_cpu_s")

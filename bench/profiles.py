@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.targets.base import is_vm
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -22,7 +24,7 @@ class Profile:
     def repetitions(self, target: str, wanted: int, shared: bool = False) -> int:
         """How many of `wanted` repetitions `target` gets; `shared`: they share one boot
         (cpu, memory, disk), so the VM gets them all."""
-        return min(wanted, self.vm_repeat) if target == "vm" and not shared else wanted
+        return min(wanted, self.vm_repeat) if is_vm(target) and not shared else wanted
 
 
 # quick: the fewest repetitions whose figures can carry a CI (results.stats.MIN_CI_N = 5).

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.targets.base import LAYER_SCRATCH, Job
+from bench.targets.base import LAYER_SCRATCH, Job, is_vm
 from bench.targets.vm import GUEST_MEMORY_BYTES, MKFS_OPTIONS
 from runtime.limits import Limits
 
@@ -25,6 +25,7 @@ TOOLS = {
     "runc": "the image's (the same layers as a bundle)",
     "crun": "the image's (the same layers as a bundle)",
     "vm": "the image's, in the guest",
+    "microvm": "the image's, in the guest",
 }
 NETWORK = {
     "native": "the host's own (no namespace)",
@@ -32,6 +33,7 @@ NETWORK = {
     "runc": "none: a network namespace of its own, loopback only",
     "crun": "none: a network namespace of its own, loopback only",
     "vm": "QEMU user-mode networking (slirp)",
+    "microvm": "none: no NIC (virtio-mmio disks and two ISA serial ports only)",
 }
 TIMER = {
     "native": "fork of a shell that joins the cgroup and execs chroot into the image → its "
@@ -40,6 +42,8 @@ TIMER = {
     "runc": "`runc run` (namespaces, cgroup) → exit; the overlay mount and teardown outside",
     "crun": "`crun run` (namespaces, cgroup) → exit; the overlay mount and teardown outside",
     "vm": "define and boot the domain → poweroff: boot and shutdown included",
+    "microvm": "start QEMU (microvm machine, no libvirt) and boot → poweroff: boot and "
+               "shutdown included",
 }
 
 
@@ -49,7 +53,7 @@ def describe(target: str, job: Job, root: Path | None,
     harness without a runtime, as in unit tests of the harness: no disk line);
     `reps_per_boot`: how many repetitions shared the VM's boot (None or 1: its own)."""
     timer = TIMER.get(target, "?")
-    if target == "vm" and reps_per_boot and reps_per_boot > 1:
+    if is_vm(target) and reps_per_boot and reps_per_boot > 1:
         timer = (f"the guest's start and end marks around this repetition, one of "
                  f"{reps_per_boot} in one boot after a warm-up: boot and poweroff outside")
     block: dict[str, Any] = {"tools": TOOLS.get(target, "?"),
@@ -57,7 +61,7 @@ def describe(target: str, job: Job, root: Path | None,
                              "limits": limits_text(target, job)}
     if job.wants_scratch and root is not None:
         block["disk"] = disk_text(target, root, job.scratch)
-        if target == "vm" and reps_per_boot and reps_per_boot > 1:
+        if is_vm(target) and reps_per_boot and reps_per_boot > 1:
             block["disk"] = block["disk"].replace(
                 "ext4 made in the guest before the first mark",
                 "ext4 made once per boot before the first mark, emptied before each "
@@ -79,7 +83,8 @@ def disk_text(target: str, root: Path, scratch: str = "volume") -> str:
     layer = scratch == "layer"
     where = {"native": root / "scratch",
              "container": root / ("containers" if layer else "volumes"),
-             "runc": root / "runc", "crun": root / "crun", "vm": root / "vm"}.get(target, root)
+             "runc": root / "runc", "crun": root / "crun", "vm": root / "vm",
+             "microvm": root / "vm"}.get(target, root)
     fs = fs_type(where)
     if target == "native":
         return f"a host directory ({fs}) bound on /tmp in the chroot" + (
@@ -92,8 +97,9 @@ def disk_text(target: str, root: Path, scratch: str = "volume") -> str:
         return f"a volume: a host directory bind-mounted ({fs}); not the overlay layer"
     if target in ("runc", "crun"):
         return f"a host directory bind-mounted ({fs})"
-    if target == "vm":
-        return (f"virtio-blk, a sparse raw file on the host ({fs}), cache=none io=native; "
+    if is_vm(target):
+        bus = "virtio-blk on virtio-mmio" if target == "microvm" else "virtio-blk"
+        return (f"{bus}, a sparse raw file on the host ({fs}), cache=none io=native; "
                 f"ext4 made in the guest before the first mark ({MKFS_OPTIONS}: inode tables "
                 "and journal zeroed then, not behind the command)")
     return fs
@@ -101,7 +107,7 @@ def disk_text(target: str, root: Path, scratch: str = "volume") -> str:
 
 def limits_text(target: str, job: Job) -> str:
     parts = _limit_parts(job.limits)
-    if target == "vm":
+    if is_vm(target):
         # as VmTarget.run sizes the guest: a memory limit becomes the guest's RAM, and a CPU
         # cap is set on QEMU's cgroup once the guest is up
         memory = job.memory_bytes or (job.limits.memory_bytes if job.limits else None) \

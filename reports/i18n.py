@@ -141,6 +141,7 @@ EN: dict[str, str] = {
     "t_container_api": "container (API)",
     "t_container_cli": "container (CLI)",
     "t_runc": "runc",
+    "t_microvm": "microVM (QEMU microvm)",
     "t_vm": "VM",
     "no_data": "Not measured in this session.",
     # -- section texts -------------------------------------------------------------------------
@@ -589,6 +590,7 @@ RU: dict[str, str] = {
     "t_container_api": "контейнер (API)",
     "t_container_cli": "контейнер (CLI)",
     "t_runc": "runc",
+    "t_microvm": "микроВМ (QEMU microvm)",
     "t_vm": "ВМ",
     "no_data": "В этой сессии не измерялось.",
     "overhead_intro": "Отношение медианы каждой цели к нативной для каждого варианта и "

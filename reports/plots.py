@@ -26,7 +26,7 @@ from reports.formatting import fmt  # noqa: E402
 T = Callable[..., str]
 
 COLORS = {"native": "#6b7280", "container": "#2563eb", "container_cli": "#93c5fd",
-          "runc": "#16a34a", "vm": "#dc2626"}
+          "runc": "#16a34a", "microvm": "#c026d3", "vm": "#dc2626"}
 FALLBACK_COLORS = ("#9333ea", "#ea580c", "#0891b2", "#a16207")
 
 plt.rcParams.update({

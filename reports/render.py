@@ -286,7 +286,7 @@ def _footprint(doc: Mapping[str, Any], t: Translator) -> dict[str, Any]:
         label = plots.target_label(t, target)
         styles = {"cgroup": "-", "rss": "--", "pss": ":"}
         for name, (ts, vals) in series.items():
-            line_label = label if target != "vm" else f"{label}: {t('lbl_' + name)}"
+            line_label = label if target not in data.VM_TARGETS else f"{label}: {t('lbl_' + name)}"
             line = {"label": line_label, "color": plots.color(target), "t": ts,
                     "mib": [v / MIB for v in vals], "style": styles.get(name, "-")}
             lines.append(line)

@@ -321,7 +321,7 @@ class CompareResult:
 
 
 def _order(cell: Cell) -> tuple[Any, ...]:
-    targets = (NATIVE, "container", "runc", "vm")
+    targets = (NATIVE, "container", "runc", "crun", "microvm", "vm")
     target = cell[3]
     return (*cell[:3], targets.index(target) if target in targets else len(targets), target)
 

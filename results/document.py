@@ -255,7 +255,7 @@ def summary_cell(values: Sequence[float], native: Sequence[float] | None, *,
 
 
 def _target_order(target: str) -> tuple[int, str]:
-    order = (NATIVE, "container", "runc", "crun", "vm")
+    order = (NATIVE, "container", "runc", "crun", "microvm", "vm")
     return (order.index(target) if target in order else len(order), target)
 
 

@@ -14,7 +14,7 @@ from runtime import private
 from runtime.cgroups import CgroupError, describe_host
 from runtime.errors import IsobenchError
 from runtime.fsutil import state_root
-from vm import accel, guest, host
+from vm import accel, guest, host, microvm
 
 
 @dataclass
@@ -103,6 +103,9 @@ def vm_checks(refresh: bool = False) -> list[Check]:
             conn.close()
     except (host.LibvirtError, libvirt.libvirtError) as e:
         checks.append(Check("libvirt", False, str(e), "vm"))
+    why = microvm.unavailable()
+    checks.append(Check("microvm", why is None, why or f"{accel.QEMU} has the microvm machine "
+                        "(vm run --machine microvm, bench target microvm)"))  # optional
     problem = accel.kvm_device_status()
     checks.append(Check("/dev/kvm", problem is None, problem or "exists and opens (proves nothing "
                         "yet: see the KVM probe)"))

@@ -42,7 +42,16 @@ from vm.domain import Disk, Domain, DomainCpu, DomainXMLError, OsBoot, Serial, U
 from vm.placement import libvirt_cgroup, placement
 from vm.protocol import GuestSpec
 from vm.request import Plan, VmError, VmRequest, VmStartError, cpu_limits
-from vm.run import Attach, GuestLost, RunningVm, Timings, VmResult, VmRun, read_text
+from vm.run import (
+    Attach,
+    GuestLost,
+    LibvirtMachine,
+    RunningVm,
+    Timings,
+    VmResult,
+    VmRun,
+    read_text,
+)
 from vm.session import GuestSession
 
 DOMAIN_PREFIX = "isobench-"
@@ -186,19 +195,16 @@ class VmDriver:
             stderr: BinaryIO | None = None, capture: bool = True,
             on_started: Callable[[RunningVm], None] | None = None) -> VmResult:
         timings = Timings()
-        plan = self.plan(req, f"{DOMAIN_PREFIX}{uuid.uuid4().hex[:16]}")
-        conn = host.connect(self.uri)
+        plan = self.plan(req, self.new_name())
         cleanup = Cleanup()
-        cleanup.always(conn.close)
         try:
-            vm = self._boot(cleanup, conn, plan, timings, Attach(stdout, stderr, capture))
+            vm = self._boot(cleanup, plan, timings, Attach(stdout, stderr, capture))
             if on_started is not None:
                 on_started(vm.running())
             try:
                 result = vm.complete()
             except GuestLost as lost:
-                log = self._keep_log(vm, lost.summary)
-                raise VmError(f"{lost.summary}; last console lines kept in {log}") from None
+                raise VmError(self._lost(vm, lost.summary)) from None
         except libvirt.libvirtError as e:
             raise VmError(f"libvirt: {host.one_line(e)}") from None
         finally:
@@ -209,9 +215,14 @@ class VmDriver:
         result.timings = timings.durations()
         return result
 
-    def _boot(self, cleanup: Cleanup, conn: libvirt.virConnect, plan: Plan, timings: Timings,
-              attach: Attach) -> VmRun:
+    def new_name(self) -> str:
+        """A fresh run's name: DOMAIN_PREFIX and its run id."""
+        return f"{DOMAIN_PREFIX}{uuid.uuid4().hex[:16]}"
+
+    def _boot(self, cleanup: Cleanup, plan: Plan, timings: Timings, attach: Attach) -> VmRun:
         """Every resource of the run, each undone by `cleanup`; the guest resumed last."""
+        conn = host.connect(self.uri)
+        cleanup.always(conn.close)
         plan.disk = guest.ensure_disk(self.images, plan.image, self.root)
         self._identity(plan, plan.disk)
         timings.mark("disk_ready")
@@ -234,7 +245,8 @@ class VmDriver:
                                capture=attach.capture)
         dom.resume()
         timings.mark("resumed")
-        return VmRun(plan, conn, dom, cg, pid, session, timings, files.run_dir)
+        return VmRun(plan, LibvirtMachine(conn, dom), cg, pid, session, timings,
+                     files.run_dir)
 
     def _files(self, cleanup: Cleanup, plan: Plan, disk: guest.GuestDisk) -> RunFiles:
         run_dir = self.vm_root / "runs" / plan.run_id
@@ -293,6 +305,11 @@ class VmDriver:
         except libvirt.libvirtError as e:
             raise VmError(f"libvirt could not start the domain: {host.one_line(e)}") from None
 
+    def _lost(self, vm: VmRun, summary: str) -> str:
+        """The one line for a guest that went away: why, and where its logs are kept."""
+        log = self._keep_log(vm, summary)
+        return f"{summary}; last console lines kept in {log}"
+
     def _keep_log(self, vm: VmRun, summary: str) -> Path:
         """The failure log outlives the run: the console, the init's messages, QEMU's log."""
         logs = self.vm_root / "logs"
@@ -303,11 +320,16 @@ class VmDriver:
                  *bootlog.tail(console, 60)]
         if vm.session.messages:
             parts += ["", "# isobench init messages:", *vm.session.messages]
-        qemu_log = read_text(host.qemu_log(vm.plan.name))
+        qemu_log = read_text(self._qemu_log(vm))
         if qemu_log:
-            parts += ["", "# QEMU (libvirt's log), last lines:", *bootlog.tail(qemu_log, 20)]
+            parts += ["", "# QEMU's log, last lines:", *bootlog.tail(qemu_log, 20)]
         path.write_text("\n".join(parts) + "\n")
         return path
+
+
+    @staticmethod
+    def _qemu_log(vm: VmRun) -> Path:
+        return host.qemu_log(vm.plan.name)  # libvirt's
 
 
 def _check_memory(size: int, minimum: int, how: str = "") -> None:

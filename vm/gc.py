@@ -1,6 +1,6 @@
-"""What crashed VM runs left (for `isobench gc`): domains whose owner process is gone, their
-run directories (with the per-run disks), sockets and cgroups; and cached disks of images no
-longer in the store.
+"""What crashed VM runs left (for `isobench gc`): domains whose owner process is gone, the
+QEMU processes of microVMs (vm/microvm.py) whose owner is gone, their run directories (with
+the per-run disks), sockets and cgroups; and cached disks of images no longer in the store.
 
 A run is dead when its `isobench vm run` process is: the run directory's `owner` file
 (pid and start time, written before any disk, cgroup or domain exists) says so, or, for a
@@ -16,9 +16,9 @@ from pathlib import Path
 import libvirt
 
 from runtime.cgroups import CgroupError, CgroupFactory
-from runtime.containers import is_alive
+from runtime.containers import is_alive, process_start_time
 from runtime.image.store import ImageStore
-from vm import driver, guest, host
+from vm import driver, guest, host, microvm
 from vm.domain import Domain, DomainXMLError
 
 GRACE_S = 120.0
@@ -118,6 +118,10 @@ def collect(images: ImageStore, root: Path, cgroups: CgroupFactory,
         except FileNotFoundError:
             continue  # its run finished meanwhile
         if run_is_dead(run.name in live, None if owner is None else is_alive(*owner), age):
+            qemus = microvm_qemus(run)
+            if not dry_run and not all(microvm.kill(pid, start) for pid, start in qemus):
+                continue  # its QEMU outlived SIGKILL for now: the next gc tries again
+            removed += [f"microvm {run.name} (QEMU pid {pid})" for pid, _ in qemus]
             if not dry_run:
                 shutil.rmtree(run, ignore_errors=True)
                 (driver.socket_dir() / f"{run.name}.sock").unlink(missing_ok=True)
@@ -128,6 +132,33 @@ def collect(images: ImageStore, root: Path, cgroups: CgroupFactory,
             removed.append(f"vm run {run.name}")
     removed += prune_disks(images, root, dry_run)
     return removed
+
+
+def microvm_qemus(run: Path, proc: Path = Path("/proc")) -> list[tuple[int, int]]:
+    """(pid, start time) of each QEMU still running a microVM run: the one its run file
+    names, if it is still that process, and any process whose command line names the run's
+    guest (it may have been started just before the run file was written)."""
+    found: set[tuple[int, int]] = set()
+    record = microvm.read_run_file(run)
+    if record is not None:
+        pid, start = int(record.get("pid", 0)), int(record.get("start", 0))
+        if is_alive(pid, start):
+            found.add((pid, start))
+    name = f"guest={driver.DOMAIN_PREFIX}{run.name}".encode()
+    if run.name.startswith(f"{microvm.MACHINE}-"):
+        for entry in proc.iterdir() if proc.exists() else []:
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue  # gone meanwhile, or a kernel thread
+            if name in argv:
+                pid = int(entry.name)
+                start = process_start_time(pid)
+                if start:
+                    found.add((pid, start))
+    return sorted(found)
 
 
 def prune_disks(images: ImageStore, root: Path, dry_run: bool = False) -> list[str]:

@@ -5,7 +5,8 @@ Why: the Debian initrd (MODULES=most, 31 MB zstd -> 129 MB) costs ~5 s of unpack
 ~5 s of udev under TCG on every boot. This one is a few MB of uncompressed cpio (nothing to
 decompress under emulation) and its init does only what the guest needs.
 
-Which modules: the guest's devices are virtio PCI (disk, NIC) and its root is ext4; the
+Which modules: the guest's devices are virtio PCI (disk, NIC) on the libvirt VM and
+virtio-mmio on QEMU's microvm machine (vm/microvm.py), and its root is ext4; the
 init's channel is the 8250 serial port, built into the Debian kernel (CONFIG_SERIAL_8250=y),
 so no virtio_console. ext4 and jbd2 declare `softdep pre: crypto-crc32c` (metadata_csum
 needs it at mount); crc32c_generic provides it on any CPU (crc32c-intel needs SSE4.2, which
@@ -31,7 +32,9 @@ from pathlib import Path
 
 from runtime.fsutil import atomic_write
 
-GUEST_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "crc32c_generic", "ext4")
+# virtio_mmio: the microvm machine's transport (no PCI there); Debian builds it as a module.
+GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "crc32c_generic",
+                 "ext4")
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 BUILDER_SOURCE = Path(__file__)
 

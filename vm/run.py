@@ -1,10 +1,10 @@
 """One guest from the moment it runs until its result (VmRun), and what a run gives back.
 
-The driver (vm/driver.py) makes the resources and hands them over in a VmRun: the libvirt
-connection, the domain, the cgroup QEMU sits in, QEMU's pid, the session with the guest's
-init and the timings. From there the run converses with the init until the command exits
-(or the request's timeout or stop comes), and takes the host side's stats while QEMU
-still holds the guest.
+The driver (vm/driver.py) makes the resources and hands them over in a VmRun: the machine
+(a libvirt domain, or QEMU started by vm/microvm.py), the cgroup QEMU sits in, QEMU's pid,
+the session with the guest's init and the timings. From there the run converses with the
+init until the command exits (or the request's timeout or stop comes), and takes the host
+side's stats while QEMU still holds the guest.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import libvirt
 
@@ -67,7 +67,7 @@ class VmResult:
     timings: dict[str, float | None]
     cgroup_live: dict[str, Any]     # at the command's exit, QEMU still holding the guest
     cgroup: dict[str, Any]          # after QEMU exited, as a container's final stats
-    domain_stats: dict[str, Any]    # libvirt's, at the command's exit
+    domain_stats: dict[str, Any]    # libvirt's, at the command's exit ({} for a microVM)
     qemu_memory: dict[str, int]     # QEMU's RSS/PSS at the command's exit
     samples: list[dict[str, Any]] = field(default_factory=list)
     stdout: bytes = b""
@@ -99,6 +99,31 @@ def rep_windows(reps: list[Any], readings: list[dict[str, Any]]) -> list[dict[st
                     "stdout": bytes(rep.out).decode("utf-8", "replace"),
                     "stderr": bytes(rep.err).decode("utf-8", "replace")})
     return out
+
+
+class Machine(Protocol):
+    """What a run needs of the thing that holds the guest: a libvirt domain, or a QEMU
+    process of isobench's own (vm/microvm.py)."""
+
+    def stats(self) -> dict[str, Any]:
+        """The hypervisor's own counters now ({} where there are none, or it is gone)."""
+        ...
+
+    def destroy(self) -> None:
+        """Power the guest off now, if it still runs."""
+        ...
+
+
+@dataclass
+class LibvirtMachine:
+    conn: libvirt.virConnect
+    dom: libvirt.virDomain
+
+    def stats(self) -> dict[str, Any]:
+        return host.domain_stats(self.conn, self.dom)
+
+    def destroy(self) -> None:
+        self.machine.destroy()
 
 
 class Timings:
@@ -136,8 +161,7 @@ class VmRun:
     """A running guest and everything the conversation with it needs."""
 
     plan: Plan
-    conn: libvirt.virConnect
-    dom: libvirt.virDomain
+    machine: Machine
     cgroup: Cgroup
     qemu_pid: int
     session: GuestSession
@@ -207,7 +231,7 @@ class VmRun:
         self.timings.record("ready", self.session.ready_at)
         self.timings.record("first_output", self.session.first_output_at)
         result = self._result(KILLED_EXIT)
-        host.destroy(self.dom)
+        self.machine.destroy()
         self.timings.mark("exit")
         return result
 
@@ -222,7 +246,7 @@ class VmRun:
             boot={"kernel": plan.kernel.kernel, "initrd": plan.kernel.initrd,
                   "mode": plan.req.boot, "notes": list(plan.kernel.notes)},
             cgroup_name=self.cgroup.name, timings={}, cgroup_live=self.cgroup.stats().to_dict(),
-            cgroup={}, domain_stats=host.domain_stats(self.conn, self.dom),
+            cgroup={}, domain_stats=self.machine.stats(),
             qemu_memory=host.process_memory(self.qemu_pid), samples=self.samples,
             stdout=bytes(session.out), stderr=bytes(session.err),
             reps=rep_windows(session.reps, self.readings), guest_messages=session.messages)
@@ -239,7 +263,7 @@ class VmRun:
         stats = self.cgroup.stats()
         return {"t": elapsed, "qemu": host.process_memory(self.qemu_pid),
                 "cgroup_memory": stats.memory_current, "cgroup_cpu_ns": stats.cpu_total_ns,
-                "libvirt": host.domain_stats(self.conn, self.dom)}
+                "libvirt": self.machine.stats()}
 
     def lost_summary(self, what: str) -> str:
         console = read_text(self.run_dir / "console.log")

@@ -5,6 +5,7 @@
     container  isobench's own runtime, the workload's image, --network none
     runc       the same image flattened into an OCI bundle, run by `runc run`
     crun       the same bundle run by `crun run`, where crun can run (listed either way)
+    microvm    the same image and guest on QEMU's microvm machine, started without libvirt
     vm         the same image booted by libvirt/QEMU (KVM when proven to work, else TCG)
 
 Each is a plug-in (bench/targets/<name>.py) behind one interface (base.Target); this
@@ -17,11 +18,11 @@ from bench.targets.base import SCRATCH, Job, Outcome, Target
 from bench.targets.container import ContainerTarget
 from bench.targets.native import NativeTarget
 from bench.targets.oci import CrunTarget, RuncTarget
-from bench.targets.vm import VmTarget
+from bench.targets.vm import MicrovmTarget, VmTarget
 from runtime.api import Runtime
 
 TARGETS: tuple[type[Target], ...] = (NativeTarget, ContainerTarget, RuncTarget, CrunTarget,
-                                     VmTarget)
+                                     MicrovmTarget, VmTarget)
 
 
 def all_targets(rt: Runtime) -> dict[str, Target]:
@@ -30,4 +31,4 @@ def all_targets(rt: Runtime) -> dict[str, Target]:
 
 
 __all__ = ["SCRATCH", "TARGETS", "ContainerTarget", "CrunTarget", "Job", "NativeTarget",
-           "Outcome", "RuncTarget", "Target", "VmTarget", "all_targets"]
+           "MicrovmTarget", "Outcome", "RuncTarget", "Target", "VmTarget", "all_targets"]

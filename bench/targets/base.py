@@ -21,6 +21,13 @@ SCRATCH = "/scratch"
 LAYER_SCRATCH = "/var/tmp"  # in every Debian image, and no runtime mounts over it
 SCRATCH_KINDS = ("volume", "layer")
 TIMEOUT_EXIT = 124
+# The targets that boot a guest kernel: the libvirt VM and QEMU's microvm machine. They
+# share the VM's sizing, its shared boots, and its accounting rules (QEMU's cgroup).
+VM_TARGETS = ("microvm", "vm")
+
+
+def is_vm(target: str) -> bool:
+    return target in VM_TARGETS
 
 
 @dataclass
@@ -76,6 +83,9 @@ class Target(ABC):
         the setup asked for, as one line; None when it can. The harness lists such a variant
         as skipped on this target with the reason, never runs it some other way."""
         return None
+
+    # False: only where asked for by name (--targets), not in a session's default set
+    default = True
 
     # True: run_batch() runs several repetitions in one instance (the VM: one boot), each
     # accounted on its own window; the harness then asks for a cell's repetitions at once.

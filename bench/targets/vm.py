@@ -64,6 +64,9 @@ class VmTarget(Target):
                     "a qcow2 overlay, not overlayfs")
         return None
 
+    def driver(self) -> VmDriver:
+        return vm_driver(self.rt)
+
     def _request(self, job: Job) -> tuple[VmRequest, int | None]:
         from vm.driver import VmRequest  # needs libvirt: see unavailable()
 
@@ -84,7 +87,7 @@ class VmTarget(Target):
     def run(self, job: Job) -> Outcome:
         req, quota = self._request(job)
         t0, host0 = time.perf_counter(), host_snapshot()
-        result = vm_driver(self.rt).run(req, capture=True)
+        result = self.driver().run(req, capture=True)
         wall = time.perf_counter() - t0
         # the host's CPU over the whole run (boot included, as QEMU's cgroup reading is), for
         # the contention guard: QEMU's CPU is the run's, the rest is other processes'
@@ -105,7 +108,7 @@ class VmTarget(Target):
         req.timeout = job.timeout * total
         req.on_mark = _mark_reading
         t0 = time.perf_counter()
-        result = vm_driver(self.rt).run(req, capture=True)
+        result = self.driver().run(req, capture=True)
         boot_wall = time.perf_counter() - t0
         reps = {r["index"]: r for r in result.reps}
         outcomes = []
@@ -122,6 +125,31 @@ class VmTarget(Target):
             outcomes.append(rep_outcome(rep, result.samples, extra, count, warmup, position,
                                         result.domain, boot_wall, result.cgroup))
         return outcomes
+
+
+class MicrovmTarget(VmTarget):
+    """The same guest on QEMU's microvm machine (virtio-mmio, no PCI), started by isobench
+    without libvirt (vm/microvm.py): every workload the VM runs, shared boots included."""
+
+    name = "microvm"
+    # --targets ...,microvm: a quick session's default set stays as it was (its VM cells
+    # once more would add minutes under TCG)
+    default = False
+
+    def unavailable(self) -> str | None:
+        try:
+            from vm.guest import find_kernel
+            from vm.microvm import unavailable
+
+            find_kernel()
+        except (ImportError, IsobenchError, OSError) as e:
+            return f"no microVM here: {e}"
+        return unavailable()
+
+    def driver(self) -> VmDriver:
+        from vm.microvm import MicrovmDriver  # needs libvirt's bindings too (vm.driver)
+
+        return MicrovmDriver(self.rt.images, self.rt.root, self.rt.cgroups)
 
 
 def _mark_reading() -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """What the VM driver costs (issue 5's "Measure"), as a script:
 
 1. boot-to-first-output: the same guest (image, kernel, initrd, devices, command) started
-   through libvirt and as a plain qemu-system-x86_64 command, runs interleaved; medians and
-   their ratio (the goal: libvirt / raw <= 1.2); for each boot mode (vm/guest.py BOOT_MODES:
+   through libvirt and as a plain qemu-system-x86_64 command, and (--microvm) on QEMU's
+   microvm machine (vm/microvm.py), runs interleaved; medians and the ratio libvirt / raw
+   (the goal: <= 1.2); for each boot mode (vm/guest.py BOOT_MODES:
    debian = the packaged bzImage and Debian initrd, initrd = the bzImage and isobench's
    initrd, fast = the extracted vmlinux and isobench's initrd);
 2. the host memory an idle guest holds (QEMU's RSS and PSS, the cgroup's memory) for each
@@ -10,7 +11,8 @@
    everything it was given.
 
     python -m bench.tools.vmboot [--runs 10] [--modes debian,initrd,fast] [--idle 30]
-                                 [--sizes 512m,2g] [--out FILE]
+                                 [--sizes 512m,2g] [--microvm] [--machines pc,microvm]
+                                 [--out FILE]
 
 Every result records the acceleration; under TCG the numbers are emulation's, and say so.
 """
@@ -32,6 +34,7 @@ from runtime.fsutil import write_json
 from runtime.limits import parse_bytes
 from vm import guest
 from vm.driver import DOMAIN_PREFIX, RunFiles, VmDriver, VmRequest, socket_dir
+from vm.microvm import MicrovmDriver
 from vm.rawqemu import qemu_argv
 from vm.session import GuestSession
 
@@ -114,10 +117,17 @@ def summarize(values: list[float]) -> dict[str, float]:
     return {"n": s.n, "median": s.median, "q1": s.q1, "q3": s.q3, "min": s.min, "max": s.max}
 
 
+def microvm_boot(drv: VmDriver, req: VmRequest) -> dict[str, Any]:
+    """The microVM, timed as libvirt_boot times the VM (the driver's own milestones)."""
+    return libvirt_boot(MicrovmDriver(drv.images, drv.root, drv.cgroups), req)
+
+
 def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
-                    memory: int, modes: list[str] | None = None) -> dict[str, Any]:
-    """Per boot mode: libvirt and raw QEMU, `runs` each. Every round runs each mode once,
-    libvirt and raw alternating first, so a load change on the host hits every cell alike."""
+                    memory: int, modes: list[str] | None = None,
+                    microvm: bool = False) -> dict[str, Any]:
+    """Per boot mode: libvirt and raw QEMU (and the microVM), `runs` each. Every round runs
+    each mode once, the order rotated each round, so a load change on the host hits every
+    cell alike."""
     modes = modes or ["fast"]
     reqs = {m: VmRequest(image=image, command=BOOT_COMMAND, accel=accel, memory_bytes=memory,
                          timeout=RUN_TIMEOUT_S, boot=m) for m in modes}
@@ -126,14 +136,16 @@ def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
         plan = drv.prepare(req, f"{DOMAIN_PREFIX}warmup")
         files[mode] = {"kernel": plan.kernel.kernel, "initrd": plan.kernel.initrd,
                        "notes": list(plan.kernel.notes)}
+    order = [("libvirt", libvirt_boot), ("raw_qemu", raw_boot)]
+    if microvm:
+        order.append(("microvm", microvm_boot))
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {
-        m: {"libvirt": [], "raw_qemu": []} for m in modes}
+        m: {label: [] for label, _ in order} for m in modes}
     loads = [_loadavg()]
     for i in range(runs):
         for mode in modes:
-            # Alternate which goes first, so neither always runs on a just-warmed host.
-            order = (("libvirt", libvirt_boot), ("raw_qemu", raw_boot))
-            for label, fn in order if i % 2 == 0 else order[::-1]:
+            # Rotate which goes first, so none always runs on a just-warmed host.
+            for label, fn in order[i % len(order):] + order[:i % len(order)]:
                 sample = fn(drv, reqs[mode])
                 samples[mode][label].append(sample)
                 print(f"  run {i + 1}/{runs} {mode:6s} {label:8s} first output after "
@@ -146,6 +158,10 @@ def boot_comparison(drv: VmDriver, image: str, accel: str, runs: int,
         raw_s = summarize([s["first_output_s"] for s in samples[mode]["raw_qemu"]])
         out["modes"][mode] = {"libvirt": lv_s, "raw_qemu": raw_s, "files": files[mode],
                               "ratio": lv_s["median"] / raw_s["median"], "raw": samples[mode]}
+        if microvm:
+            micro = summarize([s["first_output_s"] for s in samples[mode]["microvm"]])
+            out["modes"][mode].update(microvm=micro,
+                                      microvm_over_libvirt=micro["median"] / lv_s["median"])
     return out
 
 
@@ -167,6 +183,7 @@ def idle_memory(drv: VmDriver, image: str, accel: str, memory: int,
         return [v for v in (_get(s, key) for s in idle) if v]
 
     out: dict[str, Any] = {"memory_bytes": memory, "accel": result.accel, "mode": mode,
+                           "machine": "microvm" if isinstance(drv, MicrovmDriver) else "pc",
                            "samples": len(idle), "raw": idle}
     for key in ("qemu.rss", "qemu.pss", "cgroup_memory"):
         values = series(key)
@@ -195,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-modes", default="fast", help="boot modes for the idle test")
     p.add_argument("--idle", type=float, default=30.0, help="seconds each idle guest sleeps")
     p.add_argument("--sizes", default="512m,2g", help="guest memory sizes for the idle test")
+    p.add_argument("--microvm", action="store_true",
+                   help="also boot the microVM in the comparison")
+    p.add_argument("--machines", default="pc",
+                   help="machines for the idle test: pc (libvirt), microvm, or both")
     p.add_argument("--skip-boot", action="store_true")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--out", type=Path, help="write every raw value as JSON here")
@@ -205,15 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_boot:
         print(f"boot to first output, {args.runs} runs each, interleaved:", file=sys.stderr)
         boot = boot_comparison(drv, args.image, args.accel, args.runs, parse_bytes(args.memory),
-                               args.modes.split(","))
+                               args.modes.split(","), args.microvm)
         report["boot"] = boot
     if not args.skip_memory:
         report["idle_memory"] = []
+        drivers = {"pc": drv, "microvm": MicrovmDriver(drv.images, drv.root, drv.cgroups)}
         for mode in args.idle_modes.split(","):
             for size in args.sizes.split(","):
-                print(f"idle guest ({mode}) with {size} for {args.idle:g} s:", file=sys.stderr)
-                report["idle_memory"].append(idle_memory(drv, args.image, args.accel,
-                                                         parse_bytes(size), args.idle, mode))
+                for machine in args.machines.split(","):
+                    print(f"idle guest ({mode}, {machine}) with {size} for {args.idle:g} s:",
+                          file=sys.stderr)
+                    report["idle_memory"].append(idle_memory(
+                        drivers[machine], args.image, args.accel, parse_bytes(size),
+                        args.idle, mode))
     print_report(report)
     if args.out:
         write_json(args.out, report)
@@ -233,18 +258,23 @@ def print_report(report: dict[str, Any]) -> None:
               f"{load['min']:.2f}-{load['max']:.2f}")
         for mode, b in report["boot"]["modes"].items():
             print(f"{mode}: {'; '.join(b['files']['notes'])}")
-            for label in ("libvirt", "raw_qemu"):
+            for label in ("libvirt", "raw_qemu", "microvm"):
+                if label not in b:
+                    continue
                 s = b[label]
                 print(f"  boot to first output via {label:8s}: median {s['median']:.2f} s "
                       f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min {s['min']:.2f}, "
                       f"max {s['max']:.2f}, n={s['n']})")
             print(f"  ratio libvirt / raw QEMU (medians): {b['ratio']:.3f}")
+            if "microvm" in b:
+                print(f"  ratio microVM / libvirt (medians): {b['microvm_over_libvirt']:.3f}")
     for m in report.get("idle_memory", []):
         parts = [f"{key} median {m[key]['median'] / mib:.0f} MiB "
                  f"({100 * m[key]['fraction_of_given']:.0f}% of given), max "
                  f"{m[key]['max'] / mib:.0f} MiB" for key in ("qemu.rss", "qemu.pss",
                                                             "cgroup_memory") if key in m]
-        print(f"idle guest ({m['mode']}) given {m['memory_bytes'] / mib:.0f} MiB "
+        print(f"idle guest ({m['mode']}, {m.get('machine', 'pc')}) given "
+              f"{m['memory_bytes'] / mib:.0f} MiB "
               f"({m['samples']} samples): "
               + "; ".join(parts))
     sys.stdout.flush()

@@ -8,6 +8,7 @@ from dataclasses import replace
 from bench.model import RunRecord, Session, Variant, Workload, image_tag
 from bench.progress import Unit
 from bench.targets import Job
+from bench.targets.base import is_vm
 from bench.workloads.common import repeated
 from results.metrics import named
 
@@ -25,7 +26,7 @@ class Footprint(Workload):
     def run_unit(self, session: Session, unit: Unit) -> None:
         seconds = session.profile.footprint_seconds
         job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
-                  memory_bytes=VM_MEMORY_BYTES if unit.target == "vm" else None,
+                  memory_bytes=VM_MEMORY_BYTES if is_vm(unit.target) else None,
                   process_memory=True)
         rec = session.run_job("footprint", unit.variant, unit.target, unit.rep, job, None)
         if rec.ok:

@@ -11,6 +11,7 @@ from bench.model import ParseError, RunRecord, Session, Variant, Workload, image
 from bench.parsers import parse_stress_ng_metrics
 from bench.progress import Unit
 from bench.targets import Job
+from bench.targets.base import is_vm
 from bench.workloads.common import BUSYBOX, VM_SMALLEST_BYTES, repeated
 from results.metrics import named
 from runtime.limits import Limits
@@ -34,7 +35,7 @@ MEMORY_HOG = "stress-ng --vm 4 --vm-bytes {mib}M --vm-keep --timeout 4s -v --met
 # VM: the limit is the guest's RAM, while QEMU's cgroup also holds QEMU itself (binary,
 # libraries, TCG's translation buffer under emulation) and the host's page cache of the
 # guest's kernel, initrd and disk: 192 MiB, still below the 256 MiB a guest would overrun by.
-PEAK_MARGIN_MIB = {"vm": 192.0}
+PEAK_MARGIN_MIB = {"vm": 192.0, "microvm": 192.0}
 DEFAULT_PEAK_MARGIN_MIB = 16.0
 VARIANTS = (
     Variant("limits.cpu_half", metrics=named("cpu_share")),
@@ -58,13 +59,13 @@ class LimitsWorkload(Workload):
 
 
 def _memory_size(target: str) -> int:
-    return VM_SMALLEST_BYTES if target == "vm" else 64 << 20
+    return VM_SMALLEST_BYTES if is_vm(target) else 64 << 20
 
 
 def _cpu_half(session: Session, target: str, rep: int) -> RunRecord:
     job = Job(BUSYBOX, ["sh", "-c", BUSY_LOOP.format(s=BUSY_SECONDS)], limits=CPU_HALF)
     rec = session.run_job("limits", "limits.cpu_half", target, rep, job, None)
-    if target == "vm":
+    if is_vm(target):
         share = vm_busy_share(rec.accounting.get("samples") or [],
                               rec.extra.get("timings") or {})
     else:
@@ -81,7 +82,7 @@ def _memory_overrun(session: Session, image: str, target: str, size: int,
                     rep: int) -> RunRecord:
     hog = MEMORY_HOG.format(mib=2 * size >> 20)
     job = Job(image, ["sh", "-c", hog], limits=Limits(memory_bytes=size),
-              memory_bytes=size if target == "vm" else None)
+              memory_bytes=size if is_vm(target) else None)
     rec = session.run_job("limits", "limits.memory_64m", target, rep, job, _oom_restarts,
                           quiet=True)
     # An overrun is the point: a non-zero exit is expected; the run fails when the limit did
@@ -105,7 +106,7 @@ def memory_limit_problem(target: str, m: dict[str, float | None]) -> str | None:
     stress-ng saw) and the peak stayed within the limit plus PEAK_MARGIN_MIB."""
     given = m["given_mib"] or 0.0
     kills, code, restarts, peak = m["oom_kills"], m["exit_code"], m["oom_restarts"], m["peak_mib"]
-    acted = code == 137 or bool(kills) or (target == "vm" and bool(restarts))
+    acted = code == 137 or bool(kills) or (is_vm(target) and bool(restarts))
     problems = []
     if not acted:
         seen = "no oom_kill reading" if kills is None else f"oom_kills {kills:g}"

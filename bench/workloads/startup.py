@@ -10,6 +10,7 @@ from bench import setup
 from bench.model import RunRecord, Session, Variant, Workload
 from bench.progress import Unit
 from bench.targets import Job
+from bench.targets.base import is_vm
 from bench.timers import StdoutTimer
 from bench.workloads.common import BUSYBOX, ISOBENCH, cli_env
 from results.metrics import named
@@ -30,9 +31,9 @@ class Startup(Workload):
         # Each is a ~20 s TCG boot here: two in the quick profile (its 15 minutes also hold
         # the VM's net, density and CPU-cap boots), the profile's VM repetitions where more.
         vm_reps = min(reps, max(2, session.profile.vm_repeat))
-        units = [Unit("startup", variant, target, rep, vm_reps if target == "vm" else reps)
+        units = [Unit("startup", variant, target, rep, vm_reps if is_vm(target) else reps)
                  for variant, target, rep in session.plan(["startup.true"], reps)
-                 if not (target == "vm" and rep >= vm_reps)]
+                 if not (is_vm(target) and rep >= vm_reps)]
         if "container" in session.targets:
             units += [Unit("startup", "startup.cli", "container", rep, reps)
                       for rep in range(reps)]
@@ -57,7 +58,7 @@ class Startup(Workload):
 def _launch_to_exit(session: Session, variant: str, target: str, rep: int) -> RunRecord:
     if target == "container":
         return _container_api_start(session, rep)
-    if target != "vm":
+    if not is_vm(target):
         return _timed(session, variant, target, rep, Job(BUSYBOX, ["true"], sample_hz=0))
     # `echo`, not `true`: the same one exec in a 20 s boot, and its line on the channel
     # times the boot to first output in the same run.

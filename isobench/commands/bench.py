@@ -94,7 +94,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"--cpus: {e}") from None
     rt = Runtime()
     targets = all_targets(rt)
-    chosen_targets = select(args.targets, targets, "target")
+    chosen_targets = select(args.targets, targets, "target") if args.targets else \
+        [n for n, t in targets.items() if t.default]
     chosen_workloads = select(args.workloads, workloads.WORKLOADS, "workload")
     out = _out_dir(args)
     try:
@@ -118,7 +119,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run the benchmark suite")
     p.add_argument("--profile", choices=["quick", "full", "tiny"], default="quick")
-    p.add_argument("--targets", help="comma-separated: native,container,runc,crun,vm")
+    p.add_argument("--targets", help="comma-separated: native,container,runc,crun,microvm,vm "
+                   "(default: all but microvm)")
     p.add_argument("--workloads", help="comma-separated: cpu,memory,disk,net,startup,...")
     p.add_argument("--repeat", type=int,
                    help="repetitions of every measurement on every target, the VM's and "

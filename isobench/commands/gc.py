@@ -1,7 +1,7 @@
 """`isobench gc`: remove what killed isobench processes left in this ISOBENCH_ROOT —
 a dead bench's native/runc instances (bench/leases.py), containers' processes, cgroups,
-overlay dirs, netns, veths, unused bridges, then dead VM runs' domains, run directories and
-disks. Running containers and VM runs are not touched."""
+overlay dirs, netns, veths, unused bridges, then dead VM runs' domains, microVMs' QEMU
+processes, run directories and disks. Running containers and VM runs are not touched."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bench import leases
 from runtime import gc as runtime_gc
 from runtime.api import Runtime
 
-VM_KINDS = ("domain", "vm run", "vm disk")
+VM_KINDS = ("domain", "microvm", "vm run", "vm disk")
 
 
 def _vm_counts(lines: list[str]) -> dict[str, int]:

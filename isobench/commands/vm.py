@@ -1,4 +1,5 @@
-"""VM verbs: `isobench vm run` (the same image and command, in a libvirt/QEMU guest)."""
+"""VM verbs: `isobench vm run` (the same image and command, in a libvirt/QEMU guest, or with
+`--machine microvm` in QEMU's microvm machine without libvirt)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
     # start-up time: the driver loads libvirt's bindings (~25 ms), which `vm --help` and the
     # full `isobench --help` (it registers this module) need not pay
     from vm.driver import VmDriver, VmRequest
+    from vm.microvm import MicrovmDriver
 
     if args.image is None:
         raise InvalidArgument("'isobench vm run' requires at least 1 argument", EXIT_RUNTIME)
@@ -86,8 +88,9 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
     )
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        result = VmDriver().run(req, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
-                                capture=bool(args.stats))
+        driver = MicrovmDriver() if args.machine == "microvm" else VmDriver()
+        result = driver.run(req, stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+                            capture=bool(args.stats))
     finally:
         signal.signal(signal.SIGTERM, previous)
     if args.stats:
@@ -109,6 +112,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus", default="1", help="number of vCPUs")
     p.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"),
                    help="auto: KVM only when a probe ran a vCPU; else TCG (emulation)")
+    p.add_argument("--machine", default="pc", choices=("pc", "microvm"),
+                   help="pc: a libvirt domain (PCI, ACPI); microvm: QEMU's microvm machine "
+                        "(virtio-mmio, no PCI), started by isobench without libvirt")
     p.add_argument("--timeout", help="seconds for the whole run, boot included")
     p.add_argument("--boot", default="fast", choices=("fast", "initrd", "debian"),
                    help="fast: the extracted vmlinux and isobench's initrd; initrd: the "

@@ -55,6 +55,23 @@ class VmLeftovers:
     sockets: int
     cgroups: int
     libvirt_logs: int
+    microvms: int = 0     # QEMU processes of this root's microVMs (no libvirt domain)
+
+
+def microvm_qemus(root: Path) -> list[int]:
+    """Pids of QEMU processes running a microVM of this state root (their disks are in it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(b"guest=isobench-microvm-") for a in argv) and \
+                str(root).encode() in b" ".join(argv):
+            found.append(int(entry.name))
+    return found
 
 
 def libvirt_domains(root: Path) -> list[str]:
@@ -87,6 +104,7 @@ def vm_census(cli: Cli) -> VmLeftovers:
         sockets=sum(1 for _ in RUN_DIR.glob("*.sock")) if RUN_DIR.exists() else 0,
         cgroups=cgroups,
         libvirt_logs=sum(1 for _ in Path("/var/log/libvirt/qemu").glob("isobench-*")),
+        microvms=len(microvm_qemus(cli.root)),
     )
 
 
@@ -137,6 +155,7 @@ def nothing_left(vm: VmCli):  # noqa: ANN201
     after = vm_census(vm)
     assert after.domains == [] and after.runs == 0 and after.cgroups == before.cgroups
     assert after.sockets <= before.sockets and after.libvirt_logs <= before.libvirt_logs
+    assert after.microvms == 0
 
 
 def kernel_release() -> str:
@@ -269,14 +288,15 @@ def test_ctrl_c_tears_everything_down(vm: VmCli, nothing_left: None) -> None:
     assert proc.returncode == 130, err
 
 
-def test_scratch_disk_and_loopback_network(vm: VmCli, nothing_left: None) -> None:
+@pytest.mark.parametrize("machine", ["pc", "microvm"])
+def test_scratch_disk_and_loopback_network(vm: VmCli, nothing_left: None, machine: str) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     script = ("cat /sys/block/vdb/size; echo $ISOBENCH_SCRATCH; "
               "echo hello-from-guest | nc -l -p 5201")
-    proc = vm.popen("vm", "run", "--accel", "tcg", "--scratch", "64m", "-p", f"{port}:5201",
-                    "busybox", "sh", "-c", script)
+    proc = vm.popen("vm", "run", "--machine", machine, "--accel", "tcg", "--scratch", "64m",
+                    "-p", f"{port}:5201", "busybox", "sh", "-c", script)
     assert proc.stdout is not None
     lines = [proc.stdout.readline(), proc.stdout.readline()]  # streamed as the guest prints
     assert lines == [f"{64 * 1024 * 1024 // 512}\n", "/dev/vdb\n"], proc.communicate()

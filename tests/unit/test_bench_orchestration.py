@@ -275,7 +275,11 @@ def test_a_target_whose_cgroup_cannot_be_made_is_skipped_with_the_line(
 
 
 def test_crun_is_one_of_the_targets() -> None:
-    assert list(targets.all_targets(None)) == ["native", "container", "runc", "crun", "vm"]  # type: ignore[arg-type]
+    found = targets.all_targets(None)  # type: ignore[arg-type]
+    assert list(found) == ["native", "container", "runc", "crun", "microvm", "vm"]
+    # microvm only when asked for by name: a session's default set is as before
+    assert [n for n, t in found.items() if t.default] == ["native", "container", "runc",
+                                                           "crun", "vm"]
 
 
 class Fixed(Target):

@@ -65,8 +65,9 @@ def test_vm_run_dir_decision() -> None:
 
 
 def test_vm_counts_per_kind() -> None:
-    counts = _vm_counts(["domain isobench-1", "vm run 1", "vm run 2", "vm disk x.raw"])
-    assert counts == {"domains": 1, "vm runs": 2, "vm disks": 1}
+    counts = _vm_counts(["domain isobench-1", "vm run 1", "vm run 2", "vm disk x.raw",
+                         "microvm microvm-1 (QEMU pid 7)"])
+    assert counts == {"domains": 1, "microvms": 1, "vm runs": 2, "vm disks": 1}
 
 
 def dead_pid() -> int:

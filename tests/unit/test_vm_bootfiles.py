@@ -31,6 +31,8 @@ kernel/drivers/virtio/virtio_pci_modern_dev.ko:
 kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko \
 kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio.ko \
 kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_mmio.ko: kernel/drivers/virtio/virtio.ko \
+kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko \
 kernel/drivers/virtio/virtio_ring.ko
 kernel/net/core/failover.ko:
@@ -45,7 +47,8 @@ def test_modules_dep_order_puts_every_dependency_first() -> None:
     deps = initrd.parse_modules_dep(MODULES_DEP)
     order = [initrd.module_name(p) for p in initrd.resolve(deps, initrd.GUEST_MODULES)]
     assert sorted(order) == sorted(["virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio",
-                                    "virtio_ring", "virtio_pci", "virtio_blk", "failover",
+                                    "virtio_ring", "virtio_pci", "virtio_mmio", "virtio_blk",
+                                    "failover",
                                     "net_failover", "virtio_net", "crc32c_generic", "crc16",
                                     "mbcache", "jbd2", "ext4"])
     assert len(order) == len(set(order))  # shared dependencies once

@@ -315,3 +315,23 @@ def test_the_vm_target_batches() -> None:
     with pytest.raises(NotImplementedError):
         Host(None).run_batch(Job("x", ["y"]), 2, 0)  # type: ignore[arg-type]
     assert protocol.BEGIN == b"B" and protocol.END == b"D"
+
+
+def test_a_batchs_units_follow_its_first_so_the_counter_moves_with_the_boot(
+        tmp_path: Path) -> None:
+    """The progress counter ("[i/N]") and its ETA: a cell's four VM units are consecutive,
+    the first runs the boot, the other three are found recorded; native's stay interleaved."""
+    said: list[str] = []
+    h = session(tmp_path, Guest(), said)
+    units = [u for _, u, _ in h.units()]
+    vm = [i for i, u in enumerate(units) if u.target == "vm"]
+    for variant in ("w.a", "w.b"):
+        at = [i for i in vm if units[i].variant == variant]
+        assert at == list(range(at[0], at[0] + 4)), (variant, at)
+        assert [units[i].rep for i in at] == [0, 1, 2, 3]
+    native = [(u.variant, u.rep) for u in units if u.target == "native" and u.rep >= 0]
+    plain = [(n, r) for n, t, r in h.plan(["w.a", "w.b"], 4) if t == "native"]
+    assert native == plain  # the measured order is the plan's
+    h.run()
+    counted = [line.split("]")[0] for line in said if line.startswith("[")]
+    assert len(counted) == len(units)  # every unit still counted once
