@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import health, launcher, ports, private, security
+from runtime import health, launcher, ports, private, relay, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, CgroupFactory, CgroupStats, open_cgroup
@@ -306,7 +306,8 @@ class Runtime:
                                      str(self.containers.path(c.id) / "log.json"),
                                      attach=attach, interactive=interactive, tty=tty,
                                      output=output, keep_fds={self._held[c.id],
-                                               *(s.fileno() for s, _ in plugged.listeners)})
+                                               *(s.fileno() for s, _ in plugged.listeners)},
+                                     handoff=self._handoff(c, plugged))
         finally:
             plugged.close_listeners()  # the monitor holds its own copies
             self._release(c.id)
@@ -318,6 +319,32 @@ class Runtime:
         if not attach:
             return None
         return launcher.wait_attached(started)
+
+    def finish(self, c: Container, code: int) -> None:
+        """The monitor's teardown once the command has exited for good: the cgroup's final
+        counters and OOM kills recorded, the cgroup and network endpoint gone, the record
+        marked exited (or removed, --rm)."""
+        cg = self._cgroup(c)
+        stats = cg.stats()
+        c.state.stats = stats.to_dict()
+        c.state.oom_killed = bool(stats.oom_kills)
+        cg.destroy()
+        self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
+        c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
+        if c.config.auto_remove:
+            self.containers.remove(c)
+        else:
+            self.containers.save(c)
+
+    def _handoff(self, c: Container, plugged: Plugged) -> launcher.Handoff | None:
+        """The small monitor (launcher.Handoff) for a container whose monitor only relays
+        and reaps while it runs; None when it also probes its health, restarts it or proxies
+        its published ports (threads of the monitor), which need the whole runtime."""
+        if (plugged.listeners or c.config.healthcheck
+                or RestartPolicy.from_dict(c.config.restart_policy).name != "no"):
+            return None
+        return launcher.Handoff(relay.teardown_command(str(self.root), c.id),
+                                {self._held[c.id]})
 
     def _hooks(self, c: Container, cg: Cgroup, plugged: Plugged) -> launcher.MonitorHooks:
         """Run in the monitor process: they record state and tear down."""
@@ -337,16 +364,7 @@ class Runtime:
             store.save(c)
 
         def on_exited(code: int, _failed: bool) -> None:
-            stats = cg.stats()
-            c.state.stats = stats.to_dict()
-            c.state.oom_killed = bool(stats.oom_kills)
-            cg.destroy()
-            self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
-            c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
-            if c.config.auto_remove:
-                store.remove(c)
-            else:
-                store.save(c)
+            self.finish(c, code)
 
         def on_failed_start(_code: int, _message: str) -> None:
             cg.destroy()
