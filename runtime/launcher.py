@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from runtime import health, init
 from runtime.errors import EXIT_RUNTIME
-from runtime.relay import LogWriter, exit_code_of, relay, relay_tty
+from runtime.relay import LogWriter, exit_code_of, relay, relay_tty, report_exit
 from runtime.relay import command as relay_command
 from runtime.syscalls import CLONE_NEWPID, NAMESPACE_FILES, Syscalls
 
@@ -71,6 +71,7 @@ class Started:
     pid: int = 0
     error_code: int = 0
     error: str = ""
+    exit_fd: int = -1  # exit_first: the monitor writes the exit code there before its teardown
 
 
 @dataclass
@@ -103,14 +104,14 @@ class Handoff:
 
 
 def _exec_relay(handoff: Handoff, log_path: str, pid: int, out_r: int, err_r: int,
-                mode: str) -> None:
+                mode: str, exit_w: int) -> None:
     """Become the small monitor; returns only when the exec failed (the monitor then goes on
     as it is)."""
-    for fd in (out_r, err_r, *handoff.keep):
+    for fd in (out_r, err_r, *handoff.keep, *([exit_w] if exit_w >= 0 else [])):
         os.set_inheritable(fd, True)
     try:
         os.execv(sys.executable, relay_command(sys.executable, log_path, pid, out_r, err_r,
-                                               mode, handoff.teardown))
+                                               mode, handoff.teardown, exit_w))
     except OSError:
         pass
 
@@ -240,12 +241,12 @@ def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: Monit
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
              attach: bool, interactive: bool, info_w: int, keep_fds: set[int],
              tty: bool = False, output: int | None = None,
-             handoff: Handoff | None = None) -> NoReturn:
+             handoff: Handoff | None = None, exit_w: int = -1) -> NoReturn:
     code = EXIT_RUNTIME
     try:
-        # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
-        # stdio when attached).
-        _close_all_but({info_w, *keep_fds} | ({output} if output is not None else set()))
+        # Hold nothing of the caller's but the info pipe, the published ports' sockets, the
+        # exit pipe (and stdio when attached).
+        _close_all_but({info_w, *keep_fds, exit_w} | ({output} if output is not None else set()))
         if output is not None:  # the caller reads the output there (a build's progress)
             os.dup2(output, 1)
             os.dup2(output, 2)
@@ -278,7 +279,7 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             log.close()
             _exec_relay(handoff, log_path, pid, out_r, err_r,
                         ("t" if tty else "") + ("e" if attach else "")
-                        + ("i" if attach and interactive else ""))
+                        + ("i" if attach and interactive else ""), exit_w)
             log = LogWriter(log_path)
         echo_out, echo_err = (1, 2) if attach else (None, None)
         run: tuple[int, int, int] | None = (pid, out_r, err_r)
@@ -297,6 +298,7 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             run, code = _next_run(sc, spec, interactive, hooks, log, exit_code_of(status),
                                   time.monotonic() - began, tty)
         log.close()
+        report_exit(log_path, code, exit_w)
         hooks.on_exited(code, False)
     except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
         try:
@@ -321,27 +323,32 @@ def _forked() -> None:
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
           attach: bool, interactive: bool = False, keep_fds: set[int] | None = None,
           tty: bool = False, output: int | None = None,
-          handoff: Handoff | None = None) -> Started:
+          handoff: Handoff | None = None, exit_first: bool = False) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
     the command has been exec'd or has failed. `output`, attached: a descriptor the
     command's stdout and stderr are copied to instead of ours. `handoff`: the monitor then
-    becomes the small one (see Handoff)."""
+    becomes the small one (see Handoff). `exit_first`, attached: the monitor reports the exit
+    code on a pipe before its teardown, and wait_attached returns on it."""
     info_r, info_w = os.pipe()
+    exit_r, exit_w = os.pipe() if exit_first and attach else (-1, -1)
     pid = os.fork()
     if pid == 0:
         _forked()
         os.close(info_r)
+        _close(exit_r)
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
         _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set(),
-                 tty, output if attach else None, handoff)
+                 tty, output if attach else None, handoff, exit_w)
     os.close(info_w)
+    _close(exit_w)
     if not attach:
         os.waitpid(pid, 0)
     message = read_all(info_r).decode(errors="replace")
     kind, _, rest = message.partition("\t")
     if kind == "S":
-        return Started(monitor_pid=pid if attach else 0, pid=int(rest))
+        return Started(monitor_pid=pid if attach else 0, pid=int(rest), exit_fd=exit_r)
+    _close(exit_r)
     if kind == "E":
         code, _, error = rest.partition("\t")
         return Started(monitor_pid=pid if attach else 0, error_code=int(code), error=error)
@@ -360,6 +367,10 @@ def wait_attached(started: Started) -> int:
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
+        if started.exit_fd >= 0:
+            reported = read_all(started.exit_fd)
+            if reported:  # the teardown goes on in the monitor, which init will reap
+                return int(reported)
         _, status = os.waitpid(started.monitor_pid, 0)
     finally:
         for s, handler in previous.items():

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 RELAY_FLAGS = "tei"  # mode letters: t a pty, e echo to our stdout/stderr, i our stdin to it
+EXIT_CODE_FILE = "exit-code"  # in the record, beside the log: the exit before the teardown
 
 
 def exit_code_of(status: int) -> int:
@@ -121,11 +122,35 @@ def relay_tty(master: int, log: LogWriter, echo: int | None, stdin: int | None) 
 
 
 def command(executable: str, log_path: str, pid: int, out_r: int, err_r: int, mode: str,
-            then: list[str]) -> list[str]:
-    """The argv that runs this file as the monitor: relay, reap `pid`, then exec `then` with
-    the exit code appended."""
+            then: list[str], exit_w: int = -1) -> list[str]:
+    """The argv that runs this file as the monitor: relay, reap `pid`, report the exit on
+    `exit_w` (when >= 0), then exec `then` with the exit code appended."""
     return [executable, "-I", "-S", __file__, log_path, str(pid), str(out_r), str(err_r),
-            mode, "--", *then]
+            mode, str(exit_w), "--", *then]
+
+
+def report_exit(log_path: str, code: int, exit_w: int) -> None:
+    """The exit is known: tell a caller waiting on `exit_w` (it returns now: `run --rm`),
+    leave its terminal (stdio to /dev/null: the teardown that follows must not hold its
+    pipes open or write after its prompt), and write the code beside the log, where
+    `wait` and `inspect` find it while the teardown runs (Docker's "removing")."""
+    if exit_w >= 0:
+        try:
+            os.write(exit_w, str(code).encode())
+        except OSError:  # the caller is gone: nobody to tell
+            pass
+        os.close(exit_w)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+    try:
+        fd = os.open(os.path.join(os.path.dirname(log_path), EXIT_CODE_FILE),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError:  # the record is gone (rm of a crashed start): the teardown copes
+        return
+    os.write(fd, str(code).encode())
+    os.close(fd)
 
 
 # The package's parent, put first on the teardown's sys.path: the very code that started
@@ -150,8 +175,8 @@ def main(argv: list[str]) -> None:
         os._exit(125)
 
 
-def _relay_then_exec(log_path: str, pid: str, out_r: str, err_r: str, mode: str, _sep: str,
-                     *then: str) -> None:
+def _relay_then_exec(log_path: str, pid: str, out_r: str, err_r: str, mode: str,
+                     exit_w: str, _sep: str, *then: str) -> None:
     log = LogWriter(log_path)
     echo = "e" in mode
     if "t" in mode:  # the pty's master is the one stream
@@ -163,6 +188,7 @@ def _relay_then_exec(log_path: str, pid: str, out_r: str, err_r: str, mode: str,
     log.close()
     _, status = os.waitpid(int(pid), 0)
     code = exit_code_of(status)
+    report_exit(log_path, code, int(exit_w))
     try:
         os.execv(then[0], [*then, str(code)])
     except OSError as e:  # nobody tears down: the lock goes with us, so `gc` will

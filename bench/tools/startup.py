@@ -274,12 +274,21 @@ class Session:
         _run_quiet(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net",
                     "chroot", str(self.rootfs), "/bin/true"], "unshare")
 
+    def settle(self, timeout_s: float = 20.0) -> None:
+        """Until no record of this root is held: `run --rm` returns at the exit and its
+        monitor tears down after it; the next run (and the leftovers check) must not overlap
+        that teardown, which is not part of the time to the exit."""
+        deadline = time.monotonic() + timeout_s
+        while self.rt.containers.held() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def runner(self, method: str) -> Callable[[], None]:
         return getattr(self, f"run_{method.replace('-', '_')}")
 
     # ---- checks and cleanup ----
     def leftovers(self) -> tuple[list[str], list[str]]:
         """(errors, warnings): what the containers this session ran left behind."""
+        self.settle()
         errors: list[str] = []
         for cid in self.api_ids:
             errors += [f"isobench cgroup left: {p}" for p in _isobench_cgroups(cid)]
@@ -330,6 +339,7 @@ def measure(session: Session, schedule: Iterable[list[str]], warmup: int,
             t0 = time.perf_counter_ns()
             fn()
             elapsed = time.perf_counter_ns() - t0
+            session.settle()  # untimed: a `run --rm`'s teardown, after its exit
             if i >= warmup:
                 times[method].append(elapsed)
         if i >= warmup:

@@ -268,6 +268,32 @@ def test_a_running_containers_monitor_is_the_small_relay(cli: Cli) -> None:
     assert cli("logs", "small", check=True).stdout == "started\n"
 
 
+def test_run_rm_returns_at_the_exit_and_the_removal_follows(cli: Cli) -> None:
+    """`run --rm` is back once the exit is known; the monitor tears down after it, the
+    container "removing" meanwhile: `rm` says the removal is in progress, the name stays
+    reserved (a `run --name` of it waits), `wait --condition removed` waits for the end."""
+    from runtime.api import Runtime
+    from runtime.errors import Conflict, NotFound
+
+    cli("run", "--rm", "busybox", "true", check=True)  # the image, made once
+    before = cli.census()
+    rt = Runtime(cli.root)
+    proc = cli("run", "--rm", "--name", "gone", "busybox", "sh", "-c", "echo bye; exit 6")
+    assert (proc.returncode, proc.stdout) == (6, "bye\n")
+    c = rt.get("gone")  # the teardown (an exec of the runtime, the bridge's) is under way
+    assert c.state.status == "removing"
+    with pytest.raises(Conflict, match="removal of container gone is already in progress"):
+        rt.remove("gone", force=True)
+    assert cli("wait", "--condition", "removed", "gone", check=True).stdout == "6\n"
+    with pytest.raises(NotFound):
+        rt.get("gone")
+    assert cli.census() - before == Leftovers(0, 0, 0, 0)
+    for code in ("1", "2"):  # the second waits for the first's removal to take the name
+        assert cli("run", "--rm", "--name", "again", "--network", "none", "busybox", "sh",
+                   "-c", f"exit {code}").returncode == int(code)
+    assert cli.census() - before == Leftovers(0, 0, 0, 0)
+
+
 def test_run_rm_leaves_nothing(cli: Cli) -> None:
     cli("run", "--rm", "busybox", "true", check=True)  # the image is made once, outside the count
     before = cli.census()

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,8 @@ def test_the_relay_imports_nothing_but_a_bare_interpreters_modules() -> None:
 
 # Stands in for runtime.teardown: its argv and the files its descriptors name.
 TEARDOWN = """
-import os, sys
+import os, sys, time
+time.sleep(float(os.environ.get("TEARDOWN_S", "0")))
 fds = []
 for fd in range(64):
     try:
@@ -80,19 +83,34 @@ os.close(err_w)
 for fd in (out_r, err_r, lock):
     os.set_inheritable(fd, True)
 then = [sys.executable, {then!r}, {done!r}, "teardown-of", "cid"]
-argv = relay.command(sys.executable, {log!r}, pid, out_r, err_r, {mode!r}, then)
+exit_w = -1
+if {exit_first!r}:  # a caller that waits for the exit only: what it saw, and when
+    exit_r, exit_w = os.pipe()
+    if os.fork() == 0:
+        os.close(exit_w)
+        got = b""
+        while chunk := os.read(exit_r, 64):
+            got += chunk
+        seen = os.path.exists({done!r})
+        with open({done!r} + ".caller", "w") as f:
+            f.write(f"{{got.decode()}} torn-down-already={{seen}}")
+        os._exit(0)
+    os.close(exit_r)
+    os.set_inheritable(exit_w, True)
+argv = relay.command(sys.executable, {log!r}, pid, out_r, err_r, {mode!r}, then, exit_w)
 os.execv(argv[0], argv)
 """
 
 
-def _run_harness(tmp_path: Path, mode: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+def _run_harness(tmp_path: Path, mode: str, exit_first: bool = False
+                 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     home = str(Path(relay.__file__).parent.parent)
     (tmp_path / "teardown.py").write_text(TEARDOWN)
     script = HARNESS.format(home=home, lock=str(tmp_path / ".lock"), log=str(tmp_path / "log"),
                             then=str(tmp_path / "teardown.py"), done=str(tmp_path / "done"),
-                            mode=mode)
+                            mode=mode, exit_first=exit_first)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env={**os.environ, "TEARDOWN_S": "0.3"})
     return proc, tmp_path / "done"
 
 
@@ -115,6 +133,23 @@ def test_the_small_monitor_echoes_when_attached(tmp_path: Path) -> None:
     proc, _ = _run_harness(tmp_path, "e")
     assert proc.returncode == 7
     assert (proc.stdout, proc.stderr) == ("to stdout\n", "to stderr\n")
+
+
+def test_the_exit_is_reported_before_the_teardown_and_the_terminal_let_go(
+        tmp_path: Path) -> None:
+    """`run --rm`: the caller learns the code while the teardown has yet to run, the
+    teardown holds none of its pipes (stdio to /dev/null), and `exit-code` is written."""
+    proc, done = _run_harness(tmp_path, "e", exit_first=True)
+    assert proc.returncode == 7
+    assert (proc.stdout, proc.stderr) == ("to stdout\n", "to stderr\n")  # echoed before
+    deadline = time.monotonic() + 10
+    while not Path(f"{done}.caller").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert Path(f"{done}.caller").read_text() == "7 torn-down-already=False"
+    _, *fds = done.read_text().splitlines()
+    assert fds[:3] == ["/dev/null"] * 3, fds
+    assert (tmp_path / relay.EXIT_CODE_FILE).read_text() == "7"
 
 
 def test_a_teardown_that_cannot_be_exec_d_is_one_line_and_125(tmp_path: Path) -> None:
