@@ -94,10 +94,10 @@ class MonitorHooks:
 class Handoff:
     """The small monitor: once the command runs, the monitor execs `runtime/relay.py` in a
     bare interpreter, which relays, reaps PID 1, then execs `teardown` (the full runtime,
-    with the exit code appended). Only for containers whose monitor has nothing else to do
-    while they run (no health check, restart policy or published ports: those keep the
-    Python monitor of the whole runtime). `keep`: descriptors both execs must inherit (the
-    record's lock)."""
+    with the exit code appended). Only for detached containers whose monitor has nothing
+    else to do while they run (no health check, restart policy or published ports: those
+    keep the Python monitor of the whole runtime; see Runtime._handoff). `keep`:
+    descriptors both execs must inherit (the record's lock)."""
 
     teardown: list[str]
     keep: set[int]

@@ -240,9 +240,10 @@ def test_rm_force_kills_and_removes(cli: Cli) -> None:
 
 
 def test_a_running_containers_monitor_is_the_small_relay(cli: Cli) -> None:
-    """Once the command runs, a monitor with nothing else to do is runtime/relay.py in a
-    bare interpreter (it was a fork of the CLI: 11.3 MiB of its own, measured), still holds
-    the record's lock, logs, and tears down with the full runtime after the exit."""
+    """Once the command runs, a detached container's monitor with nothing else to do is
+    runtime/relay.py in a bare interpreter (it was a fork of the CLI: 11.3 MiB of its own,
+    measured), still holds the record's lock, logs, and tears down with the full runtime
+    after the exit."""
     import psutil
 
     cid = cli("run", "-d", "--name", "small", "busybox", "sh", "-c",
@@ -284,10 +285,15 @@ def test_run_rm_returns_at_the_exit_and_the_removal_follows(cli: Cli) -> None:
     assert c.state.status == "removing"
     with pytest.raises(Conflict, match="removal of container gone is already in progress"):
         rt.remove("gone", force=True)
-    assert cli("wait", "--condition", "removed", "gone", check=True).stdout == "6\n"
+    assert rt.wait("gone", condition="removed") == 6
     with pytest.raises(NotFound):
         rt.get("gone")
     assert cli.census() - before == Leftovers(0, 0, 0, 0)
+    # The verb, on a detached one (its small monitor writes the code beside the log).
+    cli("run", "-d", "--rm", "--name", "later", "--network", "none", "busybox", "sh", "-c",
+        "sleep 1; exit 4", check=True)
+    assert cli("wait", "--condition", "removed", "later", check=True).stdout == "4\n"
+    assert cli("inspect", "later").returncode == 1
     for code in ("1", "2"):  # the second waits for the first's removal to take the name
         assert cli("run", "--rm", "--name", "again", "--network", "none", "busybox", "sh",
                    "-c", f"exit {code}").returncode == int(code)
