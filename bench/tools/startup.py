@@ -462,7 +462,6 @@ def _phases(runs: int, warmup: int, network: str = "none", exit_first: bool = Fa
     try:
         session.setup()
         session.api_spec.network = network
-        session.api_spec.auto_remove = exit_first
 
         def run() -> None:
             session.run_api(exit_first=exit_first)
