@@ -15,8 +15,8 @@ from runtime.errors import EXIT_RUNTIME, IsobenchError
 # YAML loader, compare's results schema, ...). tests/unit/test_cli.py keeps this table true.
 COMMANDS: dict[str, str] = {
     "run": "containers", "ps": "containers", "stats": "containers", "stop": "containers",
-    "kill": "containers", "rm": "containers", "logs": "containers", "exec": "containers",
-    "inspect": "containers",
+    "kill": "containers", "rm": "containers", "wait": "containers", "logs": "containers",
+    "exec": "containers", "inspect": "containers",
     "build": "images", "images": "images", "rmi": "images", "import": "images",
     "image": "images",
     "volume": "storage", "network": "storage",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import health, launcher, ports, private, security
+from runtime import health, launcher, ports, private, relay, security
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, CgroupFactory, CgroupStats, open_cgroup
@@ -49,6 +49,11 @@ from runtime.spec import ContainerSpec
 from runtime.volumes import MountSpec, VolumeStore, parse_volume_spec
 
 STOP_TIMEOUT_S = 10.0
+REMOVAL_WAIT_S = 10.0  # how long a name, network, volume or image waits for a "removing" one
+REMOVING = "removing"  # Docker's status while a --rm container's teardown runs
+
+
+WAIT_CONDITIONS = ("not-running", "removed")
 
 
 class StartError(IsobenchError):
@@ -87,6 +92,7 @@ class Runtime:
         """Docker's rmi: untag, and delete the image once no tag is left. Refused while a
         container uses it, unless forced (its layers then stay while containers need them)."""
         image = self.images.get(ref)
+        self._await_removal()  # ... and its image
         users = [c for c in self.containers.list() if c.config.image_id == image.id]
         if users and not force:
             raise Conflict(f'conflict: unable to remove repository reference "{ref}" (must '
@@ -165,7 +171,7 @@ class Runtime:
         cid = self.containers.new_id()
         self._hold_new(cid)  # directory and lock before the name: gc finds a half-made one
         try:
-            name = self.containers.reserve_name(spec.name, cid)
+            name = self._reserve_name(spec.name, cid)
         except BaseException:
             self._release(cid)
             shutil.rmtree(self.containers.path(cid), ignore_errors=True)
@@ -209,6 +215,33 @@ class Runtime:
             self._release(cid)
             raise
         return c
+
+    def _reserve_name(self, name: str | None, cid: str) -> str:
+        """The name, once a --rm container holding it has been removed: its caller returned
+        at the exit, before the teardown; a `run --name X` right after it waits for the
+        removal (bounded) rather than failing on a container the user has seen end."""
+        try:
+            return self.containers.reserve_name(name, cid)
+        except Conflict:
+            if name is None or not self._await_removal(name):
+                raise
+        return self.containers.reserve_name(name, cid)
+
+    def _await_removal(self, ref: str | None = None) -> bool:
+        """Wait (REMOVAL_WAIT_S at most) until the container `ref`, or every container, is
+        no longer "removing"; False when `ref` names none that was."""
+        deadline = time.monotonic() + REMOVAL_WAIT_S
+        waited = False
+        while time.monotonic() < deadline:
+            try:
+                found = [self.get(ref)] if ref is not None else self.list(all_=True)
+            except NotFound:
+                return waited
+            if not any(c.state.status == REMOVING for c in found):
+                return waited
+            waited = True
+            time.sleep(0.005)
+        return waited
 
     @staticmethod
     def _check_process_options(spec: ContainerSpec) -> int:
@@ -260,10 +293,13 @@ class Runtime:
         return open_cgroup(c.cgroup)
 
     def start(self, c: Container, *, attach: bool = True, interactive: bool = False,
-              tty: bool = False, output: int | None = None) -> int | None:
+              tty: bool = False, output: int | None = None,
+              exit_first: bool = False) -> int | None:
         """Start a created container. Attached: returns its exit code when it ends; its
         output goes to our stdout and stderr, or to the descriptor `output`.
         Detached: returns None once the command runs. A failed start removes everything.
+        `exit_first` (attached, --rm): return once the exit is known; the teardown goes on
+        in the monitor, the container "removing" until it ends (its name reserved).
         The record's lock is held from here and handed to the monitor, which keeps it until
         the container is torn down: `isobench gc` tells a crashed start or monitor by it."""
         if c.id not in self._held:
@@ -306,7 +342,9 @@ class Runtime:
                                      str(self.containers.path(c.id) / "log.json"),
                                      attach=attach, interactive=interactive, tty=tty,
                                      output=output, keep_fds={self._held[c.id],
-                                               *(s.fileno() for s, _ in plugged.listeners)})
+                                               *(s.fileno() for s, _ in plugged.listeners)},
+                                     handoff=None if attach else self._handoff(c, plugged),
+                                     exit_first=exit_first and c.config.auto_remove)
         finally:
             plugged.close_listeners()  # the monitor holds its own copies
             self._release(c.id)
@@ -318,6 +356,35 @@ class Runtime:
         if not attach:
             return None
         return launcher.wait_attached(started)
+
+    def finish(self, c: Container, code: int) -> None:
+        """The monitor's teardown once the command has exited for good: the cgroup's final
+        counters and OOM kills recorded, the cgroup and network endpoint gone, the record
+        marked exited (or removed, --rm)."""
+        cg = self._cgroup(c)
+        stats = cg.stats()
+        c.state.stats = stats.to_dict()
+        c.state.oom_killed = bool(stats.oom_kills)
+        cg.destroy()
+        self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
+        c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
+        if c.config.auto_remove:
+            self.containers.remove(c)
+        else:
+            self.containers.save(c)
+
+    def _handoff(self, c: Container, plugged: Plugged) -> launcher.Handoff | None:
+        """The small monitor (launcher.Handoff) for a detached container whose monitor only
+        relays and reaps while it runs; None when it also probes its health, restarts it or
+        proxies its published ports (threads of the monitor), which need the whole runtime.
+        Attached ones keep the fork: it shares its pages with the caller, which lives as
+        long, and two execs (the relay's start, ~10 ms, and the teardown's imports, ~80 ms)
+        would sit between the exit and the caller (measured: API start 30 -> 116-188 ms)."""
+        if (plugged.listeners or c.config.healthcheck
+                or RestartPolicy.from_dict(c.config.restart_policy).name != "no"):
+            return None
+        return launcher.Handoff(relay.teardown_command(str(self.root), c.id),
+                                {self._held[c.id]})
 
     def _hooks(self, c: Container, cg: Cgroup, plugged: Plugged) -> launcher.MonitorHooks:
         """Run in the monitor process: they record state and tear down."""
@@ -337,16 +404,7 @@ class Runtime:
             store.save(c)
 
         def on_exited(code: int, _failed: bool) -> None:
-            stats = cg.stats()
-            c.state.stats = stats.to_dict()
-            c.state.oom_killed = bool(stats.oom_kills)
-            cg.destroy()
-            self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
-            c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
-            if c.config.auto_remove:
-                store.remove(c)
-            else:
-                store.save(c)
+            self.finish(c, code)
 
         def on_failed_start(_code: int, _message: str) -> None:
             cg.destroy()
@@ -423,9 +481,10 @@ class Runtime:
         return [(ULIMITS[name], int(soft), int(hard)) for name, soft, hard in c.config.ulimits]
 
     def run(self, spec: ContainerSpec, *, detach: bool = False,
-            interactive: bool = False, tty: bool = False) -> RunResult:
+            interactive: bool = False, tty: bool = False, exit_first: bool = False) -> RunResult:
         c = self.create(spec, start_pending=True)
-        code = self.start(c, attach=not detach, interactive=interactive, tty=tty)
+        code = self.start(c, attach=not detach, interactive=interactive, tty=tty,
+                          exit_first=exit_first)
         return RunResult(c, code)
 
     # ---- lifecycle ----
@@ -434,10 +493,19 @@ class Runtime:
         return self._refresh(c)
 
     def _refresh(self, c: Container) -> Container:
-        """A running record whose process and monitor are both gone died with a crash."""
-        if (c.state.status in ACTIVE and not is_alive(c.state.pid, c.state.pid_start)
-                and not is_alive(c.state.monitor_pid, c.state.monitor_start)):
-            c.state.status = "dead"
+        """A running record whose process and monitor are both gone died with a crash; a
+        --rm one whose process is gone and whose monitor is not is being removed (its exit
+        code written beside its log)."""
+        if c.state.status in ACTIVE and not is_alive(c.state.pid, c.state.pid_start):
+            if not is_alive(c.state.monitor_pid, c.state.monitor_start):
+                c.state.status = "dead"
+            elif c.state.status == "running" and c.config.auto_remove:
+                c.state.status = REMOVING
+                try:
+                    code = (self.containers.path(c.id) / relay.EXIT_CODE_FILE).read_text()
+                    c.state.exit_code = int(code)
+                except (OSError, ValueError):
+                    pass  # not reaped yet
         return c
 
     def list(self, all_: bool = False) -> list[Container]:
@@ -453,17 +521,30 @@ class Runtime:
             time.sleep(0.005)
         return False
 
-    def wait(self, ref: str, timeout: float | None = None) -> int | None:
-        """Docker's `wait`: block until the container has exited; its exit code (None on
-        timeout)."""
+    def wait(self, ref: str, timeout: float | None = None,
+             condition: str = "not-running") -> int | None:
+        """Docker's `wait` (`container wait --condition`): block until the container is no
+        longer running ("not-running": exited, or being removed) or no longer exists
+        ("removed"); its exit code (None on timeout, or when nobody recorded one)."""
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidArgument(f"invalid condition: {condition!r} (one of "
+                                  f"{', '.join(WAIT_CONDITIONS)})")
         c = self.get(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while c.state.status in ACTIVE and is_alive(c.state.monitor_pid,
-                                                     c.state.monitor_start):
+        code = c.state.exit_code
+        while True:
+            if condition == "not-running" and (
+                    c.state.status == REMOVING or c.state.status not in ACTIVE
+                    or not is_alive(c.state.monitor_pid, c.state.monitor_start)):
+                return code
             if deadline is not None and time.monotonic() > deadline:
                 return None
             time.sleep(0.01)
-        return self.get(ref).state.exit_code
+            try:
+                c = self.get(c.id)
+            except NotFound:  # removed: the last code seen ("removing" shows it)
+                return code
+            code = c.state.exit_code if c.state.exit_code is not None else code
 
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> Container:
         c = self.get(ref)
@@ -511,6 +592,8 @@ class Runtime:
                 raise
             self._remove_unreadable(e.path.parent.name, e)
             return None
+        if c.state.status == REMOVING:
+            raise Conflict(f"removal of container {ref} is already in progress", 1)
         if c.state.status in ACTIVE:
             if not force:
                 raise Conflict(f"You cannot remove a {c.state.status} container {c.id}. Stop "
@@ -545,9 +628,11 @@ class Runtime:
             os.close(lock)
 
     def remove_volume(self, name: str) -> None:
+        self._await_removal()  # a --rm container being removed still uses its volumes
         self.volumes.remove(name, users=self.attachments.volume_users(name))
 
     def remove_network(self, name: str) -> None:
+        self._await_removal()  # ... and its network endpoint
         self.networks.remove(name)
 
     def exec(self, ref: str, argv: list[str], *, env: list[str] | None = None,

@@ -165,6 +165,26 @@ class ContainerStore:
             return None
         return fd
 
+    def is_held(self, cid: str) -> bool:
+        """Whether someone holds the record's lock now (a monitor, a start). Never creates
+        the lock file: a record being removed must not get one back."""
+        try:
+            fd = os.open(self.lock_path(cid), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def held(self) -> list[str]:
+        """The records whose lock is held now."""
+        return [p.name for p in (self.dir.iterdir() if self.dir.is_dir() else [])
+                if not p.name.startswith(".") and self.is_held(p.name)]
+
     def new_id(self) -> str:
         return secrets.token_hex(32)
 

@@ -16,26 +16,24 @@ from __future__ import annotations
 
 import fcntl
 import gc
-import json
 import os
-import select
 import signal
+import sys
 import termios
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn
 
 from runtime import health, init
 from runtime.errors import EXIT_RUNTIME
+from runtime.relay import LogWriter, exit_code_of, relay, relay_tty, report_exit
+from runtime.relay import command as relay_command
 from runtime.syscalls import CLONE_NEWPID, NAMESPACE_FILES, Syscalls
 
-
-def exit_code_of(status: int) -> int:
-    """Docker's convention: a signal N becomes 128 + N."""
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+if TYPE_CHECKING:
+    from runtime.relay import Ticker
 
 
 def read_all(fd: int) -> bytes:
@@ -56,85 +54,6 @@ def namespace_inodes(pid: int) -> dict[str, int]:
     return out
 
 
-class LogWriter:
-    """Docker's json-file log driver: one JSON object per chunk, stream-tagged."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-
-    def write(self, stream: str, data: bytes) -> None:
-        line = json.dumps({"log": data.decode("utf-8", "surrogateescape"), "stream": stream,
-                           "time": time.time()})
-        os.write(self.fd, line.encode("utf-8", "surrogateescape") + b"\n")
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class Ticker(Protocol):
-    """Work the monitor does between reads of the container's output (health probes)."""
-
-    def timeout(self) -> float: ...
-    def tick(self) -> None: ...
-    def close(self) -> None: ...
-
-
-def relay(streams: dict[int, tuple[str, int | None]], log: LogWriter,
-          ticker: Ticker | None = None) -> None:
-    """Copy each pipe to the log and, when attached, to our own stdout/stderr, until EOF."""
-    open_fds = dict(streams)
-    while open_fds:
-        ready, _, _ = select.select(list(open_fds), [], [],
-                                    None if ticker is None else max(0.0, ticker.timeout()))
-        if ticker is not None:
-            ticker.tick()
-        for fd in ready:
-            data = os.read(fd, 65536)
-            name, echo = open_fds[fd]
-            if not data:
-                os.close(fd)
-                del open_fds[fd]
-                continue
-            log.write(name, data)
-            if echo is not None:
-                try:
-                    os.write(echo, data)
-                except OSError:
-                    open_fds[fd] = (name, None)  # the terminal went away; keep logging
-
-
-def relay_tty(master: int, log: LogWriter, echo: int | None, stdin: int | None) -> None:
-    """`run -t`: the container's terminal is a pty whose slave is its stdin, stdout and
-    stderr (one stream, as in Docker). Copy the master to the log and, attached, to our
-    stdout; with -i copy our stdin to the master. The master reads EIO once the last holder
-    of the slave has gone: that is the end."""
-    inputs = [master] + ([stdin] if stdin is not None else [])
-    while True:
-        ready, _, _ = select.select(inputs, [], [])
-        if stdin is not None and stdin in ready:
-            data = os.read(stdin, 65536)
-            if data:
-                os.write(master, data)
-            else:  # our stdin closed: the terminal sends end-of-file, as a typed ^D would
-                os.write(master, b"\x04")
-                inputs.remove(stdin)
-                stdin = None
-        if master in ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the slave's last holder closed it
-                data = b""
-            if not data:
-                os.close(master)
-                return
-            log.write("stdout", data)
-            if echo is not None:
-                try:
-                    os.write(echo, data)
-                except OSError:
-                    echo = None  # the terminal went away; keep logging
-
-
 def open_pty(size_from: int | None) -> tuple[int, int]:
     """A pty pair; the slave gets the size of the terminal `size_from`, when it is one."""
     master, slave = os.openpty()
@@ -152,6 +71,7 @@ class Started:
     pid: int = 0
     error_code: int = 0
     error: str = ""
+    exit_fd: int = -1  # exit_first: the monitor writes the exit code there before its teardown
 
 
 @dataclass
@@ -168,6 +88,32 @@ class MonitorHooks:
     stop_requested: Callable[[], bool] = lambda: False
     # The health check of one run of the command (None: none configured).
     prober: Callable[[int], Ticker | None] = lambda _pid: None
+
+
+@dataclass
+class Handoff:
+    """The small monitor: once the command runs, the monitor execs `runtime/relay.py` in a
+    bare interpreter, which relays, reaps PID 1, then execs `teardown` (the full runtime,
+    with the exit code appended). Only for detached containers whose monitor has nothing
+    else to do while they run (no health check, restart policy or published ports: those
+    keep the Python monitor of the whole runtime; see Runtime._handoff). `keep`:
+    descriptors both execs must inherit (the record's lock)."""
+
+    teardown: list[str]
+    keep: set[int]
+
+
+def _exec_relay(handoff: Handoff, log_path: str, pid: int, out_r: int, err_r: int,
+                mode: str, exit_w: int) -> None:
+    """Become the small monitor; returns only when the exec failed (the monitor then goes on
+    as it is)."""
+    for fd in (out_r, err_r, *handoff.keep, *([exit_w] if exit_w >= 0 else [])):
+        os.set_inheritable(fd, True)
+    try:
+        os.execv(sys.executable, relay_command(sys.executable, log_path, pid, out_r, err_r,
+                                               mode, handoff.teardown, exit_w))
+    except OSError:
+        pass
 
 
 def _close(*fds: int) -> None:
@@ -294,12 +240,13 @@ def _next_run(sc: Syscalls, spec: init.InitSpec, interactive: bool, hooks: Monit
 
 def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
              attach: bool, interactive: bool, info_w: int, keep_fds: set[int],
-             tty: bool = False, output: int | None = None) -> NoReturn:
+             tty: bool = False, output: int | None = None,
+             handoff: Handoff | None = None, exit_w: int = -1) -> NoReturn:
     code = EXIT_RUNTIME
     try:
-        # Hold nothing of the caller's but the info pipe, the published ports' sockets (and
-        # stdio when attached).
-        _close_all_but({info_w, *keep_fds} | ({output} if output is not None else set()))
+        # Hold nothing of the caller's but the info pipe, the published ports' sockets, the
+        # exit pipe (and stdio when attached).
+        _close_all_but({info_w, *keep_fds, exit_w} | ({output} if output is not None else set()))
         if output is not None:  # the caller reads the output there (a build's progress)
             os.dup2(output, 1)
             os.dup2(output, 2)
@@ -328,6 +275,12 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         hooks.on_started(pid, namespace_inodes(pid))
         _tell(info_w, f"S\t{pid}".encode())
         os.close(info_w)
+        if handoff is not None:
+            log.close()
+            _exec_relay(handoff, log_path, pid, out_r, err_r,
+                        ("t" if tty else "") + ("e" if attach else "")
+                        + ("i" if attach and interactive else ""), exit_w)
+            log = LogWriter(log_path)
         echo_out, echo_err = (1, 2) if attach else (None, None)
         run: tuple[int, int, int] | None = (pid, out_r, err_r)
         while run is not None:
@@ -345,6 +298,7 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
             run, code = _next_run(sc, spec, interactive, hooks, log, exit_code_of(status),
                                   time.monotonic() - began, tty)
         log.close()
+        report_exit(log_path, code, exit_w)
         hooks.on_exited(code, False)
     except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
         try:
@@ -368,26 +322,33 @@ def _forked() -> None:
 
 def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str, *,
           attach: bool, interactive: bool = False, keep_fds: set[int] | None = None,
-          tty: bool = False, output: int | None = None) -> Started:
+          tty: bool = False, output: int | None = None,
+          handoff: Handoff | None = None, exit_first: bool = False) -> Started:
     """Fork the monitor (detached: double-forked so nobody has to reap it) and wait until
     the command has been exec'd or has failed. `output`, attached: a descriptor the
-    command's stdout and stderr are copied to instead of ours."""
+    command's stdout and stderr are copied to instead of ours. `handoff`: the monitor then
+    becomes the small one (see Handoff). `exit_first`, attached: the monitor reports the exit
+    code on a pipe before its teardown, and wait_attached returns on it."""
     info_r, info_w = os.pipe()
+    exit_r, exit_w = os.pipe() if exit_first and attach else (-1, -1)
     pid = os.fork()
     if pid == 0:
         _forked()
         os.close(info_r)
+        _close(exit_r)
         if not attach and os.fork() != 0:
             os._exit(0)  # the intermediate child; the monitor is re-parented to init
         _monitor(sc, spec, hooks, log_path, attach, interactive, info_w, keep_fds or set(),
-                 tty, output if attach else None)
+                 tty, output if attach else None, handoff, exit_w)
     os.close(info_w)
+    _close(exit_w)
     if not attach:
         os.waitpid(pid, 0)
     message = read_all(info_r).decode(errors="replace")
     kind, _, rest = message.partition("\t")
     if kind == "S":
-        return Started(monitor_pid=pid if attach else 0, pid=int(rest))
+        return Started(monitor_pid=pid if attach else 0, pid=int(rest), exit_fd=exit_r)
+    _close(exit_r)
     if kind == "E":
         code, _, error = rest.partition("\t")
         return Started(monitor_pid=pid if attach else 0, error_code=int(code), error=error)
@@ -406,6 +367,10 @@ def wait_attached(started: Started) -> int:
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
+        if started.exit_fd >= 0:
+            reported = read_all(started.exit_fd)
+            if reported:  # the teardown goes on in the monitor, which init will reap
+                return int(reported)
         _, status = os.waitpid(started.monitor_pid, 0)
     finally:
         for s, handler in previous.items():

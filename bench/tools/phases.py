@@ -141,14 +141,18 @@ def durations(lines: list[str], t_start: int, t_end: int) -> dict[str, float]:
     return out
 
 
-def profile(run: Callable[[], None], runs: int, path: str) -> dict[str, dict[str, float]]:
-    """Run `run` `runs` times under the timers: per label, the median ms and n."""
+def profile(run: Callable[[], None], runs: int, path: str,
+            between: Callable[[], None] = lambda: None) -> dict[str, dict[str, float]]:
+    """Run `run` `runs` times under the timers: per label, the median ms and n. `between`
+    runs after each, outside its span (what began then is not counted: a teardown after
+    the exit was reported)."""
     per_run: list[dict[str, float]] = []
     with timers(path):
         for _ in range(runs):
             t0 = time.monotonic_ns()
             run()
             per_run.append({"_t0": t0, "_t1": time.monotonic_ns()})
+            between()
     with open(path) as f:
         lines = f.read().splitlines()
     table: dict[str, list[float]] = defaultdict(list)

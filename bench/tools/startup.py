@@ -240,9 +240,9 @@ class Session:
         path.write_text(json.dumps(spec, indent=2))
 
     # ---- one run of each method; each raises BenchError unless it exited 0 ----
-    def run_api(self) -> None:
+    def run_api(self, exit_first: bool = False) -> None:
         try:
-            result = self.rt.run(self.api_spec)
+            result = self.rt.run(self.api_spec, exit_first=exit_first)
         except Exception as e:  # noqa: BLE001 - reported as the method's failure
             raise BenchError(f"api: Runtime.run raised {type(e).__name__}: {e}") from e
         self.api_ids.append(result.container.id)
@@ -274,12 +274,21 @@ class Session:
         _run_quiet(["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net",
                     "chroot", str(self.rootfs), "/bin/true"], "unshare")
 
+    def settle(self, timeout_s: float = 20.0) -> None:
+        """Until no record of this root is held: `run --rm` returns at the exit and its
+        monitor tears down after it; the next run (and the leftovers check) must not overlap
+        that teardown, which is not part of the time to the exit."""
+        deadline = time.monotonic() + timeout_s
+        while self.rt.containers.held() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def runner(self, method: str) -> Callable[[], None]:
         return getattr(self, f"run_{method.replace('-', '_')}")
 
     # ---- checks and cleanup ----
     def leftovers(self) -> tuple[list[str], list[str]]:
         """(errors, warnings): what the containers this session ran left behind."""
+        self.settle()
         errors: list[str] = []
         for cid in self.api_ids:
             errors += [f"isobench cgroup left: {p}" for p in _isobench_cgroups(cid)]
@@ -330,6 +339,7 @@ def measure(session: Session, schedule: Iterable[list[str]], warmup: int,
             t0 = time.perf_counter_ns()
             fn()
             elapsed = time.perf_counter_ns() - t0
+            session.settle()  # untimed: a `run --rm`'s teardown, after its exit
             if i >= warmup:
                 times[method].append(elapsed)
         if i >= warmup:
@@ -371,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "sleep): the mean RSS, PSS and USS of their monitors")
     p.add_argument("--network", default="none", choices=("none", "bridge"),
                    help="the API's network in --phases (bridge: under the integration lock)")
+    p.add_argument("--exit-first", action="store_true",
+                   help="--phases of `run --rm` as the CLI runs it: the caller's wait ends at "
+                        "the exit, the teardown follows (untimed)")
     return p
 
 
@@ -436,8 +449,9 @@ def _detached(session: Session, how: str, spec: Any) -> str:
     return proc.stdout.strip()
 
 
-def _phases(runs: int, warmup: int, network: str = "none") -> int:
-    """`--phases N`: the API start's per-phase profile (warm-up runs untimed)."""
+def _phases(runs: int, warmup: int, network: str = "none", exit_first: bool = False) -> int:
+    """`--phases N`: the API start's per-phase profile (warm-up runs untimed). `exit_first`:
+    --rm, back at the exit as the CLI's `run --rm` is; each teardown ends before the next."""
     from bench.tools import phases
 
     if runs < 1:
@@ -448,21 +462,27 @@ def _phases(runs: int, warmup: int, network: str = "none") -> int:
     try:
         session.setup()
         session.api_spec.network = network
+
+        def run() -> None:
+            session.run_api(exit_first=exit_first)
+
         for _ in range(warmup):
-            session.run_api()
-        prof = phases.profile(session.run_api, runs, str(session.tmp / "phases.log"))
+            run()
+            session.settle()
+        prof = phases.profile(run, runs, str(session.tmp / "phases.log"), session.settle)
         errors, _ = session.leftovers()
     except BenchError as e:
         print(f"\nbench.tools.startup: FAILED: {e}", file=sys.stderr)
         return 1
     finally:
         session.cleanup()
-    print(f"API start phases, busybox /bin/true --network {network}: {runs} runs after {warmup} "
+    print(f"API start phases, busybox /bin/true --network {network}"
+          f"{' --rm, exit first' if exit_first else ''}: {runs} runs after {warmup} "
           f"warm-up; load average {load_start[0]:.2f} -> {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} CPUs")
     print(phases.format_profile(prof))
     again = tools.reproduce_command("startup", "--phases", str(runs), "--warmup", str(warmup),
-                                    "--network", network)
+                                    "--network", network, *(["--exit-first"] if exit_first else []))
     print(f"reproduce: {again}")
     for e in errors:
         print(f"bench.tools.startup: LEFTOVER: {e}", file=sys.stderr)
@@ -496,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return _monitors(counts)
     if args.phases is not None:
-        return _phases(args.phases, args.warmup, args.network)
+        return _phases(args.phases, args.warmup, args.network, args.exit_first)
     load_start = os.getloadavg()
     session = Session(methods)
     try:

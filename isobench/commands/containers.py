@@ -121,7 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         extra_hosts=[":".join(_flag("--add-host", h, parse_extra_host)) for h in args.add_host],
     )
     with raw_terminal(args.tty and args.interactive and not args.detach):
-        result = rt.run(spec, detach=args.detach, interactive=args.interactive, tty=args.tty)
+        # --rm: back at the exit; the teardown goes on ("removing", the name reserved).
+        result = rt.run(spec, detach=args.detach, interactive=args.interactive, tty=args.tty,
+                        exit_first=args.rm)
     if args.detach:
         print(result.container.id)
         return 0
@@ -151,6 +153,8 @@ def status_line(c: Container) -> str:
         return f"Restarting ({s.exit_code}) {_ago(s.finished_at)} ago"
     if s.status == "exited":
         return f"Exited ({s.exit_code}) {_ago(s.finished_at)} ago"
+    if s.status == "removing":
+        return "Removal In Progress"
     return s.status.capitalize()
 
 
@@ -318,6 +322,20 @@ def cmd_rm(args: argparse.Namespace) -> int:
                  lambda ref: rt.remove(ref, force=args.force, volumes=args.volumes))
 
 
+def cmd_wait(args: argparse.Namespace) -> int:
+    """Docker's `container wait --condition`: each container's exit code, one a line."""
+    rt, failed = Runtime(), 0
+    for ref in args.containers:
+        try:
+            code = rt.wait(ref, condition=args.condition)
+        except IsobenchError as e:
+            print(f"isobench: {e}", file=sys.stderr)
+            failed = e.exit_code
+            continue
+        print("" if code is None else code, flush=True)
+    return failed
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     rt = Runtime()
     for stream, data in rt.logs(args.container, follow=args.follow):
@@ -453,6 +471,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--volumes", action="store_true", help="also its anonymous volumes")
     p.add_argument("containers", nargs="+")
     p.set_defaults(handler=cmd_rm)
+
+    p = sub.add_parser("wait", help="block until containers stop (or are removed), then "
+                                    "print their exit codes")
+    p.add_argument("--condition", default="not-running", choices=("not-running", "removed"),
+                   help="not-running (default), or removed (a --rm container's teardown)")
+    p.add_argument("containers", nargs="+")
+    p.set_defaults(handler=cmd_wait)
 
     p = sub.add_parser("logs", help="fetch a container's output")
     p.add_argument("-f", "--follow", action="store_true",

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -46,8 +47,32 @@ def _count_lines(argv: list[str], pattern: str = "") -> int:
     return sum(1 for line in out.splitlines() if pattern in line)
 
 
+TEARDOWN_WAIT_S = 20.0
+
+
+def tearing_down(root: Path) -> list[str]:
+    """Records whose teardown runs now: the monitor holds the lock and PID 1 is gone (`run
+    --rm` returns at the exit, before the teardown: "removing")."""
+    from runtime.containers import ContainerStore, is_alive
+
+    store, busy = ContainerStore(root), []
+    for cid in store.held():
+        try:
+            state = store.load(cid).state
+        except (OSError, ValueError):
+            busy.append(cid)  # being created or removed
+            continue
+        if not is_alive(state.pid, state.pid_start):
+            busy.append(cid)
+    return busy
+
+
 def census(root: Path, cgroup_parent: str) -> Leftovers:
-    """Mounts mentioning the state root, the test's cgroup dirs, container records and names."""
+    """Mounts mentioning the state root, the test's cgroup dirs, container records and names,
+    once the teardowns under way have ended (bounded: one that never ends is counted)."""
+    deadline = time.monotonic() + TEARDOWN_WAIT_S
+    while tearing_down(root) and time.monotonic() < deadline:
+        time.sleep(0.02)
     with open("/proc/self/mountinfo") as f:
         mounts = sum(1 for line in f if str(root) in line)
     cgroups = 0

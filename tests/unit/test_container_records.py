@@ -181,3 +181,16 @@ def test_start_time_of_a_reaped_child_is_zero() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert process_start_time(pid) == 0
+
+
+def test_is_held_tells_a_held_lock_and_never_creates_one(store: ContainerStore) -> None:
+    store.path("a").mkdir(parents=True)
+    store.path("b").mkdir(parents=True)
+    # No lock file: not held, and none made (a record being removed must stay removable).
+    assert not store.is_held("a") and not store.lock_path("a").exists()
+    fd = store.hold("b")
+    assert fd is not None
+    assert store.is_held("b") and store.held() == ["b"]
+    os.close(fd)
+    assert not store.is_held("b") and store.held() == []
+    assert not store.is_held("gone")
