@@ -63,6 +63,9 @@ class Endpoint:
     hosts_file: str
     hostname: str
     extra_hosts: list[str] = field(default_factory=list)  # --add-host HOST:IP, as written
+    # "veth" (a container's: a pair into its netns) or "tap" (a VM's: QEMU holds the tap's
+    # file; no netns, no hosts file, `veth` names the tap)
+    kind: str = "veth"
 
 
 @dataclass
@@ -285,6 +288,36 @@ class NetworkStore:
             self._write_all_hosts(net)
             return ep
 
+    def attach_tap(self, name: str, cid: str, vm_name: str) -> Endpoint:
+        """A persistent tap device on the network's bridge for a VM (QEMU opens it by name:
+        libvirt's `<interface type='ethernet'>` with `managed='no'`), and an address for the
+        guest, which sets it itself. Recorded before made, undone by detach() or gc."""
+        with self.lock():
+            net = self._load(name)
+            if net is None:
+                raise NotFound(f"network {name} not found", 1)
+            ep = Endpoint(self._allocate(net), vm_name, [], tap_name(cid), "", "", vm_name,
+                          kind="tap")
+            cmds = [f"tuntap add dev {ep.veth} mode tap", f"link set {ep.veth} master "
+                    f"{net.bridge}", f"link set {ep.veth} up"]
+            new_bridge = not os.path.exists(f"/sys/class/net/{net.bridge}")
+            if new_bridge:
+                cmds[:0] = [f"link add name {net.bridge} type bridge",
+                            f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
+                            f"link set {net.bridge} up"]
+            net.endpoints[cid] = ep
+            self._save(net)
+            try:
+                if new_bridge:
+                    with firewall.isolated(net.rules):
+                        ip_batch(cmds)
+                else:
+                    ip_batch(cmds)
+            except BaseException:
+                self._teardown(net, cid)
+                raise
+            return ep
+
     def detach(self, name: str, cid: str) -> None:
         with self.lock():
             net = self._load(name)
@@ -294,7 +327,7 @@ class NetworkStore:
 
     def _teardown(self, net: Network, cid: str, drop_bridge: bool = True) -> None:
         ep = net.endpoints.pop(cid)
-        commands = [f"link del {ep.veth}", f"netns del {ep.netns}"]
+        commands = [f"link del {ep.veth}"] + ([f"netns del {ep.netns}"] if ep.netns else [])
         if drop_bridge and not net.endpoints:
             commands.append(f"link del {net.bridge}")
         # -force: go on past what a half-made attach never created
@@ -308,7 +341,7 @@ class NetworkStore:
         """What crashes left (for `isobench gc`): the endpoints (netns, veth) of containers
         not in `live`, then each bridge nothing uses any more. Returns counts of what
         existed and was (or, dry, would be) removed."""
-        counts = {"netns": 0, "veths": 0, "bridges": 0}
+        counts = {"netns": 0, "veths": 0, "taps": 0, "bridges": 0}
         if not self.dir.is_dir():
             return counts  # no network was ever made here (and a dry run makes nothing)
         with self.lock():
@@ -316,8 +349,9 @@ class NetworkStore:
                 stale = [cid for cid in net.endpoints if cid not in live]
                 for cid in stale:
                     ep = net.endpoints[cid]
-                    counts["netns"] += (NETNS_DIR / ep.netns).exists()
-                    counts["veths"] += os.path.exists(f"/sys/class/net/{ep.veth}")
+                    counts["netns"] += bool(ep.netns) and (NETNS_DIR / ep.netns).exists()
+                    counts["taps" if ep.kind == "tap" else "veths"] += \
+                        os.path.exists(f"/sys/class/net/{ep.veth}")
                     if not dry_run:
                         self._teardown(net, cid, drop_bridge=False)
                 gone = {net.endpoints[cid].veth for cid in stale} if dry_run else set()
@@ -344,11 +378,21 @@ class NetworkStore:
 
     def _write_all_hosts(self, net: Network) -> None:
         for cid, ep in net.endpoints.items():
+            if ep.kind == "tap":
+                continue  # a guest has its own /etc/hosts on its own disk
             peers = [p for other, p in net.endpoints.items() if other != cid]
             try:
                 write_hosts(ep, peers)
             except OSError:
                 pass  # that container is being removed right now
+
+
+TAP_PREFIX = "ibtap"
+
+
+def tap_name(cid: str) -> str:
+    """15 characters at most (IFNAMSIZ): the prefix and the id's first 10."""
+    return f"{TAP_PREFIX}{cid[:10]}"
 
 
 def bridge_ports(bridge: str) -> list[str] | None:

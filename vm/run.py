@@ -38,6 +38,7 @@ class RunningVm:
     qemu_pid: int
     cgroup: Cgroup
     accel: str
+    address: str = ""    # the guest's on a bridge network (VmRequest.network), else ""
 
 
 @dataclass
@@ -151,7 +152,9 @@ class VmRun:
         return self.plan.req
 
     def running(self) -> RunningVm:
-        return RunningVm(self.plan.name, self.qemu_pid, self.cgroup, self.plan.decision.accel)
+        address = self.plan.spec.address.partition("/")[0] if self.req.network else ""
+        return RunningVm(self.plan.name, self.qemu_pid, self.cgroup, self.plan.decision.accel,
+                         address)
 
     def complete(self) -> VmResult:
         """Converse until the command's exit, let the init power off, take the final stats.
