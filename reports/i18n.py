@@ -261,6 +261,10 @@ EN: dict[str, str] = {
     "claim_compose_app_stmt": "One compose file brings a multi-container app up, its services "
                               "reach each other by name, and down removes all of it.",
     # -- rules (short forms of reports/claims.py's docstring) ----------------------------------
+    "claim_network_cost": "A network path has a cost: host > bridge > a VM's tap",
+    "claim_network_cost_stmt": "As Felter et al. (2015) measured: a container on the host's "
+                               "network is faster than on a bridge, and a VM on the same "
+                               "bridge through a tap and virtio-net is slower still.",
     "rule_isolated_process": "evidence.namespaces on the container. Refuted if it shares the "
                              "host's pid, net or mnt namespace or has the same PID inside and "
                              "outside. Supported if those differ, its PID inside is 1 or 2, "
@@ -314,6 +318,13 @@ EN: dict[str, str] = {
                         "and after down none of the project's containers or networks is "
                         "left; refuted if any of the three fails.",
     # -- bases ---------------------------------------------------------------------------------
+    "rule_network_cost": "net: iperf3 throughput and qperf tcp_lat medians of the container "
+                         "on the host's network and on isobench's bridge, and of the VM on "
+                         "the same bridge through a tap. Bridge against host, VM tap against "
+                         "container bridge: a path is slower when 5 % lower in throughput or "
+                         "5 % higher in latency. Supported if both expected-slower paths are "
+                         "slower (and faster on no metric); refuted if either is faster; "
+                         "inconclusive otherwise. The VM behind slirp is shown, not judged.",
     "basis_no_evidence": "No evidence recorded ({what} did not run in this session).",
     "basis_incomplete": "The evidence is incomplete (missing: {what}).",
     "basis_isolated": "Inside the container the process has PID {pid} (on the host, "
@@ -383,6 +394,17 @@ EN: dict[str, str] = {
     "basis_checks_failed": "Failed: {failed}.",
     "basis_checks_passed": "Passed: {passed}.",
     # -- conditions ----------------------------------------------------------------------------
+    "basis_net_agrees": "As expected: the container's bridge against its host network "
+                        "gave ×{bridge_gbit:.2f} throughput and ×{bridge_lat:.2f} latency; "
+                        "the VM's tap against the container's bridge ×{tap_gbit:.2f} and "
+                        "×{tap_lat:.2f}.",
+    "basis_net_contradicts": "Against the claim: the container's bridge against its host "
+                             "network gave ×{bridge_gbit:.2f} throughput and "
+                             "×{bridge_lat:.2f} latency; the VM's tap against the container's "
+                             "bridge ×{tap_gbit:.2f} and ×{tap_lat:.2f}.",
+    "basis_net_even": "No clear cost: the container's bridge against its host network gave "
+                      "×{bridge_gbit:.2f} throughput and ×{bridge_lat:.2f} latency; the VM's "
+                      "tap against the container's bridge ×{tap_gbit:.2f} and ×{tap_lat:.2f}.",
     "cond_tcg": "VM under TCG: emulation, not hardware virtualization.",
     "cond_kvm": "VM with KVM: hardware virtualization.",
     "cond_no_vm": "No VM measured: the contrast with virtualization is missing.",
@@ -707,6 +729,10 @@ RU: dict[str, str] = {
     "claim_compose_app": "Compose описывает всё это в одном YAML-файле",
     "claim_compose_app_stmt": "Один compose-файл поднимает многоконтейнерное приложение, его "
                               "сервисы видят друг друга по имени, а down удаляет всё.",
+    "claim_network_cost": "У сетевого пути есть цена: хост > мост > tap ВМ",
+    "claim_network_cost_stmt": "Как измерили Felter et al. (2015): контейнер в сети хоста "
+                               "быстрее, чем на мосту, а ВМ на том же мосту через tap и "
+                               "virtio-net — ещё медленнее.",
     "rule_isolated_process": "evidence.namespaces в контейнере. Опровергнуто, если у него "
                              "общие с хостом пространства pid, net или mnt либо одинаковый PID "
                              "внутри и снаружи. Подтверждено, если они различаются, PID внутри "
@@ -761,6 +787,14 @@ RU: dict[str, str] = {
                         "после up один сервис достаёт другой по имени, опубликованный порт "
                         "отвечает, а после down не осталось ни контейнеров, ни сетей "
                         "проекта; опровергнуто, если не выполнено хоть одно.",
+    "rule_network_cost": "net: медианы пропускной способности iperf3 и задержки qperf "
+                         "tcp_lat для контейнера в сети хоста и на мосту isobench и для ВМ на "
+                         "том же мосту через tap. Мост против хоста, tap ВМ против моста "
+                         "контейнера: путь медленнее, если пропускная способность ниже на 5 % "
+                         "или задержка выше на 5 %. Подтверждено, если оба ожидаемо медленных "
+                         "пути медленнее (и ни по одной метрике не быстрее); опровергнуто, "
+                         "если какой-то быстрее; иначе не определено. ВМ за slirp показана, "
+                         "но не оценивается.",
     "basis_no_evidence": "Данных нет ({what} в этой сессии не запускался).",
     "basis_incomplete": "Данные неполные (нет: {what}).",
     "basis_isolated": "В контейнере процесс имеет PID {pid} (на хосте — {pid_host}); "
@@ -827,6 +861,16 @@ RU: dict[str, str] = {
                               "отличается): это не один бандл.",
     "basis_checks_failed": "Не выполнено: {failed}.",
     "basis_checks_passed": "Выполнено: {passed}.",
+    "basis_net_agrees": "Как ожидалось: мост контейнера против сети хоста — пропускная "
+                        "способность ×{bridge_gbit:.2f}, задержка ×{bridge_lat:.2f}; tap ВМ "
+                        "против моста контейнера — ×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
+    "basis_net_contradicts": "Вопреки утверждению: мост контейнера против сети хоста — "
+                             "пропускная способность ×{bridge_gbit:.2f}, задержка "
+                             "×{bridge_lat:.2f}; tap ВМ против моста контейнера — "
+                             "×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
+    "basis_net_even": "Явной цены нет: мост контейнера против сети хоста — пропускная "
+                      "способность ×{bridge_gbit:.2f}, задержка ×{bridge_lat:.2f}; tap ВМ "
+                      "против моста контейнера — ×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
     "cond_tcg": "ВМ под TCG: эмуляция, а не аппаратная виртуализация.",
     "cond_kvm": "ВМ с KVM: аппаратная виртуализация.",
     "cond_no_vm": "ВМ не измерялась: нет сравнения с виртуализацией.",

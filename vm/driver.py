@@ -39,7 +39,17 @@ from runtime.image.store import DEFAULT_PATH, ImageStore
 from runtime.network import NetworkStore
 from runtime.users import UserError, resolve
 from vm import accel, bootlog, guest, host
-from vm.domain import Disk, Domain, DomainCpu, DomainXMLError, OsBoot, Serial, TapNet, UserNet
+from vm.domain import (
+    Disk,
+    Domain,
+    DomainCpu,
+    DomainXMLError,
+    OsBoot,
+    Serial,
+    TapNet,
+    UserNet,
+    vhost_net,
+)
 from vm.placement import libvirt_cgroup, placement
 from vm.protocol import GuestSpec
 from vm.request import Plan, VmError, VmRequest, VmStartError, cpu_limits
@@ -339,13 +349,6 @@ def _check_memory(size: int, minimum: int, how: str = "") -> None:
 
 
 OWNER_FILE = "owner"
-VHOST_NET = "/dev/vhost-net"
-
-
-def vhost_net(accel_name: str) -> bool:
-    """vhost-net where the host has it and the guest runs under KVM (libvirt uses vhost-net
-    for KVM domains only; a TCG domain's virtio-net is served by QEMU)."""
-    return accel_name == "kvm" and os.path.exists(VHOST_NET)
 
 
 def domain_cpu(accel: str, configured: str | None = None) -> DomainCpu | None:

@@ -20,6 +20,14 @@ def qemu_cpu(cpu: DomainCpu) -> str:
     return ",".join([cpu.model or "qemu64", *(f"+{f}" for f in cpu.require)])
 
 
+def balloon_args(dom: Domain) -> list[str]:
+    """virtio-balloon, with free page reporting where the domain asks for it."""
+    if not dom.memballoon:
+        return []
+    return ["-device", "virtio-balloon-pci" + (",free-page-reporting=on"
+                                               if dom.free_page_reporting else "")]
+
+
 def qemu_argv(dom: Domain, *, wait_for_channel: bool = True) -> list[str]:
     accel = "kvm" if dom.type == "kvm" else "tcg"
     argv = [dom.emulator or QEMU, "-name", f"guest={dom.name}", "-machine", dom.os.machine,
@@ -52,8 +60,7 @@ def qemu_argv(dom: Domain, *, wait_for_channel: bool = True) -> list[str]:
         else:
             argv += ["-chardev", f"file,id={cid},path={serial.path}"]
         argv += ["-serial", f"chardev:{cid}"]
-    if dom.memballoon:
-        argv += ["-device", "virtio-balloon-pci"]
+    argv += balloon_args(dom)
     if dom.net:
         argv += dom.net.qemu_args()
     return argv + dom.qemu_args

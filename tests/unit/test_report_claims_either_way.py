@@ -225,3 +225,73 @@ def test_weigh_less_without_the_monitor_says_so() -> None:
     v = claims.weigh_less(doc(footprint("container", [1.0, 1.0]), vm_footprint([15.0, 15.0])))
     assert v.verdict == SUPPORTED and "monitor_not_counted" in v.condition_codes
     assert v.numbers["container_mib"] == v.numbers["container_cgroup_mib"] == 1.0
+
+
+# -- rule 14: the network path's cost (Felter et al.'s comparison) ------------------------------
+
+def net(variant: str, target: str, gbit: float, lat: float, placement: str | None = None,
+        rep: int = 0) -> dict[str, Any]:
+    extra = {"placement": placement} if placement else {}
+    if target == "vm":
+        extra["accel"] = "tcg"
+    return run("net", variant, target, {"iperf3_gbit_s": gbit, "tcp_lat_us": lat}, extra=extra,
+               rep=rep)
+
+
+def felter(host: tuple[float, float], bridge: tuple[float, float], tap: tuple[float, float],
+           reps: int = 5) -> dict[str, Any]:
+    """Five repetitions of each path, each (Gbit/s, µs); slirp and loopback beside them."""
+    runs = []
+    for rep in range(reps):
+        runs += [net("net.hostnet", "container", *host, "container-host", rep),
+                 net("net.bridge", "container", *bridge, "container-bridge", rep),
+                 net("net.bridge", "vm", *tap, "vm-tap", rep),
+                 net("net.usernet", "vm", 0.1, 900.0, "vm-usernet", rep),
+                 net("net.bridge", "native", 40.0, 20.0, None, rep)]
+    return doc(*runs, machine=TCG)
+
+
+def test_network_cost_supported_in_felters_direction() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0)))
+    assert v.verdict == SUPPORTED and v.basis[0] == "net_agrees"
+    assert v.numbers["container_bridge_vs_container_host"] == "agrees"
+    assert v.numbers["vm_tap_vs_container_bridge_gbit_ratio"] == pytest.approx(0.05)
+    assert v.numbers["paths"]["vm_slirp"] == {"n": 5, "gbit_s": 0.1, "lat_us": 900.0}
+    assert v.numbers["paths"]["native"]["n"] == 5
+    assert v.condition_codes == ["tcg"]
+
+
+def test_network_cost_refuted_when_the_bridge_beats_the_host_network() -> None:
+    v = claims.network_cost(felter(host=(20.0, 40.0), bridge=(30.0, 25.0), tap=(1.0, 300.0)))
+    assert v.verdict == REFUTED and v.basis[0] == "net_contradicts"
+    assert v.numbers["container_bridge_vs_container_host"] == "contradicts"
+    assert v.numbers["vm_tap_vs_container_bridge"] == "agrees"
+
+
+def test_network_cost_refuted_when_the_vms_tap_beats_the_containers_bridge() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(25.0, 30.0)))
+    assert v.verdict == REFUTED
+    assert v.numbers["vm_tap_vs_container_bridge"] == "contradicts"
+
+
+@pytest.mark.parametrize("bridge", [(29.0, 25.5), (35.0, 45.0)], ids=["within_margin", "mixed"])
+def test_network_cost_inconclusive_within_the_margin_or_mixed(bridge: tuple[float, float]
+                                                              ) -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=bridge, tap=(1.0, 300.0)))
+    assert v.verdict == INCONCLUSIVE and v.basis[0] == "net_even"
+    assert v.numbers["container_bridge_vs_container_host"] == "even"
+
+
+def test_network_cost_needs_the_vms_tap_and_ignores_a_slirp_bridge_record() -> None:
+    d = felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0))
+    d["runs"] = [r for r in d["runs"] if (r["extra"].get("placement") != "vm-tap")]
+    d["runs"].append(net("net.bridge", "vm", 0.1, 900.0, "vm-usernet"))  # not a tap
+    v = claims.network_cost(d)
+    assert v.verdict == INCONCLUSIVE and v.basis == ("incomplete", {"what": "vm_tap"})
+    assert claims.network_cost(doc()).basis == ("no_evidence", {"what": "net"})
+
+
+def test_network_cost_with_few_runs_says_so() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0),
+                                   reps=2))
+    assert v.verdict == SUPPORTED and v.condition_codes == ["tcg", "few_runs"]
