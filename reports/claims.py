@@ -34,12 +34,18 @@ No evidence at all is never a verdict either way: it is "inconclusive" with basi
     Supported if every container target's equals it (a VM whose release differs completes
     the contrast; without a VM, or with an equal release, that is a condition).
  5. vm_holds_memory (a VM consumes all the memory given to it). footprint.idle on the VM:
-    the host memory its cgroup (QEMU) holds while the guest is up and idle (samples after
-    the guest reported ready; QEMU's RSS where the cgroup was not sampled) against
-    `extra.memory_bytes`. Supported if the median sample is at least HOLD_FRACTION of the
-    allocation; refuted if even the largest stays under LAZY_FRACTION (QEMU allocates
+    the resident size of QEMU's guest-RAM mapping while the guest is up and idle (samples
+    after the guest reported ready; where a run has no such samples, its cgroup's memory or
+    QEMU's whole RSS, which under TCG includes the translation cache: condition tcg_cache)
+    against `extra.memory_bytes`; and footprint.reclaim(_fpr): the share of 192 MiB the guest
+    touched and then freed that left the host, without and with free page reporting.
+    Refuted if, with free page reporting, at least RETURN_FRACTION went back (the VM gives
+    back what its guest no longer uses). Otherwise supported if the median idle sample is at
+    least HOLD_FRACTION of the allocation (condition reclaim_not_measured without the
+    reporting run); refuted if even the largest stays under LAZY_FRACTION (QEMU allocates
     guest RAM lazily: an idle guest holds what it touched); inconclusive in between or
-    without samples.
+    without samples. Less than KEEP_FRACTION returned without reporting is a condition
+    (freed_kept): what the guest frees stays on the host unless it reports it.
  6. start_faster (containers start faster than VMs). startup.true medians of container
     (API path) and VM with bootstrap 95 % CIs, or their ranges where either has fewer than
     results.stats.MIN_CI_N runs. Supported if the container's interval lies wholly below the
@@ -96,6 +102,8 @@ PID_INSIDE_MAX = 2
 CPU_TOLERANCE = 0.10          # absolute: 0.4 .. 0.6 of a CPU passes for --cpus 0.5
 HOLD_FRACTION = 0.90
 LAZY_FRACTION = 0.50
+RETURN_FRACTION = 0.50        # freed guest memory that left the host, of what it had touched
+KEEP_FRACTION = 0.10          # below this, what the guest freed stayed on the host
 WEIGHT_MARGIN = 1.5
 CACHE_SPEEDUP_MAX = 0.50      # cached rebuild time / cold build time
 FEW_RUNS = 5
@@ -300,15 +308,40 @@ def shared_kernel(doc: Doc) -> Verdict:
 
 # -- 5 ------------------------------------------------------------------------------------------
 
+def _reclaim(doc: Doc) -> dict[str, Any]:
+    """footprint.reclaim(_fpr) on the VM: the medians of returned_fraction (and n), keyed
+    "returned" (the default balloon) and "returned_fpr" (free page reporting on)."""
+    out: dict[str, Any] = {}
+    for variant, key in (("footprint.reclaim", "returned"),
+                         ("footprint.reclaim_fpr", "returned_fpr")):
+        values = [r["metrics"]["returned_fraction"] for r in data.runs(doc, "footprint", variant,
+                                                                        "vm")
+                  if isinstance((r.get("metrics") or {}).get("returned_fraction"), int | float)]
+        if values:
+            out[key], out[f"{key}_n"] = statistics.median(values), len(values)
+    return out
+
+
 def vm_holds_memory(doc: Doc) -> Verdict:
-    """Rule 5: an idle VM's host memory against the memory it was given."""
+    """Rule 5: an idle VM's guest-RAM residency against its allocation, and whether memory
+    the guest freed goes back to the host."""
     claim, figure, lecture = "vm_holds_memory", "vm_memory", (6,)
     run = _one(doc, "footprint", "footprint.idle", "vm")
+    reclaim = _reclaim(doc)
+    conditions = _accel_conditions(doc)
+    if reclaim.get("returned_fpr", 0.0) >= RETURN_FRACTION:
+        # memory the guest freed left the host: a VM need not keep all it was given
+        return Verdict(claim, REFUTED, dict(reclaim), figure,
+                       ("vm_returns", {"fraction": reclaim["returned_fpr"]}), conditions,
+                       lecture)
     if run is None:
+        if reclaim:
+            return Verdict(claim, INCONCLUSIVE, dict(reclaim), figure,
+                           ("incomplete", {"what": "footprint.idle"}), conditions, lecture)
         return _no_evidence(claim, figure, lecture, "footprint.idle on vm")
     allocation = data.allocation_bytes(run)
-    held, series = data.host_memory_bytes(run, idle_only=True)
-    conditions = _accel_conditions(doc)
+    held, series = data.host_memory_bytes(run, idle_only=True,
+                                          prefer=("guest_ram", "cgroup", "rss"))
     if not allocation or not held:
         return Verdict(claim, INCONCLUSIVE, {"allocated_mib": (allocation or 0) / MIB}, figure,
                        ("incomplete", {"what": "memory_bytes" if not allocation else "samples"}),
@@ -317,16 +350,20 @@ def vm_holds_memory(doc: Doc) -> Verdict:
     numbers = {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
                "max_mib": peak / MIB, "median_fraction": median / allocation,
                "max_fraction": peak / allocation, "samples": len(held), "series": series,
-               "idle_since_s": data.idle_since(run)}
+               "idle_since_s": data.idle_since(run), **reclaim}
     if series == "rss_at_exit":
         conditions.append(("single_sample", {}))
     if data.idle_since(run) is not None:
         conditions.append(("idle_phase", {"since": data.idle_since(run)}))
-    if "tcg" in dict(conditions):
+    if "tcg" in dict(conditions) and series != "guest_ram":
         conditions.append(("tcg_cache", {}))
+    if reclaim.get("returned", 1.0) < KEEP_FRACTION:
+        conditions.append(("freed_kept", {"fraction": reclaim["returned"]}))
     if median >= HOLD_FRACTION * allocation:
         basis: Note = ("vm_holds", {"fraction": median / allocation})
         verdict = SUPPORTED
+        if "returned_fpr" not in reclaim:
+            conditions.append(("reclaim_not_measured", {}))
     elif peak < LAZY_FRACTION * allocation:
         basis, verdict = ("vm_lazy", {"fraction": peak / allocation}), REFUTED
     else:

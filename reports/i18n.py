@@ -134,6 +134,7 @@ EN: dict[str, str] = {
     "lbl_per_instance": "per instance",
     "lbl_rss": "QEMU RSS",
     "lbl_pss": "QEMU PSS",
+    "lbl_guest_ram": "QEMU guest-RAM mapping (resident)",
     "lbl_cgroup": "cgroup",
     "lbl_boot_first": "VM boot to first output",
     "t_native": "native",
@@ -281,10 +282,13 @@ EN: dict[str, str] = {
                           "against the host's. Refuted if a container target's boot_id differs, "
                           "or the VM's equals the host's; supported if every container "
                           "target's equals it (a VM with its own completes the contrast).",
-    "rule_vm_holds_memory": "footprint.idle on the VM: host memory held by its cgroup (QEMU) "
-                            "once the guest is up and idle, against the allocation. Supported "
-                            "if the median is ≥ 90 % of it; refuted if even the maximum is "
-                            "< 50 %; otherwise inconclusive.",
+    "rule_vm_holds_memory": "footprint.idle on the VM: the resident size of QEMU's guest-RAM "
+                            "mapping (smaps; else its cgroup or RSS) once the guest is up and "
+                            "idle, against the allocation; footprint.reclaim: the guest touches "
+                            "192 MiB and frees it, without and with free page reporting. "
+                            "Refuted if with reporting ≥ 50 % of it left the host; else "
+                            "supported if the idle median is ≥ 90 % of the allocation; refuted "
+                            "if even the idle maximum is < 50 %; otherwise inconclusive.",
     "rule_start_faster": "startup.true, container (API) against VM: supported if the "
                          "container's 95 % CI of the median lies wholly below the VM's; "
                          "refuted if wholly above; otherwise inconclusive.",
@@ -350,6 +354,9 @@ EN: dict[str, str] = {
                       "run).",
     "basis_vm_lazy": "The idle VM never held more than {fraction:.0%} of its allocation: QEMU "
                      "hands guest RAM out lazily, as the guest touches it.",
+    "basis_vm_returns": "With free page reporting, {fraction:.0%} of the memory the guest "
+                        "touched and freed left the host: a VM need not keep all it was "
+                        "given.",
     "basis_vm_partial": "The idle VM held {fraction:.0%} of its allocation (median): neither "
                         "all of it nor clearly less.",
     "basis_faster": "Container start-up {container:.0f} ms against the VM's {vm:.0f} ms "
@@ -429,6 +436,10 @@ EN: dict[str, str] = {
                        "ready (its boot is left out).",
     "cond_tcg_cache": "Under TCG, QEMU's memory includes its translated-code cache, which a "
                       "KVM guest does not need.",
+    "cond_freed_kept": "Without free page reporting only {fraction:.0%} of what the guest "
+                       "freed left the host.",
+    "cond_reclaim_not_measured": "Whether freed guest memory goes back (free page reporting) "
+                                 "was not measured.",
     "cond_monitor_not_counted": "The container's monitor (a host process outside its cgroup) "
                                 "was not measured: the container's side is its cgroup alone.",
     "cond_release_only": "Only kernel releases were recorded (no boot_id): a release names a "
@@ -603,6 +614,7 @@ RU: dict[str, str] = {
     "lbl_per_instance": "на экземпляр",
     "lbl_rss": "RSS QEMU",
     "lbl_pss": "PSS QEMU",
+    "lbl_guest_ram": "отображение памяти гостя в QEMU (резидентно)",
     "lbl_cgroup": "cgroup",
     "lbl_boot_first": "ВМ: от загрузки до первого вывода",
     "t_native": "нативно",
@@ -751,10 +763,13 @@ RU: dict[str, str] = {
                           "хоста. Опровергнуто, если boot_id контейнерной цели другой или у ВМ "
                           "он совпадает с хостовым; подтверждено, если у всех контейнерных "
                           "целей он хостовый (своё ядро у ВМ завершает контраст).",
-    "rule_vm_holds_memory": "footprint.idle на ВМ: память хоста в cgroup ВМ (QEMU) после "
-                            "загрузки гостя, в простое, против выделенной. Подтверждено, если "
-                            "медиана ≥ 90 % выделенного; опровергнуто, если даже максимум "
-                            "< 50 %; иначе — не установлено.",
+    "rule_vm_holds_memory": "footprint.idle на ВМ: резидентный размер отображения памяти "
+                            "гостя в QEMU (smaps; иначе cgroup или RSS) после загрузки, в "
+                            "простое, против выделенной; footprint.reclaim: гость занимает и "
+                            "освобождает 192 МиБ, без сообщения о свободных страницах и с ним. "
+                            "Опровергнуто, если с сообщением ≥ 50 % вернулось хосту; иначе "
+                            "подтверждено, если медиана в простое ≥ 90 % выделенного; "
+                            "опровергнуто, если даже максимум < 50 %; иначе — не установлено.",
     "rule_start_faster": "startup.true, контейнер (API) против ВМ: подтверждено, если 95 % "
                          "ДИ медианы контейнера целиком ниже, чем у ВМ; опровергнуто, если "
                          "целиком выше; иначе — не установлено.",
@@ -818,6 +833,9 @@ RU: dict[str, str] = {
                       "время работы).",
     "basis_vm_lazy": "Простаивающая ВМ ни разу не держала больше {fraction:.0%} выделенной "
                      "памяти: QEMU выдаёт память гостю лениво, по мере обращения к ней.",
+    "basis_vm_returns": "С сообщением о свободных страницах хосту вернулось {fraction:.0%} "
+                        "памяти, которую гость занял и освободил: ВМ не обязана держать всё "
+                        "выделенное.",
     "basis_vm_partial": "Простаивающая ВМ держала {fraction:.0%} выделенной памяти (медиана): "
                         "не всю, но и не явно меньше.",
     "basis_faster": "Запуск контейнера — {container:.0f} мс, ВМ — {vm:.0f} мс (×{ratio:.1f}); "
@@ -893,6 +911,10 @@ RU: dict[str, str] = {
                        "сообщил о готовности (загрузка не учитывается).",
     "cond_tcg_cache": "Под TCG память QEMU включает кэш транслированного кода, который гостю "
                       "с KVM не нужен.",
+    "cond_freed_kept": "Без сообщения о свободных страницах хосту вернулось лишь "
+                       "{fraction:.0%} освобождённого гостем.",
+    "cond_reclaim_not_measured": "Возвращается ли освобождённая гостем память (сообщение о "
+                                 "свободных страницах), не измерялось.",
     "cond_monitor_not_counted": "Монитор контейнера (процесс хоста вне его cgroup) не "
                                 "измерялся: со стороны контейнера учтена только его cgroup.",
     "cond_release_only": "Записаны только версии ядра (без boot_id): версия называет сборку "

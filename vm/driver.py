@@ -199,6 +199,7 @@ class VmDriver:
             net=tap or (UserNet(list(req.forwards)) if req.forwards is not None else None),
             metadata={"id": plan.run_id, "root": str(self.root),
                       "owner_pid": str(os.getpid())},
+            free_page_reporting=req.free_page_reporting,
         )
 
     # ---- the run ----

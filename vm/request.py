@@ -49,6 +49,8 @@ class VmRequest:
     # container joins it with a veth; the guest gets an address on its subnet. Exclusive
     # with `forwards` (slirp).
     network: str | None = None
+    # virtio-balloon's free page reporting: the guest hands the pages it frees back to the host
+    free_page_reporting: bool = False
     sample_interval: float | None = None  # sample stats during the run
     cmdline_extra: str = ""
     # guest.BOOT_MODES: "fast" (extracted vmlinux + isobench initrd), "initrd" (bzImage +

@@ -226,7 +226,7 @@ class VmRun:
                   "mode": plan.req.boot, "notes": list(plan.kernel.notes)},
             cgroup_name=self.cgroup.name, timings={}, cgroup_live=self.cgroup.stats().to_dict(),
             cgroup={}, domain_stats=host.domain_stats(self.conn, self.dom),
-            qemu_memory=host.process_memory(self.qemu_pid), samples=self.samples,
+            qemu_memory=self._qemu_memory(), samples=self.samples,
             stdout=bytes(session.out), stderr=bytes(session.err),
             reps=rep_windows(session.reps, self.readings), guest_messages=session.messages)
 
@@ -238,9 +238,17 @@ class VmRun:
         self.readings.append({"t_s": mark.at - resumed if resumed is not None else None,
                               "guest_s": mark.guest_s, "cgroup": stats, "caller": caller})
 
+    def _qemu_memory(self) -> dict[str, int]:
+        """QEMU's RSS/PSS (smaps_rollup) and its guest-RAM mapping's resident size (smaps)."""
+        out = host.process_memory(self.qemu_pid)
+        guest_ram = host.guest_ram_rss(self.qemu_pid, self.req.memory_bytes)
+        if guest_ram is not None:
+            out["guest_ram_rss"] = guest_ram
+        return out
+
     def _sample(self, elapsed: float) -> dict[str, Any]:
         stats = self.cgroup.stats()
-        return {"t": elapsed, "qemu": host.process_memory(self.qemu_pid),
+        return {"t": elapsed, "qemu": self._qemu_memory(),
                 "cgroup_memory": stats.memory_current, "cgroup_cpu_ns": stats.cpu_total_ns,
                 "libvirt": host.domain_stats(self.conn, self.dom)}
 

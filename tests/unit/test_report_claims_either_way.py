@@ -13,7 +13,7 @@ import pytest
 from reports import claims
 from reports.claims import INCONCLUSIVE, REFUTED, SUPPORTED
 from tests.unit.test_report_claims import HOST_NS, TCG, build_run, namespaces_run
-from tests.unit.test_report_support import doc, run
+from tests.unit.test_report_support import MIB, doc, run
 
 HOST_BOOT = "2f99053d-3c7c-4ba5-9c74-57894384568c"
 GUEST_BOOT = "7da4ef1b-2aef-45ad-8d26-17ce4c410867"
@@ -295,3 +295,58 @@ def test_network_cost_with_few_runs_says_so() -> None:
     v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0),
                                    reps=2))
     assert v.verdict == SUPPORTED and v.condition_codes == ["tcg", "few_runs"]
+
+
+# -- rule 5 by the guest-RAM mapping, with the touch-then-free phase -----------------------------
+
+def guest_ram_footprint(cgroup_mib: list[float], guest_mib: list[float]) -> dict[str, Any]:
+    """footprint.idle on a TCG VM whose samples carry QEMU's guest-RAM mapping's Rss."""
+    from tests.unit.test_report_claims import vm_footprint
+
+    r = vm_footprint(cgroup_mib)
+    for sample, mib in zip(r["accounting"]["samples"], guest_mib, strict=True):
+        sample["qemu"]["guest_ram_rss"] = int(mib * MIB)
+    return r
+
+
+def reclaimed(variant: str, fraction: float) -> dict[str, Any]:
+    return run("footprint", variant, "vm", {"returned_fraction": fraction,
+                                            "guest_ram_idle_mib": 60.0}, extra={"accel": "tcg"})
+
+
+def test_vm_memory_reads_the_guest_ram_mapping_not_qemus_whole_cgroup() -> None:
+    """The cgroup (TCG's translation cache in it) says "holds", guest RAM alone says "lazy":
+    the rule follows guest RAM, and no tcg_cache condition is due."""
+    r = guest_ram_footprint([480, 490, 500], [60, 62, 64])
+    v = claims.vm_holds_memory(doc(r, machine=TCG))
+    assert v.verdict == REFUTED and v.basis[0] == "vm_lazy"
+    assert v.numbers["series"] == "guest_ram" and v.numbers["max_mib"] == 64
+    assert "tcg_cache" not in v.condition_codes
+
+
+def test_vm_memory_refuted_when_freed_memory_goes_back_with_reporting() -> None:
+    r = guest_ram_footprint([500, 500, 500], [500, 505, 510])
+    v = claims.vm_holds_memory(doc(r, reclaimed("footprint.reclaim", 0.01),
+                                   reclaimed("footprint.reclaim_fpr", 0.9), machine=TCG))
+    assert v.verdict == REFUTED and v.basis == ("vm_returns", {"fraction": 0.9})
+    assert v.numbers["returned"] == 0.01 and v.numbers["returned_fpr_n"] == 1
+
+
+def test_vm_memory_supported_when_nothing_goes_back_even_with_reporting() -> None:
+    r = guest_ram_footprint([500, 500, 500], [500, 505, 510])
+    v = claims.vm_holds_memory(doc(r, reclaimed("footprint.reclaim", 0.02),
+                                   reclaimed("footprint.reclaim_fpr", 0.05), machine=TCG))
+    assert v.verdict == SUPPORTED and v.basis[0] == "vm_holds"
+    assert v.condition_codes == ["tcg", "freed_kept"]
+    # without the reporting run, the verdict says what it did not measure
+    alone = claims.vm_holds_memory(doc(r, machine=TCG))
+    assert alone.verdict == SUPPORTED and alone.condition_codes == ["tcg", "reclaim_not_measured"]
+
+
+def test_vm_memory_inconclusive_between_or_with_only_the_reclaim_phase() -> None:
+    partial = guest_ram_footprint([500, 500, 500], [300, 350, 400])
+    v = claims.vm_holds_memory(doc(partial, reclaimed("footprint.reclaim_fpr", 0.3)))
+    assert v.verdict == INCONCLUSIVE and v.basis[0] == "vm_partial"
+    only = claims.vm_holds_memory(doc(reclaimed("footprint.reclaim_fpr", 0.3)))
+    assert only.verdict == INCONCLUSIVE
+    assert only.basis == ("incomplete", {"what": "footprint.idle"})
