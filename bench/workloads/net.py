@@ -382,7 +382,8 @@ def _net_run(session: Session, image: str, target: str, kind: str, rep: int) -> 
             rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
     rec.wall_s = time.perf_counter() - t0
     rec.extra = {"placement": kind, **placement.extra,
-                 "setup": setup.block(target, network=placement.extra.get("network") or kind,
+                 "setup": setup.block(target, network=placement.extra.get("network")
+                                      or NETWORK_PATHS.get(kind, kind),
                                       timer="iperf3's and qperf's own reports (host client → "
                                             "server in the target)")}
     if rec.error:
