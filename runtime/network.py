@@ -261,14 +261,9 @@ class NetworkStore:
                 raise NotFound(f"network {name} not found", 1)
             ep = Endpoint(self._allocate(net), cname, aliases, f"veth{cid[:8]}",
                           f"isobench-{cid[:12]}", hosts_file, hostname, list(extra_hosts or []))
-            new_bridge = not os.path.exists(f"/sys/class/net/{net.bridge}")
             host_cmds = [f"netns add {ep.netns}",
                          f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
                          f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
-            if new_bridge:  # one `ip` process makes the bridge and plugs the member in
-                host_cmds[:0] = [f"link add name {net.bridge} type bridge",
-                                 f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
-                                 f"link set {net.bridge} up"]
             inside = ["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
                       "link set eth0 up"]
             if not net.internal:
@@ -276,11 +271,7 @@ class NetworkStore:
             net.endpoints[cid] = ep
             self._save(net)  # recorded before created: a crash leaves something to clean
             try:
-                if new_bridge:  # the rules match the bridge by name: in before it exists,
-                    with firewall.isolated(net.rules):  # so nothing crosses it unfiltered
-                        ip_batch(host_cmds)
-                else:
-                    ip_batch(host_cmds)
+                plug_in(net, host_cmds)
                 ip_batch(inside, netns=ep.netns)
             except BaseException:
                 self._teardown(net, cid)
@@ -298,24 +289,16 @@ class NetworkStore:
                 raise NotFound(f"network {name} not found", 1)
             ep = Endpoint(self._allocate(net), vm_name, [], tap_name(cid), "", "", vm_name,
                           kind="tap")
-            cmds = [f"tuntap add dev {ep.veth} mode tap", f"link set {ep.veth} master "
-                    f"{net.bridge}", f"link set {ep.veth} up"]
-            new_bridge = not os.path.exists(f"/sys/class/net/{net.bridge}")
-            if new_bridge:
-                cmds[:0] = [f"link add name {net.bridge} type bridge",
-                            f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
-                            f"link set {net.bridge} up"]
             net.endpoints[cid] = ep
             self._save(net)
             try:
-                if new_bridge:
-                    with firewall.isolated(net.rules):
-                        ip_batch(cmds)
-                else:
-                    ip_batch(cmds)
+                plug_in(net, [f"tuntap add dev {ep.veth} mode tap",
+                              f"link set {ep.veth} master {net.bridge}",
+                              f"link set {ep.veth} up"])
             except BaseException:
                 self._teardown(net, cid)
                 raise
+            self._write_all_hosts(net)  # the containers on it find the guest by its name
             return ep
 
     def detach(self, name: str, cid: str) -> None:
@@ -385,6 +368,19 @@ class NetworkStore:
                 write_hosts(ep, peers)
             except OSError:
                 pass  # that container is being removed right now
+
+
+def plug_in(net: Network, host_cmds: list[str]) -> None:
+    """Run a member's host-side commands; the first member's batch makes the bridge too (one
+    `ip` process makes, addresses and raises it and plugs the member in), with its rules
+    installed just before: they match the bridge by name, so nothing crosses it unfiltered."""
+    if os.path.exists(f"/sys/class/net/{net.bridge}"):
+        ip_batch(host_cmds)
+        return
+    with firewall.isolated(net.rules):
+        ip_batch([f"link add name {net.bridge} type bridge",
+                  f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
+                  f"link set {net.bridge} up", *host_cmds])
 
 
 TAP_PREFIX = "ibtap"
