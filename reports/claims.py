@@ -322,6 +322,23 @@ def _reclaim(doc: Doc) -> dict[str, Any]:
     return out
 
 
+def _idle_guest_memory(run: dict[str, Any] | None) -> tuple[dict[str, Any], list[float],
+                                                            str | None]:
+    """footprint.idle on the VM: its figures, its idle samples and which series they are."""
+    if run is None:
+        return {}, [], None
+    allocation = data.allocation_bytes(run)
+    held, series = data.host_memory_bytes(run, idle_only=True,
+                                          prefer=("guest_ram", "cgroup", "rss"))
+    if not allocation or not held:
+        return {"allocated_mib": (allocation or 0) / MIB}, [], series
+    median, peak = statistics.median(held), max(held)
+    return {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
+            "max_mib": peak / MIB, "median_fraction": median / allocation,
+            "max_fraction": peak / allocation, "samples": len(held), "series": series,
+            "idle_since_s": data.idle_since(run)}, held, series
+
+
 def vm_holds_memory(doc: Doc) -> Verdict:
     """Rule 5: an idle VM's guest-RAM residency against its allocation, and whether memory
     the guest freed goes back to the host."""
@@ -329,28 +346,24 @@ def vm_holds_memory(doc: Doc) -> Verdict:
     run = _one(doc, "footprint", "footprint.idle", "vm")
     reclaim = _reclaim(doc)
     conditions = _accel_conditions(doc)
+    numbers, held, series = _idle_guest_memory(run)
+    numbers.update(reclaim)
     if reclaim.get("returned_fpr", 0.0) >= RETURN_FRACTION:
         # memory the guest freed left the host: a VM need not keep all it was given
-        return Verdict(claim, REFUTED, dict(reclaim), figure,
+        return Verdict(claim, REFUTED, numbers, figure,
                        ("vm_returns", {"fraction": reclaim["returned_fpr"]}), conditions,
                        lecture)
     if run is None:
         if reclaim:
-            return Verdict(claim, INCONCLUSIVE, dict(reclaim), figure,
+            return Verdict(claim, INCONCLUSIVE, numbers, figure,
                            ("incomplete", {"what": "footprint.idle"}), conditions, lecture)
         return _no_evidence(claim, figure, lecture, "footprint.idle on vm")
-    allocation = data.allocation_bytes(run)
-    held, series = data.host_memory_bytes(run, idle_only=True,
-                                          prefer=("guest_ram", "cgroup", "rss"))
-    if not allocation or not held:
-        return Verdict(claim, INCONCLUSIVE, {"allocated_mib": (allocation or 0) / MIB}, figure,
-                       ("incomplete", {"what": "memory_bytes" if not allocation else "samples"}),
-                       conditions, lecture)
+    if not held:
+        what = "samples" if numbers.get("allocated_mib") else "memory_bytes"
+        return Verdict(claim, INCONCLUSIVE, {"allocated_mib": numbers["allocated_mib"]}, figure,
+                       ("incomplete", {"what": what}), conditions, lecture)
+    allocation = numbers["allocated_mib"] * MIB
     median, peak = statistics.median(held), max(held)
-    numbers = {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
-               "max_mib": peak / MIB, "median_fraction": median / allocation,
-               "max_fraction": peak / allocation, "samples": len(held), "series": series,
-               "idle_since_s": data.idle_since(run), **reclaim}
     if series == "rss_at_exit":
         conditions.append(("single_sample", {}))
     if data.idle_since(run) is not None:
