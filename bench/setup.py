@@ -30,7 +30,7 @@ NETWORK = {
     "container": "none: a network namespace of its own, loopback only",
     "runc": "none: a network namespace of its own, loopback only",
     "crun": "none: a network namespace of its own, loopback only",
-    "vm": "QEMU user-mode networking (slirp)",
+    "vm": "none: the guest has no network device, loopback only",
 }
 TIMER = {
     "native": "fork of a shell that joins the cgroup and execs the command → its exit",
