@@ -55,16 +55,17 @@ class Lines:
         pass
 
 
+def _within(samples: list[tuple[float, int]], start: float, end: float) -> list[int]:
+    return [v for t, v in samples if start <= t < end]
+
+
 def phases(samples: list[tuple[float, int]], at: dict[str, float]) -> dict[str, float]:
     """idle: the median before the touch; touched: the largest between "touched" and
     "freed"; freed: the median of the settled last half of the wait after "freed"."""
-    def within(start: float, end: float) -> list[int]:
-        return [v for t, v in samples if start <= t < end]
-
-    idle = within(at["idle"], at["idle"] + IDLE_S)
-    held = within(at["touched"], at["freed"])
+    idle = _within(samples, at["idle"], at["idle"] + IDLE_S)
+    held = _within(samples, at["touched"], at["freed"])
     settle_from = at["freed"] + SETTLE_S / 2
-    freed = within(settle_from, at.get("done", settle_from + SETTLE_S / 2))
+    freed = _within(samples, settle_from, at.get("done", settle_from + SETTLE_S / 2))
     if not (idle and held and freed):
         raise RuntimeError(f"too few samples (idle {len(idle)}, touched {len(held)}, "
                            f"freed {len(freed)})")
@@ -101,8 +102,9 @@ def run_reclaim(session: Session, image: str, unit: Unit) -> RunRecord:
                 if rss is not None:
                     samples.append((time.monotonic(), rss))
             time.sleep(SAMPLE_S)
-        rec.metrics = {**phases(samples, lines.at), "allocated_mib": VM_MEMORY_BYTES / MIB,
-                       "touched_mib": float(TOUCH_MIB)}
+        rec.metrics = phases(samples, lines.at)
+        rec.metrics["allocated_mib"] = VM_MEMORY_BYTES / MIB
+        rec.metrics["touched_mib"] = float(TOUCH_MIB)
         rec.ok = True
     except Exception as e:  # noqa: BLE001 - recorded, the session goes on
         rec.error = str(e)
