@@ -32,7 +32,7 @@ NETWORK = {
     "container": "none: a network namespace of its own, loopback only",
     "runc": "none: a network namespace of its own, loopback only",
     "crun": "none: a network namespace of its own, loopback only",
-    "vm": "QEMU user-mode networking (slirp)",
+    "vm": "none: the guest has no network device, loopback only",
     "microvm": "none: no NIC (virtio-mmio disks and two ISA serial ports only)",
 }
 TIMER = {

@@ -34,12 +34,18 @@ No evidence at all is never a verdict either way: it is "inconclusive" with basi
     Supported if every container target's equals it (a VM whose release differs completes
     the contrast; without a VM, or with an equal release, that is a condition).
  5. vm_holds_memory (a VM consumes all the memory given to it). footprint.idle on the VM:
-    the host memory its cgroup (QEMU) holds while the guest is up and idle (samples after
-    the guest reported ready; QEMU's RSS where the cgroup was not sampled) against
-    `extra.memory_bytes`. Supported if the median sample is at least HOLD_FRACTION of the
-    allocation; refuted if even the largest stays under LAZY_FRACTION (QEMU allocates
+    the resident size of QEMU's guest-RAM mapping while the guest is up and idle (samples
+    after the guest reported ready; where a run has no such samples, its cgroup's memory or
+    QEMU's whole RSS, which under TCG includes the translation cache: condition tcg_cache)
+    against `extra.memory_bytes`; and footprint.reclaim(_fpr): the share of 192 MiB the guest
+    touched and then freed that left the host, without and with free page reporting.
+    Refuted if, with free page reporting, at least RETURN_FRACTION went back (the VM gives
+    back what its guest no longer uses). Otherwise supported if the median idle sample is at
+    least HOLD_FRACTION of the allocation (condition reclaim_not_measured without the
+    reporting run); refuted if even the largest stays under LAZY_FRACTION (QEMU allocates
     guest RAM lazily: an idle guest holds what it touched); inconclusive in between or
-    without samples.
+    without samples. Less than KEEP_FRACTION returned without reporting is a condition
+    (freed_kept): what the guest frees stays on the host unless it reports it.
  6. start_faster (containers start faster than VMs). startup.true medians of container
     (API path) and VM with bootstrap 95 % CIs, or their ranges where either has fewer than
     results.stats.MIN_CI_N runs. Supported if the container's interval lies wholly below the
@@ -60,6 +66,19 @@ No evidence at all is never a verdict either way: it is "inconclusive" with basi
     Supported if the volume's data survived the container and data written to the
     container's own layer did not; refuted if the volume's data was lost, or the
     container layer's data survived; inconclusive if not measured.
+11. runc_bundle, 12. networks_join, 13. compose_app: see their docstrings.
+14. network_cost (networks join containers, at a cost: Felter et al. 2015 measured host
+    networking ahead of Docker's bridge, and a KVM guest's virtio tap behind both). The net
+    workload's medians of iperf3 throughput and qperf tcp_lat for the container on the host's
+    network (net.hostnet), on isobench's bridge (net.bridge), and the VM on the same bridge
+    through a tap (net.bridge, placement vm-tap). Two comparisons, each "expected slower"
+    path against the faster: container bridge vs host, VM tap vs container bridge. Per
+    metric, the slower path counts as slower when its throughput is below 1 - NET_MARGIN of
+    the other's or its latency above 1 + NET_MARGIN times; faster, the other way round;
+    otherwise even. A comparison agrees when one metric says slower and none faster;
+    contradicts when one says faster and none slower. Supported if both agree; refuted if
+    either contradicts; inconclusive otherwise or with a placement missing. The VM behind
+    slirp (net.usernet) and native loopback are shown beside them, not judged.
 
 Measurements from a VM that ran under TCG carry the condition "tcg": they measure
 emulation, not hardware virtualization.
@@ -67,6 +86,7 @@ emulation, not hardware virtualization.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,10 +102,13 @@ PID_INSIDE_MAX = 2
 CPU_TOLERANCE = 0.10          # absolute: 0.4 .. 0.6 of a CPU passes for --cpus 0.5
 HOLD_FRACTION = 0.90
 LAZY_FRACTION = 0.50
+RETURN_FRACTION = 0.50        # freed guest memory that left the host, of what it had touched
+KEEP_FRACTION = 0.10          # below this, what the guest freed stayed on the host
 WEIGHT_MARGIN = 1.5
 CACHE_SPEEDUP_MAX = 0.50      # cached rebuild time / cold build time
 FEW_RUNS = 5
 RUNC_NAMESPACES = ("pid", "net", "mnt", "uts")
+NET_MARGIN = 0.05             # a path is slower when 5 % worse on throughput or latency
 
 Doc = Mapping[str, Any]
 Note = tuple[str, dict[str, Any]]
@@ -285,33 +308,75 @@ def shared_kernel(doc: Doc) -> Verdict:
 
 # -- 5 ------------------------------------------------------------------------------------------
 
+def _reclaim(doc: Doc) -> dict[str, Any]:
+    """footprint.reclaim(_fpr) on the VM: the medians of returned_fraction (and n), keyed
+    "returned" (the default balloon) and "returned_fpr" (free page reporting on)."""
+    out: dict[str, Any] = {}
+    for variant, key in (("footprint.reclaim", "returned"),
+                         ("footprint.reclaim_fpr", "returned_fpr")):
+        values = [r["metrics"]["returned_fraction"] for r in data.runs(doc, "footprint", variant,
+                                                                        "vm")
+                  if isinstance((r.get("metrics") or {}).get("returned_fraction"), int | float)]
+        if values:
+            out[key], out[f"{key}_n"] = statistics.median(values), len(values)
+    return out
+
+
+def _idle_guest_memory(run: dict[str, Any] | None) -> tuple[dict[str, Any], list[float],
+                                                            str | None]:
+    """footprint.idle on the VM: its figures, its idle samples and which series they are."""
+    if run is None:
+        return {}, [], None
+    allocation = data.allocation_bytes(run)
+    held, series = data.host_memory_bytes(run, idle_only=True,
+                                          prefer=("guest_ram", "cgroup", "rss"))
+    if not allocation or not held:
+        return {"allocated_mib": (allocation or 0) / MIB}, [], series
+    median, peak = statistics.median(held), max(held)
+    return {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
+            "max_mib": peak / MIB, "median_fraction": median / allocation,
+            "max_fraction": peak / allocation, "samples": len(held), "series": series,
+            "idle_since_s": data.idle_since(run)}, held, series
+
+
 def vm_holds_memory(doc: Doc) -> Verdict:
-    """Rule 5: an idle VM's host memory against the memory it was given."""
+    """Rule 5: an idle VM's guest-RAM residency against its allocation, and whether memory
+    the guest freed goes back to the host."""
     claim, figure, lecture = "vm_holds_memory", "vm_memory", (6,)
     run = _one(doc, "footprint", "footprint.idle", "vm")
-    if run is None:
-        return _no_evidence(claim, figure, lecture, "footprint.idle on vm")
-    allocation = data.allocation_bytes(run)
-    held, series = data.host_memory_bytes(run, idle_only=True)
+    reclaim = _reclaim(doc)
     conditions = _accel_conditions(doc)
-    if not allocation or not held:
-        return Verdict(claim, INCONCLUSIVE, {"allocated_mib": (allocation or 0) / MIB}, figure,
-                       ("incomplete", {"what": "memory_bytes" if not allocation else "samples"}),
-                       conditions, lecture)
+    numbers, held, series = _idle_guest_memory(run)
+    numbers.update(reclaim)
+    if reclaim.get("returned_fpr", 0.0) >= RETURN_FRACTION:
+        # memory the guest freed left the host: a VM need not keep all it was given
+        return Verdict(claim, REFUTED, numbers, figure,
+                       ("vm_returns", {"fraction": reclaim["returned_fpr"]}), conditions,
+                       lecture)
+    if run is None:
+        if reclaim:
+            return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                           ("incomplete", {"what": "footprint.idle"}), conditions, lecture)
+        return _no_evidence(claim, figure, lecture, "footprint.idle on vm")
+    if not held:
+        what = "samples" if numbers.get("allocated_mib") else "memory_bytes"
+        return Verdict(claim, INCONCLUSIVE, {"allocated_mib": numbers["allocated_mib"]}, figure,
+                       ("incomplete", {"what": what}), conditions, lecture)
+    allocation = numbers["allocated_mib"] * MIB
     median, peak = statistics.median(held), max(held)
-    numbers = {"allocated_mib": allocation / MIB, "median_mib": median / MIB,
-               "max_mib": peak / MIB, "median_fraction": median / allocation,
-               "max_fraction": peak / allocation, "samples": len(held), "series": series,
-               "idle_since_s": data.idle_since(run)}
     if series == "rss_at_exit":
         conditions.append(("single_sample", {}))
     if data.idle_since(run) is not None:
         conditions.append(("idle_phase", {"since": data.idle_since(run)}))
-    if "tcg" in dict(conditions):
+    if "tcg" in dict(conditions) and series != "guest_ram":
         conditions.append(("tcg_cache", {}))
+    if reclaim.get("returned", 1.0) < KEEP_FRACTION:
+        conditions.append(("freed_kept", {"fraction": reclaim["returned"]}))
     if median >= HOLD_FRACTION * allocation:
         basis: Note = ("vm_holds", {"fraction": median / allocation})
         verdict = SUPPORTED
+        if "returned_fpr" not in reclaim:
+            conditions.append(("reclaim_not_measured", {}))
     elif peak < LAZY_FRACTION * allocation:
         basis, verdict = ("vm_lazy", {"fraction": peak / allocation}), REFUTED
     else:
@@ -590,10 +655,91 @@ def compose_app(doc: Doc) -> Verdict:
                        (12,))
 
 
+# -- 14 -----------------------------------------------------------------------------------------
+
+# (name, variant, target, placement or None): the paths the rule reads, and the two it shows
+NET_PATHS = (("native", "net.bridge", "native", None),
+             ("container_host", "net.hostnet", "container", None),
+             ("container_bridge", "net.bridge", "container", None),
+             ("vm_tap", "net.bridge", "vm", "vm-tap"),
+             ("vm_slirp", "net.usernet", "vm", None))
+NET_COMPARED = (("container_bridge", "container_host"), ("vm_tap", "container_bridge"))
+
+
+def _net_medians(doc: Doc) -> dict[str, dict[str, Any]]:
+    """Each path's n and medians of iperf3_gbit_s and tcp_lat_us (paths without runs left
+    out); a VM's net.bridge run counts only from a tap (its placement says so)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, variant, target, placement in NET_PATHS:
+        found = [r for r in data.runs(doc, "net", variant, target)
+                 if placement is None or (r.get("extra") or {}).get("placement") == placement]
+        gbit = [r["metrics"]["iperf3_gbit_s"] for r in found
+                if isinstance((r.get("metrics") or {}).get("iperf3_gbit_s"), int | float)]
+        lat = [r["metrics"]["tcp_lat_us"] for r in found
+               if isinstance((r.get("metrics") or {}).get("tcp_lat_us"), int | float)]
+        if gbit and lat:
+            out[name] = {"n": min(len(gbit), len(lat)), "gbit_s": statistics.median(gbit),
+                         "lat_us": statistics.median(lat)}
+    return out
+
+
+def net_direction(slower: Mapping[str, float], faster: Mapping[str, float]) -> str:
+    """"agrees" when `slower` is slower by the margin on a metric and faster on none,
+    "contradicts" the other way round, else "even" (or mixed)."""
+    throughput = slower["gbit_s"] / faster["gbit_s"] if faster["gbit_s"] else 1.0
+    latency = slower["lat_us"] / faster["lat_us"] if faster["lat_us"] else 1.0
+    signs = [1 if throughput < 1 - NET_MARGIN else -1 if throughput > 1 + NET_MARGIN else 0,
+             1 if latency > 1 + NET_MARGIN else -1 if latency < 1 - NET_MARGIN else 0]
+    if 1 in signs and -1 not in signs:
+        return "agrees"
+    if -1 in signs and 1 not in signs:
+        return "contradicts"
+    return "even"
+
+
+def network_cost(doc: Doc) -> Verdict:
+    """Rule 14: host network > bridge for containers; a VM's tap behind a container's bridge."""
+    claim, figure, lecture = "network_cost", "net", (11,)
+    paths = _net_medians(doc)
+    if not paths:
+        return _no_evidence(claim, figure, lecture, "net")
+    numbers: dict[str, Any] = {"paths": paths}
+    conditions = _accel_conditions(doc) if "vm_tap" in paths else []
+    missing = [p for pair in NET_COMPARED for p in pair if p not in paths]
+    if missing:
+        return Verdict(claim, INCONCLUSIVE, numbers, figure,
+                       ("incomplete", {"what": ", ".join(dict.fromkeys(missing))}),
+                       conditions, lecture)
+    n = min(paths[p]["n"] for pair in NET_COMPARED for p in pair)
+    if n < FEW_RUNS:
+        conditions.append(("few_runs", {"n": n}))
+    outcome = {f"{a}_vs_{b}": net_direction(paths[a], paths[b]) for a, b in NET_COMPARED}
+    numbers.update(outcome)
+    for a, b in NET_COMPARED:
+        for metric, key in (("gbit_s", "gbit"), ("lat_us", "lat")):
+            numbers[f"{a}_vs_{b}_{key}_ratio"] = paths[a][metric] / paths[b][metric] \
+                if paths[b][metric] else math.nan
+    bridge = outcome["container_bridge_vs_container_host"]
+    tap = outcome["vm_tap_vs_container_bridge"]
+    params = {"bridge": bridge, "tap": tap,
+              "bridge_gbit": numbers["container_bridge_vs_container_host_gbit_ratio"],
+              "bridge_lat": numbers["container_bridge_vs_container_host_lat_ratio"],
+              "tap_gbit": numbers["vm_tap_vs_container_bridge_gbit_ratio"],
+              "tap_lat": numbers["vm_tap_vs_container_bridge_lat_ratio"]}
+    if "contradicts" in outcome.values():
+        return Verdict(claim, REFUTED, numbers, figure, ("net_contradicts", params),
+                       conditions, lecture)
+    if set(outcome.values()) == {"agrees"}:
+        return Verdict(claim, SUPPORTED, numbers, figure, ("net_agrees", params), conditions,
+                       lecture)
+    return Verdict(claim, INCONCLUSIVE, numbers, figure, ("net_even", params), conditions,
+                   lecture)
+
+
 CLAIMS: tuple[Callable[[Doc], Verdict], ...] = (
     isolated_process, chroot_no_isolation, cgroups_limit, shared_kernel, vm_holds_memory,
     start_faster, weigh_less, build_trace, layer_cache, volumes_outlive, runc_bundle,
-    networks_join, compose_app)
+    networks_join, compose_app, network_cost)
 
 
 def evaluate(doc: Doc) -> list[Verdict]:

@@ -274,7 +274,8 @@ def memory_series(run: Mapping[str, Any]) -> dict[str, tuple[list[float], list[f
     Host-side samples are lists named by `accounting.sample_fields` ("t_s",
     "memory_current", ...): series "cgroup". The VM driver's samples are dicts
     ({"t", "cgroup_memory", "qemu": {"rss", "pss"}}, older ones {"cgroup":
-    {"memory_current"}}): series "cgroup", "rss" and "pss".
+    {"memory_current"}}): series "cgroup", "rss", "pss" and "guest_ram" (QEMU's guest-RAM
+    mapping alone).
     """
     acc = run.get("accounting") or {}
     samples = acc.get("samples") or []
@@ -308,10 +309,12 @@ def memory_series(run: Mapping[str, Any]) -> dict[str, tuple[list[float], list[f
             qemu = s.get("qemu") if isinstance(s.get("qemu"), dict) else {}
             add("rss", t, _num(qemu.get("rss", s.get("qemu_rss"))))
             add("pss", t, _num(qemu.get("pss", s.get("qemu_pss"))))
+            add("guest_ram", t, _num(qemu.get("guest_ram_rss")))
     return out
 
 
-def host_memory_bytes(run: Mapping[str, Any], *, idle_only: bool = False
+def host_memory_bytes(run: Mapping[str, Any], *, idle_only: bool = False,
+                      prefer: tuple[str, ...] = ("cgroup", "rss")
                       ) -> tuple[list[float], str | None]:
     """The samples of what an instance holds on the host, and which series they are.
 
@@ -320,10 +323,11 @@ def host_memory_bytes(run: Mapping[str, Any], *, idle_only: bool = False
     QEMU's RSS at the command's exit ("rss_at_exit"). idle_only keeps the samples taken
     after the guest said it was ready (extra.timings ready_s - resumed_s; sample times count
     from the resume), so a VM's boot is not part of its idle footprint; with no sample that
-    late, the last one.
+    late, the last one. `prefer`: the series in the order wanted ("guest_ram": the resident
+    size of QEMU's guest-RAM mapping alone, for what the guest holds).
     """
     series = memory_series(run)
-    for name in ("cgroup", "rss"):
+    for name in prefer:
         if name in series and series[name][1]:
             times, values = series[name]
             if idle_only:

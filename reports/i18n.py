@@ -134,6 +134,7 @@ EN: dict[str, str] = {
     "lbl_per_instance": "per instance",
     "lbl_rss": "QEMU RSS",
     "lbl_pss": "QEMU PSS",
+    "lbl_guest_ram": "QEMU guest-RAM mapping (resident)",
     "lbl_cgroup": "cgroup",
     "lbl_boot_first": "VM boot to first output",
     "t_native": "native",
@@ -262,6 +263,10 @@ EN: dict[str, str] = {
     "claim_compose_app_stmt": "One compose file brings a multi-container app up, its services "
                               "reach each other by name, and down removes all of it.",
     # -- rules (short forms of reports/claims.py's docstring) ----------------------------------
+    "claim_network_cost": "A network path has a cost: host > bridge > a VM's tap",
+    "claim_network_cost_stmt": "As Felter et al. (2015) measured: a container on the host's "
+                               "network is faster than on a bridge, and a VM on the same "
+                               "bridge through a tap and virtio-net is slower still.",
     "rule_isolated_process": "evidence.namespaces on the container. Refuted if it shares the "
                              "host's pid, net or mnt namespace or has the same PID inside and "
                              "outside. Supported if those differ, its PID inside is 1 or 2, "
@@ -278,10 +283,13 @@ EN: dict[str, str] = {
                           "against the host's. Refuted if a container target's boot_id differs, "
                           "or the VM's equals the host's; supported if every container "
                           "target's equals it (a VM with its own completes the contrast).",
-    "rule_vm_holds_memory": "footprint.idle on the VM: host memory held by its cgroup (QEMU) "
-                            "once the guest is up and idle, against the allocation. Supported "
-                            "if the median is ≥ 90 % of it; refuted if even the maximum is "
-                            "< 50 %; otherwise inconclusive.",
+    "rule_vm_holds_memory": "footprint.idle on the VM: the resident size of QEMU's guest-RAM "
+                            "mapping (smaps; else its cgroup or RSS) once the guest is up and "
+                            "idle, against the allocation; footprint.reclaim: the guest touches "
+                            "192 MiB and frees it, without and with free page reporting. "
+                            "Refuted if with reporting ≥ 50 % of it left the host; else "
+                            "supported if the idle median is ≥ 90 % of the allocation; refuted "
+                            "if even the idle maximum is < 50 %; otherwise inconclusive.",
     "rule_start_faster": "startup.true, container (API) against VM: supported if the "
                          "container's 95 % CI of the median lies wholly below the VM's; "
                          "refuted if wholly above; otherwise inconclusive.",
@@ -315,6 +323,13 @@ EN: dict[str, str] = {
                         "and after down none of the project's containers or networks is "
                         "left; refuted if any of the three fails.",
     # -- bases ---------------------------------------------------------------------------------
+    "rule_network_cost": "net: iperf3 throughput and qperf tcp_lat medians of the container "
+                         "on the host's network and on isobench's bridge, and of the VM on "
+                         "the same bridge through a tap. Bridge against host, VM tap against "
+                         "container bridge: a path is slower when 5 % lower in throughput or "
+                         "5 % higher in latency. Supported if both expected-slower paths are "
+                         "slower (and faster on no metric); refuted if either is faster; "
+                         "inconclusive otherwise. The VM behind slirp is shown, not judged.",
     "basis_no_evidence": "No evidence recorded ({what} did not run in this session).",
     "basis_incomplete": "The evidence is incomplete (missing: {what}).",
     "basis_isolated": "Inside the container the process has PID {pid} (on the host, "
@@ -340,6 +355,9 @@ EN: dict[str, str] = {
                       "run).",
     "basis_vm_lazy": "The idle VM never held more than {fraction:.0%} of its allocation: QEMU "
                      "hands guest RAM out lazily, as the guest touches it.",
+    "basis_vm_returns": "With free page reporting, {fraction:.0%} of the memory the guest "
+                        "touched and freed left the host: a VM need not keep all it was "
+                        "given.",
     "basis_vm_partial": "The idle VM held {fraction:.0%} of its allocation (median): neither "
                         "all of it nor clearly less.",
     "basis_faster": "Container start-up {container:.0f} ms against the VM's {vm:.0f} ms "
@@ -384,6 +402,17 @@ EN: dict[str, str] = {
     "basis_checks_failed": "Failed: {failed}.",
     "basis_checks_passed": "Passed: {passed}.",
     # -- conditions ----------------------------------------------------------------------------
+    "basis_net_agrees": "As expected: the container's bridge against its host network "
+                        "gave ×{bridge_gbit:.2f} throughput and ×{bridge_lat:.2f} latency; "
+                        "the VM's tap against the container's bridge ×{tap_gbit:.2f} and "
+                        "×{tap_lat:.2f}.",
+    "basis_net_contradicts": "Against the claim: the container's bridge against its host "
+                             "network gave ×{bridge_gbit:.2f} throughput and "
+                             "×{bridge_lat:.2f} latency; the VM's tap against the container's "
+                             "bridge ×{tap_gbit:.2f} and ×{tap_lat:.2f}.",
+    "basis_net_even": "No clear cost: the container's bridge against its host network gave "
+                      "×{bridge_gbit:.2f} throughput and ×{bridge_lat:.2f} latency; the VM's "
+                      "tap against the container's bridge ×{tap_gbit:.2f} and ×{tap_lat:.2f}.",
     "cond_tcg": "VM under TCG: emulation, not hardware virtualization.",
     "cond_kvm": "VM with KVM: hardware virtualization.",
     "cond_no_vm": "No VM measured: the contrast with virtualization is missing.",
@@ -408,6 +437,10 @@ EN: dict[str, str] = {
                        "ready (its boot is left out).",
     "cond_tcg_cache": "Under TCG, QEMU's memory includes its translated-code cache, which a "
                       "KVM guest does not need.",
+    "cond_freed_kept": "Without free page reporting only {fraction:.0%} of what the guest "
+                       "freed left the host.",
+    "cond_reclaim_not_measured": "Whether freed guest memory goes back (free page reporting) "
+                                 "was not measured.",
     "cond_monitor_not_counted": "The container's monitor (a host process outside its cgroup) "
                                 "was not measured: the container's side is its cgroup alone.",
     "cond_release_only": "Only kernel releases were recorded (no boot_id): a release names a "
@@ -583,6 +616,7 @@ RU: dict[str, str] = {
     "lbl_per_instance": "на экземпляр",
     "lbl_rss": "RSS QEMU",
     "lbl_pss": "PSS QEMU",
+    "lbl_guest_ram": "отображение памяти гостя в QEMU (резидентно)",
     "lbl_cgroup": "cgroup",
     "lbl_boot_first": "ВМ: от загрузки до первого вывода",
     "t_native": "нативно",
@@ -710,6 +744,10 @@ RU: dict[str, str] = {
     "claim_compose_app": "Compose описывает всё это в одном YAML-файле",
     "claim_compose_app_stmt": "Один compose-файл поднимает многоконтейнерное приложение, его "
                               "сервисы видят друг друга по имени, а down удаляет всё.",
+    "claim_network_cost": "У сетевого пути есть цена: хост > мост > tap ВМ",
+    "claim_network_cost_stmt": "Как измерили Felter et al. (2015): контейнер в сети хоста "
+                               "быстрее, чем на мосту, а ВМ на том же мосту через tap и "
+                               "virtio-net — ещё медленнее.",
     "rule_isolated_process": "evidence.namespaces в контейнере. Опровергнуто, если у него "
                              "общие с хостом пространства pid, net или mnt либо одинаковый PID "
                              "внутри и снаружи. Подтверждено, если они различаются, PID внутри "
@@ -728,10 +766,13 @@ RU: dict[str, str] = {
                           "хоста. Опровергнуто, если boot_id контейнерной цели другой или у ВМ "
                           "он совпадает с хостовым; подтверждено, если у всех контейнерных "
                           "целей он хостовый (своё ядро у ВМ завершает контраст).",
-    "rule_vm_holds_memory": "footprint.idle на ВМ: память хоста в cgroup ВМ (QEMU) после "
-                            "загрузки гостя, в простое, против выделенной. Подтверждено, если "
-                            "медиана ≥ 90 % выделенного; опровергнуто, если даже максимум "
-                            "< 50 %; иначе — не установлено.",
+    "rule_vm_holds_memory": "footprint.idle на ВМ: резидентный размер отображения памяти "
+                            "гостя в QEMU (smaps; иначе cgroup или RSS) после загрузки, в "
+                            "простое, против выделенной; footprint.reclaim: гость занимает и "
+                            "освобождает 192 МиБ, без сообщения о свободных страницах и с ним. "
+                            "Опровергнуто, если с сообщением ≥ 50 % вернулось хосту; иначе "
+                            "подтверждено, если медиана в простое ≥ 90 % выделенного; "
+                            "опровергнуто, если даже максимум < 50 %; иначе — не установлено.",
     "rule_start_faster": "startup.true, контейнер (API) против ВМ: подтверждено, если 95 % "
                          "ДИ медианы контейнера целиком ниже, чем у ВМ; опровергнуто, если "
                          "целиком выше; иначе — не установлено.",
@@ -764,6 +805,14 @@ RU: dict[str, str] = {
                         "после up один сервис достаёт другой по имени, опубликованный порт "
                         "отвечает, а после down не осталось ни контейнеров, ни сетей "
                         "проекта; опровергнуто, если не выполнено хоть одно.",
+    "rule_network_cost": "net: медианы пропускной способности iperf3 и задержки qperf "
+                         "tcp_lat для контейнера в сети хоста и на мосту isobench и для ВМ на "
+                         "том же мосту через tap. Мост против хоста, tap ВМ против моста "
+                         "контейнера: путь медленнее, если пропускная способность ниже на 5 % "
+                         "или задержка выше на 5 %. Подтверждено, если оба ожидаемо медленных "
+                         "пути медленнее (и ни по одной метрике не быстрее); опровергнуто, "
+                         "если какой-то быстрее; иначе не определено. ВМ за slirp показана, "
+                         "но не оценивается.",
     "basis_no_evidence": "Данных нет ({what} в этой сессии не запускался).",
     "basis_incomplete": "Данные неполные (нет: {what}).",
     "basis_isolated": "В контейнере процесс имеет PID {pid} (на хосте — {pid_host}); "
@@ -787,6 +836,9 @@ RU: dict[str, str] = {
                       "время работы).",
     "basis_vm_lazy": "Простаивающая ВМ ни разу не держала больше {fraction:.0%} выделенной "
                      "памяти: QEMU выдаёт память гостю лениво, по мере обращения к ней.",
+    "basis_vm_returns": "С сообщением о свободных страницах хосту вернулось {fraction:.0%} "
+                        "памяти, которую гость занял и освободил: ВМ не обязана держать всё "
+                        "выделенное.",
     "basis_vm_partial": "Простаивающая ВМ держала {fraction:.0%} выделенной памяти (медиана): "
                         "не всю, но и не явно меньше.",
     "basis_faster": "Запуск контейнера — {container:.0f} мс, ВМ — {vm:.0f} мс (×{ratio:.1f}); "
@@ -830,6 +882,16 @@ RU: dict[str, str] = {
                               "отличается): это не один бандл.",
     "basis_checks_failed": "Не выполнено: {failed}.",
     "basis_checks_passed": "Выполнено: {passed}.",
+    "basis_net_agrees": "Как ожидалось: мост контейнера против сети хоста — пропускная "
+                        "способность ×{bridge_gbit:.2f}, задержка ×{bridge_lat:.2f}; tap ВМ "
+                        "против моста контейнера — ×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
+    "basis_net_contradicts": "Вопреки утверждению: мост контейнера против сети хоста — "
+                             "пропускная способность ×{bridge_gbit:.2f}, задержка "
+                             "×{bridge_lat:.2f}; tap ВМ против моста контейнера — "
+                             "×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
+    "basis_net_even": "Явной цены нет: мост контейнера против сети хоста — пропускная "
+                      "способность ×{bridge_gbit:.2f}, задержка ×{bridge_lat:.2f}; tap ВМ "
+                      "против моста контейнера — ×{tap_gbit:.2f} и ×{tap_lat:.2f}.",
     "cond_tcg": "ВМ под TCG: эмуляция, а не аппаратная виртуализация.",
     "cond_kvm": "ВМ с KVM: аппаратная виртуализация.",
     "cond_no_vm": "ВМ не измерялась: нет сравнения с виртуализацией.",
@@ -852,6 +914,10 @@ RU: dict[str, str] = {
                        "сообщил о готовности (загрузка не учитывается).",
     "cond_tcg_cache": "Под TCG память QEMU включает кэш транслированного кода, который гостю "
                       "с KVM не нужен.",
+    "cond_freed_kept": "Без сообщения о свободных страницах хосту вернулось лишь "
+                       "{fraction:.0%} освобождённого гостем.",
+    "cond_reclaim_not_measured": "Возвращается ли освобождённая гостем память (сообщение о "
+                                 "свободных страницах), не измерялось.",
     "cond_monitor_not_counted": "Монитор контейнера (процесс хоста вне его cgroup) не "
                                 "измерялся: со стороны контейнера учтена только его cgroup.",
     "cond_release_only": "Записаны только версии ядра (без boot_id): версия называет сборку "

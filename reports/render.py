@@ -38,7 +38,7 @@ EXAM_PARTS = (
     ("exam_a2_title", "exam_a2", ("shared_kernel", "vm_holds_memory", "start_faster",
                                   "weigh_less")),
     ("exam_a3_title", "exam_a3", ("build_trace", "layer_cache", "volumes_outlive",
-                                  "networks_join", "compose_app")),
+                                  "networks_join", "network_cost", "compose_app")),
 )
 FIGURE_ANCHORS = {"limits": "sec-limits", "trace": "sec-trace", "startup": "sec-startup",
                   "weight": "sec-footprint", "vm_memory": "sec-footprint"}

@@ -46,8 +46,8 @@ from runtime.api import Runtime
 from runtime.cgroups import CgroupError, open_cgroup
 from runtime.containers import Container, is_alive, now
 
-KINDS = ("containers", "processes", "cgroups", "overlay dirs", "netns", "veths", "bridges",
-         "firewall rules", "volumes", "names")
+KINDS = ("containers", "processes", "cgroups", "overlay dirs", "netns", "veths", "taps",
+         "bridges", "firewall rules", "volumes", "names")
 OVERLAY_DIRS = ("upper", "work", "rootfs")
 
 

@@ -63,6 +63,9 @@ class Endpoint:
     hosts_file: str
     hostname: str
     extra_hosts: list[str] = field(default_factory=list)  # --add-host HOST:IP, as written
+    # "veth" (a container's: a pair into its netns) or "tap" (a VM's: QEMU holds the tap's
+    # file; no netns, no hosts file, `veth` names the tap)
+    kind: str = "veth"
 
 
 @dataclass
@@ -258,14 +261,9 @@ class NetworkStore:
                 raise NotFound(f"network {name} not found", 1)
             ep = Endpoint(self._allocate(net), cname, aliases, f"veth{cid[:8]}",
                           f"isobench-{cid[:12]}", hosts_file, hostname, list(extra_hosts or []))
-            new_bridge = not os.path.exists(f"/sys/class/net/{net.bridge}")
             host_cmds = [f"netns add {ep.netns}",
                          f"link add {ep.veth} type veth peer name eth0 netns {ep.netns}",
                          f"link set {ep.veth} master {net.bridge}", f"link set {ep.veth} up"]
-            if new_bridge:  # one `ip` process makes the bridge and plugs the member in
-                host_cmds[:0] = [f"link add name {net.bridge} type bridge",
-                                 f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
-                                 f"link set {net.bridge} up"]
             inside = ["link set lo up", f"addr add {ep.ip}/{net.prefix} dev eth0",
                       "link set eth0 up"]
             if not net.internal:
@@ -273,16 +271,34 @@ class NetworkStore:
             net.endpoints[cid] = ep
             self._save(net)  # recorded before created: a crash leaves something to clean
             try:
-                if new_bridge:  # the rules match the bridge by name: in before it exists,
-                    with firewall.isolated(net.rules):  # so nothing crosses it unfiltered
-                        ip_batch(host_cmds)
-                else:
-                    ip_batch(host_cmds)
+                plug_in(net, host_cmds)
                 ip_batch(inside, netns=ep.netns)
             except BaseException:
                 self._teardown(net, cid)
                 raise
             self._write_all_hosts(net)
+            return ep
+
+    def attach_tap(self, name: str, cid: str, vm_name: str) -> Endpoint:
+        """A persistent tap device on the network's bridge for a VM (QEMU opens it by name:
+        libvirt's `<interface type='ethernet'>` with `managed='no'`), and an address for the
+        guest, which sets it itself. Recorded before made, undone by detach() or gc."""
+        with self.lock():
+            net = self._load(name)
+            if net is None:
+                raise NotFound(f"network {name} not found", 1)
+            ep = Endpoint(self._allocate(net), vm_name, [], tap_name(cid), "", "", vm_name,
+                          kind="tap")
+            net.endpoints[cid] = ep
+            self._save(net)
+            try:
+                plug_in(net, [f"tuntap add dev {ep.veth} mode tap",
+                              f"link set {ep.veth} master {net.bridge}",
+                              f"link set {ep.veth} up"])
+            except BaseException:
+                self._teardown(net, cid)
+                raise
+            self._write_all_hosts(net)  # the containers on it find the guest by its name
             return ep
 
     def detach(self, name: str, cid: str) -> None:
@@ -294,7 +310,7 @@ class NetworkStore:
 
     def _teardown(self, net: Network, cid: str, drop_bridge: bool = True) -> None:
         ep = net.endpoints.pop(cid)
-        commands = [f"link del {ep.veth}", f"netns del {ep.netns}"]
+        commands = [f"link del {ep.veth}"] + ([f"netns del {ep.netns}"] if ep.netns else [])
         if drop_bridge and not net.endpoints:
             commands.append(f"link del {net.bridge}")
         # -force: go on past what a half-made attach never created
@@ -308,7 +324,7 @@ class NetworkStore:
         """What crashes left (for `isobench gc`): the endpoints (netns, veth) of containers
         not in `live`, then each bridge nothing uses any more. Returns counts of what
         existed and was (or, dry, would be) removed."""
-        counts = {"netns": 0, "veths": 0, "bridges": 0}
+        counts = {"netns": 0, "veths": 0, "taps": 0, "bridges": 0}
         if not self.dir.is_dir():
             return counts  # no network was ever made here (and a dry run makes nothing)
         with self.lock():
@@ -316,8 +332,9 @@ class NetworkStore:
                 stale = [cid for cid in net.endpoints if cid not in live]
                 for cid in stale:
                     ep = net.endpoints[cid]
-                    counts["netns"] += (NETNS_DIR / ep.netns).exists()
-                    counts["veths"] += os.path.exists(f"/sys/class/net/{ep.veth}")
+                    counts["netns"] += bool(ep.netns) and (NETNS_DIR / ep.netns).exists()
+                    counts["taps" if ep.kind == "tap" else "veths"] += \
+                        os.path.exists(f"/sys/class/net/{ep.veth}")
                     if not dry_run:
                         self._teardown(net, cid, drop_bridge=False)
                 gone = {net.endpoints[cid].veth for cid in stale} if dry_run else set()
@@ -344,11 +361,34 @@ class NetworkStore:
 
     def _write_all_hosts(self, net: Network) -> None:
         for cid, ep in net.endpoints.items():
+            if ep.kind == "tap":
+                continue  # a guest has its own /etc/hosts on its own disk
             peers = [p for other, p in net.endpoints.items() if other != cid]
             try:
                 write_hosts(ep, peers)
             except OSError:
                 pass  # that container is being removed right now
+
+
+def plug_in(net: Network, host_cmds: list[str]) -> None:
+    """Run a member's host-side commands; the first member's batch makes the bridge too (one
+    `ip` process makes, addresses and raises it and plugs the member in), with its rules
+    installed just before: they match the bridge by name, so nothing crosses it unfiltered."""
+    if os.path.exists(f"/sys/class/net/{net.bridge}"):
+        ip_batch(host_cmds)
+        return
+    with firewall.isolated(net.rules):
+        ip_batch([f"link add name {net.bridge} type bridge",
+                  f"addr add {net.gateway}/{net.prefix} dev {net.bridge}",
+                  f"link set {net.bridge} up", *host_cmds])
+
+
+TAP_PREFIX = "ibtap"
+
+
+def tap_name(cid: str) -> str:
+    """15 characters at most (IFNAMSIZ): the prefix and the id's first 10."""
+    return f"{TAP_PREFIX}{cid[:10]}"
 
 
 def bridge_ports(bridge: str) -> list[str] | None:

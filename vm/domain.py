@@ -7,6 +7,7 @@ aliases, the implicit console) are ignored when parsing its live XML.
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -17,6 +18,13 @@ ET.register_namespace("qemu", QEMU_NS)
 ET.register_namespace("isobench", ISOBENCH_NS)
 
 NETDEV_ID = "isonet0"
+VHOST_NET = "/dev/vhost-net"
+
+
+def vhost_net(accel: str) -> bool:
+    """vhost-net where the host has it and the guest runs under KVM (libvirt uses vhost-net
+    for KVM domains only; a TCG domain's virtio-net queues are served by QEMU itself)."""
+    return accel == "kvm" and os.path.exists(VHOST_NET)
 
 
 class DomainXMLError(ValueError):
@@ -196,6 +204,44 @@ class UserNet:
         return net, rest
 
 
+@dataclass
+class TapNet:
+    """virtio-net on a pre-made tap device (isobench's bridge network: runtime/network.py's
+    attach_tap), as a real deployment plugs a VM into a bridge. libvirt opens the tap
+    (`<interface type='ethernet'>`, `managed='no'`: it neither makes nor removes it) and, with
+    `vhost`, /dev/vhost-net, so the virtqueues are served by the host kernel instead of
+    QEMU's own thread. Traffic reaches only what the bridge's firewall rules allow."""
+
+    tap: str
+    mac: str = "52:54:00:15:0b:02"
+    model: str = "virtio"
+    vhost: bool = False
+
+    def to_element(self) -> ET.Element:
+        el = ET.Element("interface", type="ethernet")
+        _sub(el, "mac", address=self.mac)
+        _sub(el, "target", dev=self.tap, managed="no")
+        _sub(el, "model", type=self.model)
+        _sub(el, "driver", name="vhost" if self.vhost else "qemu")
+        return el
+
+    @classmethod
+    def from_element(cls, el: ET.Element) -> TapNet:
+        target, model, driver = _req(el, "target"), el.find("model"), el.find("driver")
+        mac = el.find("mac")
+        return cls(tap=target.get("dev", ""),
+                   mac=mac.get("address", cls.mac) if mac is not None else cls.mac,
+                   model=model.get("type", "virtio") if model is not None else "virtio",
+                   vhost=driver is not None and driver.get("name") == "vhost")
+
+    def qemu_args(self) -> list[str]:
+        """The same NIC for a QEMU without libvirt (vm/rawqemu.py): QEMU opens the tap."""
+        netdev = ",".join(["tap", f"id={NETDEV_ID}", f"ifname={self.tap}", "script=no",
+                           "downscript=no", f"vhost={'on' if self.vhost else 'off'}"])
+        model = "virtio-net-pci" if self.model == "virtio" else self.model
+        return ["-netdev", netdev, "-device", f"{model},netdev={NETDEV_ID},mac={self.mac}"]
+
+
 CPU_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -249,11 +295,15 @@ class Domain:
     cpu: DomainCpu | None = None   # e.g. host-passthrough under KVM; None: QEMU's default
     disks: list[Disk] = field(default_factory=list)
     serials: list[Serial] = field(default_factory=list)
-    net: UserNet | None = None
+    net: UserNet | TapNet | None = None
     qemu_args: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)  # isobench's own labels
     run_as_root: bool = True       # see driver: the state root may be private to root
     memballoon: bool = True
+    # virtio-balloon's free page reporting (QEMU >= 5.1, libvirt >= 6.9): the guest kernel
+    # reports pages it freed and QEMU discards them, so freed guest memory goes back to the
+    # host without a balloon inflation
+    free_page_reporting: bool = False
     on_poweroff: str = "destroy"
     on_reboot: str = "destroy"     # a panicking guest (panic=-1) ends instead of looping
     on_crash: str = "destroy"
@@ -285,11 +335,15 @@ class Domain:
         _sub(devices, "controller", type="usb", model="none")
         for serial in self.serials:
             devices.append(serial.to_element())
-        _sub(devices, "memballoon", model="virtio" if self.memballoon else "none")
+        if isinstance(self.net, TapNet):
+            devices.append(self.net.to_element())
+        _sub(devices, "memballoon", model="virtio" if self.memballoon else "none",
+             freePageReporting="on" if self.memballoon and self.free_page_reporting else None)
         if self.run_as_root:
             label = _sub(dom, "seclabel", type="static", model="dac", relabel="no")
             _sub(label, "label", "+0:+0")
-        args = (self.net.qemu_args() if self.net else []) + self.qemu_args
+        slirp = self.net.qemu_args() if isinstance(self.net, UserNet) else []
+        args = slirp + self.qemu_args
         if args:
             cmdline = _sub(dom, f"{{{QEMU_NS}}}commandline")
             for arg in args:
@@ -311,7 +365,12 @@ class Domain:
         run = dom.find(f"metadata/{{{ISOBENCH_NS}}}run")
         args = [a.get("value", "") for a in dom.findall(f"{{{QEMU_NS}}}commandline/"
                                                          f"{{{QEMU_NS}}}arg")]
+        net: UserNet | TapNet | None
         net, rest = UserNet.from_qemu_args(args)
+        tap = next((d for d in devs if d.tag == "interface" and d.get("type") == "ethernet"),
+                   None)
+        if tap is not None:
+            net = TapNet.from_element(tap)
         label = dom.find("seclabel[@model='dac']")
         balloon = next((d for d in devs if d.tag == "memballoon"), None)
         cpu = dom.find("cpu")
@@ -330,6 +389,8 @@ class Domain:
             metadata=dict(run.attrib) if run is not None else {},
             run_as_root=label is not None and _text(label, "label") == "+0:+0",
             memballoon=balloon is None or balloon.get("model") != "none",
+            free_page_reporting=balloon is not None and
+            balloon.get("freePageReporting") == "on",
             on_poweroff=_text(dom, "on_poweroff", "destroy") or "destroy",
             on_reboot=_text(dom, "on_reboot", "destroy") or "destroy",
             on_crash=_text(dom, "on_crash", "destroy") or "destroy",

@@ -31,14 +31,25 @@ import libvirt
 from runtime import private
 from runtime.cgroups import Cgroup, CgroupError, CgroupFactory
 from runtime.containers import process_start_time
-from runtime.errors import EXIT_RUNTIME, InvalidArgument
+from runtime.errors import EXIT_RUNTIME, InvalidArgument, NotFound
 from runtime.fsutil import state_root
 from runtime.image import config as image_config
 from runtime.image.bases import get_image
 from runtime.image.store import DEFAULT_PATH, ImageStore
+from runtime.network import NetworkStore
 from runtime.users import UserError, resolve
 from vm import accel, bootlog, guest, host
-from vm.domain import Disk, Domain, DomainCpu, DomainXMLError, OsBoot, Serial, UserNet
+from vm.domain import (
+    Disk,
+    Domain,
+    DomainCpu,
+    DomainXMLError,
+    OsBoot,
+    Serial,
+    TapNet,
+    UserNet,
+    vhost_net,
+)
 from vm.placement import libvirt_cgroup, placement
 from vm.protocol import GuestSpec
 from vm.request import Plan, VmError, VmRequest, VmStartError, cpu_limits
@@ -119,6 +130,7 @@ class VmDriver:
         self.uri = uri or host.uri()
         private.secure_state(self.root)
         self.vm_root = guest.vm_dir(self.root)
+        self.networks = NetworkStore(self.root)
 
     # ---- before anything is created ----
     def plan(self, req: VmRequest, name: str) -> Plan:
@@ -129,6 +141,14 @@ class VmDriver:
             raise InvalidArgument(f"repeat {req.repeat}: at least 1")
         if req.timeout is not None and req.timeout <= 0:
             raise InvalidArgument(f"--timeout {req.timeout:g}: must be positive")
+        if req.network is not None:
+            if req.forwards is not None:
+                raise InvalidArgument("a VM on a bridge network has no port forwards: "
+                                      "-p needs --network user")
+            try:
+                self.networks.get(req.network)
+            except NotFound as e:
+                raise VmError(str(e)) from None
         cpu_limits(req)  # validated before anything exists
         domain_cpu("tcg")  # ISOBENCH_VM_CPU too
         placement("tcg")  # and ISOBENCH_VM_QEMU_CGROUP
@@ -170,7 +190,7 @@ class VmDriver:
         if not any(e.startswith("HOME=") for e in plan.spec.env):
             plan.spec.env.append(f"HOME={ident.home}")
 
-    def domain(self, plan: Plan, files: RunFiles) -> Domain:
+    def domain(self, plan: Plan, files: RunFiles, tap: TapNet | None = None) -> Domain:
         req = plan.req
         disks = [Disk(str(files.overlay), "vda", "qcow2")]
         if files.scratch is not None:
@@ -185,9 +205,10 @@ class VmDriver:
             disks=disks,
             serials=[Serial(0, "file", str(files.run_dir / "console.log")),
                      Serial(1, "unix", str(files.socket))],
-            net=UserNet(list(req.forwards)) if req.forwards is not None else None,
+            net=tap or (UserNet(list(req.forwards)) if req.forwards is not None else None),
             metadata={"id": plan.run_id, "root": str(self.root),
                       "owner_pid": str(os.getpid())},
+            free_page_reporting=req.free_page_reporting,
         )
 
     # ---- the run ----
@@ -227,9 +248,10 @@ class VmDriver:
         self._identity(plan, plan.disk)
         timings.mark("disk_ready")
         files = self._files(cleanup, plan, plan.disk)
+        tap = self._tap(cleanup, plan) if plan.req.network is not None else None
         ours = self._cgroup(cleanup, plan) if placement(plan.decision.accel) == "isobench" \
             else None
-        dom = self._define(conn, self.domain(plan, files), cleanup)
+        dom = self._define(conn, self.domain(plan, files, tap), cleanup)
         timings.mark("defined")
         self._start_paused(dom)
         timings.mark("started")
@@ -264,6 +286,17 @@ class VmDriver:
             scratch = run_dir / "scratch.raw"
             guest.create_scratch(scratch, plan.req.scratch_bytes)
         return RunFiles(run_dir, sock_path, overlay, scratch)
+
+    def _tap(self, cleanup: Cleanup, plan: Plan) -> TapNet:
+        """A tap on the network's bridge (after the owner file: gc keeps a live run's tap and
+        removes a dead one's); the guest's address goes down with the spec."""
+        assert plan.req.network is not None
+        store = self.networks
+        ep = store.attach_tap(plan.req.network, plan.run_id, plan.name)
+        cleanup.quietly("remove tap", store.detach, plan.req.network, plan.run_id)
+        net = store.get(plan.req.network)
+        plan.spec.address = f"{ep.ip}/{net.prefix}"
+        return TapNet(ep.veth, vhost=vhost_net(plan.decision.accel))
 
     def _cgroup(self, cleanup: Cleanup, plan: Plan) -> Cgroup:
         req = plan.req

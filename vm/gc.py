@@ -62,6 +62,22 @@ def _owner_alive(root: Path, run_id: str, owner_pid: str) -> bool:
     return _alive(owner_pid)
 
 
+def live_runs(root: Path) -> set[str]:
+    """Run ids whose `vm run` process lives (or that are too young to judge): their tap
+    endpoints, recorded in the network store under the run id, are in use."""
+    runs = guest.vm_dir(root) / "runs"
+    live = set()
+    for run in runs.iterdir() if runs.is_dir() else []:
+        owner = run_owner(run)
+        try:
+            age = time.time() - run.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if not run_is_dead(False, None if owner is None else is_alive(*owner), age):
+            live.add(run.name)
+    return live
+
+
 def orphaned_domains(conn: libvirt.virConnect, root: Path) -> list[libvirt.virDomain]:
     """Our domains for this state root whose `isobench vm run` process has died."""
     found = []

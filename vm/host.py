@@ -113,6 +113,32 @@ def process_memory(pid: int) -> dict[str, int]:
     return out
 
 
+GUEST_RAM_SLACK_BYTES = 4 << 20   # QEMU aligns its RAM block's mapping up a little
+
+
+def guest_ram_rss(pid: int, memory_bytes: int, smaps: str | None = None) -> int | None:
+    """The resident size of QEMU's guest-RAM mapping, in bytes: the mapping as large as the
+    guest's memory (pc.ram: anonymous, or a memfd where a memory backend asks for one), read
+    from /proc/PID/smaps (or `smaps`). Unlike QEMU's whole RSS it leaves out QEMU's own heap,
+    its libraries and, under TCG, the translated-code cache. None when no mapping of that
+    size is found (or QEMU has gone)."""
+    best: int | None = None
+    size = 0
+    try:
+        with open(smaps or f"/proc/{pid}/smaps") as f:
+            for line in f:
+                key, _, rest = line.partition(" ")
+                if key == "Size:":
+                    size = int(rest.split()[0]) * 1024
+                elif key == "Rss:" and memory_bytes <= size <= memory_bytes + \
+                        GUEST_RAM_SLACK_BYTES:
+                    rss = int(rest.split()[0]) * 1024
+                    best = rss if best is None else max(best, rss)
+    except (OSError, ValueError, IndexError):
+        return None
+    return best
+
+
 def destroy(dom: libvirt.virDomain) -> None:
     """Power a domain off now, if it still runs."""
     try:

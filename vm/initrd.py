@@ -33,8 +33,10 @@ from pathlib import Path
 from runtime.fsutil import atomic_write
 
 # virtio_mmio: the microvm machine's transport (no PCI there); Debian builds it as a module.
-GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "crc32c_generic",
-                 "ext4")
+# virtio_balloon: libvirt's balloon stats, and free page reporting where the domain has it
+# (the guest hands freed pages back: vm/domain.py Domain.free_page_reporting)
+GUEST_MODULES = ("virtio_pci", "virtio_mmio", "virtio_blk", "virtio_net", "virtio_balloon",
+                 "crc32c_generic", "ext4")
 BUSYBOX_PATHS = ("/usr/bin/busybox", "/bin/busybox")
 BUILDER_SOURCE = Path(__file__)
 

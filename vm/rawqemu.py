@@ -21,6 +21,14 @@ def qemu_cpu(cpu: DomainCpu) -> str:
     return ",".join([cpu.model or "qemu64", *(f"+{f}" for f in cpu.require)])
 
 
+def balloon_args(dom: Domain) -> list[str]:
+    """virtio-balloon, with free page reporting where the domain asks for it."""
+    if not dom.memballoon:
+        return []
+    return ["-device", "virtio-balloon-pci" + (",free-page-reporting=on"
+                                               if dom.free_page_reporting else "")]
+
+
 def _head(dom: Domain, machine: str) -> list[str]:
     """Machine, accelerator, memory, CPUs, the kernel and its command line."""
     accel = "kvm" if dom.type == "kvm" else "tcg"
@@ -66,8 +74,7 @@ def qemu_argv(dom: Domain, *, wait_for_channel: bool = True) -> list[str]:
     for serial in sorted(dom.serials, key=lambda s: s.port):
         cid, chardev = _chardev(serial, wait_for_channel)
         argv += [*chardev, "-serial", f"chardev:{cid}"]
-    if dom.memballoon:
-        argv += ["-device", "virtio-balloon-pci"]
+    argv += balloon_args(dom)
     if dom.net:
         argv += dom.net.qemu_args()
     return argv + dom.qemu_args

@@ -45,6 +45,12 @@ class VmRequest:
     timeout: float | None = None          # the whole run, boot included
     scratch_bytes: int | None = None      # a raw disk at /dev/vdb
     forwards: list[Forward] | None = None  # None: no NIC at all
+    # An isobench network (e.g. "bridge") to join with a tap device and virtio-net, as a
+    # container joins it with a veth; the guest gets an address on its subnet. Exclusive
+    # with `forwards` (slirp).
+    network: str | None = None
+    # virtio-balloon's free page reporting: the guest hands the pages it frees back to the host
+    free_page_reporting: bool = False
     sample_interval: float | None = None  # sample stats during the run
     cmdline_extra: str = ""
     # guest.BOOT_MODES: "fast" (extracted vmlinux + isobench initrd), "initrd" (bzImage +

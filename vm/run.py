@@ -38,6 +38,7 @@ class RunningVm:
     qemu_pid: int
     cgroup: Cgroup
     accel: str
+    address: str = ""    # the guest's on a bridge network (VmRequest.network), else ""
 
 
 @dataclass
@@ -175,7 +176,9 @@ class VmRun:
         return self.plan.req
 
     def running(self) -> RunningVm:
-        return RunningVm(self.plan.name, self.qemu_pid, self.cgroup, self.plan.decision.accel)
+        address = self.plan.spec.address.partition("/")[0] if self.req.network else ""
+        return RunningVm(self.plan.name, self.qemu_pid, self.cgroup, self.plan.decision.accel,
+                         address)
 
     def complete(self) -> VmResult:
         """Converse until the command's exit, let the init power off, take the final stats.
@@ -247,7 +250,7 @@ class VmRun:
                   "mode": plan.req.boot, "notes": list(plan.kernel.notes)},
             cgroup_name=self.cgroup.name, timings={}, cgroup_live=self.cgroup.stats().to_dict(),
             cgroup={}, domain_stats=self.machine.stats(),
-            qemu_memory=host.process_memory(self.qemu_pid), samples=self.samples,
+            qemu_memory=self._qemu_memory(), samples=self.samples,
             stdout=bytes(session.out), stderr=bytes(session.err),
             reps=rep_windows(session.reps, self.readings), guest_messages=session.messages)
 
@@ -259,9 +262,17 @@ class VmRun:
         self.readings.append({"t_s": mark.at - resumed if resumed is not None else None,
                               "guest_s": mark.guest_s, "cgroup": stats, "caller": caller})
 
+    def _qemu_memory(self) -> dict[str, int]:
+        """QEMU's RSS/PSS (smaps_rollup) and its guest-RAM mapping's resident size (smaps)."""
+        out = host.process_memory(self.qemu_pid)
+        guest_ram = host.guest_ram_rss(self.qemu_pid, self.req.memory_bytes)
+        if guest_ram is not None:
+            out["guest_ram_rss"] = guest_ram
+        return out
+
     def _sample(self, elapsed: float) -> dict[str, Any]:
         stats = self.cgroup.stats()
-        return {"t": elapsed, "qemu": host.process_memory(self.qemu_pid),
+        return {"t": elapsed, "qemu": self._qemu_memory(),
                 "cgroup_memory": stats.memory_current, "cgroup_cpu_ns": stats.cpu_total_ns,
                 "libvirt": self.machine.stats()}
 

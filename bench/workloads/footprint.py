@@ -1,5 +1,7 @@
 """footprint: host memory charged for one idle instance (its cgroup's memory; for a VM also
-QEMU's RSS and PSS), sampled over time, against the memory it was given."""
+QEMU's RSS and PSS and its guest-RAM mapping's resident size), sampled over time, against the
+memory it was given; and, on the VM, whether memory the guest touched and freed goes back to
+the host (bench/workloads/reclaim.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +11,29 @@ from bench.model import RunRecord, Session, Variant, Workload, image_tag
 from bench.progress import Unit
 from bench.targets import Job
 from bench.targets.base import is_vm
+from bench.workloads import reclaim
 from bench.workloads.common import repeated
 from results.metrics import named
 
 VM_MEMORY_BYTES = 512 << 20
 IDLE = Variant("footprint.idle", metrics=named(
     "memory_mean_mib", "memory_max_mib", "qemu_rss_mib", "qemu_pss_mib", "monitor_rss_mib",
-    "monitor_pss_mib", "allocated_mib"))
+    "monitor_pss_mib", "allocated_mib", "guest_ram_mib"))
+RECLAIM_METRICS = named("guest_ram_idle_mib", "guest_ram_touched_mib", "guest_ram_freed_mib",
+                        "returned_fraction", "allocated_mib", "touched_mib")
+RECLAIM = tuple(Variant(name, metrics=RECLAIM_METRICS) for name in reclaim.VARIANTS)
 
 
 class Footprint(Workload):
     def units(self, session: Session) -> list[Unit]:
         label = f"({session.profile.footprint_seconds}s idle)"
-        return [replace(u, label=label) for u in repeated(session, "footprint", [IDLE.name])]
+        return [replace(u, label=label) for u in repeated(session, "footprint", [IDLE.name])] + \
+            repeated(session, "footprint", list(reclaim.VARIANTS), targets=["vm"])
 
     def run_unit(self, session: Session, unit: Unit) -> None:
+        if unit.variant in reclaim.VARIANTS:
+            session.record(reclaim.run_reclaim(session, image_tag(self.image), unit))
+            return
         seconds = session.profile.footprint_seconds
         job = Job(image_tag(self.image), ["sleep", str(seconds)], sample_hz=4,
                   memory_bytes=VM_MEMORY_BYTES if is_vm(unit.target) else None,
@@ -54,6 +64,8 @@ def _memory_metrics(rec: RunRecord) -> dict[str, float]:
         out["qemu_rss_mib"] = qemu["rss"] / 2**20
     if qemu.get("pss"):
         out["qemu_pss_mib"] = qemu["pss"] / 2**20
+    if qemu.get("guest_ram_rss"):
+        out["guest_ram_mib"] = qemu["guest_ram_rss"] / 2**20
     # the host process answering for a container, outside its cgroup: isobench's monitor,
     # runc's foreground process (the targets read it once the instance idles)
     monitor = rec.extra.get("monitor_memory") or {}
@@ -68,6 +80,8 @@ def _memory_metrics(rec: RunRecord) -> dict[str, float]:
 
 
 WORKLOAD = Footprint(
-    "footprint", "bench", (IDLE,),
+    "footprint", "bench", (IDLE, *RECLAIM),
     "host-side memory charged for one idle instance (its cgroup's memory; for a VM also QEMU's "
-    "RSS and PSS) against the memory it was given, sampled over time.")
+    "RSS and PSS and its guest-RAM mapping's resident size) against the memory it was given, "
+    "sampled over time; on the VM, a guest that touches and frees 192 MiB, with and without "
+    "free page reporting, and how much of it went back to the host.")

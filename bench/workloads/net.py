@@ -3,9 +3,11 @@ servers in each target, against the same clients over native loopback.
 
 Placements: the container both on isobench's bridge network and with --network host
 (Placement, through the CLI), runc in a named netns with a veth on isobench's bridge
-(RuncPlacement), and a VM reached through QEMU's user-mode networking, its ports forwarded
-to 127.0.0.1 (VmPlacement). Traffic stays on this machine. (Felter et al., IBM 2015,
-compared Docker's NAT/bridge against host networking the same way.) The standalone
+(RuncPlacement), and a VM either on that same bridge through a tap device and virtio-net
+(VmTapPlacement: how a VM is deployed) or reached through QEMU's user-mode networking, its
+ports forwarded to 127.0.0.1 (VmPlacement: slirp, QEMU's user-space TCP stack). Traffic
+stays on this machine. (Felter et al., IBM 2015, compared host networking against Docker's
+bridge and a KVM guest's virtio/vhost tap the same way.) The standalone
 benchmark of the first three is bench/tools/netperf.py.
 """
 
@@ -31,7 +33,7 @@ from bench.workloads.common import ISOBENCH, cli_env
 from results.metrics import named
 from runtime.api import Runtime
 from runtime.network import DEFAULT_NETWORK, netns_path
-from vm.domain import Forward
+from vm.domain import Forward, vhost_net
 
 T = TypeVar("T")
 
@@ -202,6 +204,40 @@ class VmPlacement:
                 raise self.vm.error  # the driver's cleanup failed, or the guest never ran
 
 
+class VmTapPlacement(VmPlacement):
+    """The servers in a VM on isobench's default bridge network, as a container's: a tap
+    device on the bridge, virtio-net in the guest (vhost-net where the host has it and the
+    guest runs under KVM), an address on the bridge's subnet; the servers' own ports. The
+    driver removes the tap (and the bridge with its last member) when the guest goes."""
+
+    kind = "vm-tap"
+
+    def start(self) -> None:
+        from vm.driver import VmRequest  # needs libvirt: see bench/targets/vm.py
+
+        req = VmRequest(image=self.image, command=["sh", "-c", "echo up; qperf & exec iperf3 -s"],
+                        memory_bytes=VM_NET_MEMORY_BYTES, vcpus=self.vcpus,
+                        timeout=VM_BOOT_TIMEOUT_S * 2, network=DEFAULT_NETWORK)
+        self.vm = BackgroundVm(vm_driver(self.rt), req).start()
+        try:
+            boot = self.vm.wait_output(VM_BOOT_TIMEOUT_S)
+            running = self.vm.running
+            if running is None or not running.address:
+                raise RuntimeError("the guest on the bridge has no address")
+        except BaseException:
+            self.stop()
+            raise
+        self.addresses = dict.fromkeys(SERVERS, running.address)
+        vhost = vhost_net(running.accel)
+        emulation = "TCG emulation" if running.accel == "tcg" else \
+            f"{running.accel} acceleration"
+        self.extra = {"placement": self.kind, "accel": running.accel, "vhost_net": vhost,
+                      "network": f"a tap on isobench's bridge, virtio-net, vhost-net "
+                                 f"{'on' if vhost else 'off'}, {emulation}",
+                      "guest_address": running.address, "boot_to_servers_s": boot,
+                      "memory_bytes": VM_NET_MEMORY_BYTES, "vcpus": self.vcpus}
+
+
 def free_ports(count: int) -> list[int]:
     """Ports free on 127.0.0.1 now (all held at once, so they differ)."""
     socks = []
@@ -264,7 +300,8 @@ def qperf_latency_us(address: str, seconds: int, listen_port: int | None = None,
 
 
 # (variant, target, placement): the container both on the bridge and on the host's network
-# stack, runc on the same bridge, the VM behind QEMU's user-mode networking; each compared
+# stack, runc and the VM (a tap) on the same bridge, the VM also behind QEMU's user-mode
+# networking (slirp); each compared
 # with the same native loopback figures (recorded under every variant).
 # What the traffic crosses in the placements whose servers say nothing of it themselves
 NETWORK_PATHS = {
@@ -275,6 +312,7 @@ NETWORK_PATHS = {
 NET_PLACEMENTS = (("net.bridge", "container", "container-bridge"),
                   ("net.hostnet", "container", "container-host"),
                   ("net.bridge", "runc", "runc-bridge"),
+                  ("net.bridge", "vm", "vm-tap"),
                   ("net.usernet", "vm", "vm-usernet"))
 SERVER_START_S = 60.0  # a client retries this long while a server is still starting
 NET_METRICS = named("iperf3_gbit_s", "tcp_lat_us")
@@ -324,12 +362,15 @@ class Net(Workload):
 
 def _placement(session: Session, image: str, target: str,
                kind: str) -> Placement | RuncPlacement | VmPlacement:
+    """The placement `kind` names (NET_PLACEMENTS); VmTapPlacement is a VmPlacement."""
     if kind == "runc-bridge":
         runc = session.targets[target]
         assert isinstance(runc, RuncTarget)
         return RuncPlacement(runc, image=image)
     if kind == "vm-usernet":
         return VmPlacement(session.rt, image=image)
+    if kind == "vm-tap":
+        return VmTapPlacement(session.rt, image=image)
     return Placement(kind, cli_env(session.rt), image=image)
 
 
@@ -357,7 +398,8 @@ def _net_run(session: Session, image: str, target: str, kind: str, rep: int) -> 
             rec.ok, rec.error = False, f"{rec.error}; teardown: {e}".lstrip("; ")
     rec.wall_s = time.perf_counter() - t0
     rec.extra = {"placement": kind, **placement.extra,
-                 "setup": setup.block(target, network=placement.extra.get("network") or kind,
+                 "setup": setup.block(target, network=placement.extra.get("network")
+                                      or NETWORK_PATHS.get(kind, kind),
                                       timer="iperf3's and qperf's own reports (host client → "
                                             "server in the target)")}
     if rec.error:
@@ -371,4 +413,5 @@ WORKLOAD = Net(
     "iperf3 TCP throughput (Gbit/s received, retransmits; parse_iperf3) and qperf tcp_lat "
     "request/response latency (µs; parse_qperf_latency) between a host client and a server in "
     "the target, over loopback or isobench's bridge only; containers both on the bridge "
-    "network and with --network host.")
+    "network and with --network host; the VM on the bridge (a tap, virtio-net: net.bridge) "
+    "and behind QEMU's user-mode networking (slirp: net.usernet).")

@@ -27,14 +27,18 @@ def _vm_counts(lines: list[str]) -> dict[str, int]:
 def cmd_gc(args: argparse.Namespace) -> int:
     rt = Runtime()
     in_use, bench_counts = leases.collect(rt, dry_run=args.dry_run)
+    try:
+        from vm import gc as vm_gc
+    except ImportError as e:  # libvirt's bindings absent: no VM can have run here
+        vm_gc, vm_note = None, f"vm: not checked ({e})"
+    else:
+        in_use |= vm_gc.live_runs(rt.root)  # a live VM's tap is its run's endpoint
     collector = runtime_gc.Collector(rt, dry_run=args.dry_run)
     removed = collector.run(parents=False, keep=frozenset(in_use))
     for kind, n in bench_counts.items():
         removed.add(kind, n)
-    try:
-        from vm import gc as vm_gc
-    except ImportError as e:  # libvirt's bindings absent: no VM can have run here
-        removed.notes.append(f"vm: not checked ({e})")
+    if vm_gc is None:
+        removed.notes.append(vm_note)
     else:
         leftovers = vm_gc.collect(rt.images, rt.root, rt.cgroups, dry_run=args.dry_run)
         for kind, n in _vm_counts(leftovers).items():

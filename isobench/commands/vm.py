@@ -74,8 +74,12 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
     if args.image is None:
         raise InvalidArgument("'isobench vm run' requires at least 1 argument", EXIT_RUNTIME)
     forwards = parse_publish(args.publish)
-    if args.network not in ("none", "user"):
-        raise InvalidArgument(f"network {args.network} not found: a VM has none or user", 125)
+    bridged = args.network not in ("none", "user", "host")
+    if args.network == "host":
+        raise InvalidArgument("network host: a VM has none, user or an isobench network", 125)
+    if bridged and forwards:
+        raise InvalidArgument(f"-p needs --network user: a VM on network {args.network} is "
+                              "reached at its own address", 125)
     req = VmRequest(
         image=args.image, command=list(args.command) or None, env=env_flags(args.env),
         workdir=args.workdir, user=args.user,
@@ -84,6 +88,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
         accel=args.accel, timeout=parse_timeout(args.timeout), boot=args.boot,
         scratch_bytes=parse_bytes(args.scratch) if args.scratch else None,
         forwards=forwards if forwards or args.network == "user" else None,
+        network=args.network if bridged else None,
         sample_interval=args.sample_interval,
     )
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -126,7 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entrypoint")
     p.add_argument("--hostname")
     p.add_argument("--scratch", metavar="SIZE", help="an empty raw disk at /dev/vdb")
-    p.add_argument("--network", default="none", help="none, or user (isolated, host-only)")
+    p.add_argument("--network", default="none",
+                   help="none; user (slirp, isolated, host-only: -p forwards); or an isobench "
+                        "network such as bridge (a tap on its bridge, virtio-net)")
     p.add_argument("-p", "--publish", action="append", default=[],
                    metavar="[127.0.0.1:]HOST:GUEST", help="forward a loopback port to the guest")
     p.add_argument("--stats", metavar="FILE", help="write the run's accounting as JSON")

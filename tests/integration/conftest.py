@@ -37,6 +37,7 @@ class Leftovers:
     rules: int = 0
     volumes: int = 0
     overlay_dirs: int = 0  # upper/work/rootfs of container records
+    taps: int = 0          # a VM's tap on a bridge network (tun/tap devices, host-wide)
 
     def __sub__(self, other: Leftovers) -> Leftovers:
         return Leftovers(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
@@ -92,7 +93,8 @@ def census(root: Path, cgroup_parent: str) -> Leftovers:
                      veths=_count_lines(["ip", "-o", "link", "show", "type", "veth"]),
                      bridges=_count_lines(["ip", "-o", "link", "show", "type", "bridge"]),
                      netns=netns, rules=_count_lines(["iptables-save"], "-A "),
-                     volumes=volumes, overlay_dirs=overlay_dirs)
+                     volumes=volumes, overlay_dirs=overlay_dirs,
+                     taps=_count_lines(["ip", "-o", "link", "show", "type", "tun"]))
 
 
 class Cli:

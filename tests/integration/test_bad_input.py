@@ -247,6 +247,8 @@ CASES = [
      "a VM takes a whole number of vCPUs"),
     ("vm-network", ["vm", "run", "--network", "bogus", "busybox", "true"], 125,
      "network bogus not found"),
+    ("vm-bridge-publish", ["vm", "run", "--network", "bridge", "-p", "8080:80", "busybox",
+                           "true"], 125, "-p needs --network user"),
     ("vm-publish", ["vm", "run", "-p", "70000:80", "busybox", "true"], 125,
      'invalid argument "70000:80" for "-p, --publish" flag'),
     ("vm-timeout", ["vm", "run", "--timeout", "-1", "busybox", "true"], 125,

@@ -4,6 +4,7 @@ orchestration workloads on every target, the VM and crun included."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -294,6 +295,18 @@ def test_orchestration_on_every_target_vm_and_crun_included(cli: Cli, tmp_path: 
     # through slirp under emulation it cannot beat loopback
     assert vm["metrics"]["iperf3_gbit_s"] < one(doc, "net.usernet", "native")["metrics"][
         "iperf3_gbit_s"]
+    # and the VM on isobench's bridge, as a container is: a tap, virtio-net, its own address
+    tap = one(doc, "net.bridge", "vm")
+    assert tap["extra"]["placement"] == "vm-tap"
+    assert tap["extra"]["network"].startswith("a tap on isobench's bridge, virtio-net")
+    assert ipaddress.ip_address(tap["extra"]["guest_address"]) in \
+        ipaddress.ip_network("10.88.0.0/16")
+    assert tap["extra"]["vhost_net"] is (tap["extra"]["accel"] == "kvm" and
+                                         Path("/dev/vhost-net").exists())
+    assert tap["metrics"]["iperf3_gbit_s"] > 0 and tap["metrics"]["tcp_lat_us"] > 0, tap
+    if tap["extra"]["accel"] == "tcg":  # emulated virtio cannot beat loopback either
+        assert tap["metrics"]["iperf3_gbit_s"] < one(doc, "net.bridge", "native")["metrics"][
+            "iperf3_gbit_s"]
 
     # startup: first output no later than exit, for the API path and runc; the VM's boot
     # to its command's first line within the same run's launch to exit

@@ -40,7 +40,10 @@ from tests.unit.test_report_claims_either_way import (
     OWN_NS,
     app,
     booted,
+    felter,
+    guest_ram_footprint,
     isolation,
+    reclaimed,
     verified,
 )
 from tests.unit.test_report_support import MIB, doc, host_samples, run
@@ -479,6 +482,21 @@ SCENARIOS: dict[str, Callable[[], Verdict]] = {
         doc(app("evidence.compose", reached_by_name=1.0, published_port_answered=1.0,
                 down_removed_all=0.0))
     ),
+    # the touch-then-free phase: exactly RETURN_FRACTION back with reporting refutes
+    "vm_returns_edge": lambda: claims.vm_holds_memory(
+        doc(guest_ram_footprint([500, 500], [500, 500]),
+            reclaimed("footprint.reclaim_fpr", 0.5), machine=TCG)),
+    "vm_guest_ram_kept": lambda: claims.vm_holds_memory(
+        doc(guest_ram_footprint([500, 500], [470, 480]), reclaimed("footprint.reclaim", 0.09),
+            reclaimed("footprint.reclaim_fpr", 0.49), machine=TCG)),
+    "vm_reclaim_only": lambda: claims.vm_holds_memory(doc(reclaimed("footprint.reclaim", 0.0))),
+    "nc_none": lambda: claims.network_cost(doc()),
+    "nc_agrees": lambda: claims.network_cost(felter((30.0, 25.0), (20.0, 40.0), (1.0, 300.0))),
+    # exactly 5 % lower throughput is not yet slower: the margin is strict
+    "nc_margin_edge": lambda: claims.network_cost(
+        felter((40.0, 20.0), (38.0, 20.0), (1.0, 300.0), reps=1)),
+    "nc_tap_faster": lambda: claims.network_cost(
+        felter((30.0, 25.0), (20.0, 40.0), (20.0, 30.0), reps=3)),
 }
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads(

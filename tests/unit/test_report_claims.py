@@ -29,7 +29,7 @@ def namespaces_run(**overrides: Any) -> dict[str, Any]:
 
 def test_no_evidence_is_inconclusive_for_every_claim() -> None:
     verdicts = claims.evaluate(doc())
-    assert len(verdicts) == len(claims.CLAIMS) == 13
+    assert len(verdicts) == len(claims.CLAIMS) == 14
     for v in verdicts:
         assert v.verdict == INCONCLUSIVE, v.claim
         assert v.basis[0] == "no_evidence", v.claim

@@ -13,7 +13,7 @@ import pytest
 from reports import claims
 from reports.claims import INCONCLUSIVE, REFUTED, SUPPORTED
 from tests.unit.test_report_claims import HOST_NS, TCG, build_run, namespaces_run
-from tests.unit.test_report_support import doc, run
+from tests.unit.test_report_support import MIB, doc, run
 
 HOST_BOOT = "2f99053d-3c7c-4ba5-9c74-57894384568c"
 GUEST_BOOT = "7da4ef1b-2aef-45ad-8d26-17ce4c410867"
@@ -225,3 +225,128 @@ def test_weigh_less_without_the_monitor_says_so() -> None:
     v = claims.weigh_less(doc(footprint("container", [1.0, 1.0]), vm_footprint([15.0, 15.0])))
     assert v.verdict == SUPPORTED and "monitor_not_counted" in v.condition_codes
     assert v.numbers["container_mib"] == v.numbers["container_cgroup_mib"] == 1.0
+
+
+# -- rule 14: the network path's cost (Felter et al.'s comparison) ------------------------------
+
+def net(variant: str, target: str, gbit: float, lat: float, placement: str | None = None,
+        rep: int = 0) -> dict[str, Any]:
+    extra = {"placement": placement} if placement else {}
+    if target == "vm":
+        extra["accel"] = "tcg"
+    return run("net", variant, target, {"iperf3_gbit_s": gbit, "tcp_lat_us": lat}, extra=extra,
+               rep=rep)
+
+
+def felter(host: tuple[float, float], bridge: tuple[float, float], tap: tuple[float, float],
+           reps: int = 5) -> dict[str, Any]:
+    """Five repetitions of each path, each (Gbit/s, µs); slirp and loopback beside them."""
+    runs = []
+    for rep in range(reps):
+        runs += [net("net.hostnet", "container", *host, "container-host", rep),
+                 net("net.bridge", "container", *bridge, "container-bridge", rep),
+                 net("net.bridge", "vm", *tap, "vm-tap", rep),
+                 net("net.usernet", "vm", 0.1, 900.0, "vm-usernet", rep),
+                 net("net.bridge", "native", 40.0, 20.0, None, rep)]
+    return doc(*runs, machine=TCG)
+
+
+def test_network_cost_supported_in_felters_direction() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0)))
+    assert v.verdict == SUPPORTED and v.basis[0] == "net_agrees"
+    assert v.numbers["container_bridge_vs_container_host"] == "agrees"
+    assert v.numbers["vm_tap_vs_container_bridge_gbit_ratio"] == pytest.approx(0.05)
+    assert v.numbers["paths"]["vm_slirp"] == {"n": 5, "gbit_s": 0.1, "lat_us": 900.0}
+    assert v.numbers["paths"]["native"]["n"] == 5
+    assert v.condition_codes == ["tcg"]
+
+
+def test_network_cost_refuted_when_the_bridge_beats_the_host_network() -> None:
+    v = claims.network_cost(felter(host=(20.0, 40.0), bridge=(30.0, 25.0), tap=(1.0, 300.0)))
+    assert v.verdict == REFUTED and v.basis[0] == "net_contradicts"
+    assert v.numbers["container_bridge_vs_container_host"] == "contradicts"
+    assert v.numbers["vm_tap_vs_container_bridge"] == "agrees"
+
+
+def test_network_cost_refuted_when_the_vms_tap_beats_the_containers_bridge() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(25.0, 30.0)))
+    assert v.verdict == REFUTED
+    assert v.numbers["vm_tap_vs_container_bridge"] == "contradicts"
+
+
+@pytest.mark.parametrize("bridge", [(29.0, 25.5), (35.0, 45.0)], ids=["within_margin", "mixed"])
+def test_network_cost_inconclusive_within_the_margin_or_mixed(bridge: tuple[float, float]
+                                                              ) -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=bridge, tap=(1.0, 300.0)))
+    assert v.verdict == INCONCLUSIVE and v.basis[0] == "net_even"
+    assert v.numbers["container_bridge_vs_container_host"] == "even"
+
+
+def test_network_cost_needs_the_vms_tap_and_ignores_a_slirp_bridge_record() -> None:
+    d = felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0))
+    d["runs"] = [r for r in d["runs"] if (r["extra"].get("placement") != "vm-tap")]
+    d["runs"].append(net("net.bridge", "vm", 0.1, 900.0, "vm-usernet"))  # not a tap
+    v = claims.network_cost(d)
+    assert v.verdict == INCONCLUSIVE and v.basis == ("incomplete", {"what": "vm_tap"})
+    assert claims.network_cost(doc()).basis == ("no_evidence", {"what": "net"})
+
+
+def test_network_cost_with_few_runs_says_so() -> None:
+    v = claims.network_cost(felter(host=(30.0, 25.0), bridge=(20.0, 40.0), tap=(1.0, 300.0),
+                                   reps=2))
+    assert v.verdict == SUPPORTED and v.condition_codes == ["tcg", "few_runs"]
+
+
+# -- rule 5 by the guest-RAM mapping, with the touch-then-free phase -----------------------------
+
+def guest_ram_footprint(cgroup_mib: list[float], guest_mib: list[float]) -> dict[str, Any]:
+    """footprint.idle on a TCG VM whose samples carry QEMU's guest-RAM mapping's Rss."""
+    from tests.unit.test_report_claims import vm_footprint
+
+    r = vm_footprint(cgroup_mib)
+    for sample, mib in zip(r["accounting"]["samples"], guest_mib, strict=True):
+        sample["qemu"]["guest_ram_rss"] = int(mib * MIB)
+    return r
+
+
+def reclaimed(variant: str, fraction: float) -> dict[str, Any]:
+    return run("footprint", variant, "vm", {"returned_fraction": fraction,
+                                            "guest_ram_idle_mib": 60.0}, extra={"accel": "tcg"})
+
+
+def test_vm_memory_reads_the_guest_ram_mapping_not_qemus_whole_cgroup() -> None:
+    """The cgroup (TCG's translation cache in it) says "holds", guest RAM alone says "lazy":
+    the rule follows guest RAM, and no tcg_cache condition is due."""
+    r = guest_ram_footprint([480, 490, 500], [60, 62, 64])
+    v = claims.vm_holds_memory(doc(r, machine=TCG))
+    assert v.verdict == REFUTED and v.basis[0] == "vm_lazy"
+    assert v.numbers["series"] == "guest_ram" and v.numbers["max_mib"] == 64
+    assert "tcg_cache" not in v.condition_codes
+
+
+def test_vm_memory_refuted_when_freed_memory_goes_back_with_reporting() -> None:
+    r = guest_ram_footprint([500, 500, 500], [500, 505, 510])
+    v = claims.vm_holds_memory(doc(r, reclaimed("footprint.reclaim", 0.01),
+                                   reclaimed("footprint.reclaim_fpr", 0.9), machine=TCG))
+    assert v.verdict == REFUTED and v.basis == ("vm_returns", {"fraction": 0.9})
+    assert v.numbers["returned"] == 0.01 and v.numbers["returned_fpr_n"] == 1
+
+
+def test_vm_memory_supported_when_nothing_goes_back_even_with_reporting() -> None:
+    r = guest_ram_footprint([500, 500, 500], [500, 505, 510])
+    v = claims.vm_holds_memory(doc(r, reclaimed("footprint.reclaim", 0.02),
+                                   reclaimed("footprint.reclaim_fpr", 0.05), machine=TCG))
+    assert v.verdict == SUPPORTED and v.basis[0] == "vm_holds"
+    assert v.condition_codes == ["tcg", "freed_kept"]
+    # without the reporting run, the verdict says what it did not measure
+    alone = claims.vm_holds_memory(doc(r, machine=TCG))
+    assert alone.verdict == SUPPORTED and alone.condition_codes == ["tcg", "reclaim_not_measured"]
+
+
+def test_vm_memory_inconclusive_between_or_with_only_the_reclaim_phase() -> None:
+    partial = guest_ram_footprint([500, 500, 500], [300, 350, 400])
+    v = claims.vm_holds_memory(doc(partial, reclaimed("footprint.reclaim_fpr", 0.3)))
+    assert v.verdict == INCONCLUSIVE and v.basis[0] == "vm_partial"
+    only = claims.vm_holds_memory(doc(reclaimed("footprint.reclaim_fpr", 0.3)))
+    assert only.verdict == INCONCLUSIVE
+    assert only.basis == ("incomplete", {"what": "footprint.idle"})

@@ -39,6 +39,8 @@ kernel/net/core/failover.ko:
 kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
 kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko \
 kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_balloon.ko: kernel/drivers/virtio/virtio.ko \
+kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/scsi/sd_mod.ko: kernel/drivers/scsi/scsi_mod.ko
 """.replace("\\\n", "")
 
@@ -48,8 +50,8 @@ def test_modules_dep_order_puts_every_dependency_first() -> None:
     order = [initrd.module_name(p) for p in initrd.resolve(deps, initrd.GUEST_MODULES)]
     assert sorted(order) == sorted(["virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio",
                                     "virtio_ring", "virtio_pci", "virtio_mmio", "virtio_blk",
-                                    "failover",
-                                    "net_failover", "virtio_net", "crc32c_generic", "crc16",
+                                    "failover", "net_failover", "virtio_net", "virtio_balloon",
+                                    "crc32c_generic", "crc16",
                                     "mbcache", "jbd2", "ext4"])
     assert len(order) == len(set(order))  # shared dependencies once
     for path, needs in deps.items():

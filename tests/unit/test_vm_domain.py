@@ -15,8 +15,10 @@ from vm.domain import (
     Forward,
     OsBoot,
     Serial,
+    TapNet,
     UserNet,
 )
+from vm.rawqemu import qemu_argv
 
 
 def full_domain() -> Domain:
@@ -124,3 +126,34 @@ def test_forward_option_round_trip_and_error() -> None:
     assert Forward.from_option(fwd.to_option().removeprefix("hostfwd=")) == fwd
     with pytest.raises(DomainXMLError):
         Forward.from_option("tcp:nonsense")
+
+
+def bridged_domain(vhost: bool) -> Domain:
+    return Domain(name="b", memory_kib=262144, os=OsBoot("/k"),
+                  net=TapNet("ibtap0123456789", mac="52:54:00:00:00:0a", vhost=vhost),
+                  free_page_reporting=True)
+
+
+@pytest.mark.parametrize("vhost", [False, True])
+def test_tap_network_round_trip_and_xml(vhost: bool) -> None:
+    dom = bridged_domain(vhost)
+    assert Domain.from_xml(dom.to_xml()) == dom
+    iface = ET.fromstring(dom.to_xml()).find("devices/interface")
+    assert iface is not None and iface.get("type") == "ethernet"
+    target = iface.find("target")
+    assert target is not None and target.attrib == {"dev": "ibtap0123456789", "managed": "no"}
+    driver = iface.find("driver")
+    assert driver is not None and driver.get("name") == ("vhost" if vhost else "qemu")
+    assert "hostfwd" not in dom.to_xml() and "-netdev" not in dom.to_xml()
+    balloon = ET.fromstring(dom.to_xml()).find("devices/memballoon")
+    assert balloon is not None and balloon.get("freePageReporting") == "on"
+
+
+def test_tap_network_without_libvirt() -> None:
+    argv = qemu_argv(bridged_domain(True))
+    netdev = argv[argv.index("-netdev") + 1].split(",")
+    assert netdev[0] == "tap" and "ifname=ibtap0123456789" in netdev
+    assert {"script=no", "downscript=no", "vhost=on"} <= set(netdev)
+    assert "virtio-balloon-pci,free-page-reporting=on" in argv
+    plain = qemu_argv(Domain(name="p", memory_kib=262144, os=OsBoot("/k")))
+    assert "virtio-balloon-pci" in plain and "-netdev" not in plain

@@ -12,7 +12,7 @@ import pytest
 
 from runtime.errors import InvalidArgument
 from vm import accel
-from vm.domain import DomainCpu
+from vm.domain import DomainCpu, TapNet
 from vm.driver import RunFiles, VmDriver, domain_cpu
 from vm.rawqemu import qemu_cpu
 from vm.request import VmRequest
@@ -20,7 +20,7 @@ from vm.request import VmRequest
 VALIDATE = shutil.which("virt-xml-validate")
 
 
-def generated_xml(tmp_path: Path, mode: str, scratch: bool) -> str:
+def generated_xml(tmp_path: Path, mode: str, scratch: bool, tap: TapNet | None = None) -> str:
     """What VmDriver.domain writes for a plan under `mode`."""
     driver = VmDriver.__new__(VmDriver)
     driver.root = tmp_path
@@ -33,7 +33,7 @@ def generated_xml(tmp_path: Path, mode: str, scratch: bool) -> str:
                            decision=decision, kernel=kernel)
     files = RunFiles(tmp_path, tmp_path / "ch.sock", tmp_path / "root.qcow2",
                      tmp_path / "scratch.raw" if scratch else None)
-    return driver.domain(plan, files).to_xml()  # type: ignore[arg-type]
+    return driver.domain(plan, files, tap).to_xml()  # type: ignore[arg-type]
 
 
 def validate(xml: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -55,6 +55,15 @@ def test_generated_domains_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ISOBENCH_VM_CPU", cpu)
     xml = generated_xml(tmp_path, mode, scratch)
     assert f" type=\"{'kvm' if mode == 'kvm' else 'qemu'}\">" in xml.splitlines()[0]
+    out = validate(xml, tmp_path)
+    assert out.returncode == 0, out.stderr + out.stdout + xml
+
+
+@pytest.mark.parametrize("vhost", [False, True])
+def test_a_bridged_domain_validates(tmp_path: Path, vhost: bool) -> None:
+    xml = generated_xml(tmp_path, "kvm" if vhost else "tcg", False,
+                        TapNet("ibtap0123456789", vhost=vhost))
+    assert "<interface type=\"ethernet\">" in xml and "hostfwd" not in xml
     out = validate(xml, tmp_path)
     assert out.returncode == 0, out.stderr + out.stdout + xml
 
