@@ -7,6 +7,9 @@ set -eu
 pass=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export ISOBENCH_LANE=$pass PYTHONDONTWRITEBYTECODE=1
+# our initrd loaded only the disk's modules; the kernel autoloads most others, not overlay
+# before /proc/filesystems is read (doctor)
+modprobe -a overlay veth bridge
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 mount -t tmpfs -o mode=755 tmpfs /run
 mkfs.ext4 -q -F /dev/vdb && mkdir -p /scratch && mount /dev/vdb /scratch

@@ -8,6 +8,7 @@ with its reason). The exit code is pytest's: the lane fails when a test does.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -37,11 +38,12 @@ def run(argv: list[str], prefix: list[str]) -> int:
 
 def start_systemd() -> list[str]:
     """Debian's systemd as PID 1 of a new PID namespace (as in a container: it is told so
-    by $container), on the guest's pure cgroup v2. Returns the nsenter prefix that runs a
-    command beside it, where systemd-run can see the command's PID."""
+    by $container), on the guest's pure cgroup v2, up to basic.target (D-Bus, no gettys).
+    Returns the nsenter prefix that runs a command beside it, where systemd-run can see the
+    command's PID."""
     proc = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "env",
                              "container=isobench-lane", "/lib/systemd/systemd", "--system",
-                             "--log-target=kmsg"], stdin=subprocess.DEVNULL,
+                             "--unit=basic.target", "--log-target=kmsg"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pid = None
     deadline = time.monotonic() + 240
@@ -89,7 +91,7 @@ def main() -> int:
     run(["isobench", "doctor"], prefix)
     code = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
                 "--no-header", *ROOT_TESTS, *PASSES[lane],
-                *os.environ.get("LANE_PYTEST_ARGS", "").split()], prefix)
+                *shlex.split(os.environ.get("LANE_PYTEST_ARGS", ""))], prefix)
     print(f"guest: pass {lane}: pytest exit {code} after {time.monotonic() - started:.0f} s",
           flush=True)
     return code

@@ -22,8 +22,9 @@ RUN echo /lane/src > /usr/lib/python3/dist-packages/isobench-lane.pth \
  && printf '#!/usr/bin/python3\nfrom isobench.cli import entry\nentry()\n' > /usr/bin/isobench \
  && chmod 755 /usr/bin/isobench
 # The guest kernel's modules (overlay, veth, bridge, nf_tables...): staged by lane.sh from
-# the host's /lib/modules/<the release the guest boots>.
-COPY .lanes/modules /lib/modules
+# the host's /lib/modules/<the release the guest boots>. Into /usr/lib: /lib is a symlink to
+# it, and the builder's COPY does not follow a symlink in its destination (Docker's does).
+COPY .lanes/modules /usr/lib/modules
 # The kernel the nested guests boot: the host's packaged one (the same release as the
 # modules above), staged by lane.sh.
 COPY .lanes/boot /boot
