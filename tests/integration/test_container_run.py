@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime.cgroups.base import parse_flat_keyed
+from runtime.cgroups.detect import detect_mode as cgroup_mode
 from tests.integration.conftest import CGROUP_ROOT, Cli, Leftovers
 
 pytestmark = pytest.mark.root
@@ -191,8 +192,11 @@ def test_lifecycle_detach_ps_exec_stop_rm(cli: Cli) -> None:
     info = inspect(cli, "web")
     assert info["State"]["Running"] and info["State"]["Pid"] > 0
     assert info["HostConfig"]["Limits"]["memory_bytes"] == 64 << 20
-    mem_dir = info["Cgroup"]["Paths"]["memory"]
-    with open(os.path.join(mem_dir, "memory.limit_in_bytes")) as f:
+    paths = info["Cgroup"]["Paths"]
+    # v1: the memory hierarchy's memory.limit_in_bytes; pure v2 (the lane): memory.max
+    mem_dir, limit_file = ((paths["memory"], "memory.limit_in_bytes") if "memory" in paths
+                           else (paths["unified"], "memory.max"))
+    with open(os.path.join(mem_dir, limit_file)) as f:
         assert int(f.read()) == 64 << 20
     with open(os.path.join(mem_dir, "cgroup.procs")) as f:
         assert int(f.read().split()[0]) == info["State"]["Pid"]
@@ -260,18 +264,23 @@ def test_command_starts_inside_its_cgroup(cli: Cli) -> None:
     # The cgroup namespace is unshared after joining the cgroup, so every hierarchy's root
     # inside is the container's own cgroup: "/" everywhere means it joined before exec.
     out = cli("run", "--rm", "busybox", "cat", "/proc/self/cgroup", check=True).stdout
+    if cgroup_mode() == "v2":  # one hierarchy, the container's cgroup its root
+        assert out == "0::/\n", out
+        return
     controllers = [line.split(":")[1] for line in out.splitlines()]
     assert {"memory", "cpu", "pids", "blkio"} <= set(controllers)
     assert all(line.endswith(":/") for line in out.splitlines())
 
 
-def _root_block_device() -> str:
-    dev = os.major(os.stat("/").st_dev), os.minor(os.stat("/").st_dev)
+def _block_device(path: Path) -> str:
+    """The whole disk `path` lives on: the container's layer is written there."""
+    st = os.stat(path)
+    dev = os.major(st.st_dev), os.minor(st.st_dev)
     for name in os.listdir("/sys/block"):
         with open(f"/sys/block/{name}/dev") as f:
             if tuple(map(int, f.read().split(":"))) == dev:
                 return f"/dev/{name}"
-    pytest.skip("the root filesystem is not on a whole block device")
+    pytest.skip(f"{path} is not on a whole block device")
 
 
 def dd_seconds(stdout: str) -> float:
@@ -282,7 +291,7 @@ def dd_seconds(stdout: str) -> float:
 
 def test_device_write_bps_throttles_direct_io(cli: Cli) -> None:
     """Timed around dd inside each container: no CLI start-up, no first-use image build."""
-    device = _root_block_device()
+    device = _block_device(cli.root)  # the state root: the container's upper dir
     write = ("cat /proc/uptime; dd if=/dev/zero of=/data bs=1M count=2 oflag=direct; "
              "cat /proc/uptime")
     free = dd_seconds(cli("run", "--rm", "busybox", "sh", "-c", write, check=True).stdout)

@@ -17,7 +17,8 @@ ROOT_TESTS = ["-m", "root"]
 # The cgroupfs pass: the runtime, limits, accounting, hardening and gc on pure cgroup v2.
 CGROUPFS = [
     "tests/lanes/test_cgroup2_lane.py",
-    "tests/integration/test_cgroups_live.py",
+    "tests/integration/test_cgroups_live.py::test_v2_process_cpu_freeze_kill_destroy",
+    "tests/integration/test_cgroups_live.py::test_v2_memory_limit_needs_the_controller",
     "tests/integration/test_cgroup2_kernel.py",
     "tests/integration/test_hardening.py",
     "tests/integration/test_container_run.py",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import Cli
+from tests.lanes.test_cgroup2_lane import seed
 
 pytestmark = pytest.mark.root
 SEED = Path("/lane/seed.tar")
@@ -69,8 +69,7 @@ def test_gc_leaves_no_domain_or_run_dir(cli: Cli) -> None:
 
 @pytest.mark.skipif(not SEED.exists(), reason="no /lane/seed.tar: not in a lane guest")
 def test_tiny_bench_session_on_the_vm_target_under_kvm(cli: Cli, tmp_path: Path) -> None:
-    with tarfile.open(SEED) as tar:
-        tar.extractall(cli.root, filter="tar")
+    seed(cli.root)
     out = tmp_path / "session"
     proc = cli("bench", "--profile", "tiny", "--targets", "vm", "--workloads", "cpu",
                "--out", str(out), "--seed", "3", "--no-history", timeout=1800)
