@@ -53,7 +53,7 @@ def start_systemd() -> list[str]:
                                   text=True).stdout.split()
         if children:
             pid = children[0]
-            prefix = ["nsenter", "-t", pid, "-p", "-m", "--"]
+            prefix = ["nsenter", "-t", pid, "-p", "-m", "--wd=/lane/src", "--"]
             state = subprocess.run([*prefix, "systemctl", "is-system-running"],
                                    capture_output=True, text=True).stdout.strip()
             if state in ("running", "degraded"):

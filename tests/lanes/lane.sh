@@ -79,6 +79,7 @@ for f in "$root"/vm/disks/*.raw; do
     case $f in *"${image#sha256:}"*) ;; *) rm -f "$f" "${f%.raw}.json" ;; esac
 done
 
+[ "${LANE_BUILD_ONLY:-}" = 1 ] && exit 0  # development: the image, no boot
 # Counted after the builds (their containers' empty parent cgroups go with this gc).
 ISOBENCH_ROOT=$seed "$ISOBENCH" gc > /dev/null
 ISOBENCH_ROOT=$root "$ISOBENCH" gc > /dev/null
@@ -98,7 +99,6 @@ boot() {  # boot PASS KERNEL_ARGS...: one guest, its exit code
     return $code
 }
 
-[ "${LANE_BUILD_ONLY:-}" = 1 ] && exit 0  # development: the image, no boot
 status=0
 case $lane in
     cgroup2)
