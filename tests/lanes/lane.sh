@@ -28,7 +28,8 @@ census() {
     echo "domains=$domains cgroups=$cgroups mounts=$mounts vm_runs=$runs"
 }
 
-# The guest kernel is the host's packaged one: its modules go into the image.
+# The guest kernel is the host's packaged one: its modules go into the image (kvm_amd needs
+# drivers/crypto/ccp; delete .lanes/modules after changing this list).
 release=$("$PY" -c 'from vm import guest; print(guest.find_kernel().release)')
 modules=.lanes/modules/$release
 if [ ! -f "$modules/modules.dep" ]; then
@@ -39,7 +40,7 @@ if [ ! -f "$modules/modules.dep" ]; then
     for d in arch block crypto fs kernel lib mm net virt; do
         [ -d "$src/kernel/$d" ] && cp -a "$src/kernel/$d" "$modules/kernel/"
     done
-    for d in net block virtio vhost md char; do
+    for d in net block virtio vhost md char crypto; do
         [ -d "$src/kernel/drivers/$d" ] && cp -a "$src/kernel/drivers/$d" "$modules/kernel/drivers/"
     done
     rm -rf "$modules"/kernel/drivers/net/{wireless,ethernet,usb,can,wwan,ieee802154}
