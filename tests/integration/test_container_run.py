@@ -65,12 +65,13 @@ def test_memory_limit_ooms_with_137_and_inspect_says_so(cli: Cli) -> None:
     assert state["OOMKilled"] is True and state["ExitCode"] == 137
 
 
-def container_cpu(cli: Cli) -> tuple[int, dict[str, int]]:
-    """CPU ns used and cpu.stat of this root's one running container, read from its cgroup
-    (v1: cpuacct and cpu controllers; v2: the unified cpu.stat)."""
-    v2 = list(CGROUP_ROOT.glob(f"{cli.cgroup_parent}/*/cpu.stat"))
-    if v2:
-        stat = parse_flat_keyed(v2[0].read_text())
+def container_cpu(cli: Cli, name: str) -> tuple[int, dict[str, int]]:
+    """CPU ns used and cpu.stat of the running container `name`, read from its cgroup
+    (v1: cpuacct and cpu controllers; v2: the unified cpu.stat where inspect says it is,
+    under the systemd driver's scope too)."""
+    if cgroup_mode() == "v2":
+        unified = inspect(cli, name)["Cgroup"]["Paths"]["unified"]
+        stat = parse_flat_keyed(Path(unified, "cpu.stat").read_text())
         return stat["usage_usec"] * 1000, stat
     [stat_file] = [*CGROUP_ROOT.glob(f"cpu/{cli.cgroup_parent}/*/cpu.stat"),
                    *CGROUP_ROOT.glob(f"cpu,cpuacct/{cli.cgroup_parent}/*/cpu.stat")]
@@ -90,7 +91,7 @@ def test_cpus_half_gives_half_a_core(cli: Cli) -> None:
         while "done" not in cli("logs", "busy").stdout:
             assert time.monotonic() < deadline, "the busy loop never ended"
             time.sleep(0.2)
-        used, cpu = container_cpu(cli)
+        used, cpu = container_cpu(cli, "busy")
     finally:
         cli("rm", "-f", "busy", check=True)
     periods, throttled = cpu["nr_periods"], cpu["nr_throttled"]
