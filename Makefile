@@ -10,7 +10,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients
 	chromium poppler-utils libc6-dev gcc postgresql
 PROFILE ?= quick
 
-.PHONY: setup apt venv bytecode daemons test lint mutate bench bench-full bench-pytest report clean
+.PHONY: setup apt venv bytecode daemons test test-cgroup2 test-kvm lint mutate bench bench-full bench-pytest report clean
 
 setup: apt venv bytecode daemons
 
@@ -53,6 +53,22 @@ REQUIRE_VM = $(if $(and $(shell command -v qemu-system-x86_64),$(shell command -
 test: setup
 	$(VENV)/bin/lint-imports --no-logo
 	ISOBENCH_REQUIRE_VM=$${ISOBENCH_REQUIRE_VM:-$(REQUIRE_VM)} $(VENV)/bin/pytest -q tests
+	$(LANE) cgroup2
+	$(LANE) kvm
+
+# The test lanes (tests/lanes/lane.sh): a Debian guest built by isobench's own builder and
+# booted by its own VM driver (TCG), the lane's root tests run inside it. cgroup2: a pure
+# cgroup v2 hierarchy, once with the cgroupfs driver, once with systemd as PID 1; kvm: a
+# guest with an emulated SVM CPU running KVM, libvirt and the VM driver on it. Each takes
+# the host-wide integration lock (pytest's own conftest takes it per test, so not around
+# pytest: a nested flock would deadlock).
+LANE = flock /tmp/isobench-integration.lock tests/lanes/lane.sh
+
+test-cgroup2: setup
+	$(LANE) cgroup2
+
+test-kvm: setup
+	$(LANE) kvm
 
 # Mutation testing ([tool.mutmut] in pyproject.toml): mutmut mutates the modules the verdicts,
 # regression decisions and parsed metrics stand on and runs the unit tests that reach each

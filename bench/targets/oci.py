@@ -72,7 +72,10 @@ class RuncTarget(Target):
         spec["root"] = {"path": str(rootfs), "readonly": False}
         spec["hostname"] = "runc"
         linux = spec["linux"]
-        linux["namespaces"].append({"type": "cgroup"})
+        # `runc spec` itself lists a cgroup namespace on a pure cgroup v2 host, and runc
+        # refuses a spec naming one twice ("duplicated ns", seen in the cgroup v2 lane)
+        if not any(ns["type"] == "cgroup" for ns in linux["namespaces"]):
+            linux["namespaces"].append({"type": "cgroup"})
         if netns is not None:
             # Join a network namespace made beforehand (a veth on isobench's bridge in it)
             # instead of a fresh, empty one.

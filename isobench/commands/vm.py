@@ -61,6 +61,16 @@ def parse_timeout(text: str | None) -> float | None:
     return value
 
 
+def parse_kernel_args(values: list[str]) -> str:
+    """Extra words for the guest kernel's command line (e.g. cgroup_no_v1=all): one word
+    each, since the driver appends them to its own and a space would smuggle in two."""
+    for value in values:
+        if not value or any(c.isspace() for c in value):
+            raise InvalidArgument(f'invalid argument "{value}" for "--kernel-arg" flag: one '
+                                  "word, e.g. cgroup_no_v1=all (repeat the flag for more)")
+    return " ".join(values)
+
+
 def _terminate(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM tears the VM down the same way Ctrl-C does
 
@@ -89,7 +99,7 @@ def cmd_vm_run(args: argparse.Namespace) -> int:
         scratch_bytes=parse_bytes(args.scratch) if args.scratch else None,
         forwards=forwards if forwards or args.network == "user" else None,
         network=args.network if bridged else None,
-        sample_interval=args.sample_interval,
+        sample_interval=args.sample_interval, cmdline_extra=parse_kernel_args(args.kernel_arg),
     )
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -125,6 +135,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fast: the extracted vmlinux and isobench's initrd; initrd: the "
                         "packaged bzImage and isobench's initrd; debian: the packaged bzImage "
                         "and Debian initrd")
+    p.add_argument("--kernel-arg", action="append", default=[], metavar="ARG",
+                   help="append ARG to the guest kernel's command line (repeatable)")
     p.add_argument("-e", "--env", action="append", default=[], metavar="K=V")
     p.add_argument("-w", "--workdir")
     p.add_argument("-u", "--user")

@@ -39,6 +39,9 @@ ACCOUNTING_FILES = {
 # Where isobench moves its own process when a cgroup it must delegate from holds it (runc
 # and crun do the same with "init" under a container's root cgroup).
 SELF_LEAF = "isobench-self"
+# Controllers a threaded subtree may use: enabling one in a cgroup that holds a process is
+# accepted and makes that cgroup a thread root (kernel's cgroup-v2.rst, "Threads").
+THREADED_CONTROLLERS = frozenset({"cpu", "cpuset", "pids", "perf_event"})
 # Why the kernel refused `+controller` in cgroup.subtree_control, by errno.
 _ENABLE_ERRORS = {
     errno.ENOENT: "the controller is not in its cgroup.controllers (the parent does not "
@@ -138,7 +141,11 @@ class V2Cgroup(Cgroup):
         process can no longer move into a domain child (EOPNOTSUPP, seen on 6.1)."""
         for level in self._ancestors():
             enabled = set(_split(read_text(os.path.join(level, "cgroup.subtree_control"))))
-            missing = [c for c in controllers if c not in enabled]
+            # Domain controllers first: where others' processes sit, the first refusal is then
+            # EBUSY naming them, before a threaded one (accepted there) turned that cgroup
+            # into a thread root and left it so (seen in the cgroup v2 lane, 6.1).
+            missing = sorted((c for c in controllers if c not in enabled),
+                             key=lambda c: c in THREADED_CONTROLLERS)
             if missing:
                 self._leave(level)
             for controller in missing:

@@ -14,6 +14,7 @@ import pytest
 
 from runtime import relay as runtime_relay
 from runtime.cgroups.base import parse_flat_keyed
+from runtime.cgroups.detect import detect_mode as cgroup_mode
 from tests.integration.conftest import CGROUP_ROOT, Cli, Leftovers
 
 pytestmark = pytest.mark.root
@@ -65,12 +66,13 @@ def test_memory_limit_ooms_with_137_and_inspect_says_so(cli: Cli) -> None:
     assert state["OOMKilled"] is True and state["ExitCode"] == 137
 
 
-def container_cpu(cli: Cli) -> tuple[int, dict[str, int]]:
-    """CPU ns used and cpu.stat of this root's one running container, read from its cgroup
-    (v1: cpuacct and cpu controllers; v2: the unified cpu.stat)."""
-    v2 = list(CGROUP_ROOT.glob(f"{cli.cgroup_parent}/*/cpu.stat"))
-    if v2:
-        stat = parse_flat_keyed(v2[0].read_text())
+def container_cpu(cli: Cli, name: str) -> tuple[int, dict[str, int]]:
+    """CPU ns used and cpu.stat of the running container `name`, read from its cgroup
+    (v1: cpuacct and cpu controllers; v2: the unified cpu.stat where inspect says it is,
+    under the systemd driver's scope too)."""
+    if cgroup_mode() == "v2":
+        unified = inspect(cli, name)["Cgroup"]["Paths"]["unified"]
+        stat = parse_flat_keyed(Path(unified, "cpu.stat").read_text())
         return stat["usage_usec"] * 1000, stat
     [stat_file] = [*CGROUP_ROOT.glob(f"cpu/{cli.cgroup_parent}/*/cpu.stat"),
                    *CGROUP_ROOT.glob(f"cpu,cpuacct/{cli.cgroup_parent}/*/cpu.stat")]
@@ -90,7 +92,7 @@ def test_cpus_half_gives_half_a_core(cli: Cli) -> None:
         while "done" not in cli("logs", "busy").stdout:
             assert time.monotonic() < deadline, "the busy loop never ended"
             time.sleep(0.2)
-        used, cpu = container_cpu(cli)
+        used, cpu = container_cpu(cli, "busy")
     finally:
         cli("rm", "-f", "busy", check=True)
     periods, throttled = cpu["nr_periods"], cpu["nr_throttled"]
@@ -192,8 +194,11 @@ def test_lifecycle_detach_ps_exec_stop_rm(cli: Cli) -> None:
     info = inspect(cli, "web")
     assert info["State"]["Running"] and info["State"]["Pid"] > 0
     assert info["HostConfig"]["Limits"]["memory_bytes"] == 64 << 20
-    mem_dir = info["Cgroup"]["Paths"]["memory"]
-    with open(os.path.join(mem_dir, "memory.limit_in_bytes")) as f:
+    paths = info["Cgroup"]["Paths"]
+    # v1: the memory hierarchy's memory.limit_in_bytes; pure v2 (the lane): memory.max
+    mem_dir, limit_file = ((paths["memory"], "memory.limit_in_bytes") if "memory" in paths
+                           else (paths["unified"], "memory.max"))
+    with open(os.path.join(mem_dir, limit_file)) as f:
         assert int(f.read()) == 64 << 20
     with open(os.path.join(mem_dir, "cgroup.procs")) as f:
         assert int(f.read().split()[0]) == info["State"]["Pid"]
@@ -326,18 +331,23 @@ def test_command_starts_inside_its_cgroup(cli: Cli) -> None:
     # The cgroup namespace is unshared after joining the cgroup, so every hierarchy's root
     # inside is the container's own cgroup: "/" everywhere means it joined before exec.
     out = cli("run", "--rm", "busybox", "cat", "/proc/self/cgroup", check=True).stdout
+    if cgroup_mode() == "v2":  # one hierarchy, the container's cgroup its root
+        assert out == "0::/\n", out
+        return
     controllers = [line.split(":")[1] for line in out.splitlines()]
     assert {"memory", "cpu", "pids", "blkio"} <= set(controllers)
     assert all(line.endswith(":/") for line in out.splitlines())
 
 
-def _root_block_device() -> str:
-    dev = os.major(os.stat("/").st_dev), os.minor(os.stat("/").st_dev)
+def _block_device(path: Path) -> str:
+    """The whole disk `path` lives on: the container's layer is written there."""
+    st = os.stat(path)
+    dev = os.major(st.st_dev), os.minor(st.st_dev)
     for name in os.listdir("/sys/block"):
         with open(f"/sys/block/{name}/dev") as f:
             if tuple(map(int, f.read().split(":"))) == dev:
                 return f"/dev/{name}"
-    pytest.skip("the root filesystem is not on a whole block device")
+    pytest.skip(f"{path} is not on a whole block device")
 
 
 def dd_seconds(stdout: str) -> float:
@@ -348,7 +358,7 @@ def dd_seconds(stdout: str) -> float:
 
 def test_device_write_bps_throttles_direct_io(cli: Cli) -> None:
     """Timed around dd inside each container: no CLI start-up, no first-use image build."""
-    device = _root_block_device()
+    device = _block_device(cli.root)  # the state root: the container's upper dir
     write = ("cat /proc/uptime; dd if=/dev/zero of=/data bs=1M count=2 oflag=direct; "
              "cat /proc/uptime")
     free = dd_seconds(cli("run", "--rm", "busybox", "sh", "-c", write, check=True).stdout)

@@ -160,3 +160,18 @@ def test_on_cgroup_v2_our_own_count_stands() -> None:
     end = {"oom_kills": None}
     kills.into(end)
     assert kills.file is None and end == {"oom_kills": None}
+
+
+@pytest.mark.parametrize("default", [[{"type": "network"}],
+                                     [{"type": "network"}, {"type": "cgroup"}]])
+def test_runc_config_names_the_cgroup_namespace_once(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Any, default: list) -> None:
+    # `runc spec` lists a cgroup namespace itself on a pure cgroup v2 host (the lane's runc
+    # 1.1.5), and runc refuses a spec that names one twice: "duplicated ns"
+    spec = {"process": {"env": []}, "mounts": [], "linux": {"namespaces": default}}
+    monkeypatch.setattr(oci, "_runc_spec", lambda: spec)
+    image = SimpleNamespace(config=SimpleNamespace(Env=[], WorkingDir=""))
+    target = oci.RuncTarget(SimpleNamespace(image=lambda ref: image))  # type: ignore[arg-type]
+    config = target._config(Job("isobench-bench", ["true"]), tmp_path, "isobench-x", None)
+    types = [ns["type"] for ns in config["linux"]["namespaces"]]
+    assert types.count("cgroup") == 1 and "network" in types, types

@@ -328,7 +328,7 @@ def test_v2_create_delegates_wanted_controllers(tmp_path: Path) -> None:
     make_v2_tree(tmp_path)
     V2Cgroup(NAME, str(tmp_path)).create()
     for level in (tmp_path, tmp_path / "isobench"):
-        assert (level / "cgroup.subtree_control").read_text() == "+io"
+        assert (level / "cgroup.subtree_control").read_text() == "+pids"  # threaded: last
 
 
 def test_v2_create_skips_enabled_controllers(tmp_path: Path) -> None:

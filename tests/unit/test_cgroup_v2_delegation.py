@@ -101,27 +101,28 @@ def test_each_controller_is_its_own_write(tmp_path: Path, kernel: Kernel) -> Non
     tree(tmp_path)
     V2Cgroup(NAME, str(tmp_path)).create()
     control = [d for p, d in kernel.writes if p.endswith("subtree_control")]
-    assert control == ["+cpu", "+memory", "+pids", "+io"] * 2
-    assert subtree(tmp_path) == subtree(tmp_path / "isobench") == ["cpu", "memory", "pids", "io"]
+    assert control == ["+memory", "+io", "+cpu", "+pids"] * 2  # domain controllers first
+    assert subtree(tmp_path) == subtree(tmp_path / "isobench") == ["memory", "io", "cpu", "pids"]
 
 
 def test_a_refused_controller_names_itself_the_cgroup_and_why(tmp_path: Path,
                                                               kernel: Kernel) -> None:
-    tree(tmp_path, root_offers="cpu io pids")  # memory bound to v1, say
+    tree(tmp_path, root_offers="cpu io memory")  # pids bound to v1, say
     with pytest.raises(CgroupError) as info:
         V2Cgroup(NAME, str(tmp_path)).create()
     assert str(info.value) == (
-        f"cgroup v2: cannot enable the memory controller in {tmp_path}: the controller is "
+        f"cgroup v2: cannot enable the pids controller in {tmp_path}: the controller is "
         "not in its cgroup.controllers (the parent does not delegate it, or the kernel binds "
         "it to a v1 hierarchy)")
     assert info.value.errno == errno.ENOENT
-    assert subtree(tmp_path) == ["cpu"]  # the one before it was not taken down with it
+    # the ones before it were not taken down with it
+    assert subtree(tmp_path) == ["memory", "io", "cpu"]
 
 
 def test_io_is_optional_where_the_host_has_none(tmp_path: Path, kernel: Kernel) -> None:
     tree(tmp_path, root_offers="cpu memory pids")
     V2Cgroup(NAME, str(tmp_path)).create()
-    assert subtree(tmp_path / "isobench") == ["cpu", "memory", "pids"]
+    assert subtree(tmp_path / "isobench") == ["memory", "cpu", "pids"]
 
 
 def test_an_io_limit_needs_io_and_says_so(tmp_path: Path, kernel: Kernel) -> None:
@@ -141,6 +142,8 @@ def test_others_processes_in_the_parent_are_named(tmp_path: Path, kernel: Kernel
         "has processes of its own (cgroup v2's no-internal-processes rule); pids there: 4242 "
         "4243")
     assert info.value.errno == errno.EBUSY
+    # refused before any threaded controller made their cgroup a thread root
+    assert subtree(tmp_path / "isobench") == []
 
 
 def test_our_own_process_moves_into_a_leaf_first(tmp_path: Path, kernel: Kernel) -> None:
@@ -150,7 +153,7 @@ def test_our_own_process_moves_into_a_leaf_first(tmp_path: Path, kernel: Kernel)
     parent = tmp_path / "isobench"
     assert (parent / "cgroup.procs").read_text().split() == []
     assert (parent / v2_mod.SELF_LEAF / "cgroup.procs").read_text().split() == [str(me)]
-    assert subtree(parent) == ["cpu", "memory", "pids", "io"]
+    assert subtree(parent) == ["memory", "io", "cpu", "pids"]
     # moved before the first write: the cpu (threaded) write came after, not before
     moves = [i for i, (p, _) in enumerate(kernel.writes) if p.endswith(
         f"{v2_mod.SELF_LEAF}/cgroup.procs")]
@@ -182,7 +185,7 @@ def test_the_host_root_is_exempt_from_the_rule(tmp_path: Path, kernel: Kernel) -
     tree(tmp_path)
     (tmp_path / "cgroup.procs").write_text("1\n2\n")
     V2Cgroup(NAME, str(tmp_path)).create()
-    assert subtree(tmp_path) == ["cpu", "memory", "pids", "io"]
+    assert subtree(tmp_path) == ["memory", "io", "cpu", "pids"]
 
 
 @pytest.mark.parametrize("missing", ["memory.current", "pids.current", "cpu.stat", "io.stat"])

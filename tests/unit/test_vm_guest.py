@@ -124,3 +124,11 @@ def test_cli_values() -> None:
         with pytest.raises(InvalidArgument) as info:
             fn(value)
         assert info.value.exit_code == 125 and "\n" not in str(info.value)
+
+
+def test_kernel_args_are_single_words() -> None:
+    assert vm_cli.parse_kernel_args([]) == ""
+    assert vm_cli.parse_kernel_args(["cgroup_no_v1=all", "quiet"]) == "cgroup_no_v1=all quiet"
+    for bad in ("a b", "", "x\ty"):
+        with pytest.raises(InvalidArgument, match="--kernel-arg"):
+            vm_cli.parse_kernel_args([bad])
