@@ -196,7 +196,9 @@ class Builder:
                     included = ignore.walk(context)
                 with self._failing(index, len(steps), step.text):
                     sources = self._sources(step, context, included, shown)
-                inputs = copying.sources_digest(context, sources)
+                # COPY_LAYOUT: a layer laid out before symlinks in the destination were
+                # followed (resolve_dest) must not be taken from the cache
+                inputs = f"{copying.COPY_LAYOUT}\0{copying.sources_digest(context, sources)}"
             run = isinstance(step, df.RunStep)
             args = json.dumps(state.args, sort_keys=True) if run else ""
             key = _key(state.key, step.text, args, inputs)
@@ -328,6 +330,12 @@ class Builder:
             plain = [s for s in sources if s not in archives]
             dest_is_dir = (step.dest.endswith("/") or len(step.sources) > 1
                            or any(s.target for s in sources) or bool(archives))
+            try:
+                dest = copying.resolve_dest(
+                    [self.store.layer_path(d) for d in reversed(state.layers)], dest,
+                    follow_last=dest_is_dir)
+            except OSError as e:
+                raise BuildError(f"{shown}:{step.line}: COPY failed: {e.strerror}") from None
             copying.copy_into(context, plain, staged, dest, dest_is_dir, uid, gid, chmod)
             for archive in archives:
                 target = staged / dest.strip("/")

@@ -15,6 +15,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.image.layers import OPAQUE_XATTR
+
 
 class CopyError(ValueError):
     """A source outside the context, missing, or excluded: the builder adds file and line."""
@@ -120,3 +122,83 @@ def copy_into(context: Path, sources: list[Source], layer: Path, dest: str, dest
             if chmod is not None:
                 os.chmod(target, chmod)
         os.lchown(target, uid, gid)
+
+
+MAX_SYMLINK_HOPS = 40  # Linux's own limit (ELOOP)
+COPY_LAYOUT = "2"  # part of a COPY step's cache key: 2 follows the image's symlinks
+
+
+def _lookup(layers_top_first: list[Path], rel: str) -> os.stat_result | None:
+    """What the image's merged root shows at `rel` (no leading "/"), as overlayfs would: the
+    topmost layer holding the entry; a whiteout (0:0 character device) or an opaque directory
+    above hides what lies below."""
+    for layer in layers_top_first:
+        path = layer / rel
+        try:
+            st = os.lstat(path)
+        except OSError:
+            if _opaque_above(layer, rel):
+                return None
+            continue
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            return None
+        return st
+    return None
+
+
+def _opaque_above(layer: Path, rel: str) -> bool:
+    """An opaque directory among rel's parents in this layer hides the layers below."""
+    parent = Path(rel).parent
+    while str(parent) not in ("", "."):
+        try:
+            if os.getxattr(layer / parent, OPAQUE_XATTR, follow_symlinks=False) == b"y":
+                return True
+        except OSError:
+            pass
+        parent = parent.parent
+    return False
+
+
+def resolve_dest(layers_top_first: list[Path], dest: str, follow_last: bool) -> str:
+    """`dest`'s directories with the image's symlinks followed inside the image's root, as
+    Docker's COPY does (moby#18501; buildah's resolveSymlink): COPY x /lib/modules on a
+    Debian 12 base, whose /lib is a link to usr/lib, writes /usr/lib/modules and leaves the
+    link alone rather than shadowing it with a directory. The last component is followed
+    only when it is a directory to copy into (`follow_last`); a file's own name is kept, so
+    COPY onto a link's name replaces the link. Links never lead outside the root: ".."
+    stops at "/", absolute targets start from it; below a missing entry nothing is looked up.
+    """
+    parts = [p for p in dest.strip("/").split("/") if p and p != "."]
+    last = None if follow_last or not parts else parts.pop()
+    done: list[str] = []
+    hops = 0
+    missing = False
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        rel = "/".join([*done, part])
+        st = None if missing else _lookup(layers_top_first, rel)
+        missing = st is None
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                raise OSError(40, f"too many levels of symbolic links in {dest}")
+            target = _link_target(layers_top_first, rel)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        done.append(part)
+    return "/" + "/".join(done + ([last] if last is not None else []))
+
+
+def _link_target(layers_top_first: list[Path], rel: str) -> str:
+    for layer in layers_top_first:
+        try:
+            return os.readlink(layer / rel)
+        except OSError:
+            continue
+    raise FileNotFoundError(rel)

@@ -237,3 +237,22 @@ def test_build_progress_plain_shows_the_failed_steps_output_and_error(cli: Cli,
     assert re.fullmatch(r"#2 \d+\.\d{3} about to fail", lines[4]), lines
     assert re.fullmatch(r"#2 ERROR: \S*Dockerfile:2: process .* exit code: 7", lines[5]), lines
     assert lines[-1] == "isobench: " + lines[5].removeprefix("#2 ERROR: ")
+
+
+def test_copy_follows_the_images_symlinks_in_its_destination(cli: Cli, tmp_path: Path) -> None:
+    """Docker's COPY resolves the destination's directories inside the image's root
+    (moby#18501): on a base whose /lib links to usr/lib (Debian 12), COPY x /lib/modules/
+    lands in /usr/lib/modules and the link stays a link, instead of a new /lib directory
+    shadowing it and every program that needs /lib's loader."""
+    ctx = tmp_path / "links"
+    ctx.mkdir()
+    (ctx / "f.txt").write_text("through the link\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox\n"
+        "RUN mkdir -p /usr/real && ln -s usr/real /linked\n"
+        "COPY f.txt /linked/sub/f.txt\n"
+        "COPY f.txt /linked/\n")
+    cli("build", "-t", "links", str(ctx), check=True)
+    out = cli("run", "--rm", "links", "sh", "-c",
+              "readlink /linked; cat /usr/real/sub/f.txt /usr/real/f.txt", check=True).stdout
+    assert out == "usr/real\nthrough the link\nthrough the link\n"
