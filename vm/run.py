@@ -125,7 +125,7 @@ class LibvirtMachine:
         return host.domain_stats(self.conn, self.dom)
 
     def destroy(self) -> None:
-        self.machine.destroy()
+        host.destroy(self.dom)
 
 
 class Timings:

@@ -1,5 +1,6 @@
-"""The VM's sampler is as light as the containers': QEMU's cgroup at the run's rate, QEMU's
-smaps and libvirt's bulk stats at most once a second (issue 15, "one light sampler")."""
+"""The VM run's host side: a sampler as light as the containers' (QEMU's cgroup at the run's
+rate, QEMU's smaps and libvirt's bulk stats at most once a second: issue 15, "one light
+sampler"), and a stopped run's machine really destroyed."""
 
 from __future__ import annotations
 
@@ -39,3 +40,22 @@ def test_cgroup_every_sample_qemu_and_libvirt_at_most_once_a_second() -> None:
     gaps = [b - a for a, b in zip(heavy, heavy[1:], strict=False)]
     assert all(g >= HEAVY_SAMPLE_INTERVAL_S for g in gaps)
     assert all(g < HEAVY_SAMPLE_INTERVAL_S + 0.1 + 1e-9 for g in gaps)
+
+
+def test_a_stopped_runs_libvirt_machine_destroys_its_domain() -> None:
+    """A run stopped from outside (a net server's VM at the end of its measurement) ends
+    through Machine.destroy(): for libvirt, the domain's destroy."""
+    from vm.run import LibvirtMachine
+
+    class Domain:
+        destroyed = 0
+
+        def isActive(self) -> bool:  # noqa: N802 (libvirt's spelling)
+            return True
+
+        def destroy(self) -> None:
+            self.destroyed += 1
+
+    dom = Domain()
+    LibvirtMachine(conn=None, dom=dom).destroy()  # type: ignore[arg-type]
+    assert dom.destroyed == 1
