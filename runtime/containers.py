@@ -140,6 +140,9 @@ def is_alive(pid: int, start: int) -> bool:
     return bool(fields) and int(fields[19]) == start and fields[0] not in (b"Z", b"X")
 
 
+REMOVED_PREFIX = ".removed-"  # a record on its way out: hidden from every listing
+
+
 class ContainerStore:
     def __init__(self, root: Path) -> None:
         self.dir = root / "containers"
@@ -274,8 +277,20 @@ class ContainerStore:
         return sorted(found, key=lambda c: c.created, reverse=True)
 
     def remove(self, c: Container) -> None:
+        """Release the name, then take the record out of sight in one rename before deleting
+        it: rmtree removes `.lock` before the directory, so a reader would otherwise see a
+        record with no lock, neither held nor gone (a `run --rm` census raced it)."""
         self.release_name(c.name, c.id)
-        shutil.rmtree(self.path(c.id), ignore_errors=True)
+        doomed = self.dir / f"{REMOVED_PREFIX}{c.id}"
+        try:
+            os.rename(self.path(c.id), doomed)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def removed_leftovers(self) -> list[Path]:
+        """Records a removal renamed and did not finish deleting (it was killed midway)."""
+        return sorted(self.dir.glob(f"{REMOVED_PREFIX}*")) if self.dir.is_dir() else []
 
 
 def now() -> float:

@@ -126,6 +126,7 @@ class Collector:
             self._names({d.cid for d in dead if d.verdict is Verdict.REMOVE})
             for d in dead:
                 self._record(d)
+            self._half_removed()
         finally:
             for d in dead:
                 if d.lock is not None:
@@ -136,6 +137,14 @@ class Collector:
 
     def add(self, kind: str, n: int = 1) -> None:
         self.removed.add(kind, n)
+
+    def _half_removed(self) -> None:
+        """Records a killed removal had renamed out of sight but not yet deleted. Deleting
+        one a live removal is still deleting is harmless: both ignore what is gone."""
+        for doomed in self.rt.containers.removed_leftovers():
+            self.add("containers")
+            if not self.dry_run:
+                shutil.rmtree(doomed, ignore_errors=True)
 
     def _classify(self, live: set[str], dead: list[_Dead]) -> None:
         cdir = self.rt.containers.dir

@@ -56,7 +56,8 @@ def tearing_down(root: Path) -> list[str]:
     --rm` returns at the exit, before the teardown: "removing")."""
     from runtime.containers import ContainerStore, is_alive
 
-    store, busy = ContainerStore(root), []
+    store = ContainerStore(root)
+    busy = [p.name for p in store.removed_leftovers()]  # renamed, being deleted
     for cid in store.held():
         try:
             state = store.load(cid).state

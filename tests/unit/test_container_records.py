@@ -194,3 +194,27 @@ def test_is_held_tells_a_held_lock_and_never_creates_one(store: ContainerStore) 
     os.close(fd)
     assert not store.is_held("b") and store.held() == []
     assert not store.is_held("gone")
+
+
+def test_remove_takes_the_record_out_of_sight_before_deleting_it(
+    store: ContainerStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rmtree deletes `.lock` before the directory: without the rename first, a reader saw a
+    record with no lock, neither held nor gone (the census after a `run --rm` raced it)."""
+    import shutil
+
+    c = _saved(store, "leaving")
+    store.hold(c.id)
+    seen: list[tuple[bool, list[str], list[str]]] = []
+    real = shutil.rmtree
+
+    def watching(path: Path, *args: object, **kwargs: object) -> None:
+        seen.append((store.path(c.id).exists(), [p.name for p in store.removed_leftovers()],
+                     [x.id for x in store.list()]))
+        real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("runtime.containers.shutil.rmtree", watching)
+    store.remove(c)
+    assert seen == [(False, [f".removed-{c.id}"], [])]
+    assert store.removed_leftovers() == []
+    store.remove(c)  # a second removal of a record already gone is a no-op
