@@ -57,8 +57,12 @@ def tearing_down(root: Path) -> list[str]:
     from runtime.containers import ContainerStore, is_alive
 
     store = ContainerStore(root)
+    # held ones first, renamed ones after: a removal renames its record out of sight while
+    # still holding it, so one renamed between the two reads is seen by the second; the other
+    # order misses it (a CI census raced exactly that: overlay_dirs -3)
+    held = store.held()
     busy = [p.name for p in store.removed_leftovers()]  # renamed, being deleted
-    for cid in store.held():
+    for cid in held:
         try:
             state = store.load(cid).state
         except (OSError, ValueError):
