@@ -54,6 +54,7 @@ test: setup
 	$(VENV)/bin/lint-imports --no-logo
 	ISOBENCH_REQUIRE_VM=$${ISOBENCH_REQUIRE_VM:-$(REQUIRE_VM)} $(VENV)/bin/pytest -q tests
 	$(LANE) cgroup2
+	$(LANE) kvm
 
 # The test lanes (tests/lanes/lane.sh): a Debian guest built by isobench's own builder and
 # booted by its own VM driver (TCG), the lane's root tests run inside it. cgroup2: a pure

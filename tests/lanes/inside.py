@@ -39,9 +39,27 @@ KVM = [f"tests/lanes/test_kvm_lane.py::{name}" for name in (
 PASSES = {"cgroupfs": CGROUPFS, "systemd": SYSTEMD, "kvm": KVM}
 
 
-def run(argv: list[str], prefix: list[str]) -> int:
+# Each step's bound: a step that hangs fails the lane with its name and the processes then
+# running, rather than running on to the outer `vm run --timeout` with no word (a KVM pass
+# once sat silent for 8 minutes after kvm_amd loaded; its passes take 1-3 minutes).
+DOCTOR_TIMEOUT_S = 600
+PYTEST_TIMEOUT_S = 1800
+
+
+def run(argv: list[str], prefix: list[str], timeout: float) -> int:
     print(f"guest: $ {' '.join(argv)}", flush=True)
-    return subprocess.run([*prefix, *argv]).returncode
+    started = time.monotonic()
+    proc = subprocess.Popen([*prefix, *argv], start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"guest: FAILED: {argv[0]} went past {timeout:.0f} s; running then:", flush=True)
+        subprocess.run(["ps", "-eo", "pid,ppid,etimes,time,stat,args", "--forest"])
+        os.killpg(proc.pid, 9)
+        proc.wait()
+        return 124
+    finally:
+        print(f"guest: {argv[0]} took {time.monotonic() - started:.0f} s", flush=True)
 
 
 def start_systemd() -> list[str]:
@@ -96,10 +114,12 @@ def main() -> int:
     elif lane == "kvm":
         start_kvm()
     started = time.monotonic()
-    run(["isobench", "doctor"], prefix)
+    if run(["isobench", "doctor"], prefix, DOCTOR_TIMEOUT_S) == 124:
+        return 124
     code = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
-                "--no-header", *ROOT_TESTS, *PASSES[lane],
-                *shlex.split(os.environ.get("LANE_PYTEST_ARGS", ""))], prefix)
+                "--no-header", "--durations=0", *ROOT_TESTS, *PASSES[lane],
+                *shlex.split(os.environ.get("LANE_PYTEST_ARGS", ""))], prefix,
+               PYTEST_TIMEOUT_S)
     print(f"guest: pass {lane}: pytest exit {code} after {time.monotonic() - started:.0f} s",
           flush=True)
     return code
