@@ -139,9 +139,12 @@ class Collector:
         self.removed.add(kind, n)
 
     def _half_removed(self) -> None:
-        """Records a killed removal had renamed out of sight but not yet deleted. Deleting
-        one a live removal is still deleting is harmless: both ignore what is gone."""
+        """Records a killed removal had renamed out of sight but not yet deleted. One whose
+        lock is still held is a live removal's (not counted as ours); deleting one a live
+        removal is still deleting after its lock went is harmless: both ignore what is gone."""
         for doomed in self.rt.containers.removed_leftovers():
+            if self.rt.containers.is_held(doomed.name):
+                continue
             self.add("containers")
             if not self.dry_run:
                 shutil.rmtree(doomed, ignore_errors=True)

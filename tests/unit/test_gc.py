@@ -3,6 +3,7 @@ counts; records are real files in a temporary state root, liveness is this proce
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -151,3 +152,21 @@ def test_corrupt_record_is_reported_and_left(rt: Runtime) -> None:
     removed = Collector(rt).run(parents=False)
     assert removed.counts["containers"] == 0 and rt.containers.path(cid).exists()
     assert any("unreadable" in line for line in removed.lines())
+
+
+def test_a_killed_removal_is_finished_and_a_live_one_left_to_its_owner(rt: Runtime) -> None:
+    """`ContainerStore.remove` renames a record to `.removed-<id>` before deleting it: gc
+    deletes one whose remover died (lock free) and leaves one whose remover still holds its
+    lock (it is deleting it now: counting it would report a removal gc did not do)."""
+    killed, live = ids(2)
+    for cid in (killed, live):
+        put(rt, record(cid=cid))
+        os.rename(rt.containers.path(cid), rt.containers.dir / f".removed-{cid}")
+    fd = os.open(rt.containers.dir / f".removed-{live}" / ".lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        removed = Collector(rt).run(parents=False)
+        assert removed.counts["containers"] == 1
+        assert [p.name for p in rt.containers.removed_leftovers()] == [f".removed-{live}"]
+    finally:
+        os.close(fd)
