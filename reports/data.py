@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from results.document import counted, keeps_contended
+from results.document import counted, keeps_contended, tool_versions
 from results.metrics import threshold, unit_and_direction
 from results.stats import bootstrap_median_ci, ci_supported, finite, quartiles
 
@@ -148,11 +148,21 @@ def ratio_class(better: str | None, ratio: float | None, low: float | None,
     return ("better" if good else "worse") + ("" if clear else "-noisy")
 
 
+def _versions(tools: Mapping[tuple[str, str, str], set[str]], workload: str, variant: str,
+              target: str, cell: Mapping[str, Any]) -> str | None:
+    """The tool versions one side of a refused ratio ran; None where no ratio was refused
+    (or the runs no longer say: the report then shows the results' own line)."""
+    if not cell.get("ratio_refused"):
+        return None
+    return ", ".join(sorted(tools.get((workload, variant, target), ()))) or None
+
+
 def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMARY
                   ) -> pd.DataFrame:
     """The document's summary as rows (workload, variant, metric, target) with the unit,
     direction and how the ratio to native reads (ratio_class)."""
     skip = set(exclude)
+    tools = tool_versions(doc)
     rows = []
     for workload, variants in (doc.get("summary") or {}).items():
         if workload in skip:
@@ -174,6 +184,11 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                  "max": cell.get("max"), "ratio": ratio, "ci_low": lo,
                                  "ci_high": hi, "noisy": noisy or None,
                                  "refused": cell.get("ratio_refused"),
+                                 # the versions behind a refusal, for the report's own words
+                                 "refused_mine": _versions(tools, workload, variant, target,
+                                                           cell),
+                                 "refused_native": _versions(tools, workload, variant,
+                                                             NATIVE, cell),
                                  "contended": cell.get("contended_excluded", 0),
                                  "class": ratio_class(better, ratio, lo, hi, threshold(metric),
                                                       n=cell.get("n"),
@@ -184,7 +199,7 @@ def summary_frame(doc: Mapping[str, Any], exclude: Iterable[str] = NOT_IN_SUMMAR
                                              r["target"]) for r in rows})
     columns = ["workload", "variant", "metric", "unit", "better", "target", "n", "median",
                "iqr", "q1", "q3", "min", "max", "ratio", "ci_low", "ci_high", "noisy",
-               "refused", "contended", "class"]
+               "refused", "refused_mine", "refused_native", "contended", "class"]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame

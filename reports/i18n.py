@@ -79,6 +79,7 @@ EN: dict[str, str] = {
     "cell_range": "n={n}, range {low}–{high}",
     "cell_noisy": "noisy ({reason}): not coloured, no verdict",
     "cell_insufficient": "too few runs for a CI: not coloured",
+    "cell_refused": "no ratio: {target} ran {mine}, native {native} (different binaries)",
     "cell_contended": "{n} contended run(s) left out",
     "cell_all_contended": "all {n} runs contended: left out",
     "legend_plain": "plain: noisy or too few runs (n < 5) to read a ratio by",
@@ -564,6 +565,8 @@ RU: dict[str, str] = {
     "cell_range": "n={n}, диапазон {low}–{high}",
     "cell_noisy": "шумно ({reason}): без цвета и вердикта",
     "cell_insufficient": "мало запусков для интервала: без цвета",
+    "cell_refused": "нет отношения: {target} запускал {mine}, native — {native} "
+                    "(разные программы)",
     "cell_contended": "исключено запусков с конкуренцией: {n}",
     "cell_all_contended": "все {n} запусков с конкуренцией: исключены",
     "legend_plain": "без цвета: шумно или слишком мало запусков (n < 5)",

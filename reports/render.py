@@ -204,7 +204,9 @@ def _summary_cell(r: Mapping[str, Any], target: str, t: Translator) -> dict[str,
     if isinstance(r["noisy"], str):  # pandas keeps a column of None as NaN
         notes.append(t("cell_noisy", reason=r["noisy"]))
     if isinstance(r.get("refused"), str):
-        notes.append(r["refused"])
+        mine, native = r.get("refused_mine"), r.get("refused_native")
+        notes.append(t("cell_refused", target=target, mine=mine, native=native)
+                     if isinstance(mine, str) and isinstance(native, str) else r["refused"])
     elif r["class"] == "insufficient":
         notes.append(t("cell_insufficient"))
     if r["contended"]:

@@ -83,6 +83,14 @@ def test_the_report_says_why_the_ratio_is_missing(tmp_path: Path) -> None:
     assert re.search(r"no ratio: container ran fio 3\.35-1, native fio 3\.33-3", html)
 
 
+def test_the_russian_report_says_it_in_russian(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(session("fio 3.35-1")))
+    html = render.generate(path, formats="html", lang="ru").html.read_text()
+    assert "нет отношения: container запускал fio 3.35-1, native — fio 3.33-3" in html
+    assert "no ratio:" not in html
+
+
 def test_compare_refuses_a_ratio_between_sessions_of_different_versions() -> None:
     base = session("fio 3.33-3", session_id="a")
     result = rules.compare(base, session("fio 3.35-1", session_id="b"))
