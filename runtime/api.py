@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -12,7 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime import health, launcher, ports, private, relay, security
+from runtime import (
+    health,
+    inspection,
+    launcher,
+    logfile,
+    ports,
+    private,
+    relay,
+    removal,
+    security,
+)
 from runtime import syscalls as sc_mod
 from runtime.attachments import Attachments, Plugged
 from runtime.cgroups import Cgroup, CgroupFactory, CgroupStats, open_cgroup
@@ -43,17 +52,13 @@ from runtime.options import (
     parse_tmpfs,
     restart_delay,
 )
-from runtime.ports import PortMapping, parse_publish
+from runtime.ports import parse_publish
+from runtime.removal import REMOVING, WAIT_CONDITIONS
 from runtime.rootfs import RootfsPlan
 from runtime.spec import ContainerSpec
 from runtime.volumes import MountSpec, VolumeStore, parse_volume_spec
 
 STOP_TIMEOUT_S = 10.0
-REMOVAL_WAIT_S = 10.0  # how long a name, network, volume or image waits for a "removing" one
-REMOVING = "removing"  # Docker's status while a --rm container's teardown runs
-
-
-WAIT_CONDITIONS = ("not-running", "removed")
 
 
 class StartError(IsobenchError):
@@ -230,18 +235,8 @@ class Runtime:
     def _await_removal(self, ref: str | None = None) -> bool:
         """Wait (REMOVAL_WAIT_S at most) until the container `ref`, or every container, is
         no longer "removing"; False when `ref` names none that was."""
-        deadline = time.monotonic() + REMOVAL_WAIT_S
-        waited = False
-        while time.monotonic() < deadline:
-            try:
-                found = [self.get(ref)] if ref is not None else self.list(all_=True)
-            except NotFound:
-                return waited
-            if not any(c.state.status == REMOVING for c in found):
-                return waited
-            waited = True
-            time.sleep(0.005)
-        return waited
+        return removal.await_removal(
+            lambda: [self.get(ref)] if ref is not None else self.list(all_=True))
 
     @staticmethod
     def _check_process_options(spec: ContainerSpec) -> int:
@@ -512,15 +507,6 @@ class Runtime:
         found = [self._refresh(c) for c in self.containers.list()]
         return found if all_ else [c for c in found if c.state.status in ACTIVE]
 
-    def _wait_finished(self, c: Container, timeout: float) -> bool:
-        """Until the monitor has recorded the exit and gone (so nothing writes after us)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not is_alive(c.state.monitor_pid, c.state.monitor_start):
-                return True
-            time.sleep(0.005)
-        return False
-
     def wait(self, ref: str, timeout: float | None = None,
              condition: str = "not-running") -> int | None:
         """Docker's `wait` (`container wait --condition`): block until the container is no
@@ -529,22 +515,7 @@ class Runtime:
         if condition not in WAIT_CONDITIONS:
             raise InvalidArgument(f"invalid condition: {condition!r} (one of "
                                   f"{', '.join(WAIT_CONDITIONS)})")
-        c = self.get(ref)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        code = c.state.exit_code
-        while True:
-            if condition == "not-running" and (
-                    c.state.status == REMOVING or c.state.status not in ACTIVE
-                    or not is_alive(c.state.monitor_pid, c.state.monitor_start)):
-                return code
-            if deadline is not None and time.monotonic() > deadline:
-                return None
-            time.sleep(0.01)
-            try:
-                c = self.get(c.id)
-            except NotFound:  # removed: the last code seen ("removing" shows it)
-                return code
-            code = c.state.exit_code if c.state.exit_code is not None else code
+        return removal.wait_until(self.get, self.get(ref), condition, timeout)
 
     def kill(self, ref: str, sig: int = signal.SIGKILL) -> Container:
         c = self.get(ref)
@@ -555,7 +526,7 @@ class Runtime:
             self._stop_marker(c).touch()
         os.kill(c.state.pid, sig)
         if sig == signal.SIGKILL:
-            self._wait_finished(c, STOP_TIMEOUT_S)
+            removal.wait_finished(c, STOP_TIMEOUT_S)
         return c
 
     def stop(self, ref: str, timeout: float | None = None) -> Container:
@@ -579,9 +550,7 @@ class Runtime:
             time.sleep(0.01)
         if is_alive(c.state.pid, c.state.pid_start):
             self._cgroup(c).kill()
-        if not self._wait_finished(c, STOP_TIMEOUT_S):
-            self._cgroup(c).kill()  # a run that began as the marker was written
-            self._wait_finished(c, STOP_TIMEOUT_S)
+        removal.reap(c, self._cgroup(c), STOP_TIMEOUT_S)  # and a run begun as the marker came
         return c
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> Container | None:
@@ -590,7 +559,8 @@ class Runtime:
         except CorruptState as e:
             if not force:
                 raise
-            self._remove_unreadable(e.path.parent.name, e)
+            removal.remove_unreadable(self.containers, self.cgroups, self.networks,
+                                      e.path.parent.name, e)
             return None
         if c.state.status == REMOVING:
             raise Conflict(f"removal of container {ref} is already in progress", 1)
@@ -600,32 +570,11 @@ class Runtime:
                                "the container before attempting removal or force remove", 1)
             self._stop_marker(c).touch()
             self._cgroup(c).kill()
-            if not self._wait_finished(c, STOP_TIMEOUT_S):
-                self._cgroup(c).kill()
-                self._wait_finished(c, STOP_TIMEOUT_S)
+            removal.reap(c, self._cgroup(c), STOP_TIMEOUT_S)
         self._cgroup(c).destroy()  # in case a crash left it
         self.attachments.unplug(c, remove_anonymous=volumes)
         self.containers.remove(c)
         return c
-
-    def _remove_unreadable(self, cid: str, err: CorruptState) -> None:
-        """`rm -f` of a record that does not parse: what its id alone finds (its processes
-        and cgroup, its network endpoints, names pointing at it, its directory) goes,
-        unless a live monitor or start holds it."""
-        lock = self.containers.hold(cid, wait=False)
-        if lock is None:
-            raise Conflict(f"{err}: in use by a running monitor", 1)
-        try:
-            self.cgroups.child(cid).destroy()  # kills what is left first
-            for net in self.networks.list():
-                if cid in net.endpoints:
-                    self.networks.detach(net.name, cid)
-            names = self.containers.names_dir
-            for link in names.iterdir() if names.is_dir() else []:
-                self.containers.release_name(link.name, cid)
-            shutil.rmtree(self.containers.path(cid), ignore_errors=True)
-        finally:
-            os.close(lock)
 
     def remove_volume(self, name: str) -> None:
         self._await_removal()  # a --rm container being removed still uses its volumes
@@ -659,43 +608,15 @@ class Runtime:
         """The container's output as logged. `follow` (`logs -f`): keep reading what it
         writes until it is no longer running (or is removed), then what is left, and stop."""
         c = self.get(ref)
-        path = self.containers.path(c.id) / "log.json"
-        try:
-            f = open(path, "rb")
-        except FileNotFoundError:
-            if not follow or c.state.status != "running":
-                return
-            f = None
-        pending = b""
-        try:
-            while True:
-                if f is None:  # the monitor has not created the log yet
-                    try:
-                        f = open(path, "rb")
-                    except FileNotFoundError:
-                        pass
-                chunk = f.read() if f is not None else b""
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        entry = json.loads(line)
-                        yield entry["stream"], entry["log"].encode("utf-8", "surrogateescape")
-                if chunk or not follow:
-                    if not follow:
-                        return
-                    continue
-                try:
-                    running = self.get(c.id).state.status == "running"
-                except NotFound:  # --rm: the record went with the container
-                    running = False
-                if not running:
-                    follow = False  # one more read: what was written before it ended
-                    continue
-                time.sleep(poll_s)
-        finally:
-            if f is not None:
-                f.close()
+
+        def running() -> bool:
+            try:
+                return self.get(c.id).state.status == "running"
+            except NotFound:  # --rm: the record went with the container
+                return False
+
+        yield from logfile.entries(self.containers.path(c.id) / "log.json", follow,
+                                   c.state.status == "running", running, poll_s)
 
     def stats(self, c: Container) -> CgroupStats:
         """A running container's cgroup counters now (`isobench stats`), the collectors'
@@ -705,51 +626,6 @@ class Runtime:
         return self._cgroup(c).stats()
 
     def inspect(self, ref: str) -> dict[str, Any]:
+        """Docker's `inspect` document of the container (runtime/inspection.py)."""
         c = self.get(ref)
-        cg = self._cgroup(c)
-        running = c.state.status == "running"
-        return {
-            "Id": c.id, "Name": f"/{c.name}", "Created": c.created,
-            "Image": c.config.image, "ImageId": c.config.image_id,
-            "State": {
-                "Status": c.state.status, "Running": running,
-                "Pid": c.state.pid if running else 0, "ExitCode": c.state.exit_code,
-                "OOMKilled": c.state.oom_killed, "Error": c.state.error,
-                "StartedAt": c.state.started_at, "FinishedAt": c.state.finished_at,
-                "Restarting": c.state.status == "restarting",
-                **({"Health": c.state.health} if c.state.health else {}),
-            },
-            "RestartCount": c.state.restart_count,
-            "Config": {"Cmd": c.config.argv, "Env": c.config.env, "WorkingDir": c.config.workdir,
-                       "User": c.config.user, "Hostname": c.config.hostname,
-                       "Labels": c.config.labels,
-                       "StopSignal": signal.Signals(c.config.stop_signal).name,
-                       "StopTimeout": c.config.stop_timeout,
-                       **({"Healthcheck": c.config.healthcheck} if c.config.healthcheck
-                          else {})},
-            "HostConfig": {"Limits": c.config.limits, "NetworkMode": c.config.network,
-                           "AutoRemove": c.config.auto_remove,
-                           "ReadonlyRootfs": c.config.readonly_rootfs,
-                           "Privileged": c.config.privileged,
-                           "CapAdd": c.config.cap_add or None,
-                           "CapDrop": c.config.cap_drop or None,
-                           "SecurityOpt": c.config.security_opt or None,
-                           "RestartPolicy": RestartPolicy.from_dict(
-                               c.config.restart_policy).to_dict(),
-                           "Init": c.config.init,
-                           "Ulimits": [{"Name": n, "Soft": lo, "Hard": hi}
-                                       for n, lo, hi in c.config.ulimits] or None,
-                           "Tmpfs": dict(parse_tmpfs(t) for t in c.config.tmpfs) or None,
-                           "Dns": c.config.dns or None,
-                           "ExtraHosts": c.config.extra_hosts or None},
-            "Cgroup": {"Name": c.cgroup, "Paths": cg.paths()},
-            "Namespaces": c.state.namespaces if running else {},
-            "NetworkSettings": {"Network": c.config.network, "IPAddress": c.state.ip,
-                                "Ports": [str(PortMapping(**p)) for p in c.state.ports]},
-            "Mounts": c.mounts + [{"Type": m["kind"], "Source": m["source"],
-                                   "Destination": m["target"], "RW": not m["readonly"]}
-                                  for m in c.config.mounts],
-            "Labels": c.config.labels,
-            "Stats": c.state.stats,
-        }
-
+        return inspection.inspect_dict(c, self._cgroup(c))

@@ -17,8 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -38,7 +36,7 @@ from runtime.image.bases import get_image
 from runtime.image.store import DEFAULT_PATH, ImageStore
 from runtime.network import NetworkStore
 from runtime.users import UserError, resolve
-from vm import accel, bootlog, guest, host
+from vm import accel, bootlog, channel, guest, host
 from vm.domain import (
     Disk,
     Domain,
@@ -261,7 +259,9 @@ class VmDriver:
             cg.add_pid(pid)  # before the guest runs a single instruction
         else:
             cg = self._stay_in_libvirt(pid, plan)
-        chan = _connect(files.socket)
+        # QEMU listens on the channel socket once the domain exists (paused).
+        chan = channel.connect(files.socket, CONNECT_TIMEOUT_S, 0.01,
+                               "cannot connect to the guest channel")
         cleanup.always(chan.close)
         session = GuestSession(chan, plan.spec, stdout=attach.stdout, stderr=attach.stderr,
                                capture=attach.capture)
@@ -398,22 +398,6 @@ def run_dir_owner_file(run_dir: Path) -> Path:
 def socket_dir() -> Path:
     """Channel sockets live under /run (a short path: sun_path holds 108 bytes)."""
     return private.run_dir() / "vm"
-
-
-def _connect(path: Path) -> socket.socket:
-    """QEMU listens on the channel socket once the domain exists (paused)."""
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    while True:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(str(path))
-            return sock
-        except OSError as e:
-            sock.close()
-            if time.monotonic() >= deadline:
-                raise VmError(f"cannot connect to the guest channel {path}: {e.strerror}") \
-                    from None
-            time.sleep(0.01)
 
 
 def _move_charges(cg: Cgroup) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -27,7 +26,7 @@ from typing import Any
 
 from runtime.containers import is_alive, process_start_time
 from runtime.fsutil import atomic_write
-from vm import guest
+from vm import channel, guest
 from vm.accel import QEMU
 from vm.domain import Domain
 from vm.driver import DOMAIN_PREFIX, Cleanup, RunFiles, VmDriver
@@ -168,7 +167,9 @@ class MicrovmDriver(VmDriver):
         write_run_file(files.run_dir, qemu.pid, cg.name, files.socket)
         cg.add_pid(qemu.pid)  # it waits for our connection: no guest instruction yet
         timings.mark("started")
-        chan = _connect(files.socket, qemu)
+        # QEMU listens once its options are parsed; if it exits first, say why (its log).
+        chan = channel.connect(files.socket, CONNECT_TIMEOUT_S, 0.005,
+                               "QEMU never listened on the guest channel", qemu.exited)
         cleanup.always(chan.close)
         session = GuestSession(chan, plan.spec, stdout=attach.stdout, stderr=attach.stderr,
                                capture=attach.capture)
@@ -204,25 +205,6 @@ def _start(argv: list[str], log: Path) -> QemuProcess:
         except OSError as e:
             raise VmError(f"cannot start {argv[0]}: {e.strerror}") from None
     return QemuProcess(proc, log)
-
-
-def _connect(path: Path, qemu: QemuProcess) -> socket.socket:
-    """QEMU listens once its options are parsed; if it exits first, say why (its log)."""
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    while True:
-        why = qemu.exited()
-        if why is not None:
-            raise VmError(why)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(str(path))
-            return sock
-        except OSError as e:
-            sock.close()
-            if time.monotonic() >= deadline:
-                raise VmError(f"QEMU never listened on the guest channel {path}: "
-                              f"{e.strerror}") from None
-            time.sleep(0.005)
 
 
 def kill(pid: int, start: int, timeout: float = KILL_WAIT_S) -> bool:
