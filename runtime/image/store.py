@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, NotFound
-from runtime.fsutil import CorruptState, locked, read_json, warn_corrupt, write_json
+from runtime.fsutil import CorruptState, locked, read_json, sha256_hex, warn_corrupt, write_json
 from runtime.image.layers import tree_digest
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -73,7 +71,7 @@ class Image:
     @staticmethod
     def compute_id(layers: list[str], config: ImageConfig) -> str:
         canon = json.dumps({"layers": layers, "config": asdict(config)}, sort_keys=True)
-        return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+        return "sha256:" + sha256_hex(canon.encode())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -155,7 +153,7 @@ class ImageStore:
     def pinned(self) -> Iterator[Pin]:
         """A pin for the block: what it holds is not deleted until the block ends."""
         self.pins_dir.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_hex(8)
+        token = os.urandom(8).hex()  # = secrets.token_hex(8), see ContainerStore
         # Locked under a hidden name, then renamed: nobody can see it unlocked (and drop
         # it as a dead holder's).
         tmp = self.pins_dir / f".{token}"

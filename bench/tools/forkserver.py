@@ -1,0 +1,220 @@
+"""Prototype, measured only: the Docker model for the CLI. A resident server has imported
+the runtime once; each `run` request from a tiny client (bench/tools/forkclient.py: argv,
+env, cwd and its stdio descriptors over a unix socket, SCM_RIGHTS) is served by a fork of
+the warm server, which runs the CLI's own `main(argv)` and sends the exit code back.
+
+    .venv/bin/python -m bench.tools.forkserver --runs 30 --warmup 3 --seed 18
+
+Methods, interleaved and shuffled per round as bench.tools.startup does (its Session):
+  runc     runc run (the reference)
+  cli      isobench run --rm --network none busybox true (the console script)
+  served   python -I -S forkclient.py SOCK run --rm --network none busybox true
+  ping     the same client, argv `__ping__`: the server's child answers 0 at once
+           (client start + connect + fork + reply: what the model adds to the API start)
+  floor    python -I -S -c pass (the client's interpreter start alone)
+
+Not wired into the CLI: no tty/job control (the child is not in the client's session or
+process group, so ^C/^Z/SIGWINCH do not reach it unless the client forwards them), no
+auth beyond the socket's mode, no server lifecycle (start, upgrade, gc). See the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.tools import startup
+
+CLIENT = Path(__file__).with_name("forkclient.py")
+METHODS = ("runc", "cli", "served", "ping", "floor")
+PING = "__ping__"
+
+
+def parse_request(body: bytes) -> tuple[list[str], dict[str, str], str]:
+    """forkclient's fields back: (argv, env, cwd)."""
+    fields = body.decode("utf-8", "surrogateescape").split("\0")
+    n_argv, n_env, cwd = int(fields[0]), int(fields[1]), fields[2]
+    argv = fields[3:3 + n_argv]
+    env = dict(item.split("=", 1) for item in fields[3 + n_argv:3 + n_argv + n_env])
+    return argv, env, cwd
+
+
+def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
+    data, fds = b"", []
+    msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * 4))
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
+                    for i in range(0, len(payload) - len(payload) % 4, 4)]
+    data = msg
+    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "little"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data[4:], fds
+
+
+def _child(conn: socket.socket, body: bytes, fds: list[int]) -> None:
+    """In the fork: become the client's process (stdio, cwd, env), run the CLI, answer."""
+    code = 125
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server auto-reaps; the CLI waits
+        argv, env, cwd = parse_request(body)
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        if argv == [PING]:
+            code = 0
+        else:
+            from isobench.cli import main
+
+            code = main(argv)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        try:
+            conn.sendall(int(code).to_bytes(4, "little", signed=True))
+        finally:
+            os._exit(code)
+
+
+def serve(path: str) -> None:
+    """Import what `run` needs, then fork a child per connection until killed."""
+    import isobench.cli
+    import isobench.commands.containers  # noqa: F401 - warm: what `isobench run` imports
+
+    isobench.cli.build_parser(("containers",))  # and argparse's lazy imports (gettext...)
+    gc.freeze()  # the warm heap is shared with every child: keep gc off those pages
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    os.chmod(path + ".tmp", 0o600)
+    os.rename(path + ".tmp", path)  # the client may connect once the name exists
+    listener.listen(64)
+    while True:
+        conn, _ = listener.accept()
+        body, fds = _recv_request(conn)
+        if os.fork() == 0:
+            listener.close()
+            _child(conn, body, fds)
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+
+
+class ServedSession(startup.Session):
+    """startup's Session (root, runc bundle, cleanup) plus the server and its client."""
+
+    def __init__(self, methods: Sequence[str]) -> None:
+        super().__init__([m if m != "served" else "cli" for m in methods])
+        self.methods = list(methods)
+        self.sock = str(self.tmp / "server.sock")
+        self.server: subprocess.Popen[bytes] | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        self.server = subprocess.Popen([sys.executable, "-m", "bench.tools.forkserver",
+                                        "serve", self.sock], env=self.env,
+                                       cwd=Path(__file__).parents[2])
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.sock):
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                raise startup.BenchError("the fork server did not start")
+            time.sleep(0.01)
+
+    def _client(self, *argv: str) -> None:
+        startup._run_quiet([sys.executable, "-I", "-S", str(CLIENT), self.sock, *argv],
+                           "served", env=self.env)
+
+    def run_served(self) -> None:
+        self._client("run", "--rm", "--network", "none", "busybox", "true")
+
+    def run_ping(self) -> None:
+        self._client(PING)
+
+    def run_floor(self) -> None:
+        startup._run_quiet([sys.executable, "-I", "-S", "-c", "pass"], "floor")
+
+    def server_memory(self) -> dict[str, float]:
+        """The resident server's cost: RSS and PSS in MiB (smaps_rollup)."""
+        out = {}
+        assert self.server is not None
+        with open(f"/proc/{self.server.pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Pss", "Private_Dirty"):
+                    out[key.lower() + "_mib"] = int(rest.split()[0]) / 1024
+        return out
+
+    def cleanup(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+            self.server.wait()
+        super().cleanup()
+
+
+def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
+    schedule = startup.make_schedule(methods, warmup + runs, seed)
+    load = os.getloadavg()[0]
+    session = ServedSession(methods)
+    try:
+        session.setup()
+        times, _ = startup.measure(session, schedule, warmup, progress=False)
+        memory = session.server_memory()
+        errors, _ = session.leftovers()
+    finally:
+        session.cleanup()
+    summary = {m: startup.summarize(times[m]) for m in methods}
+    print(f"fork-server prototype, busybox /bin/true --network none: {runs} rounds after "
+          f"{warmup} warm-up, shuffled (seed {seed}); load {load:.2f} -> "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(startup.format_table(summary))
+    for num in ("cli", "served", "ping"):
+        if num in summary and "runc" in summary:
+            paired = startup.median([a / b for a, b in zip(times[num], times["runc"],
+                                                           strict=False)])
+            print(f"{num}/runc = {summary[num]['median_ms'] / summary['runc']['median_ms']:.2f}"
+                  f"   paired per round: {paired:.2f}")
+    print("server (idle, after the session): " + ", ".join(f"{k} {v:.1f}"
+                                                            for k, v in memory.items()))
+    print(f"reproduce: .venv/bin/python -m bench.tools.forkserver --runs {runs} --warmup "
+          f"{warmup} --seed {seed} --methods {','.join(methods)}")
+    for e in errors:
+        print(f"LEFTOVER: {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.tools.forkserver")
+    parser.add_argument("mode", nargs="?", default="bench", choices=("bench", "serve"))
+    parser.add_argument("socket", nargs="?")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    args = parser.parse_args(argv)
+    if args.mode == "serve":
+        serve(args.socket)
+        return 0
+    methods = [m for m in args.methods.split(",") if m]
+    if not set(methods) <= set(METHODS) or args.runs < 1 or args.warmup < 0:
+        parser.error(f"methods from {','.join(METHODS)}; --runs >= 1, --warmup >= 0")
+    return bench(args.runs, args.warmup, args.seed, methods)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
