@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -220,6 +219,8 @@ class ImageStore:
 
     def staging_dir(self) -> Path:
         """A fresh directory on the store's filesystem, so committing it is a rename."""
+        import tempfile  # builds and imports only: ~1.3 ms of every `run`'s imports
+
         self.layers_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=".staging-", dir=self.layers_dir))
 
