@@ -9,6 +9,9 @@ Methods, interleaved and shuffled per round as bench.tools.startup does (its Ses
   runc     runc run (the reference)
   cli      isobench run --rm --network none busybox true (the console script)
   served   python -I -S forkclient.py SOCK run --rm --network none busybox true
+           (a server that has imported what `run` needs and built its parser)
+  served-warm  the same, to a server that has also run one such container itself before
+           listening (what a first run fills in: caches, lazily built state, page faults)
   ping     the same client, argv `__ping__`: the server's child answers 0 at once
            (client start + connect + fork + reply: what the model adds to the API start)
   floor    python -I -S -c pass (the client's interpreter start alone)
@@ -34,7 +37,8 @@ from pathlib import Path
 from bench.tools import startup
 
 CLIENT = Path(__file__).with_name("forkclient.py")
-METHODS = ("runc", "cli", "served", "ping", "floor")
+METHODS = ("runc", "cli", "served", "served-warm", "ping", "floor")
+WARM_RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
 PING = "__ping__"
 
 
@@ -92,12 +96,23 @@ def _child(conn: socket.socket, body: bytes, fds: list[int]) -> None:
             os._exit(code)
 
 
-def serve(path: str) -> None:
+def serve(path: str, warm_run: bool = False) -> None:
     """Import what `run` needs, then fork a child per connection until killed."""
     import isobench.cli
     import isobench.commands.containers  # noqa: F401 - warm: what `isobench run` imports
 
     isobench.cli.build_parser(("containers",))  # and argparse's lazy imports (gettext...)
+    if warm_run:
+        saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        try:
+            if isobench.cli.main(WARM_RUN) != 0:
+                raise SystemExit("forkserver: the warm-up run failed")
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(null)
     gc.freeze()  # the warm heap is shared with every child: keep gc off those pages
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -123,25 +138,32 @@ class ServedSession(startup.Session):
         super().__init__([m if m != "served" else "cli" for m in methods])
         self.methods = list(methods)
         self.sock = str(self.tmp / "server.sock")
-        self.server: subprocess.Popen[bytes] | None = None
+        self.warm_sock = str(self.tmp / "server-warm.sock")
+        self.servers: list[subprocess.Popen[bytes]] = []
 
     def setup(self) -> None:
         super().setup()
-        self.server = subprocess.Popen([sys.executable, "-m", "bench.tools.forkserver",
-                                        "serve", self.sock], env=self.env,
-                                       cwd=Path(__file__).parents[2])
-        deadline = time.monotonic() + 30
-        while not os.path.exists(self.sock):
-            if self.server.poll() is not None or time.monotonic() > deadline:
-                raise startup.BenchError("the fork server did not start")
-            time.sleep(0.01)
+        for sock, extra in ((self.sock, []), (self.warm_sock, ["--warm-run"])):
+            server = subprocess.Popen([sys.executable, "-m", "bench.tools.forkserver",
+                                       "serve", sock, *extra], env=self.env,
+                                      cwd=Path(__file__).parents[2])
+            self.servers.append(server)
+            deadline = time.monotonic() + 30
+            while not os.path.exists(sock):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise startup.BenchError("the fork server did not start")
+                time.sleep(0.01)
+        self.settle()  # the warm-up run's teardown
 
-    def _client(self, *argv: str) -> None:
-        startup._run_quiet([sys.executable, "-I", "-S", str(CLIENT), self.sock, *argv],
+    def _client(self, *argv: str, sock: str = "") -> None:
+        startup._run_quiet([sys.executable, "-I", "-S", str(CLIENT), sock or self.sock, *argv],
                            "served", env=self.env)
 
     def run_served(self) -> None:
-        self._client("run", "--rm", "--network", "none", "busybox", "true")
+        self._client(*WARM_RUN)
+
+    def run_served_warm(self) -> None:
+        self._client(*WARM_RUN, sock=self.warm_sock)
 
     def run_ping(self) -> None:
         self._client(PING)
@@ -149,11 +171,10 @@ class ServedSession(startup.Session):
     def run_floor(self) -> None:
         startup._run_quiet([sys.executable, "-I", "-S", "-c", "pass"], "floor")
 
-    def server_memory(self) -> dict[str, float]:
-        """The resident server's cost: RSS and PSS in MiB (smaps_rollup)."""
+    def server_memory(self, server: subprocess.Popen[bytes]) -> dict[str, float]:
+        """A resident server's cost: RSS and PSS in MiB (smaps_rollup)."""
         out = {}
-        assert self.server is not None
-        with open(f"/proc/{self.server.pid}/smaps_rollup") as f:
+        with open(f"/proc/{server.pid}/smaps_rollup") as f:
             for line in f:
                 key, _, rest = line.partition(":")
                 if key in ("Rss", "Pss", "Private_Dirty"):
@@ -161,9 +182,9 @@ class ServedSession(startup.Session):
         return out
 
     def cleanup(self) -> None:
-        if self.server is not None:
-            self.server.kill()
-            self.server.wait()
+        for server in self.servers:
+            server.kill()
+            server.wait()
         super().cleanup()
 
 
@@ -174,7 +195,7 @@ def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
     try:
         session.setup()
         times, _ = startup.measure(session, schedule, warmup, progress=False)
-        memory = session.server_memory()
+        memory = [session.server_memory(s) for s in session.servers]
         errors, _ = session.leftovers()
     finally:
         session.cleanup()
@@ -183,14 +204,15 @@ def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
           f"{warmup} warm-up, shuffled (seed {seed}); load {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(startup.format_table(summary))
-    for num in ("cli", "served", "ping"):
+    for num in ("cli", "served", "served-warm", "ping"):
         if num in summary and "runc" in summary:
             paired = startup.median([a / b for a, b in zip(times[num], times["runc"],
                                                            strict=False)])
             print(f"{num}/runc = {summary[num]['median_ms'] / summary['runc']['median_ms']:.2f}"
                   f"   paired per round: {paired:.2f}")
-    print("server (idle, after the session): " + ", ".join(f"{k} {v:.1f}"
-                                                            for k, v in memory.items()))
+    for name, mem in zip(("server", "warm server"), memory, strict=True):
+        print(f"{name} (idle, after the session): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))
     print(f"reproduce: .venv/bin/python -m bench.tools.forkserver --runs {runs} --warmup "
           f"{warmup} --seed {seed} --methods {','.join(methods)}")
     for e in errors:
@@ -205,10 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--warm-run", action="store_true",
+                        help="serve: run one container before listening")
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args(argv)
     if args.mode == "serve":
-        serve(args.socket)
+        serve(args.socket, args.warm_run)
         return 0
     methods = [m for m in args.methods.split(",") if m]
     if not set(methods) <= set(METHODS) or args.runs < 1 or args.warmup < 0:
