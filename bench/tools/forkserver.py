@@ -1,7 +1,6 @@
-"""Prototype, measured only: the Docker model for the CLI. A resident server has imported
-the runtime once; each `run` request from a tiny client (bench/tools/forkclient.py: argv,
-env, cwd and its stdio descriptors over a unix socket, SCM_RIGHTS) is served by a fork of
-the warm server, which runs the CLI's own `main(argv)` and sends the exit code back.
+"""Measures the prototype isobench/forkserver.py, the Docker model for the CLI: a resident
+server has imported the runtime once; each `run` request from a tiny client
+(bench/tools/forkclient.py) is served by a fork of the warm server.
 
     .venv/bin/python -m bench.tools.forkserver --runs 30 --warmup 3 --seed 18
 
@@ -16,18 +15,13 @@ Methods, interleaved and shuffled per round as bench.tools.startup does (its Ses
            (client start + connect + fork + reply: what the model adds to the API start)
   floor    python -I -S -c pass (the client's interpreter start alone)
 
-Not wired into the CLI: no tty/job control (the child is not in the client's session or
-process group, so ^C/^Z/SIGWINCH do not reach it unless the client forwards them), no
-auth beyond the socket's mode, no server lifecycle (start, upgrade, gc). See the report.
+The server runs as `python -m isobench.forkserver` (bench may not import the CLI).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -39,96 +33,7 @@ from bench.tools import startup
 CLIENT = Path(__file__).with_name("forkclient.py")
 METHODS = ("runc", "cli", "served", "served-warm", "ping", "floor")
 WARM_RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
-PING = "__ping__"
-
-
-def parse_request(body: bytes) -> tuple[list[str], dict[str, str], str]:
-    """forkclient's fields back: (argv, env, cwd)."""
-    fields = body.decode("utf-8", "surrogateescape").split("\0")
-    n_argv, n_env, cwd = int(fields[0]), int(fields[1]), fields[2]
-    argv = fields[3:3 + n_argv]
-    env = dict(item.split("=", 1) for item in fields[3 + n_argv:3 + n_argv + n_env])
-    return argv, env, cwd
-
-
-def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
-    data, fds = b"", []
-    msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * 4))
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-                    for i in range(0, len(payload) - len(payload) % 4, 4)]
-    data = msg
-    while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "little"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data[4:], fds
-
-
-def _child(conn: socket.socket, body: bytes, fds: list[int]) -> None:
-    """In the fork: become the client's process (stdio, cwd, env), run the CLI, answer."""
-    code = 125
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the server auto-reaps; the CLI waits
-        argv, env, cwd = parse_request(body)
-        for target, fd in enumerate(fds[:3]):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
-        if argv == [PING]:
-            code = 0
-        else:
-            from isobench.cli import main
-
-            code = main(argv)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        try:
-            conn.sendall(int(code).to_bytes(4, "little", signed=True))
-        finally:
-            os._exit(code)
-
-
-def serve(path: str, warm_run: bool = False) -> None:
-    """Import what `run` needs, then fork a child per connection until killed."""
-    import isobench.cli
-    import isobench.commands.containers  # noqa: F401 - warm: what `isobench run` imports
-
-    isobench.cli.build_parser(("containers",))  # and argparse's lazy imports (gettext...)
-    if warm_run:
-        saved = os.dup(1)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        try:
-            if isobench.cli.main(WARM_RUN) != 0:
-                raise SystemExit("forkserver: the warm-up run failed")
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(null)
-    gc.freeze()  # the warm heap is shared with every child: keep gc off those pages
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path + ".tmp")
-    os.chmod(path + ".tmp", 0o600)
-    os.rename(path + ".tmp", path)  # the client may connect once the name exists
-    listener.listen(64)
-    while True:
-        conn, _ = listener.accept()
-        body, fds = _recv_request(conn)
-        if os.fork() == 0:
-            listener.close()
-            _child(conn, body, fds)
-        conn.close()
-        for fd in fds:
-            os.close(fd)
+PING = "__ping__"  # = isobench.forkserver.PING
 
 
 class ServedSession(startup.Session):
@@ -144,8 +49,8 @@ class ServedSession(startup.Session):
     def setup(self) -> None:
         super().setup()
         for sock, extra in ((self.sock, []), (self.warm_sock, ["--warm-run"])):
-            server = subprocess.Popen([sys.executable, "-m", "bench.tools.forkserver",
-                                       "serve", sock, *extra], env=self.env,
+            server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock,
+                                       *extra], env=self.env,
                                       cwd=Path(__file__).parents[2])
             self.servers.append(server)
             deadline = time.monotonic() + 30
@@ -222,18 +127,11 @@ def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.tools.forkserver")
-    parser.add_argument("mode", nargs="?", default="bench", choices=("bench", "serve"))
-    parser.add_argument("socket", nargs="?")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=18)
-    parser.add_argument("--warm-run", action="store_true",
-                        help="serve: run one container before listening")
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args(argv)
-    if args.mode == "serve":
-        serve(args.socket, args.warm_run)
-        return 0
     methods = [m for m in args.methods.split(",") if m]
     if not set(methods) <= set(METHODS) or args.runs < 1 or args.warmup < 0:
         parser.error(f"methods from {','.join(METHODS)}; --runs >= 1, --warmup >= 0")
