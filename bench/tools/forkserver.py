@@ -11,6 +11,8 @@ Methods, interleaved and shuffled per round as bench.tools.startup does (its Ses
            (a server that has imported what `run` needs and built its parser)
   served-warm  the same, to a server that has also run one such container itself before
            listening (what a first run fills in: caches, lazily built state, page faults)
+  served-c the same request from forkclient.c (compiled with cc into the temp dir: the
+           client without an interpreter's start)
   ping     the same client, argv `__ping__`: the server's child answers 0 at once
            (client start + connect + fork + reply: what the model adds to the API start)
   floor    python -I -S -c pass (the client's interpreter start alone)
@@ -31,7 +33,7 @@ from pathlib import Path
 from bench.tools import startup
 
 CLIENT = Path(__file__).with_name("forkclient.py")
-METHODS = ("runc", "cli", "served", "served-warm", "ping", "floor")
+METHODS = ("runc", "cli", "served", "served-warm", "served-c", "ping", "floor")
 WARM_RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
 PING = "__ping__"  # = isobench.forkserver.PING
 
@@ -59,6 +61,10 @@ class ServedSession(startup.Session):
                     raise startup.BenchError("the fork server did not start")
                 time.sleep(0.01)
         self.settle()  # the warm-up run's teardown
+        if "served-c" in self.methods:
+            self.c_client = str(self.tmp / "forkclient")
+            startup._run_quiet(["cc", "-O2", "-o", self.c_client, str(CLIENT.with_suffix(".c"))],
+                               "compiling forkclient.c")
 
     def _client(self, *argv: str, sock: str = "") -> None:
         startup._run_quiet([sys.executable, "-I", "-S", str(CLIENT), sock or self.sock, *argv],
@@ -66,6 +72,9 @@ class ServedSession(startup.Session):
 
     def run_served(self) -> None:
         self._client(*WARM_RUN)
+
+    def run_served_c(self) -> None:
+        startup._run_quiet([self.c_client, self.sock, *WARM_RUN], "served-c", env=self.env)
 
     def run_served_warm(self) -> None:
         self._client(*WARM_RUN, sock=self.warm_sock)
@@ -109,7 +118,7 @@ def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
           f"{warmup} warm-up, shuffled (seed {seed}); load {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(startup.format_table(summary))
-    for num in ("cli", "served", "served-warm", "ping"):
+    for num in ("cli", "served", "served-warm", "served-c", "ping"):
         if num in summary and "runc" in summary:
             paired = startup.median([a / b for a, b in zip(times[num], times["runc"],
                                                            strict=False)])
