@@ -69,13 +69,31 @@ def test_the_fork_clients_request_parses_back(monkeypatch: pytest.MonkeyPatch,
     assert env == dict(os.environ) and cwd == str(tmp_path)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _clients(tmp_path: Path) -> list[list[str]]:
+    """The Python client, and the C one where a compiler is (skipped with a reason if not)."""
+    import shutil
+    import subprocess
+
+    clients = [[sys.executable, "-I", "-S", str(REPO / "bench" / "tools" / "forkclient.py")]]
+    if shutil.which("cc"):
+        subprocess.run(["cc", "-O2", "-o", str(tmp_path / "forkclient"),
+                        str(REPO / "bench" / "tools" / "forkclient.c")], check=True)
+        clients.append([str(tmp_path / "forkclient")])
+    else:
+        print("no cc: the C fork client is not tested here")
+    return clients
+
+
 def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path) -> None:
-    """End to end, no container: the client's stdout/stderr are the child's, its exit code
-    is the CLI's, env and cwd are the client's; the server is killed and its socket gone."""
+    """End to end, no container, with each client: the client's stdout/stderr are the
+    child's, its exit code is the CLI's, env and cwd are the client's."""
     import subprocess
     import time
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO
     sock = str(tmp_path / "s.sock")
     env = dict(os.environ, ISOBENCH_ROOT=str(tmp_path / "root"))
     server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock], cwd=repo,
@@ -87,17 +105,18 @@ def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path) -> No
             time.sleep(0.01)
         assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
 
-        def client(*argv: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-I", "-S", str(repo / "bench" / "tools" /
-                                   "forkclient.py"), sock, *argv], capture_output=True,
-                                  text=True, env=env, cwd=tmp_path, timeout=60)
+        for prog in _clients(tmp_path):
+            def client(*argv: str, prog: list[str] = prog) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([*prog, sock, *argv], capture_output=True, text=True,
+                                      env=env, cwd=tmp_path, timeout=60)
 
-        ping = client("__ping__")
-        assert (ping.returncode, ping.stdout, ping.stderr) == (0, "", "")
-        ps = client("ps", "-a")  # a fresh root: the header only, on the client's stdout
-        assert (ps.returncode, ps.stdout.split()[:2], ps.stderr) == (0, ["CONTAINER", "ID"], "")
-        bad = client("rm", "nosuchcontainer")
-        assert bad.returncode == 1 and "nosuchcontainer" in bad.stderr and bad.stdout == ""
+            ping = client("__ping__")
+            assert (ping.returncode, ping.stdout, ping.stderr) == (0, "", "")
+            ps = client("ps", "-a")  # a fresh root: the header only, on the client's stdout
+            assert (ps.returncode, ps.stdout.split()[:2], ps.stderr) == (
+                0, ["CONTAINER", "ID"], "")
+            bad = client("rm", "nosuchcontainer")
+            assert bad.returncode == 1 and "nosuchcontainer" in bad.stderr and bad.stdout == ""
     finally:
         server.kill()
         server.wait()
