@@ -79,8 +79,35 @@ def _child(conn: socket.socket, body: bytes, fds: list[int]) -> None:
             os._exit(code)
 
 
-def serve(path: str, warm_run: bool = False) -> None:
-    """Import what `run` needs, then fork a child per connection until killed."""
+def _spare(listener: socket.socket, accepted_w: int) -> None:
+    """A pre-forked child: touch the inherited heap now (a full collection writes every
+    tracked object's header, so the copy-on-write faults are taken before a request, not
+    during it), then serve the next connection; tell the server when it has one."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    conn, _ = listener.accept()
+    os.write(accepted_w, b"1")
+    os.close(accepted_w)
+    listener.close()
+    body, fds = _recv_request(conn)
+    _child(conn, body, fds)
+
+
+def _serve_preforked(listener: socket.socket) -> None:
+    """One spare child always waits in accept(); when it takes a connection the server
+    forks the next. The request never waits for a fork of the big process."""
+    accepted_r, accepted_w = os.pipe()
+    while True:
+        if os.fork() == 0:
+            os.close(accepted_r)
+            _spare(listener, accepted_w)
+        os.read(accepted_r, 1)
+
+
+def serve(path: str, warm_run: bool = False, prefork: bool = False) -> None:
+    """Import what `run` needs, then fork a child per connection until killed (or keep a
+    pre-forked spare child waiting for the next one)."""
     import isobench.cli
     import isobench.commands.containers  # noqa: F401 - warm: what `isobench run` imports
 
@@ -103,6 +130,8 @@ def serve(path: str, warm_run: bool = False) -> None:
     os.chmod(path + ".tmp", 0o600)
     os.rename(path + ".tmp", path)  # the client may connect once the name exists
     listener.listen(64)
+    if prefork:
+        _serve_preforked(listener)
     while True:
         conn, _ = listener.accept()
         body, fds = _recv_request(conn)
@@ -117,10 +146,12 @@ def serve(path: str, warm_run: bool = False) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m isobench.forkserver")
     parser.add_argument("socket")
+    parser.add_argument("--prefork", action="store_true",
+                        help="keep one spare child waiting in accept(), its pages touched")
     parser.add_argument("--warm-run", action="store_true",
                         help="run one `run --rm --network none busybox true` before listening")
     args = parser.parse_args(argv)
-    serve(args.socket, args.warm_run)
+    serve(args.socket, args.warm_run, args.prefork)
     return 0
 
 

@@ -13,6 +13,8 @@ Methods, interleaved and shuffled per round as bench.tools.startup does (its Ses
            listening (what a first run fills in: caches, lazily built state, page faults)
   served-c the same request from forkclient.c (compiled with cc into the temp dir: the
            client without an interpreter's start)
+  served-prefork, served-c-prefork  the same to a server that keeps one spare child,
+           forked and its pages touched before the request (`--prefork`)
   ping     the same client, argv `__ping__`: the server's child answers 0 at once
            (client start + connect + fork + reply: what the model adds to the API start)
   floor    python -I -S -c pass (the client's interpreter start alone)
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,7 +36,8 @@ from pathlib import Path
 from bench.tools import startup
 
 CLIENT = Path(__file__).with_name("forkclient.py")
-METHODS = ("runc", "cli", "served", "served-warm", "served-c", "ping", "floor")
+METHODS = ("runc", "cli", "served", "served-warm", "served-c", "served-prefork",
+           "served-c-prefork", "ping", "floor")
 WARM_RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
 PING = "__ping__"  # = isobench.forkserver.PING
 
@@ -46,13 +50,16 @@ class ServedSession(startup.Session):
         self.methods = list(methods)
         self.sock = str(self.tmp / "server.sock")
         self.warm_sock = str(self.tmp / "server-warm.sock")
+        self.prefork_sock = str(self.tmp / "server-prefork.sock")
         self.servers: list[subprocess.Popen[bytes]] = []
 
     def setup(self) -> None:
         super().setup()
-        for sock, extra in ((self.sock, []), (self.warm_sock, ["--warm-run"])):
+        for sock, extra in ((self.sock, []), (self.warm_sock, ["--warm-run"]),
+                            (self.prefork_sock, ["--prefork"])):
+            # its own process group: cleanup kills the server and its spare child together
             server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock,
-                                       *extra], env=self.env,
+                                       *extra], env=self.env, start_new_session=True,
                                       cwd=Path(__file__).parents[2])
             self.servers.append(server)
             deadline = time.monotonic() + 30
@@ -61,7 +68,7 @@ class ServedSession(startup.Session):
                     raise startup.BenchError("the fork server did not start")
                 time.sleep(0.01)
         self.settle()  # the warm-up run's teardown
-        if "served-c" in self.methods:
+        if {"served-c", "served-c-prefork"} & set(self.methods):
             self.c_client = str(self.tmp / "forkclient")
             startup._run_quiet(["cc", "-O2", "-o", self.c_client, str(CLIENT.with_suffix(".c"))],
                                "compiling forkclient.c")
@@ -76,6 +83,13 @@ class ServedSession(startup.Session):
     def run_served_c(self) -> None:
         startup._run_quiet([self.c_client, self.sock, *WARM_RUN], "served-c", env=self.env)
 
+    def run_served_c_prefork(self) -> None:
+        startup._run_quiet([self.c_client, self.prefork_sock, *WARM_RUN], "served-c-prefork",
+                           env=self.env)
+
+    def run_served_prefork(self) -> None:
+        self._client(*WARM_RUN, sock=self.prefork_sock)
+
     def run_served_warm(self) -> None:
         self._client(*WARM_RUN, sock=self.warm_sock)
 
@@ -86,18 +100,23 @@ class ServedSession(startup.Session):
         startup._run_quiet([sys.executable, "-I", "-S", "-c", "pass"], "floor")
 
     def server_memory(self, server: subprocess.Popen[bytes]) -> dict[str, float]:
-        """A resident server's cost: RSS and PSS in MiB (smaps_rollup)."""
-        out = {}
-        with open(f"/proc/{server.pid}/smaps_rollup") as f:
-            for line in f:
-                key, _, rest = line.partition(":")
-                if key in ("Rss", "Pss", "Private_Dirty"):
-                    out[key.lower() + "_mib"] = int(rest.split()[0]) / 1024
+        """A resident server's cost with its idle children (a prefork server's spare):
+        RSS, PSS and private dirty in MiB (smaps_rollup), summed."""
+        out = {"processes": 0.0, "rss_mib": 0.0, "pss_mib": 0.0, "private_dirty_mib": 0.0}
+        with open(f"/proc/{server.pid}/task/{server.pid}/children") as f:
+            pids = [server.pid, *(int(p) for p in f.read().split())]
+        for pid in pids:
+            out["processes"] += 1
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    key, _, rest = line.partition(":")
+                    if key in ("Rss", "Pss", "Private_Dirty"):
+                        out[key.lower() + "_mib"] += int(rest.split()[0]) / 1024
         return out
 
     def cleanup(self) -> None:
         for server in self.servers:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         super().cleanup()
 
@@ -118,13 +137,13 @@ def bench(runs: int, warmup: int, seed: int, methods: Sequence[str]) -> int:
           f"{warmup} warm-up, shuffled (seed {seed}); load {load:.2f} -> "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(startup.format_table(summary))
-    for num in ("cli", "served", "served-warm", "served-c", "ping"):
+    for num in METHODS[1:-1]:
         if num in summary and "runc" in summary:
             paired = startup.median([a / b for a, b in zip(times[num], times["runc"],
                                                            strict=False)])
             print(f"{num}/runc = {summary[num]['median_ms'] / summary['runc']['median_ms']:.2f}"
                   f"   paired per round: {paired:.2f}")
-    for name, mem in zip(("server", "warm server"), memory, strict=True):
+    for name, mem in zip(("server", "warm server", "prefork server"), memory, strict=True):
         print(f"{name} (idle, after the session): "
               + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))
     print(f"reproduce: .venv/bin/python -m bench.tools.forkserver --runs {runs} --warmup "

@@ -87,17 +87,21 @@ def _clients(tmp_path: Path) -> list[list[str]]:
     return clients
 
 
-def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path) -> None:
-    """End to end, no container, with each client: the client's stdout/stderr are the
-    child's, its exit code is the CLI's, env and cwd are the client's."""
+@pytest.mark.parametrize("mode", [[], ["--prefork"]])
+def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path,
+                                                           mode: list[str]) -> None:
+    """End to end, no container, with each client, forked per request or pre-forked: the
+    client's stdout/stderr are the child's, its exit code is the CLI's; killing the
+    server's process group leaves no process of it."""
+    import signal
     import subprocess
     import time
 
     repo = REPO
     sock = str(tmp_path / "s.sock")
     env = dict(os.environ, ISOBENCH_ROOT=str(tmp_path / "root"))
-    server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock], cwd=repo,
-                              env=env)
+    server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock, *mode],
+                              cwd=repo, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while not os.path.exists(sock):
@@ -118,6 +122,24 @@ def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path) -> No
             bad = client("rm", "nosuchcontainer")
             assert bad.returncode == 1 and "nosuchcontainer" in bad.stderr and bad.stdout == ""
     finally:
-        server.kill()
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait()
         os.unlink(sock)
+    deadline = time.monotonic() + 10
+    while _group_alive(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _group_alive(server.pid)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any live (not zombie) process in process group pgid."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
