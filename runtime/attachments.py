@@ -7,14 +7,17 @@ the monitor when the container exits and in `rm` after a crash.
 
 from __future__ import annotations
 
-import secrets
-import socket
+import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runtime import ports
 from runtime.containers import Container, ContainerStore
 from runtime.network import NetworkStore, extra_host_lines, is_named, netns_path
 from runtime.volumes import MountSpec, VolumeStore
+
+if TYPE_CHECKING:
+    import socket
 
 
 @dataclass
@@ -85,7 +88,7 @@ class Attachments:
                 plugged.binds.append((spec.source, spec.target, spec.readonly))
                 continue
             if not spec.source:  # anonymous: its name recorded before it exists (`rm -v`, gc)
-                mount["source"] = secrets.token_hex(32)
+                mount["source"] = os.urandom(32).hex()  # secrets.token_hex(32), see ContainerStore
                 c.config.anonymous_volumes.append(mount["source"])
                 self.containers.save(c)
             volume = self.volumes.create(mount["source"], anonymous=not spec.source)

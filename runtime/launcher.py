@@ -21,7 +21,6 @@ import signal
 import sys
 import termios
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
@@ -302,6 +301,8 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
         hooks.on_exited(code, False)
     except BaseException as e:  # noqa: BLE001 - never unwind into the caller's copy of the stack
         try:
+            import traceback  # only on this failure: ~1 ms of every `run`'s imports
+
             detail = traceback.format_exc() if os.environ.get("ISOBENCH_DEBUG") else (
                 f"isobench: container monitor: {type(e).__name__}: {e}\n")
             os.write(2, detail.encode())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -211,7 +210,7 @@ class NetworkStore:
                 raise Conflict(f"network with name {name} already exists", 1)
             taken = [ipaddress.ip_network(n.subnet) for n in self.list()] + host_networks()
             pool = self._choose_subnet(subnet, taken)
-            net_id = secrets.token_hex(32)
+            net_id = os.urandom(32).hex()  # = secrets.token_hex, see ContainerStore
             bridge = DEFAULT_BRIDGE if name == DEFAULT_NETWORK else f"ib-{net_id[:12]}"
             net = Network(name, net_id, str(pool), str(pool.network_address + 1), bridge,
                           labels=dict(labels or {}), internal=internal)

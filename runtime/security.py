@@ -3,16 +3,14 @@ no_new_privs and Docker's default seccomp profile (compiled once, loaded in PID 
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from runtime.errors import IsobenchError
-from runtime.fsutil import atomic_write
+from runtime.fsutil import atomic_write, sha256_hex
 from runtime.syscalls import (
     PR_CAP_AMBIENT,
     PR_CAP_AMBIENT_CLEAR_ALL,
@@ -185,6 +183,8 @@ class LibseccompBuilder:
         self.filter.add_rule(action, syscall, *args)
 
     def export_bpf(self) -> bytes:
+        import tempfile  # only on a cache miss, with pyseccomp: ~1.3 ms per `run`
+
         with tempfile.TemporaryFile() as f:
             self.filter.export_bpf(f)
             f.seek(0)
@@ -212,9 +212,8 @@ def _program_key(capabilities: Iterable[str]) -> str:
     stamps = [(p.name, st.st_mtime_ns, st.st_size)
               for p in (here, here.with_name("seccomp_profile.py")) for st in (p.stat(),)]
     uname = os.uname()
-    return hashlib.sha256(repr((capability_mask(capabilities), stamps, uname.release,
-                                uname.machine, _libseccomp_identity())).encode()
-                          ).hexdigest()[:32]
+    return sha256_hex(repr((capability_mask(capabilities), stamps, uname.release,
+                            uname.machine, _libseccomp_identity())).encode())[:32]
 
 
 def seccomp_program(capabilities: Iterable[str], cache_dir: Path) -> bytes:

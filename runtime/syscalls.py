@@ -10,11 +10,14 @@ OSError(errno, strerror, path).
 
 from __future__ import annotations
 
+# _socket, not socket: the C module is all link_up needs, and socket.py (its enums,
+# selectors) costs ~2 ms of every `isobench run`'s imports. Imported here, not in link_up:
+# PID 1 calls it after the pivot, where the interpreter's files are out of reach.
+import _socket
 import ctypes
 import fcntl
 import os
 import resource
-import socket
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -204,11 +207,14 @@ class LinuxSyscalls(Syscalls):
     def link_up(self, ifname: str) -> None:
         # An ioctl on any socket is the cheapest way to raise an interface:
         # pyroute2 costs tens of milliseconds to import in a freshly forked child.
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
             ifreq = struct.pack("16sH14x", ifname.encode(), 0)
             flags = struct.unpack("16sH14x", fcntl.ioctl(sock, _SIOCGIFFLAGS, ifreq))[1]
             fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack("16sH14x", ifname.encode(),
                                                          flags | _IFF_UP))
+        finally:
+            sock.close()
 
     def chdir(self, path: str | int) -> None:
         os.chdir(path)

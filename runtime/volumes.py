@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import time
 from contextlib import AbstractContextManager
@@ -96,7 +95,7 @@ class VolumeStore:
                anonymous: bool = False) -> Volume:
         """Docker's `volume create`: an existing name is returned as it is."""
         if name is None:
-            name, anonymous = secrets.token_hex(32), True
+            name, anonymous = os.urandom(32).hex()  # = secrets.token_hex, see ContainerStore, True
         elif not VOLUME_NAME.match(name):
             raise InvalidArgument(f'"{name}" includes invalid characters for a local volume '
                                   'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed', 1)

@@ -279,7 +279,10 @@ class Session:
         monitor tears down after it; the next run (and the leftovers check) must not overlap
         that teardown, which is not part of the time to the exit."""
         deadline = time.monotonic() + timeout_s
-        while self.rt.containers.held() and time.monotonic() < deadline:
+        # and until its renamed record (.removed-<id>, not listed by held()) is deleted: a
+        # leftovers check right after a teardown saw one still being rmtree'd
+        while ((self.rt.containers.held() or self.rt.containers.removed_leftovers())
+               and time.monotonic() < deadline):
             time.sleep(0.005)
 
     def runner(self, method: str) -> Callable[[], None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,8 @@ class _HashWriter:
     """A file-like sink that only hashes: tarfile streams the layer into it."""
 
     def __init__(self) -> None:
+        import hashlib  # only builds and imports hash layers: OpenSSL's ~2 ms, not in `run`
+
         self.sha = hashlib.sha256()
         self.size = 0
 
