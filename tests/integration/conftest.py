@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,13 @@ import pytest
 
 ISOBENCH = str(Path(sys.executable).with_name("isobench"))
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# A shell without job control starts background commands with SIGINT ignored (`make test &`
+# from a script), and an ignored signal stays ignored across exec: every isobench the
+# Ctrl-C tests start would then ignore their SIGINT and those tests would fail for the
+# launcher's reason. A handled signal is reset to the default at exec, so handle it here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def require_root() -> None:
