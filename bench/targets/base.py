@@ -9,7 +9,10 @@ of the image that no volume covers): a container's overlay upper, runc's bundle 
 from __future__ import annotations
 
 import secrets
+import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,20 @@ VM_TARGETS = ("microvm", "vm")
 
 def is_vm(target: str) -> bool:
     return target in VM_TARGETS
+
+
+@contextmanager
+def reaped_on_error(proc: subprocess.Popen[Any]) -> Iterator[None]:
+    """Kill and reap a target's process when anything (Ctrl-C above all) interrupts the wait
+    for it, before the instance's teardown: a process still starting (a native shell joining
+    its cgroup one hierarchy at a time, `runc run` still creating) would race that teardown
+    and outlive it. CI's Ctrl-C test once left three of eight v1 dirs so."""
+    try:
+        yield
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 @dataclass

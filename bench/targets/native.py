@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import leases
 from bench.collectors import Sampler, cgroup_reader, sample_reader
-from bench.targets.base import TIMEOUT_EXIT, Job, Outcome, Target
+from bench.targets.base import TIMEOUT_EXIT, Job, Outcome, Target, reaped_on_error
 from runtime.cgroups import open_cgroup
 from runtime.image import config as image_config
 from runtime.image.store import DEFAULT_PATH
@@ -81,13 +81,14 @@ class NativeTarget(Target):
                     proc = subprocess.Popen(argv, env=env,
                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                             text=True)
-                    try:
-                        out, err = proc.communicate(timeout=job.timeout)
-                        code = proc.returncode
-                    except subprocess.TimeoutExpired:
-                        cg.kill()
-                        out, err = proc.communicate()
-                        code = TIMEOUT_EXIT
+                    with reaped_on_error(proc):
+                        try:
+                            out, err = proc.communicate(timeout=job.timeout)
+                            code = proc.returncode
+                        except subprocess.TimeoutExpired:
+                            cg.kill()
+                            out, err = proc.communicate()
+                            code = TIMEOUT_EXIT
                     wall = time.perf_counter() - t0
                     accounting = sampler.finish()
                 return Outcome(code if code >= 0 else 128 - code, out, err, wall,

@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 
 from bench import leases
 from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
-from bench.targets.base import LAYER_SCRATCH, SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
+from bench.targets.base import (
+    LAYER_SCRATCH,
+    SCRATCH,
+    TIMEOUT_EXIT,
+    Job,
+    Outcome,
+    Target,
+    reaped_on_error,
+)
 from bench.timers import communicate_timed
 from runtime import cgroups
 from runtime.cgroups.base import remove_tree
@@ -141,7 +149,9 @@ class RuncTarget(Target):
                 proc = subprocess.Popen(inst.argv(), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 probe = MemoryProbe(lambda: proc.pid).start() if job.process_memory else None
-                out, err, first, timed_out = communicate_timed(proc, job.timeout, inst.kill)
+                with reaped_on_error(proc):
+                    out, err, first, timed_out = communicate_timed(proc, job.timeout,
+                                                                   inst.kill)
                 code = TIMEOUT_EXIT if timed_out else proc.returncode
                 wall = time.perf_counter() - t0
                 accounting = sampler.finish()
