@@ -31,6 +31,9 @@ class Accounting:
     host: dict[str, float] | None = None  # the host's CPU over the same window (contention)
     samples_dropped: int = 0  # reads that failed while the cgroup existed
     sample_error: str | None = None  # the first such failure, as the OS said it
+    # the instance's own window, where its target knows it (bench.contention reads it):
+    # command_s (exec to exit), launcher_cpu_s (a monitor's CPU outside the cgroup)
+    instance: dict[str, float] = field(default_factory=dict)
 
     def peak(self) -> tuple[int | None, str | None]:
         """The peak memory and where it came from: the kernel's counter (memory.peak,
@@ -50,6 +53,7 @@ class Accounting:
             end = {**end, "memory_peak": peak}
         return {"start": self.start, "end": end,
                 "delta": window_delta(self.start, self.end), "host": self.host,
+                "instance": self.instance,
                 "memory_peak_source": source,
                 "samples_dropped": self.samples_dropped, "sample_error": self.sample_error,
                 "sample_fields": ["t_s", *SAMPLED], "samples": self.samples,

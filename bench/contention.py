@@ -14,8 +14,14 @@ here: cpu.all received 0.6-1.6 of its 2 CPU-seconds per second, and runc read as
   2 s disk.seqwrite kept flush workers at 0.10-0.15 of a core here, and flagged itself),
   reported apart as `kernel_cores`, and minus the harness's own (this process and its
   threads: the sampler, the runtime's setup done in-process), which is the measurement's
-  cost, reported apart as `harness_cores`. A separate process that
-  starts the instance (the container's monitor, `runc` itself) counts as another process.
+  cost, reported apart as `harness_cores`; and minus the CPU of the container's own
+  monitor (its setup, relay and teardown, outside the cgroup, recorded by the monitor
+  itself), the instance's cost, reported apart as `launcher_cores`. `runc` itself, which
+  records nothing, counts as another process.
+
+Where the target knows the command's own lifetime (a container: exec to exit), the CPU asked
+for is over that span, not the whole window: a 1 s tiny run's window also holds the
+container's start and its monitor's teardown (~0.15 s), and read as 85-89 % received.
 
 A run is `contended` when it received < 90 % of what it asked for, or something else (other
 processes, or the hypervisor's steal) took > 10 % of a core on average. The harness re-runs
@@ -100,6 +106,8 @@ class Assessment:
     received_cpu_s: float | None    # None: its cgroup's CPU time was not read
     others_cores: float | None      # other processes' CPU over the window, in cores
     harness_cores: float            # the harness's own (sampler, in-process setup), in cores
+    launcher_cores: float           # the instance's monitor, outside its cgroup, in cores
+    command_s: float | None         # the command's own lifetime, where the target knows it
     kernel_cores: float             # the kernel's threads (writeback...), in cores
     steal_cores: float | None
     load1: float | None             # the higher of the start and end 1-minute load
@@ -116,6 +124,7 @@ class Assessment:
                                       if self.asked_cpu_s and self.received_cpu_s is not None
                                       else None),
                 "others_cores": self.others_cores, "harness_cores": self.harness_cores,
+                "launcher_cores": self.launcher_cores, "command_s": self.command_s,
                 "kernel_cores": self.kernel_cores,
                 "steal_cores": self.steal_cores,
                 "load1": self.load1, "reasons": list(self.reasons)}
@@ -145,10 +154,14 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     if used is None and accounting.get("start") is None:  # a fresh cgroup began at 0
         used = (accounting.get("end") or {}).get("cpu_total_ns")
     received = float(used) / 1e9 if isinstance(used, int | float) else None
-    asked = asked_cpu(threads, wall, cpu_limit)
+    instance = accounting.get("instance") or {}
+    command = instance.get("command_s")
+    command = min(wall, float(command)) if isinstance(command, int | float) else None
+    asked = asked_cpu(threads, wall if command is None else command, cpu_limit)
     harness = max(0.0, float(host.get("harness_s", 0.0)))
     kernel = max(0.0, float(host.get("kernel_s", 0.0)))
-    others = (max(0.0, float(host["busy_s"]) - received - harness - kernel) / wall
+    launcher = max(0.0, float(instance.get("launcher_cpu_s", 0.0)))
+    others = (max(0.0, float(host["busy_s"]) - received - harness - kernel - launcher) / wall
               if received is not None else None)
     steal = float(host["steal_s"]) / wall
     reasons = []
@@ -161,5 +174,5 @@ def assess(accounting: Mapping[str, Any], threads: int | None,
     if judged and steal > OTHERS_MAX_CORES:
         reasons.append(f"the hypervisor stole {steal:.2f} of a core")
     load = max(float(host["load1_start"]), float(host["load1_end"]))
-    return Assessment(wall, asked, received, others, harness / wall, kernel / wall, steal,
-                      load, tuple(reasons))
+    return Assessment(wall, asked, received, others, harness / wall, launcher / wall, command,
+                      kernel / wall, steal, load, tuple(reasons))

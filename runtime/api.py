@@ -362,7 +362,12 @@ class Runtime:
         c.state.oom_killed = bool(stats.oom_kills)
         cg.destroy()
         self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
-        c.state.status, c.state.exit_code, c.state.finished_at = "exited", code, now()
+        # Docker's FinishedAt is the exit, not the end of our teardown (~0.1 s later: the
+        # teardown's own interpreter start): the moment the exit code was written
+        exited = relay.exited_at(str(self.containers.path(c.id)))
+        c.state.status, c.state.exit_code = "exited", code
+        c.state.finished_at = exited if exited is not None else now()
+        c.state.monitor_cpu_s = relay.own_cpu_s()
         if c.config.auto_remove:
             self.containers.remove(c)
         else:

@@ -82,6 +82,8 @@ class ContainerState:
     started_at: float | None = None
     finished_at: float | None = None
     stats: dict[str, Any] | None = None  # the cgroup's counters when the container exited
+    monitor_cpu_s: float | None = None  # the monitor's own CPU, fork to teardown (outside
+    #                                     the cgroup): a container's cost that stats leave out
     namespaces: dict[str, int] = field(default_factory=dict)
     ip: str = ""
     ports: list[dict[str, Any]] = field(default_factory=list)  # as bound on the host

@@ -153,6 +153,21 @@ def report_exit(log_path: str, code: int, exit_w: int) -> None:
     os.close(fd)
 
 
+def exited_at(record_dir: str) -> float | None:
+    """When the exit was reported (report_exit wrote the code then): None where it was not."""
+    try:
+        return os.stat(os.path.join(record_dir, EXIT_CODE_FILE)).st_mtime
+    except OSError:
+        return None
+
+
+def own_cpu_s() -> float:
+    """This process's CPU time since its fork, through its execs (the monitor's relay and
+    teardown are one process): what the container cost outside its cgroup."""
+    t = os.times()
+    return t.user + t.system
+
+
 # The package's parent, put first on the teardown's sys.path: the very code that started
 # the container tears it down, whatever the working directory or the installed copy.
 _HOME = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

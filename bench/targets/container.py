@@ -10,6 +10,7 @@ import time
 from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
 from bench.targets.base import LAYER_SCRATCH, SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
+from runtime.containers import ContainerState
 from runtime.limits import Limits
 from runtime.spec import ContainerSpec
 
@@ -42,6 +43,7 @@ class ContainerTarget(Target):
                 wall = time.perf_counter() - t0
                 record = self.rt.get(c.id)
                 accounting = sampler.finish(record.state.stats)
+                accounting.instance = instance_window(record.state)
             streams: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
             for stream, data in self.rt.logs(c.id):
                 streams[stream].append(data)
@@ -57,3 +59,15 @@ class ContainerTarget(Target):
             finally:
                 if volume:
                     self.rt.volumes.remove(volume, users=[])
+
+
+def instance_window(state: ContainerState) -> dict[str, float]:
+    """What the contention guard needs beyond the sampler's window, which holds the start
+    and the teardown too: the command's own lifetime (exec to exit), and the CPU the
+    container's monitor used outside the cgroup (its setup, relay and teardown)."""
+    window: dict[str, float] = {}
+    if state.started_at is not None and state.finished_at is not None:
+        window["command_s"] = max(0.0, state.finished_at - state.started_at)
+    if state.monitor_cpu_s is not None:
+        window["launcher_cpu_s"] = state.monitor_cpu_s
+    return window

@@ -66,6 +66,12 @@ def test_tiny_profile_end_to_end_then_compare(cli: Cli, tmp_path: Path) -> None:
     for r in doc["runs"]:
         if r["workload"] == "cpu":
             assert r["accounting"]["delta"]["cpu_total_ns"] > 1e8, (r["target"], r["accounting"])
+        if r["workload"] == "cpu" and r["target"] == "container":
+            # the guard asks for CPU over the command's own span (exec to exit), inside a
+            # window that also holds the start and teardown, and counts the monitor apart
+            seen = r["contention"]
+            assert 0.9 < seen["command_s"] < seen["wall_s"], seen
+            assert seen["launcher_cores"] > 0, seen
     limits = {r["target"]: r["metrics"] for r in doc["runs"] if r["variant"] == "limits.cpu_half"}
     for target, metrics in limits.items():
         assert 0.35 < metrics["cpu_share"] < 0.65, (target, metrics)

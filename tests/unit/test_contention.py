@@ -150,3 +150,33 @@ def test_a_vms_others_are_recorded_not_judged() -> None:
     reading = assess(accounting(20.0, 20.0, wall_s=28.0, steal_s=5.6, start=False),
                      threads=None, judge_others=False)
     assert reading is not None and reading.reasons == ("the hypervisor stole 0.20 of a core",)
+
+
+def test_the_cpu_asked_for_spans_the_command_where_the_target_knows_it() -> None:
+    # the captured case: a tiny cpu.single container run, a 1.16 s window around a 1.03 s
+    # command (the rest: the container's start and its monitor's teardown)
+    acc = accounting(1.02, 1.05, wall_s=1.16)
+    assert assess(acc, threads=1).contended  # type: ignore[union-attr]
+    acc["instance"] = {"command_s": 1.03}
+    reading = assess(acc, threads=1)
+    assert reading is not None and not reading.contended
+    assert reading.asked_cpu_s == pytest.approx(1.03) and reading.command_s == 1.03
+    # a command that took less than asked of its own span is still caught
+    acc = accounting(0.8, 0.83, wall_s=1.16)
+    acc["instance"] = {"command_s": 1.03}
+    assert assess(acc, threads=1).contended  # type: ignore[union-attr]
+    # a lifetime past the window (clock granularity) asks no more than the window
+    acc["instance"] = {"command_s": 2.0}
+    assert assess(acc, threads=1).asked_cpu_s == pytest.approx(1.16)  # type: ignore[union-attr]
+
+
+def test_the_containers_monitor_is_the_instances_cost_not_another_process() -> None:
+    # 0.14 CPU-s besides the run over 1.16 s, of which 0.12 were the monitor's own
+    acc = accounting(1.02, 1.16, wall_s=1.16)
+    assert assess(acc, threads=1).contended  # type: ignore[union-attr]
+    acc["instance"] = {"command_s": 1.03, "launcher_cpu_s": 0.12}
+    reading = assess(acc, threads=1)
+    assert reading is not None and not reading.contended
+    assert reading.launcher_cores == pytest.approx(0.12 / 1.16)
+    assert reading.others_cores == pytest.approx(0.02 / 1.16)
+    assert reading.as_dict()["launcher_cores"] == pytest.approx(0.12 / 1.16)
