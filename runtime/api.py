@@ -16,7 +16,7 @@ from runtime import (
     inspection,
     launcher,
     logfile,
-    ports,
+    monitor_hooks,
     private,
     relay,
     removal,
@@ -33,7 +33,6 @@ from runtime.containers import (
     ContainerStore,
     is_alive,
     now,
-    process_start_time,
 )
 from runtime.errors import Conflict, InvalidArgument, IsobenchError, NotFound
 from runtime.fsutil import CorruptState, state_root
@@ -50,7 +49,6 @@ from runtime.options import (
     parse_extra_host,
     parse_signal,
     parse_tmpfs,
-    restart_delay,
 )
 from runtime.ports import parse_publish
 from runtime.removal import REMOVING, WAIT_CONDITIONS
@@ -387,81 +385,23 @@ class Runtime:
                                 {self._held[c.id]})
 
     def _hooks(self, c: Container, cg: Cgroup, plugged: Plugged) -> launcher.MonitorHooks:
-        """Run in the monitor process: they record state and tear down."""
-        store = self.containers
+        """Run in the monitor process: they record state and tear down (runtime/monitor_hooks)."""
+        return monitor_hooks.build(self.sc, c, cg, plugged, self.containers, self.attachments,
+                                   finish=lambda code: self.finish(c, code),
+                                   stop_marker=self._stop_marker(c),
+                                   probe_spec=self._probe_spec(c))
 
-        served = [False]
-
-        def on_started(pid: int, namespaces: dict[str, int]) -> None:
-            if not served[0]:  # once: a restarted command keeps the network and the proxies
-                ports.serve(plugged.listeners, c.state.ip)
-                served[0] = True
-            c.state.status, c.state.pid, c.state.start_pending = "running", pid, False
-            c.state.pid_start = process_start_time(pid)
-            c.state.monitor_pid = os.getpid()
-            c.state.monitor_start = process_start_time(os.getpid())
-            c.state.started_at, c.state.namespaces = now(), namespaces
-            store.save(c)
-
-        def on_exited(code: int, _failed: bool) -> None:
-            self.finish(c, code)
-
-        def on_failed_start(_code: int, _message: str) -> None:
-            cg.destroy()
-            self.attachments.unplug(c, remove_anonymous=True)
-            store.remove(c)
-
-        policy = RestartPolicy.from_dict(c.config.restart_policy)
-        marker = self._stop_marker(c)
-        backoff = [0.0]
-
-        def stop_requested() -> bool:
-            return marker.exists()
-
-        def next_delay(code: int, ran_for: float) -> float | None:
-            if not policy.wants_restart(code, c.state.restart_count, stop_requested()):
-                return None
-            backoff[0] = restart_delay(backoff[0], ran_for)
-            return backoff[0]
-
-        def on_restarting(code: int) -> None:
-            """Docker's `Restarting (1)`: the same container, cgroup, network and upper
-            layer; RestartCount counts the runs after the first."""
-            c.state.status, c.state.exit_code, c.state.finished_at = "restarting", code, now()
-            c.state.restart_count += 1
-            c.state.pid, c.state.pid_start = 0, 0
-            store.save(c)
-
+    def _probe_spec(self, c: Container) -> ProcessSpec | None:
+        """The health check's process, as hardened as the container's; None without one."""
         check = health.Healthcheck.from_dict(c.config.healthcheck)
-        sc, hostname = self.sc, c.config.hostname
-        probe_spec = None
-        if check is not None:
-            probe_spec = ProcessSpec(argv=check.argv(), env=c.config.env,
-                                     workdir=c.config.workdir, user=c.config.user,
-                                     rlimits=self._rlimits(c))
-            hardened = self._hardening(c)
-            probe_spec.capabilities = hardened.mask
-            probe_spec.seccomp = hardened.program(self.root / "seccomp")
-
-        def prober(pid: int) -> launcher.Prober | None:
-            if check is None or probe_spec is None:
-                return None
-            state = health.HealthState()
-
-            def record(st: health.HealthState) -> None:
-                c.state.health = st.to_dict()
-                store.save(c)
-
-            record(state)  # `starting`, from the first moment
-            return launcher.Prober(
-                check, state, c.state.started_at or now(),
-                lambda out: launcher.spawn_in(sc, pid, probe_spec, hostname, cg.procs_paths(),
-                                              False, out),
-                record)
-
-        return launcher.MonitorHooks(on_started, on_exited, on_failed_start,
-                                     restart_delay=next_delay, on_restarting=on_restarting,
-                                     stop_requested=stop_requested, prober=prober)
+        if check is None:
+            return None
+        spec = ProcessSpec(argv=check.argv(), env=c.config.env, workdir=c.config.workdir,
+                           user=c.config.user, rlimits=self._rlimits(c))
+        hardened = self._hardening(c)
+        spec.capabilities = hardened.mask
+        spec.seccomp = hardened.program(self.root / "seccomp")
+        return spec
 
     def _network_of(self, ref: str) -> str:
         """The network namespace of a running container, for --network container:ID."""
