@@ -61,7 +61,10 @@ def wait_until(get: Callable[[str], Container], c: Container, condition: str,
     deadline = None if timeout is None else time.monotonic() + timeout
     code = c.state.exit_code
     while True:
-        if condition == "not-running" and (
+        # "removing" before its code is written (PID 1 exited, its relay not yet done
+        # reaping it) is not the end yet: the code follows in a moment, or the record goes
+        reported = c.state.status != REMOVING or code is not None
+        if condition == "not-running" and reported and (
                 c.state.status == REMOVING or c.state.status not in ACTIVE
                 or not is_alive(c.state.monitor_pid, c.state.monitor_start)):
             return code
