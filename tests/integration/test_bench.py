@@ -186,12 +186,14 @@ def test_compare_two_real_sessions_then_a_capped_container(cli: Cli, tmp_path: P
     compare_session(cli, tmp_path / "again", 12)
     capped = compare_session(cli, tmp_path / "capped", 13, "--cpus", "0.25")
     # the capped runs asked for what the cap allows: the guard did not call them contended
-    # for it (a busy neighbour may still flag one, which the guard re-runs)
+    # for it (a busy neighbour may still flag one, which the guard re-runs); a container
+    # asks over its command's own span (exec to exit), native over its whole window
     for run in capped["runs"]:
         reading = run["contention"]
-        cores = 0.25 if run["target"] == "container" else \
-            (1 if run["variant"] == "cpu.single" else os.cpu_count())
-        assert reading["asked_cpu_s"] == pytest.approx(cores * reading["wall_s"]), run
+        container = run["target"] == "container"
+        cores = 0.25 if container else (1 if run["variant"] == "cpu.single" else os.cpu_count())
+        span = reading["command_s"] if container else reading["wall_s"]
+        assert reading["asked_cpu_s"] == pytest.approx(cores * span), run
     # --keep-contended here too: compare leaves contended runs out unless told (whatever the
     # sessions kept), and a busy CI neighbour once left the base with n=2 of 5: insufficient
     proc = cli("compare", "--keep-contended", "--format", "json", str(tmp_path / "base"),
