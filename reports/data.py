@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -49,15 +49,28 @@ def workload_order(name: str) -> tuple[int, str]:
             name)
 
 
-def sampler_fractions(doc: Mapping[str, Any]) -> dict[str, tuple[float, int]]:
-    """Per target: the median sampler CPU fraction over its sampled runs, and their n."""
+def _median_per_target(doc: Mapping[str, Any], pick: Callable[[Mapping[str, Any]], Any]
+                       ) -> dict[str, tuple[float, int]]:
+    """Per target: the median of `pick(accounting)` over the runs that have it, and their n."""
     found: dict[str, list[float]] = {}
     for run in runs(doc, ok=None):
-        fraction = (run.get("accounting") or {}).get("sampler_cpu_fraction")
-        if isinstance(fraction, int | float) and not isinstance(fraction, bool):
-            found.setdefault(run["target"], []).append(float(fraction))
+        value = pick(run.get("accounting") or {})
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found.setdefault(run["target"], []).append(float(value))
     return {t: (statistics.median(found[t]), len(found[t]))
             for t in sorted(found, key=target_order)}
+
+
+def sampler_fractions(doc: Mapping[str, Any]) -> dict[str, tuple[float, int]]:
+    """Per target: the median sampler CPU fraction over its sampled runs, and their n."""
+    return _median_per_target(doc, lambda acc: acc.get("sampler_cpu_fraction"))
+
+
+def launcher_cpu(doc: Mapping[str, Any]) -> dict[str, tuple[float, int]]:
+    """Per target: the median CPU-seconds its instance's monitor used outside the cgroup
+    (a container's: setup, relay, teardown), and the runs' n; targets that record none
+    (runc records nothing of its own, a VM's QEMU is in its cgroup) are absent."""
+    return _median_per_target(doc, lambda acc: (acc.get("instance") or {}).get("launcher_cpu_s"))
 
 
 def setups(doc: Mapping[str, Any], workload: str, variant: str) -> dict[str, dict[str, Any]]:

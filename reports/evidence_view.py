@@ -15,7 +15,8 @@ from reports.i18n import Translator
 
 def harness_rows(doc: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]:
     """What measuring cost: the harness's own CPU over the session, and each target's
-    sampler (the median over its runs of the sampler thread's CPU over its window)."""
+    sampler (the median over its runs of the sampler thread's CPU over its window); and what
+    a container costs outside its cgroup: its monitor's CPU per run (median)."""
     rows = []
     harness = doc.get("session", {}).get("harness") or {}
     if harness.get("cpu_fraction") is not None:
@@ -26,6 +27,11 @@ def harness_rows(doc: Mapping[str, Any], t: Translator) -> list[tuple[str, str]]
     if per_target:
         rows.append((t("env_sampler"), ", ".join(
             f"{target} {fraction:.1%} (n={n})" for target, (fraction, n) in per_target.items())))
+    monitors = data.launcher_cpu(doc)
+    if monitors:
+        rows.append((t("env_launcher"), ", ".join(
+            t("env_launcher_value", target=target, cpu=cpu, n=n)
+            for target, (cpu, n) in monitors.items())))
     return rows
 
 

@@ -474,6 +474,8 @@ EN: dict[str, str] = {
     "env_harness_value": "{cpu:.1f} s over {wall:.0f} s ({fraction:.1%} of one CPU): the "
                          "harness process itself, samplers included",
     "env_sampler": "sampler CPU per run",
+    "env_launcher": "monitor CPU per run, outside the cgroup",
+    "env_launcher_value": "{target} {cpu:.3f} s (n={n})",
     "setup_tools": "tools:",
     "setup_disk": "disk:",
     "setup_network": "network:",
@@ -952,6 +954,8 @@ RU: dict[str, str] = {
     "env_harness_value": "{cpu:.1f} с за {wall:.0f} с ({fraction:.1%} одного CPU): процесс "
                          "стенда, включая сборщики",
     "env_sampler": "CPU сборщика на запуск",
+    "env_launcher": "CPU монитора на запуск, вне cgroup",
+    "env_launcher_value": "{target} {cpu:.3f} с (n={n})",
     "setup_tools": "программы:",
     "setup_disk": "диск:",
     "setup_network": "сеть:",
