@@ -54,7 +54,9 @@ test: setup
 	$(VENV)/bin/lint-imports --no-logo
 	ISOBENCH_REQUIRE_VM=$${ISOBENCH_REQUIRE_VM:-$(REQUIRE_VM)} $(VENV)/bin/pytest -q tests
 	$(LANE) cgroup2
-	$(LANE) kvm
+# Not the KVM lane (make test-kvm): its nested guest livelocks now and then (both vCPUs of
+# the TCG guest spinning in its kernel with interrupts off, the lane silent until its
+# bound), most likely QEMU's emulated SVM under TCG, and it would fail CI at random; README.
 
 # The test lanes (tests/lanes/lane.sh): a Debian guest built by isobench's own builder and
 # booted by its own VM driver (TCG), the lane's root tests run inside it. cgroup2: a pure
