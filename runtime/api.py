@@ -358,13 +358,23 @@ class Runtime:
         stats = cg.stats()
         c.state.stats = stats.to_dict()
         c.state.oom_killed = bool(stats.oom_kills)
-        cg.destroy()
-        self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
         # Docker's FinishedAt is the exit, not the end of our teardown (~0.1 s later: the
         # teardown's own interpreter start): the moment the exit code was written
         exited = relay.exited_at(str(self.containers.path(c.id)))
         c.state.status, c.state.exit_code = "exited", code
         c.state.finished_at = exited if exited is not None else now()
+        try:
+            cg.destroy()
+            self.attachments.unplug(c, remove_anonymous=c.config.auto_remove)
+        except Exception as e:
+            # The exit stays known (wait, inspect) and what is left stays findable: the
+            # record keeps the failure in State.Error, as Docker's does, and `rm -f` retries
+            # the clean-up. Without this save a monitor that failed here left a "dead" record
+            # with no exit code, and `wait` returned none long before its timeout.
+            c.state.error = f"teardown: {e}"
+            c.state.monitor_cpu_s = relay.own_cpu_s()
+            self.containers.save(c)
+            raise
         c.state.monitor_cpu_s = relay.own_cpu_s()
         if c.config.auto_remove:
             self.containers.remove(c)

@@ -10,7 +10,7 @@ import time
 from bench.collectors import MemoryProbe, Sampler, cgroup_reader, sample_reader
 from bench.targets.base import LAYER_SCRATCH, SCRATCH, TIMEOUT_EXIT, Job, Outcome, Target
 from runtime.cgroups import open_cgroup
-from runtime.containers import ContainerState
+from runtime.containers import ContainerState, is_alive
 from runtime.limits import Limits
 from runtime.spec import ContainerSpec
 
@@ -38,6 +38,13 @@ class ContainerTarget(Target):
                     if job.process_memory else None
                 code = self.rt.wait(c.id, timeout=job.timeout)
                 if code is None:
+                    left = self.rt.get(c.id).state
+                    if left.status != "running" or not is_alive(left.monitor_pid,
+                                                                left.monitor_start):
+                        # not a timeout: the monitor is gone and nobody recorded the exit
+                        raise RuntimeError(
+                            f"the container's monitor ended without recording an exit "
+                            f"(status {left.status}{': ' + left.error if left.error else ''})")
                     self.rt.kill(c.id)
                     code = TIMEOUT_EXIT
                 wall = time.perf_counter() - t0

@@ -135,3 +135,41 @@ def test_an_interrupted_native_run_leaves_no_process_or_cgroup(cli: Cli) -> None
     assert proc.stdout.strip() == "reaped", proc.stderr[-2000:]
     assert cli.census() == before
     assert list((cli.root / "bench-leases").iterdir()) == []
+
+
+# The container's monitor SIGKILLed mid-run (an OOM killer's or a user's pick): the run fails
+# saying so at once, not as a timeout after job.timeout, and the run's rm -f clears the rest.
+MONITOR_KILLED = textwrap.dedent("""
+    import os, signal, threading, time
+    from runtime.api import Runtime
+    from bench.targets import ContainerTarget, Job
+
+    rt = Runtime()
+    def kill_monitor():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for c in rt.list():
+                if c.state.status == "running" and c.state.monitor_pid:
+                    os.kill(c.state.monitor_pid, signal.SIGKILL)
+                    return
+            time.sleep(0.05)
+    threading.Thread(target=kill_monitor, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        ContainerTarget(rt).run(Job("busybox", ["sleep", "60"], sample_hz=0, timeout=40))
+        print("no error")
+    except RuntimeError as e:
+        print(f"{time.monotonic() - t0:.1f}", e)
+""")
+
+
+def test_a_container_run_whose_monitor_dies_fails_saying_so(cli: Cli) -> None:
+    cli("run", "--rm", "busybox", "true", check=True)  # the image
+    before = cli.census()
+    proc = subprocess.run([sys.executable, "-c", MONITOR_KILLED], env=cli.env,
+                          capture_output=True, text=True, timeout=120)
+    took, _, message = proc.stdout.strip().partition(" ")
+    assert message.startswith("the container's monitor ended without recording an exit"), \
+        proc.stdout + proc.stderr[-2000:]
+    assert float(took) < 20  # the sleep is 60 s and the timeout 40 s: neither was waited out
+    assert cli.census() == before

@@ -278,6 +278,36 @@ def test_a_running_containers_monitor_is_the_small_relay(cli: Cli) -> None:
     assert cli("logs", "small", check=True).stdout == "started\n"
 
 
+def test_a_failed_teardown_keeps_the_exit_and_rm_f_finishes_it(cli: Cli) -> None:
+    """The monitor's teardown fails for real: a mount on a child of the container's cgroup
+    makes the kernel refuse its rmdir (EBUSY). As Docker does, the exit is still recorded
+    (wait gives it, State.Error says what failed) and `rm -f` clears what is left. Before,
+    the record was left "running" with no code: `wait` answered none at once."""
+    import subprocess
+
+    cli("run", "--rm", "busybox", "true", check=True)  # the image, made once
+    before = cli.census()
+    cid = cli("run", "-d", "--name", "stuck", "--network", "none", "busybox", "sh", "-c",
+              "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 3", check=True).stdout.strip()
+    _wait_running(cli, "stuck")
+    mine = sorted(p for p in [*CGROUP_ROOT.glob(f"*/{cli.cgroup_parent}/{cid}"),
+                              CGROUP_ROOT / cli.cgroup_parent / cid] if p.is_dir())
+    pin = mine[0] / "pinned"
+    pin.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "pin", str(pin)], check=True)
+    try:
+        cli("exec", "stuck", "touch", "/tmp/go", check=True)
+        assert cli("wait", "stuck", check=True).stdout == "3\n"
+        state = inspect(cli, "stuck")["State"]
+        assert (state["Status"], state["ExitCode"]) == ("exited", 3)
+        assert state["Error"].startswith("teardown: cannot remove cgroup"), state["Error"]
+        assert pin.is_dir()  # what the failed teardown left, for rm -f
+    finally:
+        subprocess.run(["umount", str(pin)], check=True)
+    assert cli("rm", "-f", "stuck").returncode == 0
+    assert cli.census() - before == Leftovers(0, 0, 0, 0)
+
+
 def test_run_rm_returns_at_the_exit_and_the_removal_follows(cli: Cli) -> None:
     """`run --rm` is back once the exit is known; the monitor tears down after it, the
     container "removing" meanwhile: `rm` says the removal is in progress, the name stays
