@@ -71,6 +71,9 @@ class Started:
     error_code: int = 0
     error: str = ""
     exit_fd: int = -1  # exit_first: the monitor writes the exit code there before its teardown
+    # attached: the caller's signal mask before start blocked FORWARDED; wait_attached
+    # restores it once its handlers forward to PID 1
+    signal_mask: set[int] | None = None
 
 
 @dataclass
@@ -311,6 +314,12 @@ def _monitor(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: s
     os._exit(code)
 
 
+# What an attached caller forwards to its container's PID 1 (wait_attached). They stay
+# blocked from the fork of the monitor until the forwarding handlers are in place: one that
+# arrives once the command runs (its first output read) is forwarded, not fatal to the caller.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _forked() -> None:
     """First thing in a child forked from the caller: the caller's objects are never
     collected here. Its garbage may hold handles of libraries whose threads and sockets the
@@ -330,10 +339,28 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
     command's stdout and stderr are copied to instead of ours. `handoff`: the monitor then
     becomes the small one (see Handoff). `exit_first`, attached: the monitor reports the exit
     code on a pipe before its teardown, and wait_attached returns on it."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED) if attach else None
+    try:
+        started = _start(sc, spec, hooks, log_path, attach, interactive, keep_fds, tty,
+                         output, handoff, exit_first, mask)
+        started.signal_mask = mask
+        return started
+    except BaseException:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+
+
+def _start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
+           attach: bool, interactive: bool, keep_fds: set[int] | None, tty: bool,
+           output: int | None, handoff: Handoff | None, exit_first: bool,
+           mask: set[int] | None) -> Started:
     info_r, info_w = os.pipe()
     exit_r, exit_w = os.pipe() if exit_first and attach else (-1, -1)
     pid = os.fork()
     if pid == 0:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _forked()
         os.close(info_r)
         _close(exit_r)
@@ -358,15 +385,18 @@ def start(sc: Syscalls, spec: init.InitSpec, hooks: MonitorHooks, log_path: str,
 
 
 def wait_attached(started: Started) -> int:
-    """Wait for an attached container, forwarding SIGINT/SIGTERM/SIGHUP to its PID 1."""
+    """Wait for an attached container, forwarding SIGINT/SIGTERM/SIGHUP to its PID 1 (what
+    arrived since start blocked them first; a start that failed has no PID 1: they then
+    reach the caller's own handlers, after the monitor is reaped)."""
     def forward(signum: int, _frame: object) -> None:
         try:
             os.kill(started.pid, signum)
         except ProcessLookupError:
             pass
 
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, forward) for s in forwarded}
+    previous = {s: signal.signal(s, forward) for s in FORWARDED} if started.pid > 0 else {}
+    if previous and started.signal_mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, started.signal_mask)
     try:
         if started.exit_fd >= 0:
             reported = read_all(started.exit_fd)
@@ -376,6 +406,8 @@ def wait_attached(started: Started) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if started.signal_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, started.signal_mask)
     return exit_code_of(status)
 
 

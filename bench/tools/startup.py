@@ -14,10 +14,14 @@ Methods:
            in-process (--network none: a fresh netns with only lo, as runc's default spec
            gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
-  cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root)
-  cli-bridge  isobench run --rm busybox true  (the default bridge: netns, veth, bridge port;
-           touches host-wide state, so run the tool under the integration lock:
+  cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root),
+           served by the `isobench daemon` this session starts for that root (Docker's
+           model: `docker run` is served by dockerd); the client is the console script
+  cli-bridge  isobench run --rm busybox true, served  (the default bridge: netns, veth,
+           bridge port; touches host-wide state, so run the tool under the integration lock:
            flock /tmp/isobench-integration.lock python -m bench.tools.startup ...)
+  cli-direct, cli-bridge-direct  the same with ISOBENCH_DAEMON=0: the CLI imports and runs
+           everything itself (what it costs without a daemon)
   python   sys.executable -c pass          (the floor of any Python CLI)
   imports  sys.executable -c 'import isobench.cli, isobench.commands.containers' (the floor
            plus what `isobench run` imports: cli minus imports is parsing and the start)
@@ -52,10 +56,15 @@ from bench import tools
 from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
-METHODS = ("api", "runc", "cli", "cli-bridge", "python", "imports", "unshare")
-DEFAULT_METHODS = ("api", "runc", "cli", "python", "unshare")  # no host-wide bridge state
+METHODS = ("api", "runc", "cli", "cli-bridge", "cli-direct", "cli-bridge-direct", "python",
+           "imports", "unshare")
+SERVED_METHODS = {"cli", "cli-bridge"}  # these need the session's daemon
+CLI_METHODS = SERVED_METHODS | {"cli-direct", "cli-bridge-direct"}
+# the default: no host-wide bridge state
+DEFAULT_METHODS = ("api", "runc", "cli", "cli-direct", "python", "unshare")
 # (numerator, denominator, goal): the numerator's median over the denominator's (issue 18).
 RATIOS = (("api", "runc", 0.5), ("cli", "runc", 2.0), ("cli-bridge", "runc", 3.0),
+          ("cli-direct", "runc", None), ("cli-bridge-direct", "runc", None),
           ("cli", "python", None))
 CGROUP_ROOT = "/sys/fs/cgroup"
 RUN_IMPORTS = "import isobench.cli, isobench.commands.containers"  # what `isobench run` loads
@@ -199,6 +208,7 @@ class Session:
         self.py_env = dict(os.environ, PYTHONPYCACHEPREFIX=str(self.tmp / "pycache"))
         self.py_env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.env = dict(self.py_env, ISOBENCH_ROOT=str(self.root))
+        self.direct_env = dict(self.env, ISOBENCH_DAEMON="0")
         self.isobench = str(Path(sys.executable).parent / "isobench")
         self.api_ids: list[str] = []
         self.runc_ids: list[str] = []
@@ -220,10 +230,12 @@ class Session:
             _run_quiet(["cp", "-a", layer, str(self.rootfs)], "copying the busybox layer")
             self._write_runc_config()
             self.runc_state.mkdir()
-        if {"cli", "cli-bridge"} & set(self.methods) and not os.access(self.isobench, os.X_OK):
+        if CLI_METHODS & set(self.methods) and not os.access(self.isobench, os.X_OK):
             raise BenchError(f"{self.isobench} not found (make venv)")
-        if {"cli", "cli-bridge", "python", "imports"} & set(self.methods):  # bytecode, once
+        if (CLI_METHODS | {"python", "imports"}) & set(self.methods):  # bytecode, once
             _run_quiet([sys.executable, "-c", RUN_IMPORTS], "compiling bytecode", env=self.py_env)
+        if SERVED_METHODS & set(self.methods):
+            self._start_daemon()
         if "runc" in self.methods and not os.access(RUNC, os.X_OK):
             raise BenchError(f"{RUNC} not found (apt-get install runc)")
 
@@ -263,6 +275,33 @@ class Session:
 
     def run_cli_bridge(self) -> None:
         _run_quiet([self.isobench, "run", "--rm", "busybox", "true"], "cli-bridge", env=self.env)
+
+    def run_cli_direct(self) -> None:
+        _run_quiet([self.isobench, "run", "--rm", "--network", "none", "busybox", "true"],
+                   "cli-direct", env=self.direct_env)
+
+    def run_cli_bridge_direct(self) -> None:
+        _run_quiet([self.isobench, "run", "--rm", "busybox", "true"], "cli-bridge-direct",
+                   env=self.direct_env)
+
+    def _start_daemon(self) -> None:
+        """`isobench daemon` for this root, until cleanup; its log beside the root."""
+        log = open(self.tmp / "daemon.log", "wb")
+        self.daemon = subprocess.Popen([self.isobench, "daemon"], env=self.env,
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 30
+        while not (self.root / "daemon.sock").exists():
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise BenchError("isobench daemon did not start: "
+                                 + (self.tmp / "daemon.log").read_text().strip())
+            time.sleep(0.01)
+
+    def _stop_daemon(self) -> None:
+        daemon = getattr(self, "daemon", None)
+        if daemon is not None and daemon.poll() is None:
+            daemon.terminate()
+            daemon.wait(timeout=30)
 
     def run_python(self) -> None:
         _run_quiet([sys.executable, "-c", "pass"], "python", env=self.py_env)
@@ -315,6 +354,7 @@ class Session:
 
     def cleanup(self) -> None:
         """Best effort, also after a failure or Ctrl-C: containers, runc state, the temp dir."""
+        self._stop_daemon()
         rt = getattr(self, "rt", None)
         containers = self.root / "containers"
         if rt is not None and containers.is_dir():
@@ -408,7 +448,7 @@ def _monitors(counts: Sequence[int]) -> int:
     from bench.collectors import monitor_memory
     from runtime.spec import ContainerSpec
 
-    session = Session(["cli"])
+    session = Session(["cli-direct"])  # the monitor is the same served or not
     print(f"container monitors, idle `run -d --network none busybox sleep 600`; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'started by':<10} {'containers':>10} {'RSS MiB':>8} {'PSS MiB':>8} {'USS MiB':>8}"
@@ -417,7 +457,7 @@ def _monitors(counts: Sequence[int]) -> int:
     try:
         session.setup()
         spec = ContainerSpec("busybox", ["sleep", "600"], network="none")
-        session.run_cli()  # one run first: a first CLI run of a root does extra work
+        session.run_cli_direct()  # one run first: a first CLI run of a root does extra work
         for how in ("cli", "api"):
             for n in counts:
                 ids = [_detached(session, how, spec) for _ in range(n)]
@@ -446,7 +486,8 @@ def _detached(session: Session, how: str, spec: Any) -> str:
     if how == "api":
         return session.rt.run(spec, detach=True).container.id
     proc = subprocess.run([session.isobench, "run", "-d", "--network", "none", "busybox",
-                           "sleep", "600"], env=session.env, capture_output=True, text=True)
+                           "sleep", "600"], env=session.direct_env, capture_output=True,
+                          text=True)
     if proc.returncode != 0:
         raise BenchError(f"run -d exited {proc.returncode}: {proc.stderr.strip()}")
     return proc.stdout.strip()

@@ -149,6 +149,7 @@ CASES = [
     ("export-format", ["export", "--format", "xml", "/nonexistent-results"], 125,
      "argument --format: invalid choice: 'xml'"),
     ("completion-shell", ["completion", "fish"], 125, "argument shell: invalid choice: 'fish'"),
+    ("daemon-argument", ["daemon", "extra"], 125, "unrecognized arguments: extra"),
     ("rm-running", ["rm", "{running}"], 1, "You cannot remove a running container"),
     ("name-in-use", ["run", "--name", "{running}", "busybox", "true"], 125,
      'The container name "/busy" is already in use'),

@@ -81,7 +81,7 @@ def test_run_imports_no_other_command_module() -> None:
                           cwd=REPO, check=True)
     loaded = proc.stdout.strip().splitlines()[-1].split()  # after run's help text
     assert loaded == ["isobench.cli", "isobench.commands", "isobench.commands.common",
-                      "isobench.commands.containers"]
+                      "isobench.commands.containers", "isobench.verbs"]
 
 
 # What `isobench run` must not import (issue 18: the CLI's start is imports first): the

@@ -1,5 +1,6 @@
 """The stdlib stand-ins that keep `isobench run`'s imports short (s6): each gives what the
-module it replaces gave, and the fork-server prototype's request survives its round trip."""
+module it replaces gave; the thin client's request to `isobench daemon` survives its round
+trip, and the client loads nothing but built-in modules."""
 
 from __future__ import annotations
 
@@ -11,13 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from isobench import client
+from isobench.daemon import parse_request
 from runtime import containers
 from runtime.fsutil import _temp_beside, atomic_write, sha256_hex
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "tools"))
-import forkclient  # noqa: E402 - a script of bench/tools, run with -I -S
-
-from isobench.forkserver import parse_request  # noqa: E402
 
 
 @pytest.mark.parametrize("data", [b"", b"abc", bytes(range(256)) * 70])
@@ -56,90 +54,53 @@ def test_a_container_id_is_64_hex(tmp_path: Path) -> None:
     assert len(cid) == 64 and int(cid, 16) >= 0
 
 
-def test_the_fork_clients_request_parses_back(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_the_clients_request_parses_back(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ISOBENCH_X", "a=b=c")
     monkeypatch.setenv("ODD", "caf\udce9")  # an undecodable byte, as the shell may pass
-    wire = forkclient.request(["run", "--rm", "-e", "K=V", ""])
+    old = os.umask(0o027)
+    try:
+        wire = client.request(["run", "--rm", "-e", "K=V", ""])
+    finally:
+        os.umask(old)
     assert int.from_bytes(wire[:4], "little") == len(wire) - 4
-    argv, env, cwd = parse_request(wire[4:])
+    argv, env, cwd, mask = parse_request(wire[4:])
     assert argv == ["run", "--rm", "-e", "K=V", ""]
     assert env["ISOBENCH_X"] == "a=b=c" and env["ODD"] == "caf\udce9"
-    assert env == dict(os.environ) and cwd == str(tmp_path)
+    assert env == dict(os.environ) and cwd == str(tmp_path) and mask == 0o027
 
 
-REPO = Path(__file__).resolve().parents[2]
+def test_the_client_finds_the_runtimes_default_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.fsutil import DEFAULT_ROOT
+
+    assert client.DEFAULT_ROOT == DEFAULT_ROOT
+    monkeypatch.delenv("ISOBENCH_ROOT", raising=False)
+    assert client.socket_path(os.environ) == f"{DEFAULT_ROOT}/daemon.sock"
 
 
-def _clients(tmp_path: Path) -> list[list[str]]:
-    """The Python client, and the C one where a compiler is (skipped with a reason if not)."""
-    import shutil
+def test_the_client_loads_only_built_in_modules() -> None:
+    """What makes a served `run` cheap: the console script's import of the client adds no
+    module of the standard library written in Python, and none of the runtime's."""
     import subprocess
 
-    clients = [[sys.executable, "-I", "-S", str(REPO / "bench" / "tools" / "forkclient.py")]]
-    if shutil.which("cc"):
-        subprocess.run(["cc", "-O2", "-o", str(tmp_path / "forkclient"),
-                        str(REPO / "bench" / "tools" / "forkclient.c")], check=True)
-        clients.append([str(tmp_path / "forkclient")])
-    else:
-        print("no cc: the C fork client is not tested here")
-    return clients
+    probe = ("import sys\nbefore = set(sys.modules)\nfrom isobench.client import entry\n"
+             "print(' '.join(sorted(m for m in set(sys.modules) - before\n"
+             "                      if (getattr(sys.modules[m], '__file__', None) or '')"
+             ".endswith('.py'))))")
+    added = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                               check=True).stdout.split())  # in Python source, not C
+    assert "isobench.client" in added  # the probe is real
+    assert added == {"isobench", "isobench.client", "isobench.verbs", "__future__"}
 
 
-@pytest.mark.parametrize("mode", [[], ["--prefork"]])
-def test_the_fork_server_runs_the_cli_on_the_clients_stdio(tmp_path: Path,
-                                                           mode: list[str]) -> None:
-    """End to end, no container, with each client, forked per request or pre-forked: the
-    client's stdout/stderr are the child's, its exit code is the CLI's; killing the
-    server's process group leaves no process of it."""
-    import signal
-    import subprocess
-    import time
-
-    repo = REPO
-    sock = str(tmp_path / "s.sock")
-    env = dict(os.environ, ISOBENCH_ROOT=str(tmp_path / "root"))
-    server = subprocess.Popen([sys.executable, "-m", "isobench.forkserver", sock, *mode],
-                              cwd=repo, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not os.path.exists(sock):
-            assert server.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.01)
-        assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
-
-        for prog in _clients(tmp_path):
-            def client(*argv: str, prog: list[str] = prog) -> subprocess.CompletedProcess[str]:
-                return subprocess.run([*prog, sock, *argv], capture_output=True, text=True,
-                                      env=env, cwd=tmp_path, timeout=60)
-
-            ping = client("__ping__")
-            assert (ping.returncode, ping.stdout, ping.stderr) == (0, "", "")
-            ps = client("ps", "-a")  # a fresh root: the header only, on the client's stdout
-            assert (ps.returncode, ps.stdout.split()[:2], ps.stderr) == (
-                0, ["CONTAINER", "ID"], "")
-            bad = client("rm", "nosuchcontainer")
-            assert bad.returncode == 1 and "nosuchcontainer" in bad.stderr and bad.stdout == ""
-    finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-        os.unlink(sock)
-    deadline = time.monotonic() + 10
-    while _group_alive(server.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not _group_alive(server.pid)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Any live (not zombie) process in process group pgid."""
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
+def test_a_verb_is_served_only_when_it_is_a_container_verb(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    """No socket, ISOBENCH_DAEMON=0, or a verb the daemon has not imported: None (run it
+    here), without a connection tried where none is wanted."""
+    monkeypatch.setenv("ISOBENCH_ROOT", str(tmp_path))
+    assert client.served(["run", "busybox"]) is None  # no daemon.sock there
+    assert client.served(["--debug", "build", "."]) is None
+    assert client.served([]) is None
+    assert "run" in client.SERVED and "build" not in client.SERVED and "daemon" not in \
+        client.SERVED

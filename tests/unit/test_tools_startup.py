@@ -99,13 +99,15 @@ def test_reproduce_command():
 def test_the_issue_18_ratios_and_their_goals():
     summary = {m: {"median_ms": v} for m, v in
                [("api", 15.0), ("runc", 30.0), ("cli", 90.0), ("cli-bridge", 120.0),
-                ("python", 10.0)]}
+                ("cli-direct", 150.0), ("python", 10.0)]}
     assert compute_ratios(summary) == {"api/runc": pytest.approx(0.5),
                                        "cli/runc": pytest.approx(3.0),
                                        "cli-bridge/runc": pytest.approx(4.0),
+                                       "cli-direct/runc": pytest.approx(5.0),
                                        "cli/python": pytest.approx(9.0)}
     assert {f"{n}/{d}": g for n, d, g in RATIOS} == {
-        "api/runc": 0.5, "cli/runc": 2.0, "cli-bridge/runc": 3.0, "cli/python": None}
+        "api/runc": 0.5, "cli/runc": 2.0, "cli-bridge/runc": 3.0, "cli-direct/runc": None,
+        "cli-bridge-direct/runc": None, "cli/python": None}
 
 
 def test_every_method_has_a_runner_and_the_default_leaves_the_bridge_out():
