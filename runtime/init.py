@@ -195,25 +195,54 @@ def reap_as_init(child: int) -> NoReturn:
             os._exit(128 - code if code < 0 else code)
 
 
-def container_init(sc: Syscalls, spec: InitSpec, err_fd: int | None = None) -> None:
-    """PID 1 of the new PID namespace: cgroup, namespaces, rootfs, then `become` (under
-    --init, in a child of PID 1: `err_fd`, the error pipe, is then the child's alone)."""
-    reset_signals()
-    for path in spec.cgroup_procs:  # in the cgroup before anything else runs
+JOINED = b"1"  # monitor -> PID 1 on the join pipe: it is in every hierarchy's cgroup now
+
+
+def join_cgroups(paths: list[str], pid: int) -> None:
+    """Move `pid` (0: the caller) into the cgroup: one cgroup.procs per hierarchy. The first
+    write of a quiet spell waits out an RCU grace period in the kernel (~9 ms here, the
+    threadgroup rwsem's switch to its writer mode), CPU-idle."""
+    for path in paths:
         fd = os.open(path, os.O_WRONLY)
         try:
-            os.write(fd, b"0")
+            os.write(fd, str(pid).encode())
         finally:
             os.close(fd)
+
+
+def await_cgroup(joined_r: int) -> None:
+    """Block until the monitor has moved this process into the cgroup (join_cgroups);
+    what it could not do ends the start with its reason."""
+    said = os.read(joined_r, 4096)
+    os.close(joined_r)
+    if said != JOINED:
+        raise OSError(0, said.decode(errors="replace") or "the monitor did not join the "
+                      "container's cgroup")
+
+
+def container_init(sc: Syscalls, spec: InitSpec, err_fd: int | None = None,
+                   joined_r: int | None = None) -> None:
+    """PID 1 of the new PID namespace: cgroup, namespaces, rootfs, then `become` (under
+    --init, in a child of PID 1: `err_fd`, the error pipe, is then the child's alone).
+    `joined_r`: the monitor moves this process into the cgroup meanwhile (its kernel wait
+    overlaps the namespaces and the rootfs) and says so there; PID 1 waits for that before
+    its cgroup namespace, a fork or the exec. None: it joins the cgroup itself, first."""
+    reset_signals()
+    if joined_r is None:
+        join_cgroups(spec.cgroup_procs, 0)
     if spec.netns:
         fd = os.open(spec.netns, os.O_RDONLY)
         sc.setns(fd, CLONE_NEWNET)
         os.close(fd)
-    sc.unshare(spec.unshare_flags())
+    flags = spec.unshare_flags()
+    sc.unshare(flags & ~CLONE_NEWCGROUP if joined_r is not None else flags)
     rootfs.build_rootfs(spec.rootfs, sc)
     sc.sethostname(spec.hostname)
     if spec.network != "host":
         sc.link_up("lo")
+    if joined_r is not None:
+        await_cgroup(joined_r)  # in the cgroup before anything of the container's runs
+        sc.unshare(flags & CLONE_NEWCGROUP)  # rooted at it
     if spec.init:
         child = os.fork()
         if child != 0:

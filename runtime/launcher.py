@@ -168,6 +168,7 @@ def _spawn(sc: Syscalls, spec: init.InitSpec, interactive: bool, tty: bool = Fal
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
     fail_r, fail_w = os.pipe()
+    joined_r, joined_w = os.pipe()
     own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
     sc.unshare(CLONE_NEWPID)
     pid = os.fork()
@@ -181,14 +182,21 @@ def _spawn(sc: Syscalls, spec: init.InitSpec, interactive: bool, tty: bool = Fal
         os.dup2(err_w, 2)
         if not interactive and not tty:
             _to_devnull(0)
-        os.closerange(3, fail_w)
-        os.closerange(fail_w + 1, 65536)
-        init.guarded(fail_w, lambda: init.container_init(sc, spec, fail_w))
+        _close_all_but({fail_w, joined_r})
+        init.guarded(fail_w, lambda: init.container_init(sc, spec, fail_w, joined_r))
     # Our own later children (iproute2 for the teardown, the next run of a restart policy)
     # must not land in the container's PID namespace: once its PID 1 is gone, forking there
     # fails with ENOMEM.
     sc.setns(own_pid_ns, CLONE_NEWPID)
-    _close(out_w, err_w, fail_w, own_pid_ns)
+    _close(out_w, err_w, fail_w, own_pid_ns, joined_r)
+    try:  # PID 1 sets up its namespaces and rootfs meanwhile, and waits for this before exec
+        init.join_cgroups(spec.cgroup_procs, pid)
+        os.write(joined_w, init.JOINED)
+    except OSError as e:  # PID 1 reports it on the error pipe, and exits
+        where = f" {e.filename}:" if e.filename else ""
+        _tell(joined_w, f"joining the container's cgroup:{where} {e.strerror}".encode())
+    finally:
+        os.close(joined_w)
     return pid, out_r, err_r, fail_r
 
 

@@ -31,12 +31,14 @@ TIMED = (
     ("iptables", "runtime.firewall", "_run"),  # -save and -restore, at attach and detach
     ("start.plug.ip_batch", "runtime.network", "ip_batch"),
     ("start.launch", "runtime.launcher", "start"),
-    ("monitor.spawn", "runtime.launcher", "_spawn"),
+    ("monitor.spawn", "runtime.launcher", "_spawn"),  # its cgroup join included (s8)
+    ("monitor.cgroup_join", "runtime.init", "join_cgroups"),  # overlaps PID 1's set-up
     ("init.cgroup_join", "runtime.init", "reset_signals"),  # see CGROUP_JOIN below
     ("init.unshare", "runtime.syscalls", "LinuxSyscalls.unshare"),
     ("init.rootfs", "runtime.rootfs", "build_rootfs"),
     ("init.rootfs.mount", "runtime.syscalls", "LinuxSyscalls.mount"),
     ("init.rootfs.pivot", "runtime.rootfs", "enter_root"),
+    ("init.cgroup_wait", "runtime.init", "await_cgroup"),  # what the join adds to PID 1's
     ("init.become", "runtime.init", "become"),
     ("init.become.seccomp", "runtime.security", "load_seccomp"),
     ("init.become.exec", "runtime.init", "exec_command"),
@@ -50,8 +52,9 @@ TIMED = (
     ("monitor.unplug.firewall", "runtime.firewall", "release"),
     ("monitor.remove_record", "runtime.containers", "ContainerStore.remove"),
 )
-# reset_signals() is the first thing PID 1 does; the cgroup.procs writes follow it, until
-# the first setns/unshare: "init.cgroup_join" is measured from its end to unshare's start.
+# reset_signals() is the first thing PID 1 does; where PID 1 joins its cgroup itself (the
+# runtime before s8, and `exec`), the cgroup.procs writes follow it until the first
+# setns/unshare: "init.cgroup_join" is measured from its end to unshare's start.
 CGROUP_JOIN = "init.cgroup_join"
 # Calls that exec (never return): a line with end 0 is written as they begin.
 MARKED = ("init.become", "init.become.exec")

@@ -10,9 +10,13 @@ The first --warmup rounds are discarded.
 
 Methods:
   api      Runtime(root).run(ContainerSpec("busybox", ["/bin/true"], network="none",
-           auto_remove=True)),
+           auto_remove=True), exit_first=True),
            in-process (--network none: a fresh netns with only lo, as runc's default spec
-           gives; a bridge adds a veth pair and a netns that the kernel tears down slowly)
+           gives; a bridge adds a veth pair and a netns that the kernel tears down slowly).
+           Back at the exit, as the CLI's `run --rm` is: the monitor's teardown follows,
+           untimed (the next run waits for it); `runc run` deletes its container before it
+           returns, inside its time
+  api-wait the same, exit_first=False: back once the teardown is done as well
   runc     runc --root STATE run --bundle B ID (same busybox layer, copied; same namespaces)
   cli      isobench run --rm --network none busybox true  (ISOBENCH_ROOT = the same root),
            served by the `isobench daemon` this session starts for that root (Docker's
@@ -56,15 +60,16 @@ from bench import tools
 from results.stats import iqr, median
 from runtime.fsutil import atomic_write
 
-METHODS = ("api", "runc", "cli", "cli-bridge", "cli-direct", "cli-bridge-direct", "python",
-           "imports", "unshare")
+METHODS = ("api", "api-wait", "runc", "cli", "cli-bridge", "cli-direct", "cli-bridge-direct",
+           "python", "imports", "unshare")
 SERVED_METHODS = {"cli", "cli-bridge"}  # these need the session's daemon
 CLI_METHODS = SERVED_METHODS | {"cli-direct", "cli-bridge-direct"}
 # the default: no host-wide bridge state
-DEFAULT_METHODS = ("api", "runc", "cli", "cli-direct", "python", "unshare")
+DEFAULT_METHODS = ("api", "api-wait", "runc", "cli", "cli-direct", "python", "unshare")
 # (numerator, denominator, goal): the numerator's median over the denominator's (issue 18).
 RATIOS = (("api", "runc", 0.5), ("cli", "runc", 2.0), ("cli-bridge", "runc", 3.0),
-          ("cli-direct", "runc", None), ("cli-bridge-direct", "runc", None),
+          ("api-wait", "runc", None), ("cli-direct", "runc", None),
+          ("cli-bridge-direct", "runc", None),
           ("cli", "python", None))
 CGROUP_ROOT = "/sys/fs/cgroup"
 RUN_IMPORTS = "import isobench.cli, isobench.commands.containers"  # what `isobench run` loads
@@ -252,7 +257,7 @@ class Session:
         path.write_text(json.dumps(spec, indent=2))
 
     # ---- one run of each method; each raises BenchError unless it exited 0 ----
-    def run_api(self, exit_first: bool = False) -> None:
+    def run_api(self, exit_first: bool = True) -> None:
         try:
             result = self.rt.run(self.api_spec, exit_first=exit_first)
         except Exception as e:  # noqa: BLE001 - reported as the method's failure
@@ -261,6 +266,9 @@ class Session:
         if result.exit_code != 0:
             raise BenchError(f"api: container {result.container.short_id} exited "
                              f"{result.exit_code}")
+
+    def run_api_wait(self) -> None:
+        self.run_api(exit_first=False)
 
     def run_runc(self) -> None:
         self._seq += 1
