@@ -36,5 +36,7 @@ def repeated(session: Session, workload: str, variants: Sequence[str],
 
 
 def cli_env(rt: Runtime) -> dict[str, str]:
-    """The environment an `isobench` child needs to see the session's runtime root."""
-    return {**os.environ, "ISOBENCH_ROOT": str(rt.root)}
+    """The environment an `isobench` child needs to see the session's runtime root. It runs
+    its verb itself even where `isobench daemon` serves that root: startup.cli times the
+    CLI's own start, whatever else runs on the machine."""
+    return {**os.environ, "ISOBENCH_ROOT": str(rt.root), "ISOBENCH_DAEMON": "0"}

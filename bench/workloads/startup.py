@@ -145,7 +145,8 @@ def _container_cli_start(session: Session, rep: int) -> RunRecord:
     rec.error = proc.stderr.strip()[-500:] if not rec.ok else ""
     rec.extra = {"setup": setup.block("container", timer="`isobench run --rm --network none` "
                                       "launched → its exit (Python's start and imports "
-                                      "included)")}
+                                      "included: run by the CLI itself, not by "
+                                      "`isobench daemon`)")}
     return rec
 
 
