@@ -96,10 +96,10 @@ def _recv_request(conn: socket.socket) -> tuple[bytes, list[int]]:
 
 def _relay_signals(conn: socket.socket) -> None:
     """In the served child: each b"K" + signal number from the client is raised here, as if
-    the client's terminal or a kill had reached this process; the client gone (EOF) is a
-    hang-up, as a closed terminal is. This thread blocks them all: the kernel then hands
-    each to the main thread, whose mask decides when (the launcher's attach blocks them
-    until it forwards them)."""
+    the client's terminal or a kill had reached this process. The client gone (EOF: killed)
+    changes nothing, as a killed CLI changes nothing for its container. This thread blocks
+    them all: the kernel then hands each to the main thread, whose mask decides when (the
+    launcher's attach blocks them until it forwards them)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     pending = b""
     while True:
@@ -108,7 +108,6 @@ def _relay_signals(conn: socket.socket) -> None:
         except OSError:
             chunk = b""
         if not chunk:
-            os.kill(os.getpid(), signal.SIGHUP)
             return
         pending += chunk
         while len(pending) >= 5:
@@ -143,6 +142,17 @@ def _child(conn: socket.socket, request: Request, fds: list[int]) -> None:
         code = main(argv)
     except KeyboardInterrupt:
         code = 130
+    except SystemExit as e:  # argparse's --help and the like: what the interpreter would do
+        if isinstance(e.code, int) or e.code is None:
+            code = e.code or 0
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - a bug: the traceback the CLI would have shown
+        import traceback
+
+        traceback.print_exc()
+        code = 1
     finally:
         try:
             sys.stdout.flush()

@@ -96,6 +96,9 @@ def test_a_served_run_is_the_clis_run(cli: Cli, daemon: Daemon, tmp_path: Path) 
     assert (here.returncode, here.stdout, here.stderr) == (
         served.returncode, served.stdout, served.stderr)
     assert daemon.served(pid) and not daemon.served(here_pid), daemon.text()
+    usage, pid = _run(cli, "run", "--help")  # argparse's exit: 0 and the text, served too
+    assert (usage.returncode, usage.stderr) == (0, "") and "usage: isobench run" in usage.stdout
+    assert daemon.served(pid)
     bad, _ = _run(cli, "rm", "nosuchcontainer")  # a failure: Docker's one line and code
     assert (bad.returncode, bad.stdout) == (1, "") and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("isobench: ") and "nosuchcontainer" in bad.stderr
