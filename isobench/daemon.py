@@ -203,10 +203,11 @@ def serve(log: int = 2) -> int:
     import isobench.cli
     import isobench.commands.containers  # noqa: F401 - what the served verbs import
     from runtime.fsutil import state_root
-    from runtime.private import secure_state
+    from runtime.private import forget_checks, secure_state
 
     root = state_root()
     secure_state(root)  # the root exists, private, before the socket goes into it
+    forget_checks()  # each served request checks the root again, as a CLI run does
     isobench.cli.warm((SERVED_MODULE,))  # and argparse's lazy imports (gettext...)
     sources = loaded_sources()
     path = socket_path(os.environ)

@@ -131,6 +131,12 @@ def secure_state(root: Path, force: bool = False) -> list[ModeFinding]:
     return found
 
 
+def forget_checks() -> None:
+    """Check again at the next secure_state: a process whose forks each serve a request
+    (isobench daemon) must not hand them a verdict from its own start."""
+    _secured.clear()
+
+
 def private_files(root: Path) -> list[ModeFinding]:
     """Files below the state root that hold configuration, environment or logs, tightened to
     0600 (`isobench doctor`: an old root wrote them 0644)."""

@@ -231,3 +231,16 @@ def test_the_startup_benchmark_times_served_and_direct_cli_runs(tmp_path: Path) 
     # served, the CLI skips its imports (measured: ~0.4 of the direct time)
     assert doc["summary"]["cli"]["median_ms"] < doc["summary"]["cli-direct"]["median_ms"]
     assert _daemons() == before
+
+
+def test_each_served_request_checks_the_state_root_again(cli: Cli, daemon: Daemon) -> None:
+    """A root opened to everyone after the daemon started is refused to the next served
+    verb, as to a CLI run (the daemon's own check at its start is not handed down)."""
+    mode = cli.root.stat().st_mode & 0o7777
+    os.chmod(cli.root, 0o777)
+    try:
+        proc, pid = _run(cli, "ps")
+    finally:
+        os.chmod(cli.root, mode)
+    assert daemon.served(pid), daemon.text()
+    assert proc.returncode == 125 and "world-writable" in proc.stderr, proc.stderr
