@@ -190,6 +190,10 @@ def _bind(path: str) -> tuple[socket.socket, int]:
     except OSError as e:
         listener.close()
         os.close(lock)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass  # never bound
         raise IsobenchError(f"cannot listen at {path}: {e.strerror or e}") from None
     listener.listen(64)
     return listener, lock
